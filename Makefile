@@ -1,0 +1,56 @@
+# Two commands matter: `make lab` and `make test`. Both start with `make setup`,
+# which is idempotent and safe to re-run on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(abspath $(VENV))/bin
+export PATH := $(BIN):$(PATH)
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+
+STAMP := $(VENV)/.setup-stamp
+
+.PHONY: setup lab test test-py test-js test-ui lint build wheel clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml package.json ui-tests/package.json
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# Build tools first: jlpm ships with jupyterlab, and the editable install below
+	# runs without build isolation so it reuses them instead of downloading again.
+	$(BIN)/python -m pip install --quiet "jupyterlab>=4.2,<5" "hatchling>=1.5" \
+		"hatch-nodejs-version>=0.3.2" "hatch-jupyter-builder>=0.5" editables build
+	$(BIN)/jlpm install
+	$(BIN)/jlpm build
+	$(BIN)/python -m pip install --quiet --no-build-isolation -e ".[test]"
+	$(BIN)/jupyter labextension develop . --overwrite
+	cd ui-tests && $(BIN)/jlpm install
+	touch $(STAMP)
+
+lab: setup
+	$(BIN)/jupyter lab examples/tour.ipynb
+
+build: setup
+	$(BIN)/jlpm build
+
+test: setup test-py test-js test-ui
+
+test-py: setup
+	$(BIN)/python -m pytest -q
+
+test-js: setup
+	$(BIN)/jlpm test
+
+test-ui: setup
+	$(BIN)/jlpm build
+	cd ui-tests && $(BIN)/jlpm playwright test
+
+lint: setup
+	$(BIN)/jlpm lint:check
+
+wheel: setup
+	$(BIN)/python -m build
+
+clean:
+	rm -rf $(VENV) node_modules ui-tests/node_modules lib python/memory_doctor/labextension \
+		python/memory_doctor/_version.py python/memory_doctor/static/plotly.min.js tsconfig.tsbuildinfo

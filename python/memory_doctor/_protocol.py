@@ -1,0 +1,108 @@
+"""Wire protocol between the JupyterLab extension and the kernel helper.
+
+This module is the Python half of the single contract documented in
+``docs/protocol.md``; ``src/protocol.ts`` is the TypeScript half and
+``tests/test_protocol_agreement.py`` checks that both agree.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+#: Comm target name registered by the helper.
+COMM_TARGET: Final = "memory_doctor"
+
+#: ``MAJOR.MINOR``; versioned separately from the package.
+PROTOCOL_VERSION: Final = "1.0"
+
+#: The bootstrap line the front end sends, silently and without history.
+BOOTSTRAP_CODE: Final = "%load_ext memory_doctor"
+
+#: The command shown when the helper is missing from a kernel's environment.
+PIP_INSTALL_HINT: Final = "%pip install jupyterlab-memory-doctor"
+
+# Messages sent by the kernel.
+MSG_HELLO: Final = "hello"
+MSG_ERROR: Final = "error"
+MSG_CELL_MEASURED: Final = "cell_measured"
+MSG_REPLY: Final = "reply"
+
+# Requests sent by the front end.
+REQ_CONFIGURE: Final = "configure"
+REQ_GET_RSS: Final = "get_rss"
+
+KERNEL_MESSAGES: Final = (MSG_HELLO, MSG_ERROR, MSG_CELL_MEASURED, MSG_REPLY)
+REQUESTS: Final = (REQ_CONFIGURE, REQ_GET_RSS)
+
+# Error codes.
+ERR_PROTOCOL_MISMATCH: Final = "protocol_mismatch"
+ERR_BAD_REQUEST: Final = "bad_request"
+ERR_UNKNOWN_REQUEST: Final = "unknown_request"
+ERR_INTERNAL: Final = "internal"
+
+ERROR_CODES: Final = (ERR_PROTOCOL_MISMATCH, ERR_BAD_REQUEST, ERR_UNKNOWN_REQUEST, ERR_INTERNAL)
+
+# Peak measurement methods.
+PEAK_VMHWM: Final = "vmhwm"
+PEAK_RU_MAXRSS: Final = "ru_maxrss"
+PEAK_NONE: Final = "none"
+
+PEAK_METHODS: Final = (PEAK_VMHWM, PEAK_RU_MAXRSS, PEAK_NONE)
+
+#: Keys of a ``cell_measured`` record, in documented order.
+RECORD_FIELDS: Final = (
+    "cell_id",
+    "execution_count",
+    "status",
+    "started_at",
+    "duration_s",
+    "rss_before",
+    "rss_after",
+    "rss_delta",
+    "peak_rss",
+    "peak_increase",
+    "peak_method",
+    "gc_collections",
+    "py_heap_delta",
+    "py_heap_peak",
+)
+
+#: Options accepted by ``configure`` and their defaults.
+DEFAULT_CONFIG: Final = {"tracemalloc": False}
+
+#: How many records the helper keeps to replay in ``hello``.
+MAX_REPLAY_RECORDS: Final = 2000
+
+
+def major(version: str) -> str:
+    """Return the MAJOR part of a ``MAJOR.MINOR`` version string."""
+    return version.split(".", 1)[0]
+
+
+def is_compatible(version: object) -> bool:
+    """Whether a peer speaking ``version`` can talk to this side."""
+    return isinstance(version, str) and major(version) == major(PROTOCOL_VERSION)
+
+
+def mismatch_message(frontend_version: str, kernel_version: str) -> str:
+    """One sentence naming both versions and what to do about it."""
+    return (
+        f"Memory Doctor front end speaks protocol {frontend_version} but the kernel "
+        f"helper speaks {kernel_version}. Install matching versions: "
+        f"{PIP_INSTALL_HINT.replace('install', 'install -U')}, then restart the kernel."
+    )
+
+
+def reply_ok(request_id: str, result: dict[str, Any]) -> dict[str, Any]:
+    """A successful ``reply``."""
+    return {"type": MSG_REPLY, "request_id": request_id, "ok": True, "result": result}
+
+
+def reply_error(request_id: str | None, code: str, message: str) -> dict[str, Any]:
+    """A failed ``reply``."""
+    return {
+        "type": MSG_REPLY,
+        "request_id": request_id,
+        "ok": False,
+        "error": {"code": code, "message": message},
+    }

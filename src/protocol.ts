@@ -1,0 +1,215 @@
+/**
+ * Wire protocol between the JupyterLab extension and the kernel helper.
+ *
+ * This is the TypeScript half of the contract in `docs/protocol.md`;
+ * `python/memory_doctor/_protocol.py` is the Python half, and
+ * `tests/test_protocol_agreement.py` checks that both agree.
+ */
+
+/** Comm target name registered by the kernel helper. */
+export const COMM_TARGET = 'memory_doctor';
+
+/** `MAJOR.MINOR`; versioned separately from the package. */
+export const PROTOCOL_VERSION = '1.0';
+
+/** The bootstrap line, sent silently and without history. */
+export const BOOTSTRAP_CODE = '%load_ext memory_doctor';
+
+/** The command shown when the helper is missing from a kernel's environment. */
+export const PIP_INSTALL_HINT = '%pip install jupyterlab-memory-doctor';
+
+/** Message types sent by the kernel. */
+export const KERNEL_MESSAGES = [
+  'hello',
+  'error',
+  'cell_measured',
+  'reply'
+] as const;
+
+/** Request types sent by the front end. */
+export const REQUESTS = ['configure', 'get_rss'] as const;
+
+/** Error codes used in `error` messages and failed replies. */
+export const ERROR_CODES = [
+  'protocol_mismatch',
+  'bad_request',
+  'unknown_request',
+  'internal'
+] as const;
+
+/** How the peak was measured; see docs/protocol.md. */
+export const PEAK_METHODS = ['vmhwm', 'ru_maxrss', 'none'] as const;
+
+/** Keys of a `cell_measured` record, in documented order. */
+export const RECORD_FIELDS = [
+  'cell_id',
+  'execution_count',
+  'status',
+  'started_at',
+  'duration_s',
+  'rss_before',
+  'rss_after',
+  'rss_delta',
+  'peak_rss',
+  'peak_increase',
+  'peak_method',
+  'gc_collections',
+  'py_heap_delta',
+  'py_heap_peak'
+] as const;
+
+/** A kernel message type. */
+export type KernelMessageType = (typeof KERNEL_MESSAGES)[number];
+/** A request type. */
+export type RequestType = (typeof REQUESTS)[number];
+/** An error code. */
+export type ErrorCode = (typeof ERROR_CODES)[number];
+/** A peak measurement method. */
+export type PeakMethod = (typeof PEAK_METHODS)[number];
+
+/** Options accepted by `configure`. */
+export interface IKernelConfig {
+  tracemalloc: boolean;
+}
+
+/** The measurements of one cell execution. */
+export interface ICellRecord {
+  cell_id: string | null;
+  execution_count: number | null;
+  status: 'ok' | 'error';
+  started_at: number;
+  duration_s: number;
+  rss_before: number;
+  rss_after: number;
+  rss_delta: number;
+  peak_rss: number;
+  peak_increase: number;
+  peak_method: PeakMethod;
+  gc_collections: number;
+  py_heap_delta: number | null;
+  py_heap_peak: number | null;
+}
+
+/** `hello`: the kernel's answer to comm_open. */
+export interface IHelloMessage {
+  type: 'hello';
+  protocol_version: string;
+  helper_version: string;
+  peak_method: PeakMethod;
+  peak_exact: boolean;
+  python: string;
+  platform: string;
+  pid: number;
+  rss: number;
+  config: IKernelConfig;
+  records: ICellRecord[];
+}
+
+/** `error`: the comm cannot be served, or a message was malformed. */
+export interface IErrorMessage {
+  type: 'error';
+  code: ErrorCode;
+  message: string;
+  protocol_version?: string;
+}
+
+/** `cell_measured`: sent after every user cell. */
+export interface ICellMeasuredMessage {
+  type: 'cell_measured';
+  record: ICellRecord;
+}
+
+/** `reply`: the answer to a request. */
+export interface IReplyMessage {
+  type: 'reply';
+  request_id: string | null;
+  ok: boolean;
+  result?: Record<string, unknown>;
+  error?: { code: ErrorCode; message: string };
+}
+
+/** Any message the kernel may send. */
+export type KernelMessage =
+  | IHelloMessage
+  | IErrorMessage
+  | ICellMeasuredMessage
+  | IReplyMessage;
+
+/** Request payloads, keyed by request type (as in the debugger's `sendRequest`). */
+export interface IRequests {
+  configure: Partial<IKernelConfig>;
+  get_rss: Record<string, never>;
+}
+
+/** Reply results, keyed by request type. */
+export interface IResults {
+  configure: { config: IKernelConfig };
+  get_rss: { rss: number; peak_rss: number };
+}
+
+/** Return the MAJOR part of a `MAJOR.MINOR` version string. */
+export function major(version: string): string {
+  return version.split('.', 1)[0];
+}
+
+/** Whether a peer speaking `version` can talk to this side. */
+export function isCompatible(version: unknown): boolean {
+  return typeof version === 'string' && major(version) === major(PROTOCOL_VERSION);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Whether `value` is a well-formed cell record. */
+export function isCellRecord(value: unknown): value is ICellRecord {
+  if (!isObject(value)) {
+    return false;
+  }
+  const numbers = [
+    'started_at',
+    'duration_s',
+    'rss_before',
+    'rss_after',
+    'rss_delta',
+    'peak_rss',
+    'peak_increase',
+    'gc_collections'
+  ];
+  return (
+    (value.cell_id === null || typeof value.cell_id === 'string') &&
+    (value.status === 'ok' || value.status === 'error') &&
+    numbers.every(key => typeof value[key] === 'number')
+  );
+}
+
+/**
+ * Narrow an untrusted comm payload to a kernel message, or return null for
+ * anything malformed or of an unknown type (the caller logs and ignores it).
+ */
+export function parseKernelMessage(value: unknown): KernelMessage | null {
+  if (!isObject(value) || typeof value.type !== 'string') {
+    return null;
+  }
+  switch (value.type) {
+    case 'hello':
+      return typeof value.protocol_version === 'string' &&
+        Array.isArray(value.records)
+        ? (value as unknown as IHelloMessage)
+        : null;
+    case 'error':
+      return typeof value.code === 'string' && typeof value.message === 'string'
+        ? (value as unknown as IErrorMessage)
+        : null;
+    case 'cell_measured':
+      return isCellRecord(value.record)
+        ? (value as unknown as ICellMeasuredMessage)
+        : null;
+    case 'reply':
+      return typeof value.ok === 'boolean'
+        ? (value as unknown as IReplyMessage)
+        : null;
+    default:
+      return null;
+  }
+}
