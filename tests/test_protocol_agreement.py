@@ -1,0 +1,70 @@
+"""The TypeScript and Python halves of the protocol, and its doc, must agree.
+
+``src/protocol.ts`` is parsed as text (no Node needed): string constants and
+``as const`` string arrays are extracted and compared with ``_protocol.py``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from memory_doctor import _protocol
+
+ROOT = Path(__file__).resolve().parent.parent
+TS = (ROOT / "src" / "protocol.ts").read_text(encoding="utf-8")
+DOC = (ROOT / "docs" / "protocol.md").read_text(encoding="utf-8")
+
+
+def ts_string(name: str) -> str:
+    match = re.search(rf"export const {name} = '([^']*)';", TS)
+    assert match, f"{name} not found in src/protocol.ts"
+    return match.group(1)
+
+
+def ts_array(name: str) -> tuple[str, ...]:
+    match = re.search(rf"export const {name} = \[(.*?)\] as const;", TS, re.S)
+    assert match, f"{name} not found in src/protocol.ts"
+    return tuple(re.findall(r"'([^']*)'", match.group(1)))
+
+
+@pytest.mark.parametrize(
+    "name", ["COMM_TARGET", "PROTOCOL_VERSION", "BOOTSTRAP_CODE", "PIP_INSTALL_HINT"]
+)
+def test_constants_agree(name: str) -> None:
+    assert ts_string(name) == getattr(_protocol, name)
+
+
+@pytest.mark.parametrize(
+    "name", ["KERNEL_MESSAGES", "REQUESTS", "ERROR_CODES", "PEAK_METHODS", "RECORD_FIELDS"]
+)
+def test_lists_agree(name: str) -> None:
+    assert ts_array(name) == tuple(getattr(_protocol, name))
+
+
+def test_record_interface_lists_every_field() -> None:
+    body = re.search(r"export interface ICellRecord \{(.*?)\n\}", TS, re.S)
+    assert body
+    fields = tuple(re.findall(r"^\s*(\w+):", body.group(1), re.M))
+    assert fields == _protocol.RECORD_FIELDS
+
+
+def test_doc_names_version_target_and_every_message() -> None:
+    assert f"**Protocol version:** `{_protocol.PROTOCOL_VERSION}`" in DOC
+    assert f"**Comm target:** `{_protocol.COMM_TARGET}`" in DOC
+    headings = set(re.findall(r"^### `(\w+)`", DOC, re.M))
+    assert headings == set(_protocol.KERNEL_MESSAGES) | set(_protocol.REQUESTS)
+    for code in _protocol.ERROR_CODES:
+        assert f"`{code}`" in DOC
+    for method in _protocol.PEAK_METHODS:
+        assert f"`{method}`" in DOC
+    # The documented record example has exactly the record fields, in order.
+    example = re.search(r'"record": \{(.*?)\}', DOC, re.S)
+    assert example
+    assert tuple(re.findall(r'"(\w+)":', example.group(1))) == _protocol.RECORD_FIELDS
+
+
+def test_version_history_mentions_current_version() -> None:
+    assert re.search(rf"^### {re.escape(_protocol.PROTOCOL_VERSION)}$", DOC, re.M)
