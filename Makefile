@@ -9,7 +9,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
 STAMP := $(VENV)/.setup-stamp
 
-.PHONY: setup lab test test-py test-js test-ui lint build wheel clean
+.PHONY: setup lab test test-py test-js test-ui test-wheel lint build wheel clean
 
 setup: $(STAMP)
 
@@ -33,7 +33,7 @@ lab: setup
 build: setup
 	$(BIN)/jlpm build
 
-test: setup test-py test-js test-ui
+test: setup test-py test-js test-ui test-wheel
 
 test-py: setup
 	$(BIN)/python -m pytest -q
@@ -48,8 +48,17 @@ test-ui: setup
 lint: setup
 	$(BIN)/jlpm lint:check
 
+# A production wheel, installed into a clean venv without Node and checked
+# (the extension template's isolated install test).
 wheel: setup
-	$(BIN)/python -m build
+	rm -rf dist
+	$(BIN)/jlpm build:prod
+	$(BIN)/python -m build --wheel --outdir dist
+	# Put the development build back for `make lab` and Galata.
+	$(BIN)/jlpm build
+
+test-wheel: wheel
+	scripts/check-wheel.sh dist/*.whl
 
 clean:
 	rm -rf $(VENV) node_modules ui-tests/node_modules lib python/memory_doctor/labextension \
