@@ -1,0 +1,634 @@
+"""The headless run report: building it, and writing it as JSON and as HTML.
+
+The report is a plain JSON-able dict (``format: memory-doctor-report``,
+``version: 1``). Later sections (``holders``, ``resources``, ``suggestions``,
+``growth``) are added as new top-level keys; readers must ignore keys they do
+not know, and the HTML page renders the sections listed in
+``SECTION_RENDERERS`` so a new section only needs a renderer appended there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import html
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Callable, Final
+
+from ._protocol import PEAK_NONE, PEAK_RU_MAXRSS, PEAK_VMHWM
+
+REPORT_FORMAT: Final = "memory-doctor-report"
+REPORT_VERSION: Final = 1
+
+#: Cell statuses in a report. ``not_run``: the kernel died before the cell.
+STATUS_OK: Final = "ok"
+STATUS_ERROR: Final = "error"
+STATUS_NOT_RUN: Final = "not_run"
+
+#: Threshold name -> the per-cell figure it gates.
+THRESHOLD_METRICS: Final = {
+    "max_peak": "peak_increase",
+    "max_delta": "rss_delta",
+    "max_rss": "peak_rss",
+}
+
+#: The byte figures copied from a ``cell_measured`` record into a report cell.
+BYTE_FIELDS: Final = ("rss_before", "rss_after", "rss_delta", "peak_rss", "peak_increase")
+
+PEAK_METHOD_DESCRIPTIONS: Final = {
+    PEAK_VMHWM: (
+        "Exact peak: the kernel resets the Linux high-water mark (/proc/self/clear_refs) "
+        "before each cell and reads VmHWM from /proc/self/status after it; nothing is sampled."
+    ),
+    PEAK_RU_MAXRSS: (
+        "getrusage high-water mark, which cannot be reset: exact when a cell set a new "
+        "lifetime high, otherwise a lower bound (the larger of RSS before and after)."
+    ),
+    PEAK_NONE: (
+        "No peak reading is available on this platform: the peak shown is the larger of "
+        "RSS before and after the cell, a lower bound."
+    ),
+}
+
+_PREVIEW_CHARS: Final = 80
+
+Report = dict[str, Any]
+CellEntry = dict[str, Any]
+
+
+# --------------------------------------------------------------------------- building
+
+
+def source_preview(source: str) -> str:
+    """The first non-blank line of a cell's source, stripped and cut to 80 characters."""
+    for line in source.splitlines():
+        stripped = line.strip()
+        if stripped:
+            if len(stripped) > _PREVIEW_CHARS:
+                return stripped[: _PREVIEW_CHARS - 1] + "\u2026"
+            return stripped
+    return ""
+
+
+def _int_or_none(value: object) -> int | None:
+    # bool is an int subclass; a record never has one here, but never report True as 1 byte.
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return int(value)
+
+
+def cell_entry(
+    *,
+    index: int,
+    cell_id: str,
+    source: str,
+    status: str,
+    record: Mapping[str, Any] | None = None,
+    error: Mapping[str, Any] | None = None,
+    execution_count: int | None = None,
+    duration_s: float | None = None,
+) -> CellEntry:
+    """One report cell.
+
+    Byte figures, ``duration_s`` and ``gc_collections`` come from ``record``
+    (a ``cell_measured`` record) and are ``None`` without one, which is the case
+    for cells that were not run and for the cell that killed the kernel.
+    ``duration_s`` is used only when the record has none.
+    """
+    entry: CellEntry = {
+        "index": index,
+        "cell_id": cell_id,
+        "status": status,
+        "execution_count": execution_count,
+        "duration_s": duration_s,
+    }
+    for field in BYTE_FIELDS:
+        entry[field] = None
+    entry["gc_collections"] = None
+    if record is not None:
+        for field in BYTE_FIELDS:
+            entry[field] = _int_or_none(record.get(field))
+        entry["gc_collections"] = _int_or_none(record.get("gc_collections"))
+        rec_duration = record.get("duration_s")
+        if isinstance(rec_duration, (int, float)) and not isinstance(rec_duration, bool):
+            entry["duration_s"] = round(float(rec_duration), 6)
+        if entry["execution_count"] is None:
+            entry["execution_count"] = _int_or_none(record.get("execution_count"))
+    entry["error"] = (
+        {"ename": str(error.get("ename", "")), "evalue": str(error.get("evalue", ""))}
+        if error is not None
+        else None
+    )
+    entry["source_preview"] = source_preview(source)
+    return entry
+
+
+def find_violations(
+    cells: Iterable[Mapping[str, Any]], thresholds: Mapping[str, int | None]
+) -> list[dict[str, Any]]:
+    """Every (cell, metric) whose figure is strictly above its threshold, in cell order."""
+    violations: list[dict[str, Any]] = []
+    for cell in cells:
+        for name, metric in THRESHOLD_METRICS.items():
+            limit = thresholds.get(name)
+            value = cell.get(metric)
+            if limit is None or value is None:
+                continue
+            if value > limit:
+                violations.append(
+                    {
+                        "cell_index": cell["index"],
+                        "cell_id": cell["cell_id"],
+                        "metric": metric,
+                        "value": value,
+                        "limit": limit,
+                    }
+                )
+    return violations
+
+
+def summarize(
+    cells: Sequence[Mapping[str, Any]],
+    thresholds: Mapping[str, int | None],
+    *,
+    kernel_died: bool,
+) -> dict[str, Any]:
+    """The ``summary`` section."""
+    peaks = [c["peak_increase"] for c in cells if c.get("peak_increase") is not None]
+    deltas = [c["rss_delta"] for c in cells if c.get("rss_delta") is not None]
+    return {
+        "cells_run": sum(1 for c in cells if c["status"] != STATUS_NOT_RUN),
+        "errors": sum(1 for c in cells if c["status"] == STATUS_ERROR),
+        "kernel_died": kernel_died,
+        "max_peak_increase": max(peaks) if peaks else None,
+        "total_delta": sum(deltas) if deltas else None,
+        "violations": find_violations(cells, thresholds),
+    }
+
+
+def kernel_section(kernel_name: str, hello: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The ``kernel`` section from the helper's ``hello`` (fields are ``None`` without one)."""
+    hello = hello or {}
+    method = hello.get("peak_method")
+    return {
+        "name": kernel_name,
+        "python": hello.get("python"),
+        "platform": hello.get("platform"),
+        "helper_version": hello.get("helper_version"),
+        "peak_method": method,
+        "peak_exact": hello.get("peak_exact"),
+        "peak_method_description": PEAK_METHOD_DESCRIPTIONS.get(str(method))
+        if method is not None
+        else None,
+    }
+
+
+def utc_now_iso() -> str:
+    """Now, as ISO-8601 UTC with a ``Z`` suffix and second precision."""
+    now = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
+    return now.isoformat().replace("+00:00", "Z")
+
+
+def build_report(
+    *,
+    notebook_path: str,
+    total_cells: int,
+    kernel: Mapping[str, Any],
+    thresholds: Mapping[str, int | None],
+    cells: Sequence[Mapping[str, Any]],
+    kernel_died: bool,
+    generated_at: str | None = None,
+) -> Report:
+    """Assemble the whole report dict (see the module docstring for extension)."""
+    return {
+        "format": REPORT_FORMAT,
+        "version": REPORT_VERSION,
+        "generated_at": generated_at or utc_now_iso(),
+        "notebook": {"path": notebook_path, "cells": total_cells},
+        "kernel": dict(kernel),
+        "thresholds": {name: thresholds.get(name) for name in THRESHOLD_METRICS},
+        "cells": [dict(c) for c in cells],
+        "summary": summarize(cells, thresholds, kernel_died=kernel_died),
+    }
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def write_atomic(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same directory and a rename.
+
+    A reader never sees a half-written report, and an existing report is only
+    replaced once the new one is complete.
+    """
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        # mkstemp creates 0600; a report is an ordinary file, so honour the umask.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_name, 0o666 & ~umask)
+        os.replace(tmp_name, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        raise
+
+
+def to_json(report: Mapping[str, Any]) -> str:
+    """The report as pretty JSON text with a trailing newline."""
+    return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+
+
+def write_json(report: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
+    """Write the report as JSON, atomically."""
+    write_atomic(path, to_json(report))
+
+
+def write_html(report: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
+    """Write the report as one self-contained HTML page, atomically."""
+    write_atomic(path, render_html(report))
+
+
+# --------------------------------------------------------------------------- HTML
+
+
+def format_bytes(value: int | None, *, signed: bool = False) -> str:
+    """Bytes as a short SI figure (``1.5 GB``, ``+200.0 MB``); an em dash for ``None``."""
+    if value is None:
+        return "\u2014"
+    sign = ""
+    if signed:
+        sign = "+" if value > 0 else ("\u2212" if value < 0 else "\u00b1")
+    elif value < 0:
+        sign = "\u2212"
+    magnitude = abs(value)
+    for unit, size in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if magnitude >= size:
+            return f"{sign}{magnitude / size:.1f} {unit}"
+    return f"{sign}{magnitude} B"
+
+
+def _format_duration(value: float | None) -> str:
+    if value is None:
+        return "\u2014"
+    if value < 1:
+        return f"{value * 1000:.0f} ms"
+    return f"{value:.2f} s"
+
+
+def _e(value: object) -> str:
+    """HTML-escape anything user-derived (quotes included, for attribute values)."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def json_for_script(data: object) -> str:
+    """JSON that is safe inside an inline ``<script>`` element.
+
+    ``<``, ``>`` and ``&`` only occur inside JSON strings, where their ``\\uXXXX``
+    forms mean the same; with them gone, no ``</script>`` or ``<!--`` can end or
+    confuse the script element, whatever a cell id or source contains.
+    """
+    text = json.dumps(data, ensure_ascii=False)
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
+
+
+def _plotly_js() -> str | None:
+    """plotly.js's minified bundle, copied next to this module by the JS build, or ``None``."""
+    path = Path(__file__).with_name("static") / "plotly.min.js"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return None
+    # A bundle is trusted code, but a literal "</script" inside it would still end the
+    # element early; "<\/" means the same in JS strings, regexes and comments.
+    return text.replace("</script", "<\\/script").replace("</SCRIPT", "<\\/SCRIPT")
+
+
+_CSS: Final = """
+:root { color-scheme: light; }
+body { font: 14px/1.45 -apple-system, BlinkMacSystemFont, "Segoe UI", Roboto, Helvetica, Arial,
+       sans-serif; color: #1f2328; background: #fff; margin: 0; padding: 24px 32px; }
+h1 { font-size: 22px; margin: 0 0 4px; }
+h2 { font-size: 17px; margin: 28px 0 8px; }
+.md-sub { color: #57606a; margin: 0 0 16px; word-break: break-all; }
+.md-grid { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px; margin: 0; }
+.md-grid dt { color: #57606a; }
+.md-grid dd { margin: 0; }
+.md-cards { display: flex; flex-wrap: wrap; gap: 12px; margin: 16px 0; }
+.md-card { border: 1px solid #d0d7de; border-radius: 6px; padding: 8px 14px; min-width: 120px; }
+.md-card b { display: block; font-size: 18px; }
+.md-card span { color: #57606a; font-size: 12px; }
+.md-banner { border-radius: 6px; padding: 10px 14px; margin: 12px 0; }
+.md-banner.md-bad { background: #ffebe9; border: 1px solid #ff8182; }
+.md-banner.md-good { background: #dafbe1; border: 1px solid #4ac26b; }
+.md-banner.md-note { background: #fff8c5; border: 1px solid #d4a72c; }
+.md-banner ul { margin: 6px 0 0; padding-left: 20px; }
+table { border-collapse: collapse; width: 100%; font-size: 13px; }
+th, td { border-bottom: 1px solid #d8dee4; padding: 5px 8px; text-align: left;
+         vertical-align: top; }
+th { background: #f6f8fa; position: sticky; top: 0; }
+td.md-num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.md-over { background: #ffebe9; font-weight: 600; }
+tr.md-status-error td.md-status { color: #cf222e; font-weight: 600; }
+tr.md-status-not_run td { color: #8c959f; }
+code { font: 12px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
+       white-space: pre-wrap; word-break: break-all; }
+td.md-id code { white-space: nowrap; word-break: normal; }
+#md-chart { width: 100%; height: 380px; }
+.md-svg text { font: 11px sans-serif; fill: #57606a; }
+footer { margin-top: 32px; color: #8c959f; font-size: 12px; }
+"""
+
+
+def _render_header(report: Mapping[str, Any]) -> str:
+    notebook = report.get("notebook", {})
+    kernel = report.get("kernel", {})
+    summary = report.get("summary", {})
+    thresholds = report.get("thresholds", {})
+    parts = [
+        "<header>",
+        "<h1>Memory Doctor report</h1>",
+        f'<p class="md-sub"><code>{_e(notebook.get("path"))}</code> \u00b7 '
+        f"{_e(notebook.get('cells'))} cells \u00b7 generated {_e(report.get('generated_at'))}</p>",
+    ]
+    if summary.get("kernel_died"):
+        parts.append(
+            '<div class="md-banner md-bad" role="alert"><b>The kernel died.</b> '
+            "The cell marked <code>KernelDied</code> ended the kernel; later cells were not "
+            "run.</div>"
+        )
+    violations = summary.get("violations") or []
+    if violations:
+        items = "".join(
+            f"<li>cell {_e(v.get('cell_index'))} (<code>{_e(v.get('cell_id'))}</code>): "
+            f"{_e(v.get('metric'))} {_e(format_bytes(v.get('value')))} &gt; "
+            f"{_e(format_bytes(v.get('limit')))}</li>"
+            for v in violations
+        )
+        parts.append(
+            f'<div class="md-banner md-bad" role="alert"><b>{len(violations)} threshold '
+            f"violation{'s' if len(violations) != 1 else ''}</b><ul>{items}</ul></div>"
+        )
+    elif any(v is not None for v in thresholds.values()):
+        parts.append('<div class="md-banner md-good">All cells are within the thresholds.</div>')
+
+    cards = [
+        ("cells run", str(summary.get("cells_run", "\u2014"))),
+        ("errors", str(summary.get("errors", "\u2014"))),
+        ("largest peak increase", format_bytes(summary.get("max_peak_increase"))),
+        ("total RSS change", format_bytes(summary.get("total_delta"), signed=True)),
+    ]
+    parts.append(
+        '<div class="md-cards">'
+        + "".join(
+            f'<div class="md-card"><b>{_e(v)}</b><span>{_e(k)}</span></div>' for k, v in cards
+        )
+        + "</div>"
+    )
+
+    def limit(name: str) -> str:
+        value = thresholds.get(name)
+        return "none" if value is None else format_bytes(value)
+
+    exact = kernel.get("peak_exact")
+    rows = [
+        ("Kernel", kernel.get("name")),
+        ("Python", f"{kernel.get('python') or '?'} on {kernel.get('platform') or '?'}"),
+        ("Helper", kernel.get("helper_version")),
+        (
+            "Peak method",
+            f"{kernel.get('peak_method') or 'unknown'}"
+            + ("" if exact is None else (" (exact)" if exact else " (not exact)")),
+        ),
+        ("", kernel.get("peak_method_description") or ""),
+        (
+            "Thresholds",
+            f"peak increase {limit('max_peak')} \u00b7 RSS change {limit('max_delta')} \u00b7 "
+            f"peak RSS {limit('max_rss')}",
+        ),
+    ]
+    parts.append(
+        '<dl class="md-grid">'
+        + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in rows)
+        + "</dl>"
+    )
+    parts.append("</header>")
+    return "\n".join(parts)
+
+
+def _chart_series(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "label": f"[{c['index']}]",
+            "cell_id": c.get("cell_id"),
+            "preview": c.get("source_preview") or "",
+            "rss_after": c.get("rss_after"),
+            "peak_rss": c.get("peak_rss"),
+        }
+        for c in report.get("cells", [])
+        if c.get("status") != STATUS_NOT_RUN
+    ]
+
+
+# Runs in the page: builds the two plotly traces from the embedded data.
+_PLOTLY_DRIVER: Final = """
+(function () {
+  var points = JSON.parse(document.getElementById('md-chart-data').textContent);
+  function mb(v) { return v === null ? null : v / 1e6; }
+  var x = points.map(function (p) { return p.label; });
+  var text = points.map(function (p) { return p.cell_id + ': ' + p.preview; });
+  var traces = [
+    {name: 'RSS after cell', x: x, y: points.map(function (p) { return mb(p.rss_after); }),
+     text: text, mode: 'lines+markers', type: 'scatter',
+     hovertemplate: '%{x} %{y:.1f} MB<br>%{text}<extra>RSS after</extra>'},
+    {name: 'Peak RSS during cell', x: x, y: points.map(function (p) { return mb(p.peak_rss); }),
+     text: text, mode: 'lines+markers', type: 'scatter', line: {dash: 'dot'},
+     hovertemplate: '%{x} %{y:.1f} MB<br>%{text}<extra>Peak RSS</extra>'}
+  ];
+  Plotly.newPlot('md-chart', traces, {
+    margin: {l: 60, r: 20, t: 10, b: 50}, hovermode: 'closest',
+    xaxis: {title: {text: 'cell (index in notebook)'}, type: 'category'},
+    yaxis: {title: {text: 'MB'}, rangemode: 'tozero'},
+    legend: {orientation: 'h', y: -0.2}
+  }, {displaylogo: false, responsive: true});
+})();
+"""
+
+
+def _nice_ceiling(value: int) -> float:
+    """The smallest of 1, 2, 2.5, 4, 5, 8 or 10 x 10^k at or above ``value`` (axis top)."""
+    if value <= 0:
+        return 1.0
+    magnitude = 10 ** (len(str(int(value))) - 1)
+    for step in (1, 2, 2.5, 4, 5, 8, 10):
+        if step * magnitude >= value:
+            return float(step * magnitude)
+    return float(10 * magnitude)  # pragma: no cover - the loop always returns
+
+
+def _render_svg_chart(points: Sequence[Mapping[str, Any]]) -> str:
+    """A dependency-free line chart of RSS after and peak RSS per cell."""
+    width, height, left, right, top, bottom = 900, 320, 64, 16, 12, 40
+    values = [p[key] for p in points for key in ("rss_after", "peak_rss") if p.get(key) is not None]
+    if not values:
+        return "<p>No measurements to chart.</p>"
+    top_value = _nice_ceiling(max(values))
+    plot_w, plot_h = width - left - right, height - top - bottom
+    step = plot_w / max(len(points) - 1, 1)
+
+    def xy(i: int, v: int) -> tuple[float, float]:
+        return left + i * step, top + plot_h - (v / top_value) * plot_h
+
+    def polyline(key: str, colour: str, dash: str) -> str:
+        coords = [xy(i, p[key]) for i, p in enumerate(points) if p.get(key) is not None]
+        pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
+        dots = "".join(
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"/>' for x, y in coords
+        )
+        return (
+            f'<polyline points="{pts}" fill="none" stroke="{colour}" stroke-width="2" '
+            f'stroke-dasharray="{dash}"/>{dots}'
+        )
+
+    ticks = []
+    for k in range(5):
+        v = top_value * k / 4
+        label = f"{v / 1e9:g} GB" if top_value >= 4e9 else f"{v / 1e6:g} MB"
+        _, y = xy(0, int(v))
+        ticks.append(
+            f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eaeef2"/>'
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{label}</text>'
+        )
+    every = max(1, -(-len(points) // 20))  # at most ~20 labels, so they never overlap
+    labels = "".join(
+        f'<text x="{xy(i, 0)[0]:.1f}" y="{height - bottom + 16}" text-anchor="middle">'
+        f"{_e(p['label'])}</text>"
+        for i, p in enumerate(points)
+        if i % every == 0
+    )
+    legend = (
+        f'<text x="{left}" y="{height - 6}">\u2014 RSS after cell (blue) \u00b7 '
+        "- - peak RSS during cell (orange)</text>"
+    )
+    return (
+        f'<svg class="md-svg" viewBox="0 0 {width} {height}" width="100%" role="img" '
+        'aria-label="RSS after and peak RSS by cell">'
+        + "".join(ticks)
+        + polyline("rss_after", "#0969da", "")
+        + polyline("peak_rss", "#bc4c00", "5 4")
+        + labels
+        + legend
+        + "</svg>"
+    )
+
+
+def _render_chart(report: Mapping[str, Any]) -> str:
+    points = _chart_series(report)
+    head = "<section><h2>Memory by cell</h2>"
+    if not points:
+        return head + "<p>No cell was measured.</p></section>"
+    plotly = _plotly_js()
+    if plotly is None:
+        return (
+            head + '<div class="md-banner md-note">plotly.js was not found next to the '
+            "memory_doctor package (static/plotly.min.js), so this is a simple static chart."
+            "</div>" + _render_svg_chart(points) + "</section>"
+        )
+    return (
+        head
+        + '<div id="md-chart"></div>'
+        + f'<script type="application/json" id="md-chart-data">{json_for_script(points)}</script>'
+        + f"<script>{plotly}</script>"
+        + f"<script>{_PLOTLY_DRIVER}</script></section>"
+    )
+
+
+def _render_cells_table(report: Mapping[str, Any]) -> str:
+    over: dict[tuple[int, str], Mapping[str, Any]] = {
+        (v["cell_index"], v["metric"]): v for v in report.get("summary", {}).get("violations", [])
+    }
+    header = (
+        "<tr><th>#</th><th>Cell id</th><th>Status</th><th>Exec</th><th>Time</th>"
+        "<th>RSS before</th><th>RSS after</th><th>RSS change</th><th>Peak RSS</th>"
+        "<th>Peak increase</th><th>GCs</th><th>Error</th><th>Source</th></tr>"
+    )
+    rows = []
+    for c in report.get("cells", []):
+
+        def num(metric: str, text: str, cell: Mapping[str, Any] = c) -> str:
+            violation = over.get((cell["index"], metric))
+            if violation is None:
+                return f'<td class="md-num">{_e(text)}</td>'
+            title = f"above the limit of {format_bytes(violation['limit'])}"
+            return f'<td class="md-num md-over" title="{_e(title)}">{_e(text)}</td>'
+
+        error = c.get("error")
+        error_text = f"{error.get('ename', '')}: {error.get('evalue', '')}" if error else ""
+        status = str(c.get("status"))
+        rows.append(
+            f'<tr class="md-status-{_e(status)}">'
+            f'<td class="md-num">{_e(c.get("index"))}</td>'
+            f'<td class="md-id"><code>{_e(c.get("cell_id"))}</code></td>'
+            f'<td class="md-status">{_e(status)}</td>'
+            f'<td class="md-num">{_e(c.get("execution_count") or "")}</td>'
+            f'<td class="md-num">{_e(_format_duration(c.get("duration_s")))}</td>'
+            + num("rss_before", format_bytes(c.get("rss_before")))
+            + num("rss_after", format_bytes(c.get("rss_after")))
+            + num("rss_delta", format_bytes(c.get("rss_delta"), signed=True))
+            + num("peak_rss", format_bytes(c.get("peak_rss")))
+            + num("peak_increase", format_bytes(c.get("peak_increase"), signed=True))
+            + f'<td class="md-num">{_e(c.get("gc_collections") if c.get("gc_collections") is not None else "")}</td>'  # noqa: E501
+            f"<td>{_e(error_text)}</td>"
+            f"<td><code>{_e(c.get('source_preview'))}</code></td></tr>"
+        )
+    if not rows:
+        body = '<tr><td colspan="13">This notebook has no code cells.</td></tr>'
+    else:
+        body = "\n".join(rows)
+    return (
+        '<section><h2>Cells</h2><table id="md-cells">'
+        f"<thead>{header}</thead><tbody>{body}</tbody></table></section>"
+    )
+
+
+#: Renderers for the page body, in order. A later report section appends its own.
+SECTION_RENDERERS: list[Callable[[Mapping[str, Any]], str]] = [
+    _render_header,
+    _render_chart,
+    _render_cells_table,
+]
+
+
+def render_html(
+    report: Mapping[str, Any],
+    renderers: Sequence[Callable[[Mapping[str, Any]], str]] | None = None,
+) -> str:
+    """The report as one self-contained HTML page (no external URLs are loaded)."""
+    body = "\n".join(render(report) for render in (renderers or SECTION_RENDERERS))
+    title = f"Memory Doctor \u00b7 {Path(str(report.get('notebook', {}).get('path', ''))).name}"
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{_e(title)}</title>\n<style>{_CSS}</style></head>\n<body>\n"
+        f"{body}\n"
+        f"<footer>{_e(REPORT_FORMAT)} v{REPORT_VERSION} \u00b7 "
+        f"memory-doctor {_e(report.get('kernel', {}).get('helper_version') or '')}</footer>\n"
+        "</body></html>\n"
+    )

@@ -1,0 +1,559 @@
+"""``memory-doctor``: measure a notebook's memory per cell, headless.
+
+``memory-doctor run NOTEBOOK.ipynb --json REPORT.json`` runs every code cell
+top to bottom in a fresh kernel with the helper loaded, and writes a report
+(see ``_report.py``). Exit codes: 0 ok, 1 the kernel died, 2 bad input,
+3 a threshold was exceeded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import re
+import signal
+import sys
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, TextIO
+
+from . import _report
+from ._report import STATUS_ERROR, STATUS_NOT_RUN, STATUS_OK, format_bytes
+
+EXIT_OK: Final = 0
+EXIT_KERNEL_DIED: Final = 1
+EXIT_BAD_INPUT: Final = 2
+EXIT_THRESHOLD: Final = 3
+#: Conventional exit status after SIGINT (128 + 2).
+EXIT_INTERRUPTED: Final = 130
+
+PROG: Final = "memory-doctor"
+PIP_PACKAGE: Final = "jupyterlab-memory-doctor"
+
+_SIZE_RE: Final = re.compile(
+    r"^\s*(?P<num>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>(?P<prefix>[kmgtp])?(?P<iec>i)?b?)\s*$",
+    re.IGNORECASE,
+)
+_PREFIX_POWER: Final = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5}
+
+#: Threshold option dest -> report threshold name; the names match, kept explicit for grep.
+_THRESHOLD_OPTIONS: Final = ("max_peak", "max_delta", "max_rss")
+
+
+class BadInputError(Exception):
+    """Input the user can fix (missing file, invalid notebook, unknown kernel): exit 2."""
+
+
+def parse_size(text: str) -> int:
+    """Parse a byte size: ``500MB``, ``1.5GB``, ``2GiB``, ``300M``, ``4096``.
+
+    SI prefixes (``k``, ``M``, ``G``, ``T``, ``P``, with or without ``B``) are
+    powers of 1000; IEC prefixes (``KiB``, ``MiB``, …) are powers of 1024.
+    Case does not matter. Raises ``ValueError`` for anything else.
+    """
+    match = _SIZE_RE.match(text)
+    if match is None or (match["iec"] and not match["prefix"]):
+        raise ValueError(text)
+    prefix = (match["prefix"] or "").lower()
+    base = 1024 if match["iec"] else 1000
+    return int(float(match["num"]) * base ** _PREFIX_POWER[prefix])
+
+
+def _size_arg(text: str) -> int:
+    try:
+        return parse_size(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid size {text!r}: use a number of bytes or a unit, e.g. 500MB, 1.5GB, 2GiB, 300M"
+        ) from None
+
+
+def _timeout_arg(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"invalid timeout {text!r}: use a number of seconds > 0")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``memory-doctor`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Measure a Jupyter notebook's memory use, cell by cell.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    run = sub.add_parser(
+        "run",
+        help="run a notebook in a fresh kernel and write a per-cell memory report",
+        description=(
+            "Run every code cell of NOTEBOOK top to bottom in a fresh kernel (the notebook's "
+            "kernelspec; cwd = the notebook's folder) with the Memory Doctor helper loaded, and "
+            "write a per-cell memory report. Cells that raise are recorded and the run goes on. "
+            "Exit status: 0 ok, 1 the kernel died, 2 bad input, 3 a threshold was exceeded. "
+            "SIZE: bytes, or with a unit: 500MB, 1.5GB (powers of 1000), 2GiB (1024), 300M."
+        ),
+    )
+    run.add_argument("notebook", metavar="NOTEBOOK.ipynb", help="the notebook to run")
+    run.add_argument(
+        "--json", required=True, metavar="REPORT.json", help="write the JSON report here"
+    )
+    run.add_argument("--html", metavar="REPORT.html", help="also write a self-contained HTML page")
+    run.add_argument(
+        "--max-peak",
+        type=_size_arg,
+        metavar="SIZE",
+        help="fail (exit 3) if a cell's peak increase (peak RSS minus RSS before) exceeds SIZE",
+    )
+    run.add_argument(
+        "--max-delta",
+        type=_size_arg,
+        metavar="SIZE",
+        help="fail (exit 3) if a cell's RSS change (after minus before) exceeds SIZE",
+    )
+    run.add_argument(
+        "--max-rss",
+        type=_size_arg,
+        metavar="SIZE",
+        help="fail (exit 3) if the kernel's peak RSS during any cell exceeds SIZE",
+    )
+    run.add_argument(
+        "--timeout",
+        type=_timeout_arg,
+        metavar="S",
+        help="interrupt a cell after S seconds, record it as an error and go on",
+    )
+    run.add_argument(
+        "--kernel", metavar="NAME", help="kernelspec to use instead of the notebook's own"
+    )
+    run.add_argument("-q", "--quiet", action="store_true", help="print no per-cell progress")
+    return parser
+
+
+# --------------------------------------------------------------------------- notebook input
+
+
+@dataclass(frozen=True)
+class NotebookCell:
+    """A notebook cell as the runner needs it."""
+
+    index: int
+    cell_id: str
+    cell_type: str
+    source: str
+
+
+@dataclass(frozen=True)
+class LoadedNotebook:
+    """A parsed, validated notebook."""
+
+    path: Path
+    kernel_name: str | None
+    cells: tuple[NotebookCell, ...]
+
+
+def _first_line(text: str) -> str:
+    for line in str(text).splitlines():
+        if line.strip():
+            return line.strip()
+    return str(text).strip()
+
+
+def _schema_problem(raw: Mapping[str, Any]) -> str | None:
+    """The first nbformat 4 schema violation in ``raw``, as text, or ``None``."""
+    from nbformat.validator import get_validator  # noqa: PLC0415 - heavy
+
+    minor = raw.get("nbformat_minor")
+    if not isinstance(minor, int):
+        return "nbformat_minor is missing or not an integer"
+    validator = get_validator(version=4, version_minor=minor)  # type: ignore[no-untyped-call]
+    if validator is None:
+        return None
+    for problem in validator.iter_errors(raw):
+        where = "/".join(str(p) for p in getattr(problem, "absolute_path", ()) or ())
+        detail = _first_line(getattr(problem, "message", "") or str(problem))
+        return f"{detail} at {where}" if where else detail
+    return None
+
+
+def load_notebook(path: Path) -> LoadedNotebook:
+    """Read and validate ``path`` as an nbformat 4 notebook; ``BadInputError`` if it is not."""
+    import nbformat  # noqa: PLC0415 - heavy; keeps `memory-doctor --help` fast
+
+    if not path.exists():
+        raise BadInputError(f"{path}: no such file")
+    if not path.is_file():
+        raise BadInputError(f"{path}: not a file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise BadInputError(f"{path}: not a notebook (not UTF-8 text)") from None
+    except OSError as exc:
+        raise BadInputError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadInputError(
+            f"{path}: not a notebook (not JSON: {exc.msg} at line {exc.lineno} column {exc.colno})"
+        ) from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("nbformat"), int):
+        raise BadInputError(f"{path}: not a Jupyter notebook (no 'nbformat' version field)")
+    if raw["nbformat"] < 4:
+        raise BadInputError(
+            f"{path}: nbformat {raw['nbformat']} notebooks are not supported; "
+            f"convert it first: jupyter nbconvert --to notebook --nbformat 4 {path}"
+        )
+    with warnings.catch_warnings():
+        # nbformat warns (to stderr) about e.g. missing cell ids; validation below decides.
+        warnings.simplefilter("ignore")
+        # Schema-check the raw JSON first: nbformat.reads/validate crash with a bare
+        # TypeError on some malformed structures (e.g. "cells": 3, nbformat 5.10).
+        problem = _schema_problem(raw)
+        if problem is not None:
+            raise BadInputError(f"{path}: not a valid nbformat notebook ({problem})")
+        try:
+            nb = nbformat.reads(text, as_version=4)  # type: ignore[no-untyped-call]
+            nbformat.validate(nb)
+        except nbformat.ValidationError as exc:
+            where = "/".join(str(p) for p in getattr(exc, "absolute_path", ()) or ())
+            detail = _first_line(getattr(exc, "message", "") or str(exc))
+            suffix = f" at {where}" if where else ""
+            raise BadInputError(
+                f"{path}: not a valid nbformat notebook ({detail}{suffix})"
+            ) from None
+        except Exception as exc:  # nbformat raises TypeError/KeyError on malformed structure
+            raise BadInputError(
+                f"{path}: not a valid nbformat notebook ({type(exc).__name__}: "
+                f"{_first_line(str(exc))})"
+            ) from None
+
+    kernelspec = nb.get("metadata", {}).get("kernelspec") or {}
+    kernel_name = kernelspec.get("name") if isinstance(kernelspec, Mapping) else None
+    cells = []
+    for index, cell in enumerate(nb.cells):
+        cell_id = cell.get("id")
+        cells.append(
+            NotebookCell(
+                index=index,
+                # Notebooks before nbformat 4.5 have no ids; JupyterLab makes up its own.
+                cell_id=str(cell_id) if cell_id else f"index-{index}",
+                cell_type=str(cell.get("cell_type")),
+                source=str(cell.get("source", "")),
+            )
+        )
+    return LoadedNotebook(
+        path=path,
+        kernel_name=str(kernel_name) if kernel_name else None,
+        cells=tuple(cells),
+    )
+
+
+def _check_kernelspec(name: str) -> list[str]:
+    """The kernelspec's argv; ``BadInputError`` naming the installed ones if it is unknown."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel  # noqa: PLC0415
+
+    manager = KernelSpecManager()
+    try:
+        spec = manager.get_kernel_spec(name)
+    except NoSuchKernel:
+        known = ", ".join(sorted(manager.find_kernel_specs())) or "none"
+        raise BadInputError(
+            f"no kernelspec named {name!r} (installed: {known}); pick one with --kernel NAME"
+        ) from None
+    return list(spec.argv)
+
+
+def _pip_command(argv: Sequence[str]) -> str:
+    """How to install the helper into the kernel behind ``argv``."""
+    exe = argv[0] if argv else ""
+    if "python" in Path(exe).name.lower():
+        return f"{exe} -m pip install {PIP_PACKAGE}"
+    return f"pip install {PIP_PACKAGE} (in the kernel's environment)"
+
+
+def _check_output_path(option: str, target: str) -> None:
+    parent = Path(target).resolve().parent
+    if not parent.is_dir():
+        raise BadInputError(f"{option} {target}: folder {parent} does not exist")
+
+
+# --------------------------------------------------------------------------- running
+
+
+class _Console:
+    """Progress on stdout, problems on stderr, one line each."""
+
+    def __init__(self, quiet: bool, out: TextIO | None = None, err: TextIO | None = None) -> None:
+        self.quiet = quiet
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+
+    def progress(self, text: str) -> None:
+        if not self.quiet:
+            print(text, file=self.out, flush=True)
+
+    def error(self, text: str) -> None:
+        print(f"{PROG}: error: {text}", file=self.err, flush=True)
+
+    def note(self, text: str) -> None:
+        print(f"{PROG}: {text}", file=self.err, flush=True)
+
+
+def _short_id(cell_id: str) -> str:
+    return cell_id if len(cell_id) <= 12 else cell_id[:11] + "\u2026"
+
+
+def _progress_line(entry: Mapping[str, Any]) -> str:
+    status = entry["status"]
+    head = f"[{entry['index']:>3}] {_short_id(str(entry['cell_id'])):<12} {status:<7}"
+    if entry.get("rss_delta") is None:
+        figures = ""
+    else:
+        duration = entry.get("duration_s")
+        figures = (
+            f" {duration if duration is not None else 0:7.2f} s"
+            f"  change {format_bytes(entry['rss_delta'], signed=True):>10}"
+            f"  peak {format_bytes(entry['peak_increase'], signed=True):>10}"
+        )
+    error = entry.get("error")
+    tail = f"  {error['ename']}: {_first_line(error['evalue'])}" if error else ""
+    return (head + figures + tail)[:160]
+
+
+@dataclass
+class RunOutcome:
+    """What running the cells produced."""
+
+    entries: list[dict[str, Any]]
+    hello: dict[str, Any] | None
+    kernel_died: bool
+    died_cell: dict[str, Any] | None = None
+    interrupted: bool = False
+
+
+def _death_message(client_error: Mapping[str, Any] | None) -> str:
+    """Why the kernel died, with its exit status when the client saw one."""
+    text = str((client_error or {}).get("evalue", ""))
+    match = re.search(r"exit code (-?\d+)", text)
+    status = ""
+    if match:
+        code = int(match.group(1))
+        status = f" with exit code {code}"
+        if code < 0:
+            with contextlib.suppress(ValueError):
+                # Popen reports death by signal N as -N; SIGKILL is the usual OOM-killer mark.
+                status = f" on signal {signal.Signals(-code).name}"
+    return (
+        f"the kernel process exited{status} while running this cell "
+        "(os._exit, a crash, or the out-of-memory killer)"
+    )
+
+
+def _not_run(cell: NotebookCell) -> dict[str, Any]:
+    return _report.cell_entry(
+        index=cell.index, cell_id=cell.cell_id, source=cell.source, status=STATUS_NOT_RUN
+    )
+
+
+def _runnable(cells: Sequence[NotebookCell]) -> list[NotebookCell]:
+    # JupyterLab sends nothing for a blank code cell, and IPython fires no hooks for one,
+    # so there is nothing to measure: blank cells are skipped like markdown.
+    return [c for c in cells if c.cell_type == "code" and c.source.strip()]
+
+
+def run_cells(
+    notebook: LoadedNotebook,
+    kernel_name: str,
+    *,
+    timeout: float | None,
+    console: _Console,
+) -> RunOutcome:
+    """Run the notebook's code cells in a fresh kernel; never loses what was measured.
+
+    Raises the client's start-up errors (helper missing, protocol mismatch, kernel
+    died or timed out while starting) for ``main`` to turn into exit codes.
+    """
+    from ._client import KernelSession  # noqa: PLC0415 - pulls in zmq and jupyter_client
+
+    cells = _runnable(notebook.cells)
+    entries: list[dict[str, Any]] = []
+    outcome = RunOutcome(entries=entries, hello=None, kernel_died=False)
+    session = KernelSession(kernel_name, cwd=str(notebook.path.parent))
+    try:
+        outcome.hello = session.start()
+        for position, cell in enumerate(cells):
+            try:
+                result = session.run_cell(cell.source, cell.cell_id, timeout=timeout)
+            except KeyboardInterrupt:
+                outcome.interrupted = True
+                entries.extend(_not_run(c) for c in cells[position:])
+                break
+            error: dict[str, Any] | None = result.error
+            record = result.record
+            if result.status == "ok":
+                status = STATUS_OK
+            elif result.status == "timeout":
+                status = STATUS_ERROR
+                error = {
+                    "ename": "Timeout",
+                    "evalue": f"the cell ran longer than --timeout {timeout:g} s and was "
+                    "interrupted",
+                }
+            elif result.status == "kernel_died":
+                status = STATUS_ERROR
+                record = None  # whatever was measured died with the process
+                error = {"ename": "KernelDied", "evalue": _death_message(result.error)}
+            else:
+                status = STATUS_ERROR
+                error = error or {"ename": "Error", "evalue": ""}
+            entry = _report.cell_entry(
+                index=cell.index,
+                cell_id=cell.cell_id,
+                source=cell.source,
+                status=status,
+                record=record,
+                error=error,
+                execution_count=result.execution_count,
+            )
+            entries.append(entry)
+            console.progress(_progress_line(entry))
+            if result.status == "kernel_died":
+                outcome.kernel_died = True
+                outcome.died_cell = entry
+                entries.extend(_not_run(c) for c in cells[position + 1 :])
+                break
+    finally:
+        # A dead kernel may not shut down cleanly; the report matters more.
+        with contextlib.suppress(Exception):
+            session.shutdown()
+    return outcome
+
+
+# --------------------------------------------------------------------------- main
+
+
+def _describe_violation(v: Mapping[str, Any]) -> str:
+    option = {"peak_increase": "--max-peak", "rss_delta": "--max-delta", "peak_rss": "--max-rss"}
+    return (
+        f"threshold exceeded: cell {v['cell_index']} (id {v['cell_id']}): {v['metric']} "
+        f"{format_bytes(v['value'])} ({v['value']} bytes) > {option.get(v['metric'], 'limit')} "
+        f"{format_bytes(v['limit'])} ({v['limit']} bytes)"
+    )
+
+
+def _write_reports(report: Mapping[str, Any], json_path: str, html_path: str | None) -> None:
+    _report.write_json(report, json_path)
+    if html_path:
+        _report.write_html(report, html_path)
+
+
+def run_command(args: argparse.Namespace, console: _Console) -> int:
+    """``memory-doctor run``; returns the exit code."""
+    from ._errors import (  # noqa: PLC0415 - only needed once a kernel starts
+        HelperMissingError,
+        KernelDiedError,
+        MemoryDoctorError,
+    )
+
+    notebook_path = Path(args.notebook)
+    notebook = load_notebook(notebook_path)
+    _check_output_path("--json", args.json)
+    if args.html:
+        _check_output_path("--html", args.html)
+    kernel_name = args.kernel or notebook.kernel_name or "python3"
+    argv = _check_kernelspec(kernel_name)
+    thresholds = {name: getattr(args, name) for name in _THRESHOLD_OPTIONS}
+
+    code_cells = _runnable(notebook.cells)
+    console.progress(
+        f"{PROG}: running {len(code_cells)} code cells of {notebook_path} in kernel {kernel_name}"
+    )
+    startup_failure: str | None = None
+    try:
+        outcome = run_cells(notebook, kernel_name, timeout=args.timeout, console=console)
+    except HelperMissingError:
+        raise BadInputError(
+            f"the memory_doctor helper is not installed in kernel {kernel_name!r}'s "
+            f"environment; install it with: {_pip_command(argv)}"
+        ) from None
+    except (KernelDiedError, TimeoutError) as exc:
+        # Nothing ran; still write a report that says so.
+        startup_failure = (
+            f"kernel {kernel_name!r} did not start: {_first_line(str(exc)) or type(exc).__name__}"
+        )
+        outcome = RunOutcome(
+            entries=[_not_run(c) for c in code_cells], hello=None, kernel_died=True
+        )
+    except MemoryDoctorError as exc:
+        raise BadInputError(f"kernel {kernel_name!r}: {_first_line(str(exc))}") from None
+    except OSError as exc:
+        raise BadInputError(f"could not start kernel {kernel_name!r}: {exc}") from None
+
+    report = _report.build_report(
+        notebook_path=str(notebook_path),
+        total_cells=len(notebook.cells),
+        kernel=_report.kernel_section(kernel_name, outcome.hello),
+        thresholds=thresholds,
+        cells=outcome.entries,
+        kernel_died=outcome.kernel_died,
+    )
+    try:
+        _write_reports(report, args.json, args.html)
+    except OSError as exc:
+        raise BadInputError(f"could not write the report: {exc}") from None
+
+    summary = report["summary"]
+    written = args.json + (f" and {args.html}" if args.html else "")
+    console.progress(
+        f"{PROG}: {summary['cells_run']} cells run, {summary['errors']} with errors, largest peak "
+        f"increase {format_bytes(summary['max_peak_increase'])}; report written to {written}"
+    )
+    for violation in summary["violations"]:
+        console.note(_describe_violation(violation))
+
+    if outcome.interrupted:
+        console.error(f"interrupted; partial report written to {written}")
+        return EXIT_INTERRUPTED
+    if startup_failure is not None:
+        console.error(f"{startup_failure}; report written to {written}")
+        return EXIT_KERNEL_DIED
+    if outcome.kernel_died:
+        died = outcome.died_cell or {}
+        console.error(
+            f"the kernel died while running cell {died.get('index')} (id {died.get('cell_id')}); "
+            f"later cells were not run; report written to {written}"
+        )
+        return EXIT_KERNEL_DIED
+    if summary["violations"]:
+        return EXIT_THRESHOLD
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``memory-doctor`` and ``python -m memory_doctor``; returns the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(argv) if argv is not None else None)
+    except SystemExit as exc:
+        # argparse has printed usage (exit 2) or --help (exit 0); return, don't raise.
+        return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
+    console = _Console(quiet=getattr(args, "quiet", False))
+    try:
+        # `run` is the only command so far; argparse refuses any other.
+        return run_command(args, console)
+    except BadInputError as exc:
+        console.error(str(exc))
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        console.error("interrupted")
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

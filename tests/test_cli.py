@@ -1,0 +1,467 @@
+"""`memory-doctor run`: the headless CLI and its JSON/HTML report.
+
+The kernel tests run real ipykernel processes through the real CLI. Kernel
+starts cost ~2 s each, so one module-scoped run covers the good notebook
+(numbers, errors, timeout, HTML escaping) and the other kernel tests each
+cover one exit path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import html
+import io
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from memory_doctor import _report
+from memory_doctor._protocol import PEAK_METHODS, PEAK_VMHWM
+from memory_doctor.cli import main, parse_size
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_raw_cell
+
+MB = 1_000_000
+XSS = "<img src=x onerror=alert(1)>"
+
+
+def write_notebook(path: Path, cells: list, *, kernel: str | None = "python3", minor: int = 5):
+    nb = new_notebook(cells=cells)
+    if kernel is not None:
+        nb.metadata["kernelspec"] = {"name": kernel, "display_name": kernel, "language": "python"}
+    if minor < 5:
+        # nbformat < 4.5 had no cell ids: the CLI must fall back to index-<i>.
+        nb.nbformat_minor = minor
+        for cell in nb.cells:
+            cell.pop("id", None)
+    nbformat.write(nb, str(path))
+    return path
+
+
+def code(source: str, cell_id: str):
+    cell = new_code_cell(source)
+    cell["id"] = cell_id
+    return cell
+
+
+def one_error_line(stderr: str) -> str:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("memory-doctor: error: "), stderr
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+# --------------------------------------------------------------------------- sizes
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("500MB", 500 * MB),
+        ("1.5GB", 1_500_000_000),
+        ("2GiB", 2 * 1024**3),
+        ("300M", 300 * MB),
+        ("4096", 4096),
+        ("64kib", 64 * 1024),
+        (" 2 gb ", 2_000_000_000),
+    ],
+)
+def test_parse_size_accepts_si_and_iec(text, expected):
+    assert parse_size(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "MB", "-5MB", "5XB", "1e9", "iB", "5 M B"])
+def test_parse_size_refuses_garbage(text):
+    with pytest.raises(ValueError):
+        parse_size(text)
+
+
+def test_bad_size_is_a_usage_error(tmp_path, capsys):
+    nb = write_notebook(tmp_path / "nb.ipynb", [code("x = 1", "a")])
+    rc = main(["run", str(nb), "--json", str(tmp_path / "r.json"), "--max-peak", "lots"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "invalid size 'lots'" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "r.json").exists()
+
+
+# --------------------------------------------------------------------------- bad input (no kernel)
+
+
+def test_missing_notebook_exits_2_with_one_line(tmp_path, capsys):
+    rc = main(["run", str(tmp_path / "nope.ipynb"), "--json", str(tmp_path / "r.json")])
+    line = one_error_line(capsys.readouterr().err)
+    assert rc == 2
+    assert "nope.ipynb" in line and "no such file" in line
+
+
+def test_not_json_exits_2(tmp_path, capsys):
+    bad = tmp_path / "bad.ipynb"
+    bad.write_text("{ this is not json", encoding="utf-8")
+    rc = main(["run", str(bad), "--json", str(tmp_path / "r.json")])
+    line = one_error_line(capsys.readouterr().err)
+    assert rc == 2
+    assert "not JSON" in line
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        {"hello": "world"},
+        {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": 3},
+        {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{"cell_type": "code"}]},
+    ],
+)
+def test_invalid_notebook_exits_2(tmp_path, capsys, content):
+    bad = tmp_path / "invalid.ipynb"
+    bad.write_text(json.dumps(content), encoding="utf-8")
+    rc = main(["run", str(bad), "--json", str(tmp_path / "r.json")])
+    line = one_error_line(capsys.readouterr().err)
+    assert rc == 2
+    assert "invalid.ipynb" in line and "notebook" in line
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_unknown_kernelspec_exits_2_naming_installed_ones(tmp_path, capsys):
+    nb = write_notebook(tmp_path / "nb.ipynb", [code("x = 1", "a")], kernel="no-such-kernel-xyz")
+    rc = main(["run", str(nb), "--json", str(tmp_path / "r.json")])
+    line = one_error_line(capsys.readouterr().err)
+    assert rc == 2
+    assert "no-such-kernel-xyz" in line and "python3" in line
+
+
+def test_missing_output_folder_exits_2_before_running(tmp_path, capsys):
+    nb = write_notebook(tmp_path / "nb.ipynb", [code("x = 1", "a")])
+    rc = main(["run", str(nb), "--json", str(tmp_path / "no" / "such" / "r.json")])
+    line = one_error_line(capsys.readouterr().err)
+    assert rc == 2
+    assert "does not exist" in line
+
+
+# --------------------------------------------------------------------------- report units
+
+
+def _fake_report(cells, thresholds=None, *, died=False):
+    thresholds = thresholds or {"max_peak": None, "max_delta": None, "max_rss": None}
+    return _report.build_report(
+        notebook_path="dir/<b>nb</b>.ipynb",
+        total_cells=len(cells),
+        kernel=_report.kernel_section(
+            "python3",
+            {
+                "python": "3.11.7",
+                "platform": "linux",
+                "helper_version": "0.1.0",
+                "peak_method": "vmhwm",
+                "peak_exact": True,
+            },
+        ),
+        thresholds=thresholds,
+        cells=cells,
+        kernel_died=died,
+    )
+
+
+def _measured(index, cell_id, source, *, before, after, peak):
+    record = {
+        "rss_before": before,
+        "rss_after": after,
+        "rss_delta": after - before,
+        "peak_rss": peak,
+        "peak_increase": peak - before,
+        "duration_s": 0.5,
+        "gc_collections": 1,
+        "execution_count": index + 1,
+    }
+    return _report.cell_entry(
+        index=index, cell_id=cell_id, source=source, status="ok", record=record
+    )
+
+
+def test_summary_and_violations_are_computed_from_cells():
+    cells = [
+        _measured(0, "a", "a = 1", before=100 * MB, after=150 * MB, peak=400 * MB),
+        _measured(2, "b", "b = 2", before=150 * MB, after=120 * MB, peak=160 * MB),
+        _report.cell_entry(index=3, cell_id="c", source="c", status="not_run"),
+    ]
+    report = _fake_report(cells, {"max_peak": 200 * MB, "max_delta": None, "max_rss": 399 * MB})
+    summary = report["summary"]
+    assert summary["cells_run"] == 2
+    assert summary["max_peak_increase"] == 300 * MB
+    assert summary["total_delta"] == 20 * MB
+    assert summary["violations"] == [
+        {
+            "cell_index": 0,
+            "cell_id": "a",
+            "metric": "peak_increase",
+            "value": 300 * MB,
+            "limit": 200 * MB,
+        },
+        {
+            "cell_index": 0,
+            "cell_id": "a",
+            "metric": "peak_rss",
+            "value": 400 * MB,
+            "limit": 399 * MB,
+        },
+    ]
+    assert cells[2]["peak_rss"] is None and cells[2]["duration_s"] is None
+
+
+def test_html_escapes_and_embeds_chart_json_safely(monkeypatch):
+    evil_id = "</script><script>alert(2)</script>"
+    cells = [_measured(0, evil_id, f"# {XSS}\nx = 1", before=1 * MB, after=2 * MB, peak=3 * MB)]
+    cells[0]["error"] = {"ename": "E<b>", "evalue": "<i>bad</i>"}
+    page = _report.render_html(_fake_report(cells))
+    assert XSS not in page
+    assert "<script>alert(2)" not in page
+    assert "<b>nb</b>" not in page and "&lt;b&gt;nb&lt;/b&gt;" in page
+    assert "<i>bad</i>" not in page
+    if _report._plotly_js() is not None:
+        data = re.search(r'id="md-chart-data">(.*?)</script>', page, re.S).group(1)
+        assert json.loads(data)[0]["cell_id"] == evil_id  # escaped, yet the same data
+
+
+def test_html_falls_back_to_svg_without_plotly(monkeypatch):
+    monkeypatch.setattr(_report, "_plotly_js", lambda: None)
+    cells = [
+        _measured(0, "a", "a", before=1 * MB, after=2 * MB, peak=3 * MB),
+        _measured(1, "b", "b", before=2 * MB, after=2 * MB, peak=9 * MB),
+    ]
+    page = _report.render_html(_fake_report(cells))
+    assert "<svg" in page and "<polyline" in page
+    assert "plotly.js was not found" in page
+    assert "<script" not in page
+
+
+def test_json_for_script_cannot_close_the_element():
+    text = _report.json_for_script({"s": "</script><!-- & -->"})
+    assert "</" not in text and "<!--" not in text
+    assert json.loads(text) == {"s": "</script><!-- & -->"}
+
+
+def test_write_atomic_replaces_and_leaves_no_temp_files(tmp_path):
+    target = tmp_path / "r.json"
+    target.write_text("old", encoding="utf-8")
+    _report.write_atomic(target, "new")
+    assert target.read_text(encoding="utf-8") == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+# --------------------------------------------------------------------------- real kernels
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _private_kernel_env(kernel_env):
+    """Kernels started by the CLI inherit our environment: give them conftest's private one."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in kernel_env.items():
+            patch.setenv(name, value)
+        yield
+
+
+@pytest.fixture(scope="module")
+def good_run(tmp_path_factory):
+    """One real run of a notebook with measurable, failing, slow and hostile cells."""
+    folder = tmp_path_factory.mktemp("good")
+    (folder / "data.txt").write_text("42", encoding="utf-8")
+    cells = [
+        new_markdown_cell("# Title"),  # 0
+        code("keep = b'x' * 200_000_000", "keep-200mb"),  # 1
+        # 301 MB so that ">= 300 MB" holds although Linux's RSS counters are per-CPU
+        # approximations (a few hundred kB off; seen: 299.8 MB for exactly 300 MB).
+        code("len(b'y' * 301_000_000)", "alloc-free-300mb"),  # 2
+        code("raise ValueError('boom')", "raises"),  # 3
+        new_raw_cell("raw"),  # 4
+        code("import time\ntime.sleep(120)", "sleeps"),  # 5
+        code(f"# {XSS}\nafter = open('data.txt').read()", "xss"),  # 6: relative path = cwd
+        code("   \n", "blank"),  # 7: nothing to run
+        code("print(after, len(keep))", "last"),  # 8
+    ]
+    nb = write_notebook(folder / "good.ipynb", cells)
+    json_path, html_path = folder / "r.json", folder / "r.html"
+    argv = ["run", str(nb), "--json", str(json_path), "--html", str(html_path), "--timeout", "5"]
+    # capsys is function-scoped; capture by hand.
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = main(argv)
+    report = json.loads(json_path.read_text(encoding="utf-8"))
+    return {
+        "rc": rc,
+        "out": out.getvalue(),
+        "err": err.getvalue(),
+        "report": report,
+        "html": html_path.read_text(encoding="utf-8"),
+    }
+
+
+def _cell(report, cell_id):
+    (cell,) = [c for c in report["cells"] if c["cell_id"] == cell_id]
+    return cell
+
+
+@pytest.mark.kernel
+def test_good_notebook_report_shape(good_run):
+    assert good_run["rc"] == 0, good_run["err"]
+    assert "Traceback" not in good_run["err"]
+    report = good_run["report"]
+    assert report["format"] == "memory-doctor-report" and report["version"] == 1
+    generated = dt.datetime.fromisoformat(report["generated_at"].replace("Z", "+00:00"))
+    assert generated.utcoffset() == dt.timedelta(0)
+    assert report["notebook"]["cells"] == 9
+    kernel = report["kernel"]
+    assert kernel["name"] == "python3"
+    assert kernel["python"] == ".".join(map(str, sys.version_info[:3]))
+    assert kernel["peak_method"] in PEAK_METHODS and kernel["helper_version"]
+    assert kernel["peak_method_description"]
+    assert report["thresholds"] == {"max_peak": None, "max_delta": None, "max_rss": None}
+    # Markdown, raw and blank cells are not run but still count in `index`.
+    assert [c["index"] for c in report["cells"]] == [1, 2, 3, 5, 6, 8]
+    assert [c["cell_id"] for c in report["cells"]] == [
+        "keep-200mb",
+        "alloc-free-300mb",
+        "raises",
+        "sleeps",
+        "xss",
+        "last",
+    ]
+    for cell in report["cells"]:
+        for field in ("rss_before", "rss_after", "rss_delta", "peak_rss", "peak_increase"):
+            assert type(cell[field]) is int, (cell["cell_id"], field)
+        assert cell["peak_rss"] >= max(cell["rss_before"], cell["rss_after"])
+        assert isinstance(cell["execution_count"], int)
+    summary = report["summary"]
+    assert summary["cells_run"] == 6 and summary["errors"] == 2
+    assert summary["kernel_died"] is False and summary["violations"] == []
+    assert summary["total_delta"] == sum(c["rss_delta"] for c in report["cells"])
+
+
+@pytest.mark.kernel
+def test_good_notebook_numbers_are_plausible(good_run):
+    report = good_run["report"]
+    keep = _cell(report, "keep-200mb")
+    assert keep["status"] == "ok"
+    assert abs(keep["rss_delta"] - 200 * MB) <= 20 * MB, keep
+    assert keep["source_preview"] == "keep = b'x' * 200_000_000"
+    transient = _cell(report, "alloc-free-300mb")
+    assert transient["status"] == "ok"
+    if report["kernel"]["peak_method"] != PEAK_VMHWM:
+        pytest.skip("exact peaks need Linux VmHWM")
+    assert transient["peak_increase"] >= 300 * MB, transient
+    assert transient["rss_delta"] < 50 * MB, transient  # freed before the cell ended
+    assert report["summary"]["max_peak_increase"] >= 300 * MB
+
+
+@pytest.mark.kernel
+def test_raising_and_timed_out_cells_are_errors_and_the_run_goes_on(good_run):
+    report = good_run["report"]
+    raised = _cell(report, "raises")
+    assert raised["status"] == "error"
+    assert raised["error"] == {"ename": "ValueError", "evalue": "boom"}
+    slow = _cell(report, "sleeps")
+    assert slow["status"] == "error" and slow["error"]["ename"] == "Timeout"
+    # The cells after the interrupted one ran, in the notebook's folder, with earlier state.
+    assert _cell(report, "xss")["status"] == "ok"
+    assert _cell(report, "last")["status"] == "ok" and _cell(report, "last")["error"] is None
+    assert "[  8] last" in good_run["out"]
+
+
+@pytest.mark.kernel
+def test_html_report_is_self_contained_and_escaped(good_run):
+    page = good_run["html"]
+    assert page.startswith("<!DOCTYPE html>")
+    assert '<table id="md-cells"' in page
+    assert page.count('<tr class="md-status-') == 6
+    assert XSS not in page
+    assert html.escape(XSS) in page
+    assert not re.search(r"<script[^>]*\bsrc\s*=", page, re.I)
+    assert not re.search(r"<(link|img|iframe)[^>]*(src|href)\s*=\s*[\"']?https?://", page, re.I)
+    assert "ValueError" in page
+    assert good_run["report"]["kernel"]["peak_method_description"] in page
+
+
+@pytest.mark.kernel
+def test_kernel_death_writes_report_and_exits_1(tmp_path, capsys):
+    # nbformat 4.4: no cell ids, so the CLI sends index-<i>.
+    cells = [
+        new_code_cell("a = 1"),
+        new_code_cell("import os\nos._exit(1)"),
+        new_markdown_cell("after the crash"),
+        new_code_cell("b = 2"),
+    ]
+    nb = write_notebook(tmp_path / "dies.ipynb", cells, minor=4)
+    json_path, html_path = tmp_path / "r.json", tmp_path / "r.html"
+    rc = main(["run", str(nb), "--json", str(json_path), "--html", str(html_path)])
+    err = capsys.readouterr().err
+    assert rc == 1
+    line = one_error_line(err)
+    assert "kernel died" in line and "cell 1" in line and "index-1" in line
+    report = json.loads(json_path.read_text(encoding="utf-8"))
+    ok, died, later = report["cells"]
+    assert (ok["cell_id"], ok["status"]) == ("index-0", "ok")
+    assert isinstance(ok["rss_after"], int)
+    assert (died["index"], died["cell_id"], died["status"]) == (1, "index-1", "error")
+    assert died["error"]["ename"] == "KernelDied"
+    assert (later["index"], later["cell_id"], later["status"]) == (3, "index-3", "not_run")
+    for cell in (died, later):
+        for field in ("rss_before", "rss_after", "rss_delta", "peak_rss", "peak_increase"):
+            assert cell[field] is None
+    assert report["summary"]["kernel_died"] is True
+    assert report["summary"]["cells_run"] == 2 and report["summary"]["errors"] == 1
+    assert "KernelDied" in html_path.read_text(encoding="utf-8")
+
+
+@pytest.mark.kernel
+def test_python_m_threshold_violation_exits_3_naming_the_cell(tmp_path):
+    cells = [code("small = 1", "small-cell"), code("len(b'z' * 150_000_000)", "big-cell")]
+    nb = write_notebook(tmp_path / "thresholds.ipynb", cells)
+    json_path = tmp_path / "r.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "memory_doctor",
+            "run",
+            str(nb),
+            "--json",
+            str(json_path),
+            "--max-peak",
+            "50MB",
+            "--max-delta",
+            "1GiB",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert proc.returncode == 3, proc.stderr
+    assert "Traceback" not in proc.stderr
+    offending = [ln for ln in proc.stderr.splitlines() if "threshold exceeded" in ln]
+    assert len(offending) == 1, proc.stderr
+    assert "cell 1" in offending[0] and "big-cell" in offending[0]
+    assert "peak_increase" in offending[0] and "50000000" in offending[0]
+    report = json.loads(json_path.read_text(encoding="utf-8"))
+    assert report["thresholds"] == {"max_peak": 50 * MB, "max_delta": 1024**3, "max_rss": None}
+    (violation,) = report["summary"]["violations"]
+    assert violation["cell_index"] == 1 and violation["cell_id"] == "big-cell"
+    assert violation["metric"] == "peak_increase" and violation["limit"] == 50 * MB
+    assert violation["value"] == report["cells"][1]["peak_increase"] > 50 * MB
+    assert str(violation["value"]) in offending[0]
+
+
+@pytest.mark.kernel
+def test_helper_missing_in_kernel_env_exits_2_with_pip_command(tmp_path, nohelper_kernel, capsys):
+    nb = write_notebook(tmp_path / "nb.ipynb", [code("x = 1", "a")], kernel=nohelper_kernel)
+    rc = main(["run", str(nb), "--json", str(tmp_path / "r.json")])
+    line = one_error_line(capsys.readouterr().err)
+    assert rc == 2
+    assert f"{sys.executable} -m pip install jupyterlab-memory-doctor" in line
+    assert nohelper_kernel in line
+    assert not (tmp_path / "r.json").exists()
