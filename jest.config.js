@@ -21,6 +21,7 @@ const baseConfig = jestJupyterLab(__dirname);
 module.exports = {
   ...baseConfig,
   automock: false,
+  modulePathIgnorePatterns: ['<rootDir>/.venv', '<rootDir>/ui-tests'],
   collectCoverageFrom: [
     'src/**/*.{ts,tsx}',
     '!src/**/*.d.ts',

@@ -130,10 +130,7 @@ export interface IReplyMessage {
 
 /** Any message the kernel may send. */
 export type KernelMessage =
-  | IHelloMessage
-  | IErrorMessage
-  | ICellMeasuredMessage
-  | IReplyMessage;
+  IHelloMessage | IErrorMessage | ICellMeasuredMessage | IReplyMessage;
 
 /** Request payloads, keyed by request type (as in the debugger's `sendRequest`). */
 export interface IRequests {
@@ -154,7 +151,9 @@ export function major(version: string): string {
 
 /** Whether a peer speaking `version` can talk to this side. */
 export function isCompatible(version: unknown): boolean {
-  return typeof version === 'string' && major(version) === major(PROTOCOL_VERSION);
+  return (
+    typeof version === 'string' && major(version) === major(PROTOCOL_VERSION)
+  );
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

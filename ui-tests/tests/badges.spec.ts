@@ -56,7 +56,9 @@ test.describe('per-cell memory badges', () => {
     await expect(badge).toHaveText(/^\+4\d\d MB/);
   });
 
-  test('a kernel without the helper shows the pip command', async ({ page }) => {
+  test('a kernel without the helper shows the pip command', async ({
+    page
+  }) => {
     await page.notebook.createNew('nohelper.ipynb', {
       kernel: 'python3-nohelper'
     });
@@ -96,7 +98,11 @@ test.describe('windowed notebook', () => {
     const notebook = {
       cells,
       metadata: {
-        kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' }
+        kernelspec: {
+          name: 'python3',
+          display_name: 'Python 3',
+          language: 'python'
+        }
       },
       nbformat: 4,
       nbformat_minor: 5

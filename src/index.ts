@@ -1,0 +1,97 @@
+/**
+ * Plugins: glue only. Logic lives in the modules they wire together.
+ */
+
+import {
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import { ICommandPalette } from '@jupyterlab/apputils';
+import { INotebookTracker } from '@jupyterlab/notebook';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { IStatusBar } from '@jupyterlab/statusbar';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
+
+import { addCommands } from './commands';
+import { createUserInterface } from './notify';
+import { MemoryDoctorSettings } from './settings';
+import { MemoryStatusItem } from './status';
+import {
+  IMemoryDoctorTracker,
+  PLUGIN_ID,
+  STATUS_PLUGIN_ID,
+  TRANSLATION_DOMAIN
+} from './tokens';
+import { MemoryDoctorTracker } from './tracker';
+
+/**
+ * Per-cell memory badges, settings and commands.
+ */
+const plugin: JupyterFrontEndPlugin<IMemoryDoctorTracker> = {
+  id: PLUGIN_ID,
+  description: 'Per-cell memory badges for notebooks.',
+  autoStart: true,
+  requires: [INotebookTracker, ISettingRegistry],
+  optional: [ITranslator, ICommandPalette],
+  provides: IMemoryDoctorTracker,
+  activate: (
+    app: JupyterFrontEnd,
+    notebooks: INotebookTracker,
+    registry: ISettingRegistry,
+    translator: ITranslator | null,
+    palette: ICommandPalette | null
+  ): IMemoryDoctorTracker => {
+    const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
+    // Start from the defaults so notebooks opened meanwhile are served; the
+    // registry values apply live once loaded.
+    const settings = new MemoryDoctorSettings();
+    registry
+      .load(PLUGIN_ID)
+      .then(loaded => settings.attach(loaded))
+      .catch(reason =>
+        console.error('Memory Doctor: could not load settings.', reason)
+      );
+    const doctor = new MemoryDoctorTracker({
+      notebooks,
+      settings,
+      trans,
+      ui: createUserInterface(trans)
+    });
+    addCommands({ commands: app.commands, notebooks, doctor, trans, palette });
+    return doctor;
+  }
+};
+
+/**
+ * The kernel RSS of the current notebook in the status bar.
+ */
+const statusPlugin: JupyterFrontEndPlugin<void> = {
+  id: STATUS_PLUGIN_ID,
+  description: "The current notebook kernel's memory in the status bar.",
+  autoStart: true,
+  requires: [INotebookTracker, IMemoryDoctorTracker],
+  optional: [IStatusBar, ITranslator],
+  activate: (
+    app: JupyterFrontEnd,
+    notebooks: INotebookTracker,
+    doctor: IMemoryDoctorTracker,
+    statusBar: IStatusBar | null,
+    translator: ITranslator | null
+  ): void => {
+    if (!statusBar) {
+      return;
+    }
+    const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
+    const item = new MemoryStatusItem({ notebooks, doctor, trans });
+    statusBar.registerStatusItem(STATUS_PLUGIN_ID, {
+      item,
+      align: 'left',
+      rank: 4,
+      isActive: () => item.isActive(),
+      activeStateChanged: item.activeStateChanged
+    });
+  }
+};
+
+export default [plugin, statusPlugin];
+export * from './tokens';

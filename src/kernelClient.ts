@@ -1,0 +1,563 @@
+/**
+ * The connection between one notebook's session and the kernel helper:
+ * bootstrap, comm, typed requests and the kernel lifecycle (restart, kernel
+ * change, death), in the manner of ipywidgets' `manager.ts`.
+ */
+
+import type { ISessionContext } from '@jupyterlab/apputils';
+import type { Kernel, KernelMessage } from '@jupyterlab/services';
+import { nullTranslator, TranslationBundle } from '@jupyterlab/translation';
+import type { JSONObject } from '@lumino/coreutils';
+import type { IDisposable } from '@lumino/disposable';
+import { Signal } from '@lumino/signaling';
+
+import type { MemoryModel } from './model';
+import {
+  BOOTSTRAP_CODE,
+  COMM_TARGET,
+  IErrorMessage,
+  IHelloMessage,
+  IReplyMessage,
+  IRequests,
+  IResults,
+  isCellRecord,
+  isCompatible,
+  parseKernelMessage,
+  PIP_INSTALL_HINT,
+  PROTOCOL_VERSION
+} from './protocol';
+import type { IMemoryDoctorSettings, ISettingsSource } from './settings';
+import { CLIENT_NAME, IUserInterface, TRANSLATION_DOMAIN } from './tokens';
+
+/**
+ * Bootstraps the helper into a notebook's kernel and keeps a comm to it,
+ * feeding a `MemoryModel`.
+ */
+export class KernelClient implements IDisposable {
+  constructor(options: KernelClient.IOptions) {
+    this._sessionContext = options.sessionContext;
+    this._model = options.model;
+    this._settings = options.settings;
+    this._ui = options.ui;
+    this._trans = options.trans ?? nullTranslator.load(TRANSLATION_DOMAIN);
+    this._timeoutMs =
+      options.requestTimeoutMs ?? KernelClient.REQUEST_TIMEOUT_MS;
+
+    const context = this._sessionContext;
+    context.kernelChanged.connect(this._onKernelChanged, this);
+    context.statusChanged.connect(this._onStatusChanged, this);
+    context.connectionStatusChanged.connect(this._onConnectionChanged, this);
+    this._settings.changed.connect(this._onSettingsChanged, this);
+    context.ready
+      .then(() => {
+        // kernelChanged may already have started this kernel; bootstrap once.
+        const kernel = context.session?.kernel ?? null;
+        if (!this._isDisposed && kernel && kernel !== this._kernel) {
+          void this._connect(kernel);
+        }
+      })
+      .catch(() => {
+        // No session (e.g. it failed to start): kernelChanged will tell us.
+      });
+  }
+
+  /** The model this client feeds. */
+  get model(): MemoryModel {
+    return this._model;
+  }
+
+  /** Whether the helper answered and requests can be sent. */
+  get isReady(): boolean {
+    return this._comm !== null && this._model.status.kind === 'ready';
+  }
+
+  /** Whether the client is disposed. */
+  get isDisposed(): boolean {
+    return this._isDisposed;
+  }
+
+  /**
+   * Run the bootstrap again on the current kernel, e.g. after the user
+   * installed the helper. Loading the helper twice is a no-op in the kernel.
+   */
+  async reload(): Promise<void> {
+    this._notifiedMissing = false;
+    const kernel = this._sessionContext.session?.kernel ?? null;
+    await this._connect(kernel);
+  }
+
+  /**
+   * Send a request to the helper and resolve with its result.
+   *
+   * Rejects when the helper answers `ok: false`, after `requestTimeoutMs`
+   * without an answer, and when the comm closes or the kernel restarts.
+   */
+  request<K extends keyof IRequests>(
+    type: K,
+    params: IRequests[K]
+  ): Promise<IResults[K]> {
+    const comm = this._comm;
+    if (!comm || !this.isReady) {
+      return Promise.reject(
+        new KernelClient.RequestError('not_connected', 'Not connected.')
+      );
+    }
+    const requestId = String(++this._lastRequestId);
+    return new Promise<IResults[K]>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this._pending.delete(requestId);
+        reject(
+          new KernelClient.RequestError(
+            'timeout',
+            `No reply to ${type} within ${this._timeoutMs} ms.`
+          )
+        );
+      }, this._timeoutMs);
+      this._pending.set(requestId, {
+        resolve: resolve as (result: unknown) => void,
+        reject,
+        timer
+      });
+      comm.send({ ...params, type, request_id: requestId } as JSONObject);
+    });
+  }
+
+  /** Close the comm and stop listening. Safe to call twice. */
+  dispose(): void {
+    if (this._isDisposed) {
+      return;
+    }
+    this._isDisposed = true;
+    this._generation++;
+    this._dropComm('The notebook was closed.', true);
+    Signal.clearData(this);
+  }
+
+  /**
+   * Check the kernel, bootstrap the helper and open the comm. Every await is
+   * followed by a generation check: a newer kernel or restart wins.
+   */
+  private async _connect(
+    kernel: Kernel.IKernelConnection | null
+  ): Promise<void> {
+    const generation = ++this._generation;
+    this._dropComm('The kernel connection changed.', false);
+    this._kernel = kernel;
+    this._needsBootstrap = false;
+    const stale = () => this._isDisposed || generation !== this._generation;
+    if (!kernel) {
+      this._model.setStatus({ kind: 'connecting' });
+      return;
+    }
+    if (kernel.handleComms === false) {
+      this._model.setStatus({ kind: 'unsupported', reason: 'comms' });
+      return;
+    }
+    this._model.setStatus({ kind: 'connecting' });
+    let language: string | undefined;
+    try {
+      language = (await kernel.info).language_info?.name;
+    } catch (reason) {
+      if (!stale()) {
+        this._model.setStatus({ kind: 'error', message: String(reason) });
+      }
+      return;
+    }
+    if (stale()) {
+      return;
+    }
+    if (language !== 'python') {
+      this._model.setStatus({ kind: 'unsupported', reason: 'language' });
+      return;
+    }
+    let reply: KernelMessage.IExecuteReplyMsg;
+    try {
+      reply = await kernel.requestExecute({
+        code: BOOTSTRAP_CODE,
+        silent: true,
+        store_history: false,
+        allow_stdin: false,
+        stop_on_error: false
+      }).done;
+    } catch (reason) {
+      // The future is cancelled when the kernel restarts mid-bootstrap.
+      if (!stale()) {
+        this._model.setStatus({ kind: 'error', message: String(reason) });
+      }
+      return;
+    }
+    if (stale()) {
+      return;
+    }
+    const content = reply.content;
+    if (content.status === 'error') {
+      if (content.ename === 'ModuleNotFoundError') {
+        this._model.setStatus({ kind: 'no-helper', hint: PIP_INSTALL_HINT });
+        if (!this._notifiedMissing) {
+          this._notifiedMissing = true;
+          this._ui.helperMissing(PIP_INSTALL_HINT);
+        }
+      } else {
+        this._model.setStatus({
+          kind: 'error',
+          message: `${content.ename}: ${content.evalue}`
+        });
+      }
+      return;
+    }
+    if (content.status !== 'ok') {
+      this._model.setStatus({
+        kind: 'error',
+        message: this._trans.__('Loading the kernel helper was aborted.')
+      });
+      return;
+    }
+    this._openComm(kernel, generation);
+  }
+
+  private _openComm(
+    kernel: Kernel.IKernelConnection,
+    generation: number
+  ): void {
+    let comm: Kernel.IComm;
+    try {
+      comm = kernel.createComm(COMM_TARGET);
+    } catch (reason) {
+      this._model.setStatus({ kind: 'error', message: String(reason) });
+      return;
+    }
+    this._comm = comm;
+    comm.onMsg = msg => this._onCommMsg(generation, comm, msg);
+    comm.onClose = () => this._onCommClose(generation, comm);
+    comm.open(
+      {
+        protocol_version: PROTOCOL_VERSION,
+        client: CLIENT_NAME,
+        config: { tracemalloc: this._settings.current.tracemalloc }
+      },
+      { version: PROTOCOL_VERSION }
+    );
+  }
+
+  private _onCommMsg(
+    generation: number,
+    comm: Kernel.IComm,
+    msg: KernelMessage.ICommMsgMsg
+  ): void {
+    if (generation !== this._generation || comm !== this._comm) {
+      return; // From a comm or kernel we already left behind.
+    }
+    const message = parseKernelMessage(msg.content?.data);
+    if (!message) {
+      this._warnOnce(
+        'Ignoring a malformed or unknown message from the kernel helper.'
+      );
+      return;
+    }
+    switch (message.type) {
+      case 'hello':
+        this._onHello(message);
+        break;
+      case 'error':
+        this._onError(message);
+        break;
+      case 'cell_measured':
+        this._model.addRecord(message.record);
+        break;
+      case 'reply':
+        this._onReply(message);
+        break;
+    }
+  }
+
+  private _onHello(hello: IHelloMessage): void {
+    if (!isCompatible(hello.protocol_version)) {
+      this._fail(
+        this._trans.__(
+          'Memory Doctor front end speaks protocol %1 but the kernel helper %2 speaks %3. Install matching versions: %4, then restart the kernel.',
+          PROTOCOL_VERSION,
+          hello.helper_version,
+          hello.protocol_version,
+          '%pip install -U jupyterlab-memory-doctor'
+        )
+      );
+      return;
+    }
+    this._model.setStatus({
+      kind: 'ready',
+      peakMethod: hello.peak_method,
+      peakExact: hello.peak_exact === true,
+      helperVersion: String(hello.helper_version),
+      python: String(hello.python)
+    });
+    if (typeof hello.rss === 'number') {
+      this._model.setRss(hello.rss);
+    }
+    // Replayed records come from the kernel too: keep only well-formed ones.
+    this._model.replay(hello.records.filter(isCellRecord));
+    const wanted = this._settings.current.tracemalloc;
+    if (hello.config && hello.config.tracemalloc !== wanted) {
+      // The setting changed between comm_open and hello.
+      this._configure(wanted);
+    }
+    this._schedulePoll();
+  }
+
+  private _onError(error: IErrorMessage): void {
+    if (error.code === 'protocol_mismatch') {
+      this._fail(error.message);
+    } else if (this._model.status.kind === 'ready') {
+      this._warnOnce(`Kernel helper error: ${error.message}`);
+    } else {
+      this._model.setStatus({ kind: 'error', message: error.message });
+    }
+  }
+
+  private _onReply(reply: IReplyMessage): void {
+    const pending =
+      reply.request_id === null
+        ? undefined
+        : this._pending.get(reply.request_id);
+    if (!pending) {
+      this._warnOnce('Ignoring a reply to an unknown request.');
+      return;
+    }
+    this._pending.delete(reply.request_id as string);
+    clearTimeout(pending.timer);
+    if (reply.ok) {
+      pending.resolve(reply.result ?? {});
+    } else {
+      pending.reject(
+        new KernelClient.RequestError(
+          reply.error?.code ?? 'internal',
+          reply.error?.message ?? 'The request failed.'
+        )
+      );
+    }
+  }
+
+  private _onCommClose(generation: number, comm: Kernel.IComm): void {
+    if (generation !== this._generation || comm !== this._comm) {
+      return;
+    }
+    this._dropComm('The kernel closed the connection.', false);
+    if (this._model.status.kind !== 'mismatch') {
+      this._model.setStatus({
+        kind: 'error',
+        message: this._trans.__(
+          'The kernel helper closed the connection. Run "Reload Memory Doctor Helper" to reconnect.'
+        )
+      });
+    }
+  }
+
+  /** A fatal version problem: say so once, in a dialog, and stop. */
+  private _fail(message: string): void {
+    this._dropComm(message, true);
+    this._model.setStatus({ kind: 'mismatch', message });
+    this._ui.versionMismatch(message);
+  }
+
+  private _onKernelChanged(
+    _: ISessionContext,
+    args: { newValue: Kernel.IKernelConnection | null }
+  ): void {
+    void this._connect(args.newValue);
+  }
+
+  private _onStatusChanged(_: ISessionContext, status: Kernel.Status): void {
+    switch (status) {
+      case 'restarting':
+      case 'autorestarting':
+        if (this._model.status.kind === 'unsupported') {
+          return;
+        }
+        // JupyterLab drops messages sent while restarting; wait for idle.
+        this._generation++;
+        this._dropComm('The kernel is restarting.', false);
+        this._needsBootstrap = true;
+        this._model.setStatus({ kind: 'stale' });
+        break;
+      case 'dead':
+        this._generation++;
+        this._dropComm('The kernel died.', false);
+        this._needsBootstrap = false;
+        this._model.setStatus({ kind: 'dead' });
+        break;
+      case 'idle':
+        this._maybeRebootstrap();
+        break;
+      default:
+        break;
+    }
+  }
+
+  private _onConnectionChanged(
+    _: ISessionContext,
+    status: Kernel.ConnectionStatus
+  ): void {
+    if (status === 'connected') {
+      this._maybeRebootstrap();
+    }
+  }
+
+  private _maybeRebootstrap(): void {
+    const kernel = this._kernel;
+    if (
+      this._needsBootstrap &&
+      kernel &&
+      kernel.status === 'idle' &&
+      kernel.connectionStatus === 'connected'
+    ) {
+      void this._connect(kernel);
+    }
+  }
+
+  private _onSettingsChanged(
+    _: ISettingsSource,
+    previous: Readonly<IMemoryDoctorSettings>
+  ): void {
+    const current = this._settings.current;
+    if (current.tracemalloc !== previous.tracemalloc && this.isReady) {
+      this._configure(current.tracemalloc);
+    }
+    if (current.statusRefreshSeconds !== previous.statusRefreshSeconds) {
+      this._schedulePoll();
+    }
+  }
+
+  private _configure(tracemalloc: boolean): void {
+    this.request('configure', { tracemalloc }).catch(reason => {
+      // A restart or close re-sends the config with the next comm_open.
+      if (!this._isDisposed && reason?.code !== 'closed') {
+        this._warnOnce(`Could not configure the kernel helper: ${reason}`);
+      }
+    });
+  }
+
+  /** Read the kernel's RSS every `statusRefreshSeconds` while it is idle. */
+  private _schedulePoll(): void {
+    if (this._pollTimer !== null) {
+      clearTimeout(this._pollTimer);
+      this._pollTimer = null;
+    }
+    const seconds = this._settings.current.statusRefreshSeconds;
+    if (this._isDisposed || !this.isReady || !(seconds > 0)) {
+      return;
+    }
+    this._pollTimer = setTimeout(() => {
+      this._pollTimer = null;
+      void this._poll().then(() => this._schedulePoll());
+    }, seconds * 1000);
+  }
+
+  private async _poll(): Promise<void> {
+    // Comm messages queue behind a running cell (ipykernel < 7), so only
+    // ask while idle; cell_measured carries the RSS after each cell anyway.
+    if (
+      !this.isReady ||
+      this._kernel?.status !== 'idle' ||
+      document.visibilityState === 'hidden'
+    ) {
+      return;
+    }
+    try {
+      const result = await this.request('get_rss', {});
+      if (typeof result.rss === 'number') {
+        this._model.setRss(result.rss);
+      }
+    } catch {
+      // A missed reading is harmless; the next poll or cell will update.
+    }
+  }
+
+  /** Forget the comm and reject what was waiting on it. */
+  private _dropComm(reason: string, close: boolean): void {
+    if (this._pollTimer !== null) {
+      clearTimeout(this._pollTimer);
+      this._pollTimer = null;
+    }
+    const comm = this._comm;
+    this._comm = null;
+    if (comm && close && !comm.isDisposed) {
+      try {
+        comm.close();
+      } catch {
+        // The kernel may already be gone.
+      }
+    }
+    const pending = [...this._pending.values()];
+    this._pending.clear();
+    for (const request of pending) {
+      clearTimeout(request.timer);
+      request.reject(new KernelClient.RequestError('closed', reason));
+    }
+  }
+
+  private _warnOnce(message: string): void {
+    if (this._warned.has(message)) {
+      return;
+    }
+    this._warned.add(message);
+    console.warn(`Memory Doctor: ${message}`);
+  }
+
+  private _sessionContext: ISessionContext;
+  private _model: MemoryModel;
+  private _settings: ISettingsSource;
+  private _ui: IUserInterface;
+  private _trans: TranslationBundle;
+  private _timeoutMs: number;
+  private _kernel: Kernel.IKernelConnection | null = null;
+  private _comm: Kernel.IComm | null = null;
+  private _generation = 0;
+  private _needsBootstrap = false;
+  private _notifiedMissing = false;
+  private _lastRequestId = 0;
+  private _pending = new Map<string, Private.IPending>();
+  private _pollTimer: ReturnType<typeof setTimeout> | null = null;
+  private _warned = new Set<string>();
+  private _isDisposed = false;
+}
+
+/** The namespace for `KernelClient` statics. */
+export namespace KernelClient {
+  /** Milliseconds to wait for a reply by default. */
+  export const REQUEST_TIMEOUT_MS = 10000;
+
+  /** Options for a `KernelClient`. */
+  export interface IOptions {
+    /** The notebook's session context. */
+    sessionContext: ISessionContext;
+    /** The model to feed. */
+    model: MemoryModel;
+    /** Live settings (tracemalloc, polling interval). */
+    settings: ISettingsSource;
+    /** Notifications and dialogs; swapped for a recorder in tests. */
+    ui: IUserInterface;
+    /** Translation bundle for user-facing messages. */
+    trans?: TranslationBundle;
+    /** Milliseconds to wait for a reply; defaults to `REQUEST_TIMEOUT_MS`. */
+    requestTimeoutMs?: number;
+  }
+
+  /** A failed request: a code from the protocol, or `timeout` / `closed`. */
+  export class RequestError extends Error {
+    constructor(
+      readonly code: string,
+      message: string
+    ) {
+      super(message);
+      this.name = 'RequestError';
+    }
+  }
+}
+
+namespace Private {
+  /** A request waiting for its reply. */
+  export interface IPending {
+    resolve: (result: unknown) => void;
+    reject: (reason: Error) => void;
+    timer: ReturnType<typeof setTimeout>;
+  }
+}

@@ -1,0 +1,191 @@
+/**
+ * The status bar item: the current notebook's kernel RSS, or a short reason
+ * why there is none.
+ */
+
+import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import type { TranslationBundle } from '@jupyterlab/translation';
+import { ISignal, Signal } from '@lumino/signaling';
+import { Widget } from '@lumino/widgets';
+
+import { formatBytes, peakMethodLabel, Units } from './format';
+import type { MemoryModel, MemoryStatus } from './model';
+import type { IMemoryDoctorTracker } from './tokens';
+
+/** The class of the status bar item. */
+export const STATUS_CLASS = 'jp-MemoryDoctor-status';
+
+/**
+ * The status bar text and its tooltip for a model state.
+ */
+export function statusText(
+  status: MemoryStatus,
+  rss: number | null,
+  units: Units,
+  trans: TranslationBundle
+): { text: string; title: string } {
+  const dash = '\u2014';
+  switch (status.kind) {
+    case 'ready': {
+      const size = rss === null ? dash : formatBytes(rss, units);
+      return {
+        text: trans.__('Mem: %1', size),
+        title: trans.__(
+          'Kernel resident memory (RSS): %1. Peak method: %2. Helper %3, Python %4.',
+          size,
+          peakMethodLabel(status.peakMethod, trans),
+          status.helperVersion,
+          status.python
+        )
+      };
+    }
+    case 'connecting':
+      return {
+        text: trans.__('Mem: %1', dash),
+        title: trans.__('Memory Doctor is connecting to the kernel helper.')
+      };
+    case 'no-helper':
+      return {
+        text: trans.__('Mem: helper missing'),
+        title: trans.__(
+          "The Memory Doctor helper is not installed in this kernel's environment. Run %1 in a cell, then restart the kernel.",
+          status.hint
+        )
+      };
+    case 'mismatch':
+      return { text: trans.__('Mem: version mismatch'), title: status.message };
+    case 'unsupported':
+      return {
+        text: trans.__('Mem: n/a'),
+        title:
+          status.reason === 'language'
+            ? trans.__('Memory Doctor measures Python kernels only.')
+            : trans.__('This kernel connection does not handle comms.')
+      };
+    case 'stale':
+      return {
+        text: trans.__('Mem: restarting\u2026'),
+        title: trans.__(
+          'The kernel is restarting; figures shown are from before the restart.'
+        )
+      };
+    case 'dead':
+      return {
+        text: trans.__('Mem: kernel dead'),
+        title: trans.__(
+          'The kernel died, possibly out of memory. Restart it to measure again.'
+        )
+      };
+    case 'error':
+      return {
+        text: trans.__('Mem: error'),
+        title: trans.__('Memory Doctor: %1', status.message)
+      };
+  }
+}
+
+/**
+ * Shows the RSS of the current notebook's kernel, following the notebook
+ * tracker.
+ */
+export class MemoryStatusItem extends Widget {
+  constructor(options: MemoryStatusItem.IOptions) {
+    super();
+    this.addClass(STATUS_CLASS);
+    this.addClass('jp-StatusBar-TextItem');
+    this._notebooks = options.notebooks;
+    this._doctor = options.doctor;
+    this._trans = options.trans;
+    this._notebooks.currentChanged.connect(this._follow, this);
+    this._doctor.entryAdded.connect(this._follow, this);
+    this._doctor.settings.changed.connect(this._refresh, this);
+    this._follow();
+  }
+
+  /** The model shown, if any. */
+  get model(): MemoryModel | null {
+    return this._model;
+  }
+
+  /** Emitted when `isActive` may have changed. */
+  get activeStateChanged(): ISignal<this, void> {
+    return this._activeStateChanged;
+  }
+
+  /**
+   * Whether to show the item: there is a notebook with a model whose kernel
+   * we can measure (other kernels are left alone, quietly).
+   */
+  isActive(): boolean {
+    return this._model !== null && this._model.status.kind !== 'unsupported';
+  }
+
+  /** Stop following. */
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this._setModel(null);
+    Signal.clearData(this);
+    super.dispose();
+  }
+
+  private _follow(): void {
+    const panel: NotebookPanel | null = this._notebooks.currentWidget;
+    this._setModel(panel ? (this._doctor.get(panel)?.model ?? null) : null);
+  }
+
+  private _setModel(model: MemoryModel | null): void {
+    if (model === this._model) {
+      return;
+    }
+    this._model?.stateChanged.disconnect(this._refresh, this);
+    this._model?.rssChanged.disconnect(this._refresh, this);
+    this._model = model;
+    model?.stateChanged.connect(this._refresh, this);
+    model?.rssChanged.connect(this._refresh, this);
+    this._refresh();
+  }
+
+  private _refresh(): void {
+    const model = this._model;
+    if (model) {
+      const { text, title } = statusText(
+        model.status,
+        model.rss,
+        this._doctor.settings.current.units,
+        this._trans
+      );
+      this.node.textContent = text;
+      this.node.title = title;
+    } else {
+      this.node.textContent = '';
+      this.node.title = '';
+    }
+    const active = this.isActive();
+    if (active !== this._wasActive) {
+      this._wasActive = active;
+      this._activeStateChanged.emit();
+    }
+  }
+
+  private _notebooks: INotebookTracker;
+  private _doctor: IMemoryDoctorTracker;
+  private _trans: TranslationBundle;
+  private _model: MemoryModel | null = null;
+  private _wasActive = false;
+  private _activeStateChanged = new Signal<this, void>(this);
+}
+
+/** The namespace for `MemoryStatusItem` options. */
+export namespace MemoryStatusItem {
+  /** Options for a `MemoryStatusItem`. */
+  export interface IOptions {
+    /** The notebook tracker to follow. */
+    notebooks: INotebookTracker;
+    /** Where the per-notebook models live. */
+    doctor: IMemoryDoctorTracker;
+    /** Translation bundle. */
+    trans: TranslationBundle;
+  }
+}
