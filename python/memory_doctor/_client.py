@@ -1,0 +1,560 @@
+"""Drive a real kernel with the Memory Doctor helper, as JupyterLab does.
+
+Used by the ``memory-doctor`` CLI, the bench and the end-to-end tests. It
+speaks the same protocol as the JupyterLab extension (``docs/protocol.md``):
+one silent ``%load_ext memory_doctor``, then a comm. Execute requests carry
+``metadata: {"cellId": ...}`` like JupyterLab's.
+
+Everything is blocking and single-threaded. Messages are routed by their
+parent ``msg_id`` into per-request buffers, so output arriving late for one
+request is never mistaken for another's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import time
+import uuid
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from queue import Empty
+from types import TracebackType
+from typing import Any
+
+from ._errors import (
+    CommError,
+    HelperLoadError,
+    HelperMissingError,
+    KernelDiedError,
+    ProtocolMismatchError,
+)
+from ._protocol import (
+    BOOTSTRAP_CODE,
+    COMM_TARGET,
+    ERR_PROTOCOL_MISMATCH,
+    MSG_CELL_MEASURED,
+    MSG_ERROR,
+    MSG_HELLO,
+    MSG_REPLY,
+    PROTOCOL_VERSION,
+)
+
+#: How long to wait for an interrupted cell to finish before giving up on it.
+INTERRUPT_GRACE_S = 10.0
+#: How often to check that the kernel process is alive while nothing arrives.
+_LIVENESS_POLL_S = 0.25
+
+
+@dataclass
+class CellResult:
+    """The outcome of one :meth:`KernelSession.run_cell`."""
+
+    status: str  # "ok" | "error" | "timeout" | "kernel_died"
+    record: dict[str, Any] | None  # the cell_measured record for this execution, or None
+    error: dict[str, Any] | None  # {"ename": ..., "evalue": ...} for error/timeout/kernel_died
+    stdout: str  # concatenated stream output (stdout+stderr) of the cell
+    execution_count: int | None
+
+
+class KernelSession:
+    """One kernel plus the helper's comm; a context manager that always shuts it down.
+
+    ``with KernelSession() as session: hello = session.start()``. :meth:`start`
+    is explicit so that callers can choose ``bootstrap=False``.
+    """
+
+    def __init__(
+        self,
+        kernel_name: str = "python3",
+        *,
+        startup_timeout: float = 60.0,
+        cwd: str | None = None,
+        env: dict[str, str] | None = None,
+        config: dict[str, Any] | None = None,
+    ) -> None:
+        self.kernel_name = kernel_name
+        self.startup_timeout = startup_timeout
+        self.cwd = cwd
+        self.env = env
+        self.config = config
+        #: The last ``hello`` received on the session's comm.
+        self.hello: dict[str, Any] | None = None
+        #: ``kernel_info_reply`` content.
+        self.kernel_info: dict[str, Any] | None = None
+        #: The session's comm id once bootstrapped.
+        self.comm_id: str | None = None
+        #: Every IOPub message of the last :meth:`run_cell` (for tests and debugging).
+        self.last_messages: list[dict[str, Any]] = []
+        #: IOPub messages whose parent was not ours (another client's), newest last.
+        self.orphans: deque[dict[str, Any]] = deque(maxlen=200)
+        self._km: Any = None
+        self._kc: Any = None
+        self._poller: Any = None
+        self._watched: set[str] = set()
+        self._iopub: dict[str, list[dict[str, Any]]] = {}
+        self._idle: set[str] = set()
+        self._replies: dict[str, dict[str, Any]] = {}
+        self._request_ids = itertools.count(1)
+
+    # -- context manager -------------------------------------------------------
+
+    def __enter__(self) -> KernelSession:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.shutdown()
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def start(self, *, bootstrap: bool = True) -> dict[str, Any] | None:
+        """Start the kernel; if ``bootstrap``, load the helper, open the comm, return hello.
+
+        Calling it again on a started session only bootstraps if still needed.
+        Raises :class:`HelperMissingError`, :class:`ProtocolMismatchError`,
+        :class:`KernelDiedError` or :class:`TimeoutError`.
+        """
+        if self._km is None:
+            from jupyter_client.manager import KernelManager  # noqa: PLC0415 - heavy; the CLI imports us for --help too
+
+            env = dict(os.environ)
+            env.update(self.env or {})
+            km = KernelManager(kernel_name=self.kernel_name)
+            km.start_kernel(cwd=self.cwd, env=env)
+            self._km = km
+            try:
+                self._connect()
+            except BaseException:
+                self.shutdown()
+                raise
+        if bootstrap and self.hello is None:
+            return self.bootstrap()
+        return self.hello
+
+    def _connect(self) -> None:
+        """Open channels, wait for the kernel, fetch ``kernel_info``."""
+        import zmq  # noqa: PLC0415 - heavy, with jupyter_client
+
+        if self._kc is None:
+            kc = self._km.blocking_client()
+            kc.start_channels(stdin=False)
+            self._kc = kc
+            poller = zmq.Poller()
+            poller.register(kc.shell_channel.socket, zmq.POLLIN)
+            poller.register(kc.iopub_channel.socket, zmq.POLLIN)
+            self._poller = poller
+        try:
+            self._kc.wait_for_ready(timeout=self.startup_timeout)
+        except RuntimeError as exc:
+            if not self.is_alive():
+                raise KernelDiedError("starting", self._exit_code()) from exc
+            raise TimeoutError(
+                f"The kernel {self.kernel_name!r} did not answer within "
+                f"{self.startup_timeout:g} s; raise the startup timeout or check the kernel."
+            ) from exc
+        msg = self._kc.session.msg("kernel_info_request", {})
+        reply = self._send_and_wait(msg, want_reply=True, timeout=self.startup_timeout)[0]
+        self.kernel_info = reply["content"] if reply else None
+
+    def bootstrap(self) -> dict[str, Any]:
+        """Load the helper (silently, no history) and open the comm; return the hello."""
+        result = self.run_cell(
+            BOOTSTRAP_CODE, silent=True, store_history=False, timeout=self.startup_timeout
+        )
+        if result.status == "kernel_died":
+            raise KernelDiedError("loading the helper", self._exit_code())
+        if result.status == "timeout":
+            raise TimeoutError(
+                f"`{BOOTSTRAP_CODE}` did not finish within {self.startup_timeout:g} s."
+            )
+        if result.status == "error":
+            error = result.error or {}
+            ename, evalue = str(error.get("ename", "")), str(error.get("evalue", ""))
+            if ename == "ModuleNotFoundError":
+                raise HelperMissingError(self.kernel_name, evalue)
+            raise HelperLoadError(ename, evalue)
+        data: dict[str, Any] = {
+            "protocol_version": PROTOCOL_VERSION,
+            "client": f"memory-doctor-client {_package_version()}",
+        }
+        if self.config is not None:
+            data["config"] = dict(self.config)
+        comm_id, first = self.open_comm(data=data)
+        if first.get("type") == MSG_ERROR:
+            if first.get("code") == ERR_PROTOCOL_MISMATCH:
+                raise ProtocolMismatchError(
+                    PROTOCOL_VERSION,
+                    str(first.get("protocol_version", "?")),
+                    str(first.get("message") or "") or None,
+                )
+            raise CommError(f"The helper refused the comm: {first.get('message')}")
+        self.comm_id = comm_id
+        self.hello = first
+        return first
+
+    def restart(self) -> dict[str, Any]:
+        """Restart the kernel, load the helper again and return the new hello."""
+        if self._km is None:
+            raise RuntimeError("The session was never started; call start() first.")
+        self.hello = None
+        self.comm_id = None
+        self._forget_all()
+        # A dead kernel cannot take a polite shutdown request; don't wait for it.
+        self._km.restart_kernel(now=not self.is_alive())
+        self._connect()
+        return self.bootstrap()
+
+    def is_alive(self) -> bool:
+        """Whether the kernel process is running."""
+        try:
+            return self._km is not None and bool(self._km.is_alive())
+        except Exception:  # a half torn down manager counts as dead
+            return False
+
+    def shutdown(self) -> None:
+        """Stop the kernel and close channels; safe to call many times."""
+        km, kc = self._km, self._kc
+        self._km = self._kc = self._poller = None
+        self.hello = None
+        self.comm_id = None
+        self._forget_all()
+        if kc is not None:
+            with contextlib.suppress(Exception):  # best effort on the way out
+                kc.stop_channels()
+        if km is not None:
+            with contextlib.suppress(Exception):  # the kill below is the backstop
+                km.shutdown_kernel(now=not bool(km.is_alive()))
+            with contextlib.suppress(Exception):
+                if km.has_kernel:
+                    km.kill_kernel()
+            with contextlib.suppress(Exception):
+                km.cleanup_resources()
+
+    def _exit_code(self) -> int | None:
+        try:
+            provisioner = self._km.provisioner
+            process = getattr(provisioner, "process", None)
+            code = process.poll() if process is not None else None
+            return int(code) if code is not None else None
+        except Exception:  # only used to decorate a message
+            return None
+
+    # -- executing -----------------------------------------------------------------
+
+    def run_cell(
+        self,
+        code: str,
+        cell_id: str | None = None,
+        *,
+        timeout: float | None = None,
+        silent: bool = False,
+        store_history: bool = True,
+    ) -> CellResult:
+        """Execute ``code`` like JupyterLab would and collect its measurement.
+
+        Waits for the ``execute_reply`` and for the kernel going idle for this
+        request. On ``timeout`` the kernel is interrupted and the status is
+        ``"timeout"``; if the kernel process dies the status is ``"kernel_died"``.
+        """
+        return self._execute(
+            code, cell_id, timeout=timeout, silent=silent, store_history=store_history
+        )[0]
+
+    def evaluate(self, expressions: dict[str, str], timeout: float = 30.0) -> dict[str, Any]:
+        """Evaluate ``user_expressions`` without running a cell; name → text/plain.
+
+        Uses a silent, empty execute request, so nothing is added to the
+        namespace or the history. A failed expression maps to its reply dict.
+        """
+        result, reply = self._execute(
+            "",
+            None,
+            timeout=timeout,
+            silent=True,
+            store_history=False,
+            user_expressions=expressions,
+        )
+        if reply is None:
+            if result.status == "kernel_died":
+                raise KernelDiedError("evaluating expressions", self._exit_code())
+            raise TimeoutError("The kernel did not evaluate the expressions in time.")
+        out: dict[str, Any] = {}
+        for name, value in (reply.get("user_expressions") or {}).items():
+            if value.get("status") == "ok":
+                out[name] = value.get("data", {}).get("text/plain")
+            else:
+                out[name] = value
+        return out
+
+    def _execute(
+        self,
+        code: str,
+        cell_id: str | None,
+        *,
+        timeout: float | None,
+        silent: bool,
+        store_history: bool,
+        user_expressions: dict[str, str] | None = None,
+    ) -> tuple[CellResult, dict[str, Any] | None]:
+        try:
+            kc = self._require_client()
+        except KernelDiedError as exc:
+            died = CellResult(
+                "kernel_died", None, {"ename": "KernelDied", "evalue": str(exc)}, "", None
+            )
+            return died, None
+        content = {
+            "code": code,
+            "silent": silent,
+            "store_history": store_history,
+            "user_expressions": user_expressions or {},
+            "allow_stdin": False,
+            "stop_on_error": False,
+        }
+        # JupyterLab sends the cell id in the request metadata.
+        metadata = {"cellId": cell_id} if cell_id is not None else {}
+        msg = kc.session.msg("execute_request", content, metadata=metadata)
+        msg_id = msg["header"]["msg_id"]
+        status: str | None = None
+        error: dict[str, Any] | None = None
+        try:
+            reply, messages = self._send_and_wait(msg, want_reply=True, timeout=timeout)
+        except KernelDiedError as exc:
+            messages = self._forget(msg_id)
+            reply = None
+            status = "kernel_died"
+            error = {"ename": "KernelDied", "evalue": str(exc)}
+        except TimeoutError:
+            with contextlib.suppress(Exception):  # dead or not interruptible: handled below
+                self._km.interrupt_kernel()
+            status = "timeout"
+            error = {
+                "ename": "Timeout",
+                "evalue": f"The cell ran longer than {timeout:g} s and was interrupted.",
+            }
+            try:
+                reply, messages = self._wait(msg_id, want_reply=True, timeout=INTERRUPT_GRACE_S)
+            except (TimeoutError, KernelDiedError):
+                reply = None
+                messages = self._forget(msg_id)
+                if not self.is_alive():
+                    status = "kernel_died"
+                    error = {"ename": "KernelDied", "evalue": "The kernel died after an interrupt."}
+        self.last_messages = messages
+        reply_content = reply["content"] if reply is not None else None
+        if status is None:
+            content = reply_content or {}
+            if content.get("status") == "ok":
+                status = "ok"
+            else:
+                status = "error"
+                error = {
+                    "ename": str(content.get("ename", content.get("status"))),
+                    "evalue": str(content.get("evalue", "")),
+                }
+        count = reply_content.get("execution_count") if reply_content else None
+        result = CellResult(
+            status=status,
+            record=self._find_record(messages),
+            error=error,
+            stdout="".join(
+                m["content"].get("text", "") for m in messages if m["msg_type"] == "stream"
+            ),
+            execution_count=count if isinstance(count, int) else None,
+        )
+        return result, reply_content
+
+    def _find_record(self, messages: list[dict[str, Any]]) -> dict[str, Any] | None:
+        if self.comm_id is None:
+            return None
+        for data in self.comm_data(messages, self.comm_id):
+            if isinstance(data, dict) and data.get("type") == MSG_CELL_MEASURED:
+                record = data.get("record")
+                return record if isinstance(record, dict) else None
+        return None
+
+    @staticmethod
+    def comm_data(messages: list[dict[str, Any]], comm_id: str | None = None) -> list[Any]:
+        """The ``data`` of every ``comm_msg`` in ``messages`` (for ``comm_id`` if given)."""
+        return [
+            m["content"].get("data")
+            for m in messages
+            if m["msg_type"] == "comm_msg"
+            and (comm_id is None or m["content"].get("comm_id") == comm_id)
+        ]
+
+    # -- comms -------------------------------------------------------------------------
+
+    def request(self, type: str, timeout: float = 30.0, **params: Any) -> dict[str, Any]:
+        """Send a request on the session's comm and return the ``reply`` message."""
+        if self.comm_id is None:
+            raise CommError("No Memory Doctor comm is open; call start() or bootstrap() first.")
+        request_id = f"c{next(self._request_ids)}"
+        answers = self.comm_send(
+            {"type": type, "request_id": request_id, **params}, timeout=timeout
+        )
+        for data in answers:
+            if (
+                isinstance(data, dict)
+                and data.get("type") == MSG_REPLY
+                and data.get("request_id") == request_id
+            ):
+                return data
+        for data in answers:
+            if isinstance(data, dict) and data.get("type") == MSG_ERROR:
+                return data
+        raise CommError(f"The helper sent no reply to {type!r}; is it still loaded?")
+
+    def comm_send(
+        self, data: Any, *, comm_id: str | None = None, timeout: float = 30.0
+    ) -> list[Any]:
+        """Send raw ``data`` on a comm (the session's by default); return what came back on it."""
+        target = comm_id or self.comm_id
+        if target is None:
+            raise CommError("No Memory Doctor comm is open; call start() or bootstrap() first.")
+        kc = self._require_client()
+        msg = kc.session.msg("comm_msg", {"comm_id": target, "data": data})
+        messages = self._send_and_wait(msg, want_reply=False, timeout=timeout)[1]
+        return self.comm_data(messages, target)
+
+    def open_comm(
+        self,
+        data: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        timeout: float = 30.0,
+    ) -> tuple[str, dict[str, Any]]:
+        """Open another comm on the helper's target; return its id and first message.
+
+        The first message is ``hello`` or ``error``. The session's own comm is
+        unaffected; this is how tests play a second browser tab.
+        """
+        kc = self._require_client()
+        comm_id = uuid.uuid4().hex
+        if data is None:
+            data = {"protocol_version": PROTOCOL_VERSION, "client": "memory-doctor-client"}
+        if metadata is None:
+            metadata = {"version": PROTOCOL_VERSION}
+        msg = kc.session.msg(
+            "comm_open",
+            {"comm_id": comm_id, "target_name": COMM_TARGET, "data": data},
+            metadata=metadata,
+        )
+        messages = self._send_and_wait(msg, want_reply=False, timeout=timeout)[1]
+        for payload in self.comm_data(messages, comm_id):
+            if isinstance(payload, dict) and payload.get("type") in (MSG_HELLO, MSG_ERROR):
+                return comm_id, payload
+        raise CommError(
+            f"The kernel closed the {COMM_TARGET!r} comm without a hello; "
+            f"run `{BOOTSTRAP_CODE}` in it first."
+        )
+
+    def close_comm(self, comm_id: str, timeout: float = 30.0) -> None:
+        """Close a comm from the client side (as closing a browser tab would)."""
+        kc = self._require_client()
+        msg = kc.session.msg("comm_close", {"comm_id": comm_id, "data": {}})
+        self._send_and_wait(msg, want_reply=False, timeout=timeout)
+        if comm_id == self.comm_id:
+            self.comm_id = None
+            self.hello = None
+
+    # -- message routing ---------------------------------------------------------------
+
+    def _require_client(self) -> Any:
+        if self._kc is None:
+            raise RuntimeError("The kernel is not running; call start() first.")
+        if not self.is_alive():
+            raise KernelDiedError("sending a request", self._exit_code())
+        return self._kc
+
+    def _send_and_wait(
+        self, msg: dict[str, Any], *, want_reply: bool, timeout: float | None
+    ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        msg_id = msg["header"]["msg_id"]
+        self._watched.add(msg_id)
+        self._kc.shell_channel.send(msg)
+        return self._wait(msg_id, want_reply=want_reply, timeout=timeout)
+
+    def _wait(
+        self, msg_id: str, *, want_reply: bool, timeout: float | None
+    ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        """Pump until the kernel is idle for ``msg_id`` (and replied, if wanted).
+
+        Raises TimeoutError (the request stays watched, so a caller can keep
+        waiting) or KernelDiedError.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not (msg_id in self._idle and (not want_reply or msg_id in self._replies)):
+            remaining = _LIVENESS_POLL_S
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"No answer from the kernel within {timeout:g} s.")
+                remaining = min(remaining, left)
+            if not self._pump(remaining) and not self.is_alive():
+                raise KernelDiedError("running a request", self._exit_code())
+        reply = self._replies.get(msg_id)
+        return reply, self._forget(msg_id)
+
+    def _forget(self, msg_id: str) -> list[dict[str, Any]]:
+        self._watched.discard(msg_id)
+        self._idle.discard(msg_id)
+        self._replies.pop(msg_id, None)
+        return self._iopub.pop(msg_id, [])
+
+    def _forget_all(self) -> None:
+        self._watched.clear()
+        self._idle.clear()
+        self._replies.clear()
+        self._iopub.clear()
+
+    def _pump(self, timeout: float) -> bool:
+        """Route every message that arrives within ``timeout`` seconds; True if any did."""
+        kc = self._kc
+        if kc is None or self._poller is None:
+            return False
+        ready = dict(self._poller.poll(int(timeout * 1000)))
+        if not ready:
+            return False
+        # Receive through the public blocking API: its channels are sync sockets in
+        # jupyter_client 8 but asyncio ones in 7.x, which the poller handles alike.
+        if kc.shell_channel.socket in ready:
+            for reply in _drain(kc.get_shell_msg):
+                parent = reply.get("parent_header", {}).get("msg_id")
+                if parent in self._watched:
+                    self._replies[parent] = reply
+        if kc.iopub_channel.socket in ready:
+            for msg in _drain(kc.get_iopub_msg):
+                self._route_iopub(msg)
+        return True
+
+    def _route_iopub(self, msg: dict[str, Any]) -> None:
+        parent = msg.get("parent_header", {}).get("msg_id")
+        if parent not in self._watched:
+            self.orphans.append(msg)
+            return
+        if msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle":
+            self._idle.add(parent)
+        else:
+            self._iopub.setdefault(parent, []).append(msg)
+
+
+def _drain(get_msg: Any) -> Iterator[dict[str, Any]]:
+    """Every message a ``get_*_msg`` method has ready now."""
+    while True:
+        try:
+            yield get_msg(timeout=0)
+        except Empty:
+            return
+
+
+def _package_version() -> str:
+    from . import __version__  # noqa: PLC0415 - the package imports nothing from here
+
+    return str(__version__)

@@ -1,0 +1,540 @@
+"""The kernel helper: IPython hooks, the comm, and the records it keeps.
+
+One :class:`MemoryDoctor` serves one shell. It measures every user cell from
+``pre_run_cell`` to ``post_run_cell`` (never ``pre_execute``/``post_execute``,
+which comm traffic fires too, ipykernel #1564), keeps the last
+``MAX_REPLAY_RECORDS`` records (numbers and strings only), and talks to any
+number of front ends (several browser tabs) over comms on ``COMM_TARGET``.
+
+It is a guest in the user's process: nothing here raises into a cell, prints,
+touches the user namespace or history, or keeps a reference to user objects or
+execution results. Comm requests are plain data dispatched on ``type``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sys
+import threading
+import time
+import weakref
+from collections import deque
+from typing import Any, Callable
+
+from . import _comm
+from ._measure import HeapTracer, PeakProbe, current_rss, gc_collections, select_probe
+from ._protocol import (
+    COMM_TARGET,
+    DEFAULT_CONFIG,
+    ERR_BAD_REQUEST,
+    ERR_INTERNAL,
+    ERR_PROTOCOL_MISMATCH,
+    ERR_UNKNOWN_REQUEST,
+    MAX_REPLAY_RECORDS,
+    MSG_CELL_MEASURED,
+    MSG_ERROR,
+    MSG_HELLO,
+    PEAK_VMHWM,
+    PROTOCOL_VERSION,
+    REQ_CONFIGURE,
+    REQ_GET_RSS,
+    REQUESTS,
+    is_compatible,
+    mismatch_message,
+    reply_error,
+    reply_ok,
+)
+
+_log = logging.getLogger(__name__)
+_log.addHandler(logging.NullHandler())
+_log.propagate = False  # ipykernel routes stderr into the user's cell
+
+#: Largest request we parse further, as compact JSON. Real requests are < 200 B.
+MAX_REQUEST_BYTES = 64 * 1024
+#: Longest ``request_id`` / ``type`` / version string we echo back.
+MAX_ID_CHARS = 128
+
+
+class _BadRequest(Exception):  # internal control flow, never escapes
+    """A request we understood well enough to refuse."""
+
+
+class _Frame:
+    """One cell between ``pre_run_cell`` and ``post_run_cell``: numbers only."""
+
+    __slots__ = (
+        "carried_peak",
+        "cell_id",
+        "gc_before",
+        "heap_before",
+        "info_id",
+        "measured",
+        "parent_id",
+        "rss_before",
+        "started_at",
+        "t0",
+    )
+
+    def __init__(self, info_id: int, measured: bool, parent_id: str | None = None) -> None:
+        # id() of the ExecutionInfo pairs the two hooks without keeping the object.
+        self.info_id = info_id
+        self.measured = measured
+        self.parent_id = parent_id
+        self.cell_id: str | None = None
+        self.started_at = 0.0
+        self.t0 = 0.0
+        self.rss_before = 0
+        self.gc_before = 0
+        self.heap_before: int | None = None
+        self.carried_peak = 0
+
+
+def _helper_version() -> str:
+    from . import __version__  # noqa: PLC0415 - the package imports this module lazily
+
+    return str(__version__)
+
+
+class MemoryDoctor:
+    """Measures the cells of one IPython shell and serves the results over comms."""
+
+    def __init__(self, shell: Any) -> None:
+        # A weak reference: the shell owns us through its event callbacks.
+        self._shell_ref = weakref.ref(shell)
+        self._lock = threading.RLock()
+        self._local = threading.local()
+        self._probe: PeakProbe | None = None
+        self._heap = HeapTracer()
+        self._config: dict[str, Any] = dict(DEFAULT_CONFIG)
+        self._records: deque[dict[str, Any]] = deque(maxlen=MAX_REPLAY_RECORDS)
+        self._comms: dict[str, _comm.CommLike] = {}
+        self._manager: _comm.CommManagerLike | None = None
+        # Measured cells running right now, on any thread (ipykernel 7 subshells).
+        self._active: list[_Frame] = []
+        self.loaded = False
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def load(self) -> None:
+        """Register the hooks and the comm target; a second call does nothing."""
+        if self.loaded:
+            return
+        shell = self._shell_ref()
+        if shell is None:
+            return
+        self._probe = select_probe()
+        shell.events.register("pre_run_cell", self._pre_run_cell)
+        shell.events.register("post_run_cell", self._post_run_cell)
+        manager = _comm.find_manager(shell)
+        if manager is not None and _comm.register_target(manager, COMM_TARGET, self._on_comm_open):
+            self._manager = manager
+        self.loaded = True
+
+    def unload(self) -> None:
+        """Remove the hooks and the comm target and close every open comm."""
+        shell = self._shell_ref()
+        if shell is not None:
+            for event, callback in (
+                ("pre_run_cell", self._pre_run_cell),
+                ("post_run_cell", self._post_run_cell),
+            ):
+                with contextlib.suppress(ValueError):  # already gone
+                    shell.events.unregister(event, callback)
+        if self._manager is not None:
+            _comm.unregister_target(self._manager, COMM_TARGET, self._on_comm_open)
+            self._manager = None
+        with self._lock:
+            comms = list(self._comms.values())
+            self._comms.clear()
+            self._active.clear()
+        for comm in comms:
+            self._detach(comm)
+            _comm.close(comm)
+        self._heap.disable()
+        if self._probe is not None:
+            self._probe.close()
+            self._probe = None
+        self.loaded = False
+
+    # -- introspection used by tests and the hello ---------------------------
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """A copy of the records held for replay, oldest first."""
+        with self._lock:
+            return list(self._records)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """A copy of the current configuration."""
+        with self._lock:
+            return dict(self._config)
+
+    @property
+    def comm_ids(self) -> list[str]:
+        """Ids of the comms currently open."""
+        with self._lock:
+            return list(self._comms)
+
+    @property
+    def probe(self) -> PeakProbe | None:
+        """The measurement backend chosen at load."""
+        return self._probe
+
+    # -- IPython hooks -------------------------------------------------------
+
+    def _stack(self) -> list[_Frame]:
+        stack: list[_Frame] | None = getattr(self._local, "stack", None)
+        if stack is None:
+            stack = self._local.stack = []
+        return stack
+
+    def _pre_run_cell(self, info: Any) -> None:
+        try:
+            self._begin(info)
+        except Exception:  # a guest never raises into a cell
+            _log.debug("pre_run_cell failed", exc_info=True)
+
+    def _post_run_cell(self, result: Any) -> None:
+        try:
+            self._end(result)
+        except Exception:  # a guest never raises into a cell
+            _log.debug("post_run_cell failed", exc_info=True)
+
+    def _begin(self, info: Any) -> None:
+        probe = self._probe
+        if probe is None:
+            return
+        stack = self._stack()
+        parent_id = self._parent_msg_id()
+        if stack:
+            outer = stack[0]
+            if outer.parent_id is None or parent_id is None or outer.parent_id == parent_id:
+                # run_cell() called from inside a cell: part of the outer cell.
+                stack.append(_Frame(id(info), measured=False))
+                return
+            # A frame whose post_run_cell never came (should not happen): drop it.
+            with self._lock:
+                self._active[:] = [f for f in self._active if f not in stack]
+            stack.clear()
+        if getattr(info, "silent", False) or not getattr(info, "store_history", True):
+            stack.append(_Frame(id(info), measured=False))
+            return
+        frame = _Frame(id(info), measured=True, parent_id=parent_id)
+        frame.cell_id = self._cell_id(info)
+        frame.started_at = time.time()
+        frame.gc_before = gc_collections()
+        frame.heap_before = self._heap.begin()
+        with self._lock:
+            if self._active and probe.method == PEAK_VMHWM:
+                # Another thread's cell is running (a subshell): keep its peak so
+                # far before our reset erases it.
+                so_far = probe.peak()
+                for other in self._active:
+                    other.carried_peak = max(other.carried_peak, so_far)
+            frame.rss_before = probe.start()
+            self._active.append(frame)
+        stack.append(frame)
+        frame.t0 = time.perf_counter()
+
+    def _end(self, result: Any) -> None:
+        t1 = time.perf_counter()
+        stack = self._stack()
+        if not stack:
+            return  # loaded during this cell, or an empty cell
+        info = getattr(result, "info", None)
+        if info is not None:
+            ids = [f.info_id for f in stack]
+            if id(info) not in ids:
+                return  # an empty cell skips pre_run_cell but not post_run_cell
+            del stack[ids.index(id(info)) + 1 :]
+        frame = stack.pop()
+        if not frame.measured:
+            return
+        probe = self._probe
+        with self._lock:
+            if frame in self._active:
+                self._active.remove(frame)
+            if probe is None:
+                return
+            rss_after, peak = probe.stop()
+        heap_delta, heap_peak = self._heap.end(frame.heap_before)
+        gc_count = gc_collections() - frame.gc_before
+        rss_before = frame.rss_before
+        peak = max(peak, frame.carried_peak, rss_before, rss_after)
+        failed = (
+            result is None
+            or getattr(result, "error_before_exec", None) is not None
+            or getattr(result, "error_in_exec", None) is not None
+        )
+        count = getattr(result, "execution_count", None)
+        if not isinstance(count, int):
+            shell = self._shell_ref()
+            count = int(getattr(shell, "execution_count", 1)) - 1
+        record = {
+            "cell_id": frame.cell_id,
+            "execution_count": count,
+            "status": "error" if failed else "ok",
+            "started_at": frame.started_at,
+            "duration_s": t1 - frame.t0,
+            "rss_before": rss_before,
+            "rss_after": rss_after,
+            "rss_delta": rss_after - rss_before,
+            "peak_rss": peak,
+            "peak_increase": peak - rss_before,
+            "peak_method": probe.method,
+            "gc_collections": gc_count,
+            "py_heap_delta": heap_delta,
+            "py_heap_peak": heap_peak,
+        }
+        message = {"type": MSG_CELL_MEASURED, "record": record}
+        with self._lock:
+            self._records.append(record)
+            # Sent under the lock so a comm opening concurrently gets its hello
+            # (with or without this record) strictly before or after this.
+            for comm in self._comms.values():
+                _comm.send(comm, message)
+
+    def _kernel_parent(self) -> dict[str, Any] | None:
+        kernel = getattr(self._shell_ref(), "kernel", None)
+        if kernel is None:
+            return None
+        get_parent: Callable[[], Any] | None = getattr(kernel, "get_parent", None)
+        # ipykernel ≥ 6 has get_parent(); it picks the thread's channel/subshell.
+        parent = get_parent() if get_parent is not None else getattr(kernel, "_parent_header", None)
+        return parent if isinstance(parent, dict) else None
+
+    def _parent_msg_id(self) -> str | None:
+        parent = self._kernel_parent()
+        if not parent:
+            return None
+        msg_id = (parent.get("header") or {}).get("msg_id")
+        return msg_id if isinstance(msg_id, str) else None
+
+    def _cell_id(self, info: Any) -> str | None:
+        cell_id = getattr(info, "cell_id", None)  # IPython ≥ 8.3
+        if not cell_id:
+            meta = getattr(info, "cell_meta", None)  # IPython ≥ 9.? passes the request metadata
+            if isinstance(meta, dict):
+                cell_id = meta.get("cellId")
+        if not cell_id:
+            parent = self._kernel_parent()
+            if parent:
+                metadata = parent.get("metadata")
+                if isinstance(metadata, dict):
+                    cell_id = metadata.get("cellId")
+        return cell_id[:MAX_ID_CHARS] if isinstance(cell_id, str) and cell_id else None
+
+    # -- comms ---------------------------------------------------------------
+
+    def _detach(self, comm: _comm.CommLike) -> None:
+        """Drop the comm's references to us so an unloaded helper can be freed."""
+        try:
+            comm.on_msg(None)
+            comm.on_close(None)
+        except Exception:  # a foreign comm object; best effort
+            _log.debug("detaching comm failed", exc_info=True)
+
+    def _on_comm_open(self, comm: Any, msg: dict[str, Any]) -> None:
+        try:
+            self._open(comm, msg)
+        except Exception:  # answer and close rather than leave the tab hanging
+            _log.debug("comm_open failed", exc_info=True)
+            _comm.send(comm, self._error(ERR_INTERNAL, "The Memory Doctor helper failed to open."))
+            _comm.close(comm)
+
+    def _open(self, comm: Any, msg: dict[str, Any]) -> None:
+        content = msg.get("content") if isinstance(msg, dict) else None
+        data = content.get("data") if isinstance(content, dict) else None
+        metadata = msg.get("metadata") if isinstance(msg, dict) else None
+        versions = [
+            v
+            for v in (
+                data.get("protocol_version") if isinstance(data, dict) else None,
+                metadata.get("version") if isinstance(metadata, dict) else None,
+            )
+            if v is not None
+        ]
+        bad = [v for v in versions if not is_compatible(v)]
+        if bad or not versions:
+            frontend = str(bad[0])[:MAX_ID_CHARS] if bad else "(none)"
+            _comm.send(
+                comm,
+                self._error(ERR_PROTOCOL_MISMATCH, mismatch_message(frontend, PROTOCOL_VERSION)),
+            )
+            _comm.close(comm)
+            return
+        if isinstance(data, dict) and isinstance(data.get("config"), dict):
+            try:
+                self._configure(data["config"])
+            except _BadRequest:
+                _log.debug("ignoring bad config in comm_open", exc_info=True)
+        probe = self._probe
+        with self._lock:
+            hello = {
+                "type": MSG_HELLO,
+                "protocol_version": PROTOCOL_VERSION,
+                "helper_version": _helper_version(),
+                "peak_method": probe.method if probe else "none",
+                "peak_exact": bool(probe.exact) if probe else False,
+                "python": "{}.{}.{}".format(*sys.version_info[:3]),
+                "platform": sys.platform,
+                "pid": os.getpid(),
+                "rss": current_rss(),
+                "config": dict(self._config),
+                "records": list(self._records),
+            }
+            _comm.send(comm, hello)
+            self._comms[comm.comm_id] = comm
+        comm.on_msg(self._on_comm_msg)
+        comm.on_close(self._on_comm_close)
+
+    def _on_comm_close(self, msg: dict[str, Any]) -> None:
+        try:
+            comm_id = msg["content"]["comm_id"]
+            with self._lock:
+                comm = self._comms.pop(comm_id, None)
+            if comm is not None:
+                self._detach(comm)
+        except Exception:  # never raise out of a handler
+            _log.debug("comm_close failed", exc_info=True)
+
+    def _on_comm_msg(self, msg: dict[str, Any]) -> None:
+        comm = None
+        try:
+            content = msg.get("content") or {}
+            comm_id = content.get("comm_id")
+            with self._lock:
+                comm = self._comms.get(comm_id) if isinstance(comm_id, str) else None
+            if comm is None:
+                return
+            answer = self.handle_request(content.get("data"))
+            _comm.send(comm, answer)
+        except Exception:  # never raise out of a handler
+            _log.debug("comm_msg failed", exc_info=True)
+            if comm is not None:
+                _comm.send(comm, reply_error(None, ERR_INTERNAL, _INTERNAL_MESSAGE))
+
+    @staticmethod
+    def _error(code: str, message: str) -> dict[str, Any]:
+        return {
+            "type": MSG_ERROR,
+            "code": code,
+            "message": message,
+            "protocol_version": PROTOCOL_VERSION,
+        }
+
+    # -- requests --------------------------------------------------------------
+
+    def handle_request(self, data: Any) -> dict[str, Any]:  # noqa: PLR0911 - one answer per way a request can be wrong
+        """Answer one request; always returns a message, never raises."""
+        if not isinstance(data, dict):
+            return self._error(
+                ERR_BAD_REQUEST,
+                "A request must be a JSON object with string 'type' and 'request_id' fields; "
+                f"got {type(data).__name__}.",
+            )
+        request_id = data.get("request_id")
+        if not isinstance(request_id, str) or len(request_id) > MAX_ID_CHARS:
+            return reply_error(
+                None,
+                ERR_BAD_REQUEST,
+                f"Every request needs a string 'request_id' of at most {MAX_ID_CHARS} characters.",
+            )
+        request_type = data.get("type")
+        try:
+            size = len(json.dumps(data, separators=(",", ":")))
+        except (TypeError, ValueError, RecursionError):
+            size = MAX_REQUEST_BYTES + 1
+        if size > MAX_REQUEST_BYTES:
+            return reply_error(
+                request_id,
+                ERR_BAD_REQUEST,
+                f"The request is {size} bytes; requests are limited to {MAX_REQUEST_BYTES}.",
+            )
+        if not isinstance(request_type, str):
+            return reply_error(
+                request_id, ERR_BAD_REQUEST, "The request's 'type' must be a string."
+            )
+        handler = self._handlers.get(request_type)
+        if handler is None:
+            return reply_error(
+                request_id,
+                ERR_UNKNOWN_REQUEST,
+                f"Unknown request type {request_type[:MAX_ID_CHARS]!r}. "
+                f"Known: {', '.join(REQUESTS)}.",
+            )
+        try:
+            return reply_ok(request_id, handler(self, data))
+        except _BadRequest as exc:
+            return reply_error(request_id, ERR_BAD_REQUEST, str(exc))
+        except Exception:  # answer, never raise
+            _log.debug("request %s failed", request_type, exc_info=True)
+            return reply_error(request_id, ERR_INTERNAL, _INTERNAL_MESSAGE)
+
+    def _request_configure(self, data: dict[str, Any]) -> dict[str, Any]:
+        options = {k: v for k, v in data.items() if k not in ("type", "request_id")}
+        return {"config": self._configure(options)}
+
+    def _request_get_rss(self, data: dict[str, Any]) -> dict[str, Any]:
+        # Extra fields are ignored: a newer MINOR may add optional ones.
+        probe = self._probe
+        rss = current_rss()
+        return {"rss": rss, "peak_rss": max(probe.peak(), rss) if probe else rss}
+
+    _handlers: dict[str, Callable[[MemoryDoctor, dict[str, Any]], dict[str, Any]]] = {  # noqa: RUF012 - a read-only dispatch table
+        REQ_CONFIGURE: _request_configure,
+        REQ_GET_RSS: _request_get_rss,
+    }
+
+    def _configure(self, options: dict[str, Any]) -> dict[str, Any]:
+        """Validate every option first, then apply them; return the whole config."""
+        unknown = sorted(str(k)[:MAX_ID_CHARS] for k in options if k not in DEFAULT_CONFIG)
+        if unknown:
+            raise _BadRequest(
+                f"Unknown option(s) {', '.join(unknown)}. Known: {', '.join(DEFAULT_CONFIG)}."
+            )
+        for key, value in options.items():
+            if not isinstance(value, bool):
+                raise _BadRequest(f"Option {key!r} must be true or false.")
+        with self._lock:
+            if "tracemalloc" in options:
+                if options["tracemalloc"]:
+                    self._heap.enable()
+                else:
+                    self._heap.disable()
+            self._config.update(options)
+            return dict(self._config)
+
+
+_INTERNAL_MESSAGE = (
+    "The Memory Doctor helper failed answering this request; your kernel is unaffected. "
+    "Please report it with the kernel's log."
+)
+
+# One helper per shell. Weak keys: a discarded shell takes its helper with it.
+_instances: weakref.WeakKeyDictionary[Any, MemoryDoctor] = weakref.WeakKeyDictionary()
+
+
+def get(shell: Any) -> MemoryDoctor | None:
+    """The helper loaded in ``shell``, if any."""
+    return _instances.get(shell)
+
+
+def load(shell: Any) -> MemoryDoctor:
+    """Load the helper into ``shell`` (idempotent) and return it."""
+    doctor = _instances.get(shell)
+    if doctor is None:
+        doctor = _instances[shell] = MemoryDoctor(shell)
+    doctor.load()
+    return doctor
+
+
+def unload(shell: Any) -> None:
+    """Unload the helper from ``shell`` (idempotent)."""
+    doctor = _instances.pop(shell, None)
+    if doctor is not None:
+        doctor.unload()

@@ -1,0 +1,359 @@
+"""Memory measurement backends for the kernel helper.
+
+Every backend implements :class:`PeakProbe`. :func:`select_probe` picks the
+best one this process supports, once, at load time:
+
+``vmhwm``
+    Linux. Writing ``5`` to ``/proc/self/clear_refs`` resets the kernel's
+    resident-set high-water mark to the current RSS; ``VmHWM`` in
+    ``/proc/self/status`` read after the cell is then the exact peak *during*
+    the cell, however short the spike and whichever thread or C library caused
+    it. The kernel folds the current RSS into the mark before it unmaps
+    anything, so a buffer allocated and freed inside the cell still counts.
+``ru_maxrss``
+    ``getrusage`` high-water mark. It cannot be reset, so it only tells us
+    about a cell that set a new lifetime high; otherwise the peak is a lower
+    bound.
+``none``
+    Nothing to read; the peak is ``max(rss_before, rss_after)``.
+
+These functions run twice per cell inside someone else's kernel, so they are
+built to cost microseconds: file descriptors stay open and are re-read with
+``os.pread`` (procfs regenerates the text at offset 0), and only the bytes we
+need are parsed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import logging
+import os
+import sys
+from typing import Protocol
+
+from ._protocol import PEAK_NONE, PEAK_RU_MAXRSS, PEAK_VMHWM
+
+_log = logging.getLogger(__name__)
+_log.addHandler(logging.NullHandler())
+_log.propagate = False  # ipykernel routes stderr into the user's cell
+
+_KIB = 1024
+#: Slack allowed between VmHWM and VmRSS right after a reset when we check that
+#: the reset works: other threads may allocate in between.
+_RESET_CHECK_SLACK = 8 * 2**20
+
+
+class PeakProbe(Protocol):
+    """Measures the resident set before a cell and its peak during the cell."""
+
+    #: One of ``_protocol.PEAK_METHODS``.
+    method: str
+    #: Whether ``peak_rss`` is the true peak (not a lower bound).
+    exact: bool
+
+    def start(self) -> int:
+        """Begin a measurement; return the RSS in bytes now."""
+        ...
+
+    def stop(self) -> tuple[int, int]:
+        """End the measurement; return ``(rss_after, peak_rss)`` in bytes."""
+        ...
+
+    def peak(self) -> int:
+        """The peak RSS since the last :meth:`start` (best effort), in bytes."""
+        ...
+
+    def close(self) -> None:
+        """Release any file descriptors."""
+        ...
+
+
+class _ProcFile:
+    """A procfs file kept open and re-read with ``pread``.
+
+    ``/proc/self`` resolves when the file is opened, so after a ``fork`` the
+    child would keep reading its parent's figures; we reopen when the pid
+    changes.
+    """
+
+    __slots__ = ("_fd", "_flags", "_path", "_pid")
+
+    def __init__(self, path: str, flags: int = os.O_RDONLY) -> None:
+        self._path = path
+        self._flags = flags | getattr(os, "O_CLOEXEC", 0)
+        self._pid = os.getpid()
+        self._fd = os.open(path, self._flags)
+
+    def _check_pid(self) -> int:
+        pid = os.getpid()
+        if pid != self._pid:
+            # The inherited descriptor is this process's own copy and still
+            # points at the parent's /proc entry: close it, then reopen.
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = os.open(self._path, self._flags)
+            self._pid = pid
+        return self._fd
+
+    def read(self, size: int = 4096) -> bytes:
+        return os.pread(self._check_pid(), size, 0)
+
+    def write(self, data: bytes) -> None:
+        os.write(self._check_pid(), data)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = -1
+
+
+def _status_field_kib(status: bytes, key: bytes) -> int:
+    """Parse ``key:   1234 kB`` out of ``/proc/self/status`` text, in KiB."""
+    start = status.find(key)
+    if start < 0:
+        raise ValueError(f"{key!r} not in /proc/self/status")
+    start += len(key)
+    end = status.find(b"kB", start)
+    return int(status[start:end])
+
+
+class _StatmReader:
+    """Current RSS from ``/proc/self/statm`` (the cheapest procfs file)."""
+
+    __slots__ = ("_file", "_page")
+
+    def __init__(self) -> None:
+        self._file = _ProcFile("/proc/self/statm")
+        self._page = os.sysconf("SC_PAGE_SIZE")
+
+    def rss(self) -> int:
+        # "size resident shared text lib data dt", in pages.
+        fields = self._file.read(256).split(None, 2)
+        return int(fields[1]) * self._page
+
+    def close(self) -> None:
+        self._file.close()
+
+
+_rss_reader: _StatmReader | None = None
+_rss_reader_failed = False
+
+
+def current_rss() -> int:
+    """The resident set size of this process now, in bytes (0 if unknown)."""
+    global _rss_reader, _rss_reader_failed  # noqa: PLW0603 - one cached reader per process
+    reader = _rss_reader
+    if reader is None and not _rss_reader_failed:
+        try:
+            reader = _rss_reader = _StatmReader()
+        except (OSError, ValueError):
+            _rss_reader_failed = True
+    if reader is not None:
+        try:
+            return reader.rss()
+        except (OSError, ValueError, IndexError):
+            _log.debug("reading /proc/self/statm failed", exc_info=True)
+    return _rss_without_proc()
+
+
+def _rss_without_proc() -> int:
+    """RSS on platforms without procfs, through psutil when it is installed."""
+    try:
+        import psutil  # type: ignore[import-untyped, unused-ignore]  # noqa: PLC0415 - optional, and only needed off Linux
+    except ImportError:
+        return 0
+    try:
+        return int(psutil.Process().memory_info().rss)
+    except Exception:  # psutil raises its own hierarchy
+        return 0
+
+
+class VmHWMProbe:
+    """Exact peak on Linux: reset ``VmHWM`` through ``clear_refs``, read it after."""
+
+    method = PEAK_VMHWM
+    exact = True
+
+    def __init__(self) -> None:
+        # Opening can fail (no procfs, clear_refs missing in gVisor and some
+        # sandboxes, or not writable); :func:`select_probe` falls back then.
+        self._clear = _ProcFile("/proc/self/clear_refs", os.O_WRONLY)
+        try:
+            self._status = _ProcFile("/proc/self/status")
+            self._statm = _StatmReader()
+        except OSError:  # no procfs files: let select_probe fall back
+            self._clear.close()
+            raise
+        self._verify()
+
+    def _verify(self) -> None:
+        """Check that a reset really brings VmHWM down to VmRSS."""
+        self._clear.write(b"5")
+        status = self._status.read()
+        hwm = _status_field_kib(status, b"VmHWM:") * _KIB
+        rss = _status_field_kib(status, b"VmRSS:") * _KIB
+        if hwm > rss + _RESET_CHECK_SLACK:
+            self.close()
+            raise OSError(f"clear_refs did not reset VmHWM ({hwm} > {rss})")
+
+    def start(self) -> int:
+        self._clear.write(b"5")
+        return self._statm.rss()
+
+    def _read(self) -> tuple[int, int]:
+        status = self._status.read()
+        if b"VmHWM:" not in status:  # pragma: no cover - status larger than a page
+            status = self._status.read(65536)
+        return (
+            _status_field_kib(status, b"VmRSS:") * _KIB,
+            _status_field_kib(status, b"VmHWM:") * _KIB,
+        )
+
+    def stop(self) -> tuple[int, int]:
+        return self._read()
+
+    def peak(self) -> int:
+        return self._read()[1]
+
+    def close(self) -> None:
+        self._clear.close()
+        self._status.close()
+        self._statm.close()
+
+
+def _maxrss_bytes() -> int:
+    import resource  # noqa: PLC0415 - absent on Windows
+
+    value = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Linux and the BSDs report KiB, macOS reports bytes.
+    return int(value) if sys.platform == "darwin" else int(value) * _KIB
+
+
+class RuMaxrssProbe:
+    """Lifetime high-water mark from ``getrusage``; exact only for new highs."""
+
+    method = PEAK_RU_MAXRSS
+    exact = False
+
+    def __init__(self) -> None:
+        _maxrss_bytes()  # raises ImportError/OSError where unsupported
+        self._before = 0
+        self._maxrss_before = 0
+
+    def start(self) -> int:
+        self._maxrss_before = _maxrss_bytes()
+        self._before = current_rss()
+        return self._before
+
+    def stop(self) -> tuple[int, int]:
+        after = current_rss()
+        maxrss = _maxrss_bytes()
+        floor = max(self._before, after)
+        # Only a rise of the lifetime mark tells us about this cell.
+        peak = maxrss if maxrss > self._maxrss_before else floor
+        return after, max(peak, floor)
+
+    def peak(self) -> int:
+        return _maxrss_bytes()
+
+    def close(self) -> None:
+        pass
+
+
+class NoPeakProbe:
+    """No peak source: the peak is the larger of the two RSS readings."""
+
+    method = PEAK_NONE
+    exact = False
+
+    def __init__(self) -> None:
+        self._before = 0
+
+    def start(self) -> int:
+        self._before = current_rss()
+        return self._before
+
+    def stop(self) -> tuple[int, int]:
+        after = current_rss()
+        return after, max(self._before, after)
+
+    def peak(self) -> int:
+        return current_rss()
+
+    def close(self) -> None:
+        pass
+
+
+def select_probe() -> PeakProbe:
+    """The most precise probe that works in this process."""
+    if sys.platform.startswith("linux"):
+        try:
+            return VmHWMProbe()
+        except (OSError, ValueError):
+            _log.debug("vmhwm probe unavailable", exc_info=True)
+    try:
+        return RuMaxrssProbe()
+    except (ImportError, OSError):
+        _log.debug("ru_maxrss probe unavailable", exc_info=True)
+    return NoPeakProbe()
+
+
+def gc_collections() -> int:
+    """Garbage collections run so far, all generations."""
+    return sum(stat["collections"] for stat in gc.get_stats())
+
+
+class HeapTracer:
+    """Optional tracemalloc figures, switched by the ``tracemalloc`` option.
+
+    Starts tracemalloc only if nobody traces already and stops only what it
+    started. When the user traces too, :meth:`begin` resets the traced peak,
+    which their own ``get_traced_memory()`` peak then also sees.
+    """
+
+    def __init__(self) -> None:
+        self._started_by_us = False
+        self.enabled = False
+
+    def enable(self) -> None:
+        """Turn the figures on, starting tracemalloc if needed."""
+        import tracemalloc  # noqa: PLC0415 - only when the option is used
+
+        if not tracemalloc.is_tracing():
+            tracemalloc.start()
+            self._started_by_us = True
+        self.enabled = True
+
+    def disable(self) -> None:
+        """Turn the figures off, stopping tracemalloc only if we started it."""
+        self.enabled = False
+        if self._started_by_us:
+            import tracemalloc  # noqa: PLC0415 - as above
+
+            self._started_by_us = False
+            if tracemalloc.is_tracing():
+                tracemalloc.stop()
+
+    def begin(self) -> int | None:
+        """Traced bytes now (and reset the traced peak), or None when off."""
+        if not self.enabled:
+            return None
+        import tracemalloc  # noqa: PLC0415 - cached in sys.modules after enable()
+
+        if not tracemalloc.is_tracing():
+            return None
+        tracemalloc.reset_peak()
+        return tracemalloc.get_traced_memory()[0]
+
+    def end(self, begin: int | None) -> tuple[int | None, int | None]:
+        """``(py_heap_delta, py_heap_peak)`` since :meth:`begin`."""
+        if begin is None or not self.enabled:
+            return None, None
+        import tracemalloc  # noqa: PLC0415 - cached in sys.modules after enable()
+
+        if not tracemalloc.is_tracing():
+            return None, None
+        current, peak = tracemalloc.get_traced_memory()
+        return current - begin, max(peak - begin, 0)

@@ -1,0 +1,55 @@
+"""Shared pytest fixtures: real kernels driven through ``memory_doctor._client``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from memory_doctor._client import KernelSession
+
+TESTS = Path(__file__).resolve().parent
+NOHELPER_KERNEL = "python3-nohelper"
+
+
+@pytest.fixture(scope="session")
+def kernel_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Environment for test kernels: a private IPython dir (no user profile,
+    no shared history database) and no debugpy frozen-modules warning."""
+    return {
+        "IPYTHONDIR": str(tmp_path_factory.mktemp("ipython")),
+        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+    }
+
+
+@pytest.fixture(scope="module")
+def kernel_session(kernel_env: dict[str, str]) -> Iterator[KernelSession]:
+    """One bootstrapped python3 kernel per test module (kernels are slow to start)."""
+    session = KernelSession(env=kernel_env)
+    try:
+        session.start()
+        yield session
+    finally:
+        session.shutdown()
+
+
+@pytest.fixture
+def nohelper_kernel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Name of a kernelspec whose kernel cannot import memory_doctor.
+
+    The spec lives in a temporary ``JUPYTER_PATH`` entry and launches
+    ``tests/nohelper_kernel.py`` (also used by the Galata tests).
+    """
+    spec_dir = tmp_path / "jupyter" / "kernels" / NOHELPER_KERNEL
+    spec_dir.mkdir(parents=True)
+    spec = {
+        "argv": [sys.executable, str(TESTS / "nohelper_kernel.py"), "-f", "{connection_file}"],
+        "display_name": "Python 3 (no Memory Doctor)",
+        "language": "python",
+    }
+    (spec_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    return NOHELPER_KERNEL
