@@ -23,12 +23,17 @@ $(STAMP): pyproject.toml package.json ui-tests/package.json
 	$(BIN)/jlpm install
 	$(BIN)/jlpm build
 	$(BIN)/python -m pip install --quiet --no-build-isolation -e ".[test]"
-	$(BIN)/jupyter labextension develop . --overwrite
+	# The module name (memory_doctor) differs from the distribution name, so
+	# `develop .` cannot find it; from python/ the name is both a path and a module.
+	cd python && $(BIN)/jupyter labextension develop memory_doctor --overwrite
 	cd ui-tests && $(BIN)/jlpm install
 	touch $(STAMP)
 
+# JupyterLab refuses to run as root (containers, CI) without --allow-root.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 lab: setup
-	$(BIN)/jupyter lab examples/tour.ipynb
+	$(BIN)/jupyter lab $(ALLOW_ROOT) examples/tour.ipynb
 
 build: setup
 	$(BIN)/jlpm build

@@ -38,3 +38,4 @@ _spec_dir.mkdir(parents=True)
 os.environ["JUPYTER_PATH"] = os.pathsep.join(
     p for p in [str(_kernels_path), os.environ.get("JUPYTER_PATH", "")] if p
 )
+c.ServerApp.allow_root = True  # noqa: F821 - CI containers run as root

@@ -14,6 +14,8 @@ module.exports = {
   use: {
     ...baseConfig.use,
     trace: 'retain-on-failure',
+    // Video needs Playwright's own ffmpeg download, which is not available here.
+    video: 'off',
     launchOptions: {
       executablePath: '/usr/bin/chromium',
       args: [

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import subprocess
 import time
 import uuid
 from collections import deque
@@ -127,7 +128,12 @@ class KernelSession:
             env = dict(os.environ)
             env.update(self.env or {})
             km = KernelManager(kernel_name=self.kernel_name)
-            km.start_kernel(cwd=self.cwd, env=env)
+            # The kernel process's own stdout/stderr carry start-up chatter
+            # (ipykernel 7: "running over TCP without encryption"), not cell
+            # output, which arrives on iopub; keep it off the CLI's terminal.
+            km.start_kernel(
+                cwd=self.cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
             self._km = km
             try:
                 self._connect()

@@ -43,10 +43,16 @@ test.describe('per-cell memory badges', () => {
     const badge = cell(page, 0).getByRole('status');
     await expect(badge).toHaveText(/^\+2\d\d MB/);
 
+    // Galata 5.6.4's runner tracking answers every POST /api/kernels/* with
+    // 201, which JupyterLab 4.6.6 rejects for a restart; a later route wins,
+    // so send restarts straight to the server.
+    await page.route(/\/api\/kernels\/[^/]+\/restart/, route =>
+      route.continue()
+    );
     await page.menu.clickMenuItem('Kernel>Restart Kernel…');
     await page
       .locator('.jp-Dialog')
-      .getByRole('button', { name: /^Restart$/ })
+      .getByRole('button', { name: 'Confirm Kernel Restart' })
       .click();
     await page.waitForSelector('.jp-Dialog', { state: 'detached' });
 
@@ -93,7 +99,11 @@ test.describe('windowed notebook', () => {
       execution_count: null,
       outputs: [],
       source:
-        i === 149 ? 'import numpy as np\nlast = np.ones(2**24)' : `v${i} = ${i}`
+        i === 0
+          ? 'import numpy as np'
+          : i === 149
+            ? 'last = np.ones(2**24)'
+            : `v${i} = ${i}`
     }));
     const notebook = {
       cells,
