@@ -245,7 +245,7 @@ def test_no_names_and_no_history_added(shell, manager):
 
 def test_record_shape_and_cell_id(shell, doctor, manager):
     comm = manager.open()
-    result = run(shell, "x_shape = bytearray(10 * 2**20)", cell_id="cell-abc")
+    result = run(shell, "x_shape = b'x' * (10 * 2**20)", cell_id="cell-abc")
     (record,) = comm.measured()
     assert tuple(record) == RECORD_FIELDS
     assert all(isinstance(v, (int, float, str)) or v is None for v in record.values())
@@ -258,8 +258,9 @@ def test_record_shape_and_cell_id(shell, doctor, manager):
     assert record["peak_method"] == doctor.probe.method
     assert record["duration_s"] >= 0 and record["gc_collections"] >= 0
     assert record["py_heap_delta"] is None and record["py_heap_peak"] is None
-    if doctor.probe.method == "vmhwm":
-        assert record["rss_delta"] >= 9 * 2**20  # the 10 MiB bytearray is kept
+    # No magnitude check here: this shell shares the pytest process, whose
+    # allocator may serve the 10 MiB from pages earlier tests left resident.
+    # tests/test_kernel_e2e.py checks magnitudes in a fresh kernel.
 
 
 def test_cell_id_falls_back_to_execute_request_metadata(shell, doctor, manager, monkeypatch):
