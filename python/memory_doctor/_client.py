@@ -547,8 +547,8 @@ class KernelSession:
             return
         if msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle":
             self._idle.add(parent)
-        else:
-            self._iopub.setdefault(parent, []).append(msg)
+        # Idle is kept too: its kernel-side timestamp ends the request (bench/).
+        self._iopub.setdefault(parent, []).append(msg)
 
 
 def _drain(get_msg: Any) -> Iterator[dict[str, Any]]:
