@@ -154,39 +154,27 @@ export class KernelClient implements IDisposable {
       return;
     }
     this._model.setStatus({ kind: 'connecting' });
-    let language: string | undefined;
-    try {
-      language = (await kernel.info).language_info?.name;
-    } catch (reason) {
-      if (!stale()) {
-        this._model.setStatus({ kind: 'error', message: String(reason) });
-      }
+    const info = await this._settle(kernel.info, stale);
+    if (info === undefined) {
       return;
     }
-    if (stale()) {
-      return;
-    }
-    if (language !== 'python') {
+    if (info.language_info?.name !== 'python') {
       this._model.setStatus({ kind: 'unsupported', reason: 'language' });
       return;
     }
-    let reply: KernelMessage.IExecuteReplyMsg;
-    try {
-      reply = await kernel.requestExecute({
+    // The future is cancelled when the kernel restarts mid-bootstrap; the
+    // newer bootstrap then owns the status, so a stale failure stays quiet.
+    const reply = await this._settle(
+      kernel.requestExecute({
         code: BOOTSTRAP_CODE,
         silent: true,
         store_history: false,
         allow_stdin: false,
         stop_on_error: false
-      }).done;
-    } catch (reason) {
-      // The future is cancelled when the kernel restarts mid-bootstrap.
-      if (!stale()) {
-        this._model.setStatus({ kind: 'error', message: String(reason) });
-      }
-      return;
-    }
-    if (stale()) {
+      }).done,
+      stale
+    );
+    if (reply === undefined) {
       return;
     }
     const content = reply.content;
@@ -213,6 +201,26 @@ export class KernelClient implements IDisposable {
       return;
     }
     this._openComm(kernel, generation);
+  }
+
+  /**
+   * Await one bootstrap step. A failure becomes the `error` status unless a
+   * newer bootstrap made this one stale; either way, or when the step
+   * succeeded but is stale, the result is `undefined` and the caller stops.
+   */
+  private async _settle<T>(
+    step: Promise<T>,
+    stale: () => boolean
+  ): Promise<T | undefined> {
+    try {
+      const value = await step;
+      return stale() ? undefined : value;
+    } catch (reason) {
+      if (!stale()) {
+        this._model.setStatus({ kind: 'error', message: String(reason) });
+      }
+      return undefined;
+    }
   }
 
   private _openComm(
