@@ -21,7 +21,11 @@ const baseConfig = jestJupyterLab(__dirname);
 module.exports = {
   ...baseConfig,
   automock: false,
-  modulePathIgnorePatterns: ['<rootDir>/.venv', '<rootDir>/ui-tests'],
+  modulePathIgnorePatterns: [
+    '<rootDir>/.venv',
+    '<rootDir>/ui-tests',
+    '<rootDir>/python'
+  ],
   collectCoverageFrom: [
     'src/**/*.{ts,tsx}',
     '!src/**/*.d.ts',
