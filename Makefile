@@ -38,7 +38,8 @@ lab: setup
 build: setup
 	$(BIN)/jlpm build
 
-test: setup test-py test-js test-ui test-wheel
+# The extension template's CI order: lint, unit tests, end to end, wheel.
+test: setup lint test-py test-js test-ui test-wheel
 
 test-py: setup
 	$(BIN)/python -m pytest -q
@@ -52,6 +53,9 @@ test-ui: setup
 
 lint: setup
 	$(BIN)/jlpm lint:check
+	$(BIN)/ruff check python tests bench
+	$(BIN)/ruff format --check python tests bench
+	$(BIN)/mypy
 
 # A production wheel, installed into a clean venv without Node and checked
 # (the extension template's isolated install test).

@@ -202,11 +202,9 @@ def _kernel_busy_ms(messages: Sequence[dict]) -> float:
 
 
 def _added(kind_rounds: list[list[float]], plain_rounds: list[list[float]]) -> str:
-    """Median over rounds of (median − plain's median), with its IQR."""
+    """Median over rounds of (median minus plain's median), with its IQR."""
     # Pair each round with plain's same round, so drift between rounds cancels.
-    diffs = [
-        statistics.median(a) - statistics.median(b) for a, b in zip(kind_rounds, plain_rounds)
-    ]
+    diffs = [statistics.median(a) - statistics.median(b) for a, b in zip(kind_rounds, plain_rounds)]
     lo, hi = _quartiles(diffs)
     return f"{_median_of_rounds(diffs):+.3f} [{lo:+.3f}, {hi:+.3f}]"
 

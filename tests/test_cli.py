@@ -20,10 +20,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_raw_cell
+
 from memory_doctor import _report
 from memory_doctor._protocol import PEAK_METHODS, PEAK_VMHWM
 from memory_doctor.cli import main, parse_size
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_raw_cell
 
 MB = 1_000_000
 XSS = "<img src=x onerror=alert(1)>"
