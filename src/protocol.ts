@@ -10,7 +10,7 @@
 export const COMM_TARGET = 'memory_doctor';
 
 /** `MAJOR.MINOR`; versioned separately from the package. */
-export const PROTOCOL_VERSION = '1.0';
+export const PROTOCOL_VERSION = '1.1';
 
 /** The bootstrap line, sent silently and without history. */
 export const BOOTSTRAP_CODE = '%load_ext memory_doctor';
@@ -23,11 +23,12 @@ export const KERNEL_MESSAGES = [
   'hello',
   'error',
   'cell_measured',
+  'scan_progress',
   'reply'
 ] as const;
 
 /** Request types sent by the front end. */
-export const REQUESTS = ['configure', 'get_rss'] as const;
+export const REQUESTS = ['configure', 'get_rss', 'scan', 'cancel'] as const;
 
 /** Error codes used in `error` messages and failed replies. */
 export const ERROR_CODES = [
@@ -39,6 +40,26 @@ export const ERROR_CODES = [
 
 /** How the peak was measured; see docs/protocol.md. */
 export const PEAK_METHODS = ['vmhwm', 'ru_maxrss', 'none'] as const;
+
+/** Root kinds of a holder, in the order roots are enumerated. */
+export const HOLDER_KINDS = [
+  'variable',
+  'output_cache',
+  'closure',
+  'default_arg',
+  'class_attribute',
+  'cache',
+  'traceback',
+  'thread',
+  'generator',
+  'module'
+] as const;
+
+/** Scan phases reported by `scan_progress`. */
+export const SCAN_PHASES = ['roots', 'walk', 'attribute', 'paths'] as const;
+
+/** Why a scan stopped early (`scan.stopped`); null when complete. */
+export const SCAN_STOPPED = ['budget', 'cancelled', 'cell_ran'] as const;
 
 /** Keys of a `cell_measured` record, in documented order. */
 export const RECORD_FIELDS = [
@@ -66,6 +87,60 @@ export type RequestType = (typeof REQUESTS)[number];
 export type ErrorCode = (typeof ERROR_CODES)[number];
 /** A peak measurement method. */
 export type PeakMethod = (typeof PEAK_METHODS)[number];
+
+/** A holder root kind. */
+export type HolderKind = (typeof HOLDER_KINDS)[number];
+/** A scan phase. */
+export type ScanPhase = (typeof SCAN_PHASES)[number];
+/** Why a scan stopped early. */
+export type ScanStopped = (typeof SCAN_STOPPED)[number];
+
+/** One root of a holder. */
+export interface IHolderRoot {
+  label: string;
+  kind: HolderKind;
+}
+
+/** One entry of a scan: a set of roots and what only they keep alive. */
+export interface IHolder {
+  id: string;
+  labels: string[];
+  kind: HolderKind;
+  roots: IHolderRoot[];
+  type: string;
+  retained_bytes: number;
+  objects: number;
+  path: string;
+  cell_id: string | null;
+  execution_count: number | null;
+  composition: { type: string; bytes: number; count: number }[];
+  shared: boolean;
+  device: string | null;
+  file_backed: boolean;
+}
+
+/** The `scan` reply's result. */
+export interface IScanResult {
+  scan: {
+    duration_s: number;
+    objects_visited: number;
+    complete: boolean;
+    stopped: ScanStopped | null;
+  };
+  rss: number;
+  attributed_bytes: number;
+  unattributed_bytes: number;
+  holders: IHolder[];
+}
+
+/** `scan_progress`: sent while a scan runs. */
+export interface IScanProgressMessage {
+  type: 'scan_progress';
+  request_id: string;
+  phase: ScanPhase;
+  objects_visited: number;
+  elapsed_s: number;
+}
 
 /** Options accepted by `configure`. */
 export interface IKernelConfig {
@@ -136,12 +211,16 @@ export type KernelMessage =
 export interface IRequests {
   configure: Partial<IKernelConfig>;
   get_rss: Record<string, never>;
+  scan: { budget_s?: number; max_holders?: number };
+  cancel: { target: string };
 }
 
 /** Reply results, keyed by request type. */
 export interface IResults {
   configure: { config: IKernelConfig };
   get_rss: { rss: number; peak_rss: number };
+  scan: IScanResult;
+  cancel: { cancelled: boolean };
 }
 
 /** Return the MAJOR part of a `MAJOR.MINOR` version string. */
@@ -203,6 +282,11 @@ export function parseKernelMessage(value: unknown): KernelMessage | null {
     case 'cell_measured':
       return isCellRecord(value.record)
         ? (value as unknown as ICellMeasuredMessage)
+        : null;
+    case 'scan_progress':
+      return typeof value.request_id === 'string' &&
+        typeof value.objects_visited === 'number'
+        ? (value as unknown as IScanProgressMessage)
         : null;
     case 'reply':
       return typeof value.ok === 'boolean'

@@ -38,7 +38,17 @@ def test_constants_agree(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["KERNEL_MESSAGES", "REQUESTS", "ERROR_CODES", "PEAK_METHODS", "RECORD_FIELDS"]
+    "name",
+    [
+        "KERNEL_MESSAGES",
+        "REQUESTS",
+        "ERROR_CODES",
+        "PEAK_METHODS",
+        "RECORD_FIELDS",
+        "HOLDER_KINDS",
+        "SCAN_PHASES",
+        "SCAN_STOPPED",
+    ],
 )
 def test_lists_agree(name: str) -> None:
     assert ts_array(name) == tuple(getattr(_protocol, name))

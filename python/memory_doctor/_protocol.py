@@ -13,7 +13,7 @@ from typing import Any, Final
 COMM_TARGET: Final = "memory_doctor"
 
 #: ``MAJOR.MINOR``; versioned separately from the package.
-PROTOCOL_VERSION: Final = "1.0"
+PROTOCOL_VERSION: Final = "1.1"
 
 #: The bootstrap line the front end sends, silently and without history.
 BOOTSTRAP_CODE: Final = "%load_ext memory_doctor"
@@ -26,13 +26,16 @@ MSG_HELLO: Final = "hello"
 MSG_ERROR: Final = "error"
 MSG_CELL_MEASURED: Final = "cell_measured"
 MSG_REPLY: Final = "reply"
+MSG_SCAN_PROGRESS: Final = "scan_progress"
 
 # Requests sent by the front end.
 REQ_CONFIGURE: Final = "configure"
 REQ_GET_RSS: Final = "get_rss"
+REQ_SCAN: Final = "scan"
+REQ_CANCEL: Final = "cancel"
 
-KERNEL_MESSAGES: Final = (MSG_HELLO, MSG_ERROR, MSG_CELL_MEASURED, MSG_REPLY)
-REQUESTS: Final = (REQ_CONFIGURE, REQ_GET_RSS)
+KERNEL_MESSAGES: Final = (MSG_HELLO, MSG_ERROR, MSG_CELL_MEASURED, MSG_SCAN_PROGRESS, MSG_REPLY)
+REQUESTS: Final = (REQ_CONFIGURE, REQ_GET_RSS, REQ_SCAN, REQ_CANCEL)
 
 # Error codes.
 ERR_PROTOCOL_MISMATCH: Final = "protocol_mismatch"
@@ -66,6 +69,26 @@ RECORD_FIELDS: Final = (
     "py_heap_delta",
     "py_heap_peak",
 )
+
+#: Root kinds of a holder, in the order roots are enumerated.
+HOLDER_KINDS: Final = (
+    "variable",
+    "output_cache",
+    "closure",
+    "default_arg",
+    "class_attribute",
+    "cache",
+    "traceback",
+    "thread",
+    "generator",
+    "module",
+)
+
+#: Scan phases reported by ``scan_progress``.
+SCAN_PHASES: Final = ("roots", "walk", "attribute", "paths")
+
+#: Why a scan stopped early (``scan.stopped``); ``None`` when complete.
+SCAN_STOPPED: Final = ("budget", "cancelled", "cell_ran")
 
 #: Options accepted by ``configure`` and their defaults.
 DEFAULT_CONFIG: Final = {"tracemalloc": False}
