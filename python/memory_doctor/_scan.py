@@ -1,0 +1,1439 @@
+"""The retained-size scan: which set of roots keeps each byte alive.
+
+Semantics. Every reachable object belongs to exactly one *set of roots*: the
+roots that reach it. A holder is one such set with the bytes of the objects
+labelled with it; deleting every root in the set frees exactly those bytes.
+Most sets have one root; ``big``, ``Out[3]`` and ``_3`` naming one array form a
+set of three, which is the "deleting ``big`` alone frees nothing" case.
+
+Algorithm. Roots naming the same object form one *group* and are walked once.
+Groups are walked one after the other; each object carries an interned label
+(an index into a table of sorted group tuples) in ``_lab``, keyed by ``id``.
+When group *g* reaches an object it maps the object's label ``S`` to
+``S | {g}`` through a per-group memo; an object whose label already contains
+``g`` stops the walk, so each group visits what it reaches once, and an
+object's label only grows. Per label the scan keeps bytes and counts by type,
+moving them when an object is relabelled.
+
+Speed, in pure Python. The walk is batched so that the per-object work runs in
+C: ``gc.get_referents(*batch)`` for a whole batch, then ``map``/``compress``/
+``Counter`` over ids, labels and sizes. Objects with a single reference (the
+parent being expanded) cannot be reached any other way; they are recognised
+by their reference count and attributed with their parent without a ``_lab``
+entry, which keeps the table to shared objects only. Pending objects are kept
+per ``(old label, new label, expansion mode)`` so that a batch is homogeneous.
+
+No recursion (explicit work lists), a time budget and cooperative slicing
+(:meth:`Scan.step`), progress callbacks, and :meth:`Scan.stop`. After
+:meth:`Scan.result` nothing of the user's is referenced.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import re
+import sys
+import threading
+import time
+import types
+from collections import Counter
+from collections.abc import Iterable
+from itertools import chain, compress, repeat
+from operator import attrgetter, eq, ge, ne, not_
+from typing import Any, Callable, Final, Optional
+
+from ._protocol import HOLDER_KINDS, SCAN_PHASES, SCAN_STOPPED
+from ._roots import Root, RootList, _singleton_walls, user_modules
+from ._sizers import (
+    _GEN_FRAME,
+    EXP_DICT,
+    EXP_LEAF,
+    EXP_PLAIN,
+    EXP_SPECIAL,
+    EXP_WALL,
+    Classifier,
+    Context,
+    Pseudo,
+    TypeInfo,
+    _frame_back,
+    _frame_locals,
+    _NdarraySpecial,
+    _tb_frame,
+    _tb_next,
+    cell_contents,
+    func_parts,
+    instance_dict,
+    is_a,
+    is_identifier,
+    method_parts,
+    module_dict,
+    mro_has,
+    safe_key_repr,
+    slot_values,
+    type_module,
+    type_mro,
+    type_name,
+    type_ns,
+)
+
+_log = logging.getLogger(__name__)
+_log.addHandler(logging.NullHandler())
+_log.propagate = False  # ipykernel routes stderr into the user's cell
+
+#: Label 0 marks walls: never counted, never entered.
+_WALL: Final = 0
+#: Largest objects remembered per label (for the holder's type and path).
+_TOP_K: Final = 4
+#: Progress is reported at most this often.
+_PROGRESS_EVERY_S: Final = 0.25
+#: A why-alive search gives up (the path stays the root's) after this many objects.
+_PATH_SEARCH_LIMIT: Final = 2_000_000
+_PATH_CHUNK: Final = 20_000
+_BATCH_MIN: Final = 64
+_BATCH_MAX: Final = 4096  # larger batches lose more to cache misses than they save
+#: Batches this small are walked one object at a time (see Scan._process_small).
+_SMALL_BATCH: Final = 4
+_SMALL_STEPS: Final = 4096
+_SMALL_FANOUT: Final = 64
+_COMPOSITION_TOP: Final = 5
+
+_EXP = attrgetter("exp")
+_FAST = attrgetter("fast")
+_SIZER = attrgetter("sizer")
+_getrefcount = sys.getrefcount
+_getsizeof = sys.getsizeof
+
+try:
+    from operator import call as _call  # type: ignore[attr-defined]  # Python >= 3.11
+except ImportError:  # pragma: no cover - Python 3.9/3.10
+
+    def _call(func: Callable[[Any], int], obj: Any) -> int:
+        return func(obj)
+
+
+def _calibrate_single_reference() -> int:
+    """The reference count ``map(sys.getrefcount, referents)`` reports for an object
+    whose only reference is its parent's (0 when counts cannot be trusted).
+
+    Measured rather than assumed: how many references the call machinery adds
+    differs between Python versions, and free-threaded builds defer counts.
+    """
+    gil_enabled = getattr(sys, "_is_gil_enabled", None)
+    if gil_enabled is not None and not gil_enabled():
+        return 0
+    parent = [object(), [object()]]
+    counts = set(map(_getrefcount, gc.get_referents(parent)))
+    shared = object()
+    parent2 = [shared]
+    count2 = next(iter(map(_getrefcount, gc.get_referents(parent2))))
+    if len(counts) != 1 or count2 <= next(iter(counts)):
+        return 0
+    return next(iter(counts))
+
+
+_SINGLE_REF: Final = _calibrate_single_reference()
+
+
+def _calibrate_single_reference_scalar() -> int:
+    """As :func:`_calibrate_single_reference`, for the one-object-at-a-time loop of
+    :meth:`Scan._process_small` (same statement shape: ``for child in kids``)."""
+    if not _SINGLE_REF:
+        return 0
+    parent = [object()]
+    kids = gc.get_referents(parent)
+    for child in kids:
+        return _getrefcount(child)
+    return 0  # pragma: no cover - kids has one element
+
+
+_SINGLE_REF_SCALAR: Final = _calibrate_single_reference_scalar()
+
+
+def _immortals() -> list[Any]:
+    """Objects the interpreter caches and never frees: walls, or every
+    container would share them with every other."""
+    out: list[Any] = [None, True, False, Ellipsis, NotImplemented, (), "", b""]
+    out.extend(range(-5, 257))
+    out.extend(chr(i) for i in range(256))
+    out.extend(i.to_bytes(1, "big") for i in range(256))
+    return out
+
+
+class _Trans(dict):  # type: ignore[type-arg]  # dict[int | None, int]
+    """Group ``g``'s label transitions: ``old label -> old | {g}``, memoised."""
+
+    __slots__ = ("_g", "_scan")
+
+    def __init__(self, scan: Scan, g: int) -> None:
+        super().__init__()
+        self._scan = scan
+        self._g = g
+        self[_WALL] = _WALL
+
+    def __missing__(self, old: int | None) -> int:
+        new = self._scan._union(old, self._g)
+        self[old] = new
+        return new
+
+
+class _Group:
+    """Roots that name the same object (and walk it the same way)."""
+
+    __slots__ = ("cache_mode", "deferred", "obj", "roots")
+
+    def __init__(self, obj: Any, cache_mode: bool) -> None:
+        self.obj = obj
+        self.roots: list[int] = []
+        self.cache_mode = cache_mode
+        self.deferred = True  # only generator roots: walked last, and only if unreached
+
+
+class _Holder:
+    """One label's figures while the result is assembled."""
+
+    __slots__ = (
+        "bytes",
+        "composition",
+        "device",
+        "file_backed",
+        "host_bytes",
+        "label",
+        "objects",
+        "path",
+        "target",
+        "type",
+    )
+
+    def __init__(self, label: int) -> None:
+        self.label = label
+        self.bytes = 0
+        self.host_bytes = 0
+        self.objects = 0
+        self.composition: list[dict[str, Any]] = []
+        self.type = "?"
+        self.target: int | None = None
+        self.path: str | None = None
+        self.device: str | None = None
+        self.file_backed = False
+
+
+class Scan:
+    """One retained-size scan over ``roots``, run in slices with :meth:`step`."""
+
+    def __init__(
+        self,
+        roots: list[Root],
+        *,
+        budget_s: float = 5.0,
+        max_holders: int = 500,
+        progress: Callable[[str, int, float], None] | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        """Prepare a scan; nothing is walked until :meth:`step`.
+
+        ``progress(phase, objects_visited, elapsed_s)`` is called at most every
+        0.25 s of scan time. ``budget_s`` bounds the time spent inside
+        :meth:`step` (the sum of the slices, not the wall time between them).
+        ``clock`` is for tests.
+        """
+        self._roots: list[Root] = list(roots)
+        self._extra_walls: list[Any] = list(roots.walls) if type(roots) is RootList else []
+        self._budget = float(budget_s)
+        self._max_holders = max(int(max_holders), 0)
+        self._progress = progress
+        self._clock = clock
+        self._phase = SCAN_PHASES[0]
+        self._finished = False
+        self._stop: str | None = None
+        self._work_s = 0.0
+        self._visited = 0
+        self._last_report: float | None = None
+        self._result: dict[str, Any] | None = None
+        self._batch = 1024
+        # Walk state.
+        self._lab: dict[int, int] = {}
+        self._sets: list[tuple[int, ...]] = [()]
+        self._set_index: dict[tuple[int, ...], int] = {(): _WALL}
+        self._groups: list[_Group] = []
+        self._order: list[int] = []
+        self._gi = -1
+        self._trans: _Trans = _Trans(self, -1)
+        self._pending: dict[tuple[int | None, int, int], list[Any]] = {}
+        self._tinfo: dict[int, TypeInfo] = {}
+        self._exp_by_tid: dict[int, int] = {}
+        self._tnames: dict[int, str] = {}
+        self._pseudo_keys: dict[tuple[Any, ...], int] = {}
+        self._pseudo_tids: dict[str, int] = {}
+        self._keep: list[Any] = []  # wall objects whose ids must not be reused mid-scan
+        self._ctx: Context | None = None
+        self._classifier: Classifier | None = None
+        # Per-label figures.
+        self._agg: dict[tuple[int, int], list[int]] = {}
+        self._top: dict[int, list[tuple[int, int, int, int]]] = {}
+        self._top_owner: dict[int, int] = {}
+        self._dev: dict[tuple[int, str], int] = {}
+        self._fb: dict[int, int] = {}
+        # Result assembly.
+        self._holders: list[_Holder] | None = None
+        self._attributed = 0
+        self._path_i = 0
+        self._path_state: dict[str, Any] | None = None
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def finished(self) -> bool:
+        """Whether the scan is over (complete or stopped); :meth:`result` is ready."""
+        return self._finished
+
+    def stop(self, reason: str) -> None:
+        """Ask the scan to stop; the next :meth:`step` finishes with partial results."""
+        if reason not in SCAN_STOPPED:
+            raise ValueError(f"stop reason must be one of {SCAN_STOPPED}, not {reason!r}")
+        if not self._finished and self._stop is None:
+            self._stop = reason
+
+    def step(self, slice_s: float = 0.05) -> bool:
+        """Do about ``slice_s`` seconds of work; True once the scan is finished."""
+        if self._finished:
+            return True
+        clock = self._clock
+        start = clock()
+        deadline = start + slice_s
+        try:
+            self._wall_live_frames()
+            while True:
+                if self._stop is None and self._work_s + (clock() - start) >= self._budget:
+                    self._stop = "budget"
+                if self._stop is not None:
+                    self._work_s += clock() - start
+                    self._finish()
+                    return True
+                t0 = clock()
+                self._report(self._work_s + (t0 - start))
+                done = self._advance()
+                self._adapt_batch(clock() - t0, slice_s)
+                if done:
+                    self._work_s += clock() - start
+                    self._finish()
+                    return True
+                if clock() >= deadline:
+                    self._work_s += clock() - start
+                    return False
+        except BaseException:
+            self._release()
+            self._finished = True
+            raise
+
+    def result(self) -> dict[str, Any]:
+        """The scan's figures (see ``docs/protocol.md``, ``scan`` reply).
+
+        ``cell_id``/``execution_count`` of each holder are None, and ``rss``/
+        ``unattributed_bytes`` are absent: the caller fills them in.
+        """
+        if not self._finished or self._result is None:
+            raise RuntimeError("the scan has not finished: call step() until it returns True")
+        self._release()
+        return self._result
+
+    # ------------------------------------------------------------------ driving
+
+    def _set_phase(self, phase: str) -> None:
+        self._phase = phase
+
+    def _report(self, elapsed: float) -> None:
+        if self._progress is None:
+            return
+        if self._last_report is not None and elapsed - self._last_report < _PROGRESS_EVERY_S:
+            return
+        self._last_report = elapsed
+        try:
+            self._progress(self._phase, self._visited, elapsed)
+        except Exception:  # the caller's callback must not break the scan
+            _log.debug("progress callback failed", exc_info=True)
+
+    def _adapt_batch(self, took: float, slice_s: float) -> None:
+        if took < slice_s / 8 and self._batch < _BATCH_MAX:
+            self._batch *= 2
+        elif took > slice_s / 2 and self._batch > _BATCH_MIN:
+            self._batch //= 2
+
+    def _advance(self) -> bool:
+        phase = self._phase
+        if phase == "roots":
+            self._prepare()
+            self._set_phase("walk")
+            return False
+        if phase == "walk":
+            if self._pending:
+                self._process_batch()
+            elif not self._next_group():
+                self._set_phase("attribute")
+            return False
+        if phase == "attribute":
+            self._attribute()
+            self._set_phase("paths")
+            return False
+        return self._path_work()
+
+    def _finish(self) -> None:
+        if self._holders is None:
+            self._attribute()
+        holders = self._holders or []
+        out: list[dict[str, Any]] = []
+        for rank, h in enumerate(holders, 1):
+            out.append(self._holder_dict(rank, h))
+        self._result = {
+            "scan": {
+                "duration_s": round(self._work_s, 6),
+                "objects_visited": self._visited,
+                "complete": self._stop is None,
+                "stopped": self._stop,
+            },
+            "attributed_bytes": self._attributed,
+            "holders": out,
+        }
+        self._finished = True
+        self._release()
+
+    def _release(self) -> None:
+        """Drop every reference to user objects (and the tables keyed by their ids)."""
+        self._roots = []
+        self._extra_walls = []
+        self._groups = []
+        self._pending = {}
+        self._tinfo = {}
+        self._keep = []
+        self._lab = {}
+        self._trans = _Trans(self, -1)
+        self._path_state = None
+        self._classifier = None
+        self._ctx = None
+        self._agg = {}
+        self._top = {}
+        self._top_owner = {}
+
+    # ------------------------------------------------------------------ preparation
+
+    def _wall(self, obj: Any) -> None:
+        self._lab[id(obj)] = _WALL
+        self._keep.append(obj)
+
+    def _wall_live_frames(self) -> None:
+        """Frames executing on the main thread and on this one are walls: they are
+        not the user's data, and one of them is this scan's caller."""
+        try:
+            frames = sys._current_frames()
+        except Exception:
+            return
+        live: set[int] = set()
+        for top in frames.values():
+            frame: Any = top
+            while frame is not None and id(frame) not in live:
+                live.add(id(frame))
+                frame = _frame_back(frame)
+        if self._ctx is not None:
+            self._ctx.live_frames = live
+        for ident in {threading.main_thread().ident, threading.get_ident()}:
+            stack: Any = frames.get(ident) if ident is not None else None
+            while stack is not None and self._lab.get(id(stack)) != _WALL:
+                self._wall(stack)
+                stack = _frame_back(stack)
+
+    def _prepare(self) -> None:
+        stop_ids = {
+            id(r.owner)
+            for r in self._roots
+            if r.owner is not None and r.kind in ("closure", "default_arg", "cache")
+        }
+        self._ctx = Context(frozenset(user_modules()), stop_ids)
+        self._classifier = Classifier(self._ctx)
+        self._wall_live_frames()
+        for obj in _immortals():
+            self._wall(obj)
+        for module in list(sys.modules.values()):
+            if mro_has(type(module), types.ModuleType):
+                ns = module_dict(module)
+                if ns is not None:
+                    self._wall(ns)
+        self._wall(sys.modules)
+        for obj in (*self._extra_walls, *_singleton_walls()):
+            self._wall(obj)
+        # The scan's own state.
+        for obj in (self, self.__dict__, self._lab, self._pending, self._roots, self._keep):
+            self._wall(obj)
+        by_key: dict[tuple[int, bool], int] = {}
+        for i, root in enumerate(self._roots):
+            key = (id(root.obj), root.kind == "cache")
+            g = by_key.get(key)
+            if g is None:
+                g = by_key[key] = len(self._groups)
+                self._groups.append(_Group(root.obj, key[1]))
+            group = self._groups[g]
+            group.roots.append(i)
+            if root.kind != "generator":
+                group.deferred = False
+        for group in self._groups:
+            if not group.deferred:  # a generator a variable names is that variable's
+                group.roots = [i for i in group.roots if self._roots[i].kind != "generator"]
+        self._wall(self._groups)
+        # Generators and coroutines count only if nothing else reaches them.
+        self._order = [g for g, grp in enumerate(self._groups) if not grp.deferred]
+        self._order += [g for g, grp in enumerate(self._groups) if grp.deferred]
+
+    def _next_group(self) -> bool:
+        """Start the next root group; False when there is none left."""
+        while True:
+            self._gi += 1
+            if self._gi >= len(self._order):
+                return False
+            g = self._order[self._gi]
+            group = self._groups[g]
+            obj = group.obj
+            if group.deferred and self._lab.get(id(obj)) is not None:
+                continue  # reached from another root already
+            self._trans = _Trans(self, g)
+            if group.cache_mode and self._classifier is not None:
+                self._settle_shared([obj], push=False)
+                self._settle_shared(self._classifier.lru.store(obj))
+            else:
+                self._settle_shared([obj])
+            return True
+
+    def _union(self, old: int | None, g: int) -> int:
+        base = self._sets[old] if old is not None else ()
+        if g in base:
+            return old  # type: ignore[return-value]  # old is not None when base is non-empty
+        key = tuple(sorted((*base, g)))
+        idx = self._set_index.get(key)
+        if idx is None:
+            idx = len(self._sets)
+            self._sets.append(key)
+            self._set_index[key] = idx
+        return idx
+
+    # ------------------------------------------------------------------ the walk
+
+    def _info(self, tp: type) -> TypeInfo:
+        info = self._tinfo.get(id(tp))
+        if info is None:
+            assert self._classifier is not None  # noqa: S101 - set in _prepare
+            try:
+                info = self._classifier.classify(tp)
+            except Exception:
+                _log.debug("classifying a type failed", exc_info=True)
+                info = TypeInfo(tp, EXP_LEAF, _zero_size)
+            self._tinfo[id(tp)] = info
+            self._exp_by_tid[id(tp)] = info.exp
+            self._tnames[id(tp)] = info.name
+        return info
+
+    def _process_batch(self) -> None:
+        key = next(reversed(self._pending))
+        todo = self._pending[key]
+        n = self._batch
+        if len(todo) <= n:
+            batch = todo
+            del self._pending[key]
+        else:
+            batch = todo[-n:]
+            del todo[-n:]
+        old, new, mode = key
+        if mode == EXP_SPECIAL:
+            self._expand_special(batch)
+            return
+        if len(batch) <= _SMALL_BATCH:  # a chain (linked list, deep nesting)
+            self._process_small([(obj, old, new, mode) for obj in batch])
+            return
+        children = self._referents(batch, mode)
+        del batch
+        self._settle_children(children, old, new)
+
+    def _referents(self, batch: list[Any], mode: int) -> list[Any]:
+        """The references of a batch of PLAIN or DICT objects, in one C call."""
+        children = gc.get_referents(*batch)
+        if mode == EXP_DICT:
+            # str-keyed dicts traverse only their values; the keys are memory too.
+            keys = list(chain.from_iterable(map(dict.keys, batch)))
+            unique = dict(zip(map(id, keys), keys))
+            if len(unique) == len(keys):
+                children.extend(keys)  # e.g. a vocabulary: keys may have one reference
+            else:
+                # Records sharing their keys: dedupe here, far cheaper than per key below.
+                del keys
+                self._settle_shared(list(unique.values()))
+        return children
+
+    def _settle_children(self, children: list[Any], old: int | None, new: int) -> None:
+        """Settle the references of a batch whose objects all moved ``old -> new``.
+
+        A child whose only reference is its parent's (its reference count,
+        taken while ``children`` holds it once, equals ``_SINGLE_REF``) cannot be
+        reached otherwise: it moves with its parent and needs no ``_lab`` entry.
+        """
+        if not children:
+            return
+        single = 0
+        if _SINGLE_REF:
+            flags = list(map(eq, map(_getrefcount, children), repeat(_SINGLE_REF)))
+            single = flags.count(True)
+        if single:
+            self._settle(list(compress(children, flags)), None, old, new)
+            if single < len(children):
+                self._settle_shared(list(compress(children, map(not_, flags))))
+        else:
+            self._settle_shared(children)
+
+    def _process_small(  # noqa: PLR0912, PLR0915 - the hot loop stays in one frame
+        self, stack: list[tuple[Any, Any, int, int]]
+    ) -> None:
+        """Walk a few objects one by one, following their children depth-first.
+
+        Batching costs a few microseconds per batch; a linked list a million
+        deep would make a million batches of one. This loop has no per-batch
+        cost and does the same accounting as :meth:`_settle`.
+        """
+        lab = self._lab
+        trans = self._trans
+        tinfo = self._tinfo
+        agg = self._agg
+        tops = self._top
+        owner = self._top_owner
+        single_ref = _SINGLE_REF_SCALAR
+        steps = _SMALL_STEPS
+        while stack and steps > 0:
+            steps -= 1
+            obj, old, new, mode = stack.pop()
+            if mode == EXP_SPECIAL:
+                self._pending.setdefault((old, new, mode), []).append(obj)
+                continue
+            kids = gc.get_referents(obj)
+            if mode == EXP_DICT:
+                kids.extend(dict.keys(obj))
+            if len(kids) > _SMALL_FANOUT:  # a wide object: the batched path is faster
+                if mode == EXP_DICT:
+                    kids = self._referents([obj], mode)
+                obj = None
+                self._settle_children(kids, old, new)
+                continue
+            obj = None
+            for child in kids:
+                single = single_ref and _getrefcount(child) == single_ref
+                tp = type(child)
+                tid = id(tp)
+                info = tinfo.get(tid)
+                if info is None:
+                    info = self._info(tp)
+                cid = id(child)
+                if single:
+                    o, n = old, new
+                else:
+                    o = lab.get(cid)
+                    n = trans[o]
+                    if o == n:
+                        continue
+                try:
+                    size = _getsizeof(child) if info.fast else int(info.sizer(child))
+                except Exception:
+                    size = 0
+                if size < 0:  # a wall
+                    if not single:
+                        lab[cid] = _WALL
+                        self._keep.append(child)
+                    continue
+                if not single:
+                    lab[cid] = n
+                self._visited += 1
+                entry = agg.get((n, tid))
+                if entry is None:
+                    agg[(n, tid)] = [size, 1]
+                else:
+                    entry[0] += size
+                    entry[1] += 1
+                if o is not None:
+                    entry = agg.get((o, tid))
+                    if entry is None:
+                        agg[(o, tid)] = [-size, -1]
+                    else:
+                        entry[0] -= size
+                        entry[1] -= 1
+                    if cid in owner:
+                        owner[cid] = n
+                top = tops.get(n)
+                if top is None or len(top) < _TOP_K or size > top[-1][0]:
+                    self._top_add(n, (size, cid, tid, cid))
+                exp = info.exp
+                if exp not in (EXP_LEAF, EXP_WALL):
+                    stack.append((child, o, n, exp))
+            kids = []
+        pending = self._pending
+        for obj, old, new, mode in stack:
+            pending.setdefault((old, new, mode), []).append(obj)
+
+    def _expand_special(self, batch: list[Any]) -> None:
+        ctx = self._ctx
+        assert ctx is not None  # noqa: S101 - set in _prepare
+        children: list[Any] = []
+        pseudo: list[tuple[Pseudo, int]] = []
+        for obj in batch:
+            info = self._info(type(obj))
+            if info.special is None:
+                children.extend(gc.get_referents(obj))
+                continue
+            try:
+                kids, found = info.special.expand(obj, ctx)
+            except Exception:  # a library object in a state we did not foresee
+                _log.debug("expanding %s failed", info.name, exc_info=True)
+                continue
+            children.extend(kids)
+            pseudo.extend((p, id(obj)) for p in found)
+        if pseudo:
+            self._settle_pseudo(pseudo)
+        if children:
+            self._settle_shared(children)
+
+    def _settle_shared(self, objs: list[Any], push: bool = True) -> None:
+        """Label objects that may be reached more than once (deduplicated by id)."""
+        cand = dict(zip(map(id, objs), objs))
+        ids = list(cand)
+        lab = self._lab
+        old = list(map(lab.get, ids))
+        new = list(map(self._trans.__getitem__, old))
+        changed = list(map(ne, old, new))
+        count = changed.count(True)
+        if not count:
+            return
+        if count < len(ids):
+            ids = list(compress(ids, changed))
+            old = list(compress(old, changed))
+            new = list(compress(new, changed))
+        self._settle(list(map(cand.__getitem__, ids)), ids, old, new, push)
+
+    def _sizes(self, objs: list[Any], tids: list[int], only: TypeInfo | None) -> list[int]:
+        tinfo = self._tinfo
+        try:
+            if only is not None:
+                return list(map(only.sizer, objs))
+            return list(map(_call, map(_SIZER, map(tinfo.__getitem__, tids)), objs))
+        except Exception:  # one odd C type; size the batch one by one
+            sizes = []
+            for tid, obj in zip(tids, objs):
+                try:
+                    sizes.append(int(tinfo[tid].sizer(obj)))
+                except Exception:
+                    sizes.append(0)
+            return sizes
+
+    def _settle(
+        self,
+        objs: list[Any],
+        ids: list[int] | None,
+        old: Any,
+        new: Any,
+        push: bool = True,
+    ) -> None:
+        """Account newly (re)labelled objects and queue them for expansion.
+
+        ``ids is None``: single-reference children of one batch, all moving
+        ``old -> new`` (scalars) and absent from ``_lab``. Otherwise ``ids``,
+        ``old`` and ``new`` are lists parallel to ``objs``.
+        """
+        tids = list(map(id, map(type, objs)))
+        infos = self._distinct_infos(tids, objs)
+        one_type = len(infos) == 1
+        if all(info.fast for info in infos):
+            sizes = list(map(_getsizeof, objs))
+        else:
+            sizes = self._sizes(objs, tids, infos[0] if one_type else None)
+            if min(sizes) < 0:  # walls: types, modules, library functions and caches
+                objs, ids, old, new, tids, sizes = self._drop_walls(
+                    objs, ids=ids, old=old, new=new, tids=tids, sizes=sizes
+                )
+                if not objs:
+                    return
+        self._visited += len(objs)
+        scalar = True
+        if ids is not None:
+            self._lab.update(zip(ids, new))
+            if len(set(new)) == 1 and len(set(old)) == 1:
+                old, new = old[0], new[0]
+            else:
+                scalar = False
+        if scalar:
+            self._account_scalar(objs, tids=tids, sizes=sizes, old=old, new=new, one_type=one_type)
+        else:
+            self._account_many(objs, tids, sizes, old, new)
+        if self._top_owner and (not scalar or old is not None):
+            self._move_tops(objs, ids, new, scalar)
+        if push:
+            self._queue(objs, tids, infos[0] if one_type else None, old, new, scalar=scalar)
+
+    def _queue(
+        self,
+        objs: list[Any],
+        tids: list[int],
+        only: TypeInfo | None,
+        old: Any,
+        new: Any,
+        *,
+        scalar: bool,
+    ) -> None:
+        """Queue the objects that have references of their own for expansion."""
+        if only is not None:
+            mode = only.exp
+            if mode in (EXP_LEAF, EXP_WALL):
+                return
+            if scalar:
+                self._pending.setdefault((old, new, mode), []).extend(objs)
+                return
+            exps: list[int] = [mode] * len(objs)
+        else:
+            exps = list(map(self._exp_by_tid.__getitem__, tids))
+        self._push(objs, old, new, exps, scalar)
+
+    def _distinct_infos(self, tids: list[int], objs: list[Any]) -> list[TypeInfo]:
+        """The :class:`TypeInfo` of each distinct type among ``objs``."""
+        utids = set(tids)
+        tinfo = self._tinfo
+        if not utids.issubset(tinfo.keys()):  # types met for the first time: classify once
+            for obj in dict(zip(tids, objs)).values():
+                self._info(type(obj))
+        return [tinfo[t] for t in utids]
+
+    def _drop_walls(
+        self,
+        objs: list[Any],
+        *,
+        ids: list[int] | None,
+        old: Any,
+        new: Any,
+        tids: list[int],
+        sizes: list[int],
+    ) -> tuple[list[Any], list[int] | None, Any, Any, list[int], list[int]]:
+        """Remove the objects whose sizer said "wall" (-1); remember shared ones."""
+        keep = list(map(ge, sizes, repeat(0)))
+        if ids is not None:
+            lab = self._lab
+            dropped = list(map(not_, keep))
+            for i, obj in zip(compress(ids, dropped), compress(objs, dropped)):
+                lab[i] = _WALL
+                self._keep.append(obj)
+            ids = list(compress(ids, keep))
+            old = list(compress(old, keep))
+            new = list(compress(new, keep))
+        return (
+            list(compress(objs, keep)),
+            ids,
+            old,
+            new,
+            list(compress(tids, keep)),
+            list(compress(sizes, keep)),
+        )
+
+    def _account_scalar(
+        self,
+        objs: list[Any],
+        *,
+        tids: list[int],
+        sizes: list[int],
+        old: int | None,
+        new: int,
+        one_type: bool,
+    ) -> None:
+        """Move the bytes of objects that all went ``old -> new``."""
+        if one_type:
+            tid = tids[0]
+            total = sum(sizes)
+            self._add_total(new, tid, total, len(sizes))
+            if old is not None:
+                self._add_total(old, tid, -total, -len(sizes))
+        else:
+            counts = Counter(zip(tids, sizes))
+            self._add(new, counts, 1)
+            if old is not None:
+                self._add(old, counts, -1)
+        self._track_top_scalar(new, objs, tids, sizes)
+
+    def _account_many(
+        self,
+        objs: list[Any],
+        tids: list[int],
+        sizes: list[int],
+        old: list[Any],
+        new: list[int],
+    ) -> None:
+        """Move the bytes of objects with per-object transitions."""
+        self._add_many(Counter(zip(new, tids, sizes)), 1)
+        if old.count(None) < len(old):
+            has_old = list(map(ne, old, repeat(None)))
+            moved = zip(compress(old, has_old), compress(tids, has_old), compress(sizes, has_old))
+            self._add_many(Counter(moved), -1)
+        self._track_top_many(new, objs, tids, sizes)
+
+    def _push(self, objs: list[Any], old: Any, new: Any, exps: list[int], scalar: bool) -> None:
+        pending = self._pending
+        if scalar:
+            for mode in set(exps):
+                if mode not in (EXP_LEAF, EXP_WALL):
+                    pending.setdefault((old, new, mode), []).extend(
+                        compress(objs, map(eq, exps, repeat(mode)))
+                    )
+            return
+        keys = list(zip(old, new, exps))
+        for key in set(keys):
+            if key[2] not in (EXP_LEAF, EXP_WALL):
+                pending.setdefault(key, []).extend(compress(objs, map(eq, keys, repeat(key))))
+
+    def _settle_pseudo(self, found: list[tuple[Pseudo, int]]) -> None:
+        """Label buffers/storages/mappings, counted once per key."""
+        lab = self._lab
+        trans = self._trans
+        for (key, size, tname, device, file_backed), owner in found:
+            pk = self._pseudo_keys.get(key)
+            if pk is None:
+                pk = self._pseudo_keys[key] = -(len(self._pseudo_keys) + 1)
+            old = lab.get(pk)
+            new = trans[old]
+            if old == new:
+                continue
+            lab[pk] = new
+            tid = self._pseudo_tids.get(tname)
+            if tid is None:
+                tid = self._pseudo_tids[tname] = -(len(self._pseudo_tids) + 1)
+                self._tnames[tid] = tname
+            counts = Counter({(tid, size): 1})
+            self._add(new, counts, 1)
+            if old is not None:
+                self._add(old, counts, -1)
+            if device is not None:
+                self._dev[(new, device)] = self._dev.get((new, device), 0) + size
+                if old is not None:
+                    self._dev[(old, device)] = self._dev.get((old, device), 0) - size
+            if file_backed:
+                self._fb[new] = self._fb.get(new, 0) + size
+                if old is not None:
+                    self._fb[old] = self._fb.get(old, 0) - size
+            self._visited += 1
+            top = self._top.get(new)
+            if top is None or len(top) < _TOP_K or size > top[-1][0]:
+                self._top_add(new, (size, owner, tid, pk))
+
+    def _add(self, label: int, counts: Counter[tuple[int, int]], sign: int) -> None:
+        agg = self._agg
+        for (tid, size), n in counts.items():
+            entry = agg.get((label, tid))
+            if entry is None:
+                agg[(label, tid)] = [sign * size * n, sign * n]
+            else:
+                entry[0] += sign * size * n
+                entry[1] += sign * n
+
+    def _add_total(self, label: int, tid: int, total: int, number: int) -> None:
+        entry = self._agg.get((label, tid))
+        if entry is None:
+            self._agg[(label, tid)] = [total, number]
+        else:
+            entry[0] += total
+            entry[1] += number
+
+    def _add_many(self, counts: Counter[tuple[int, int, int]], sign: int) -> None:
+        agg = self._agg
+        for (label, tid, size), n in counts.items():
+            entry = agg.get((label, tid))
+            if entry is None:
+                agg[(label, tid)] = [sign * size * n, sign * n]
+            else:
+                entry[0] += sign * size * n
+                entry[1] += sign * n
+
+    # ------------------------------------------------------------------ largest objects
+
+    def _top_add(self, label: int, entry: tuple[int, int, int, int]) -> None:
+        top = self._top.setdefault(label, [])
+        top.append(entry)
+        top.sort(reverse=True)
+        owner = self._top_owner
+        for evicted in top[_TOP_K:]:
+            if owner.get(evicted[3]) == label:
+                del owner[evicted[3]]
+        del top[_TOP_K:]
+        owner[entry[3]] = label
+
+    def _track_top_scalar(
+        self, label: int, objs: list[Any], tids: list[int], sizes: list[int]
+    ) -> None:
+        biggest = max(sizes)
+        top = self._top.get(label)
+        if top is not None and len(top) >= _TOP_K and biggest <= top[-1][0]:
+            return
+        i = sizes.index(biggest)
+        oid = id(objs[i])
+        self._top_add(label, (biggest, oid, tids[i], oid))
+
+    def _track_top_many(
+        self, new: list[int], objs: list[Any], tids: list[int], sizes: list[int]
+    ) -> None:
+        for label in set(new):
+            mask = list(map(eq, new, repeat(label)))
+            picked = list(compress(range(len(sizes)), mask))
+            biggest = max(sizes[i] for i in picked)
+            top = self._top.get(label)
+            if top is not None and len(top) >= _TOP_K and biggest <= top[-1][0]:
+                continue
+            i = next(i for i in picked if sizes[i] == biggest)
+            oid = id(objs[i])
+            self._top_add(label, (biggest, oid, tids[i], oid))
+
+    def _move_tops(self, objs: list[Any], ids: list[int] | None, new: Any, scalar: bool) -> None:
+        idl = ids if ids is not None else list(map(id, objs))
+        owner = self._top_owner
+        for j in compress(range(len(idl)), map(owner.__contains__, idl)):
+            owner[idl[j]] = new if scalar else new[j]
+
+    # ------------------------------------------------------------------ attribution
+
+    def _attribute(self) -> None:
+        by_label: dict[int, list[tuple[int, int, int]]] = {}
+        for (label, tid), (nbytes, count) in self._agg.items():
+            if label == _WALL or (nbytes <= 0 and count <= 0):
+                continue
+            by_label.setdefault(label, []).append((max(nbytes, 0), max(count, 0), tid))
+        holders: list[_Holder] = []
+        attributed = 0
+        for label, rows in by_label.items():
+            h = _Holder(label)
+            h.bytes = sum(r[0] for r in rows)
+            h.objects = sum(r[1] for r in rows)
+            if h.bytes <= 0 and h.objects <= 0:
+                continue
+            device_bytes: dict[str, int] = {}
+            for (lbl, device), nbytes in self._dev.items():
+                if lbl == label and nbytes > 0:
+                    device_bytes[device] = nbytes
+            h.host_bytes = max(h.bytes - sum(device_bytes.values()), 0)
+            if device_bytes:
+                h.device = max(device_bytes.items(), key=lambda kv: kv[1])[0]
+            h.file_backed = self._fb.get(label, 0) > 0
+            rows.sort(reverse=True)
+            h.composition = [
+                {"type": self._tnames.get(tid, "?"), "bytes": nbytes, "count": count}
+                for nbytes, count, tid in rows[:_COMPOSITION_TOP]
+            ]
+            h.type = h.composition[0]["type"] if h.composition else "?"
+            for size, target, tid, check in self._top.get(label, []):
+                del size
+                if self._top_owner.get(check) == label:
+                    h.type = self._tnames.get(tid, h.type)
+                    h.target = target
+                    break
+            attributed += h.host_bytes
+            holders.append(h)
+        holders.sort(key=lambda h: (-h.bytes, self._first_root(h.label)))
+        self._attributed = attributed
+        self._holders = holders[: self._max_holders]
+
+    def _first_root(self, label: int) -> int:
+        return min(min(self._groups[g].roots) for g in self._sets[label]) if self._groups else 0
+
+    def _root_indices(self, label: int) -> list[int]:
+        out: list[int] = []
+        for g in self._sets[label]:
+            out.extend(self._groups[g].roots)
+        return sorted(out)
+
+    def _holder_dict(self, rank: int, h: _Holder) -> dict[str, Any]:
+        roots = [self._roots[i] for i in self._root_indices(h.label)] if self._roots else []
+        first = roots[0] if roots else None
+        return {
+            "id": f"h{rank}",
+            "labels": [r.label for r in roots],
+            "kind": first.kind if first is not None else HOLDER_KINDS[0],
+            "roots": [{"label": r.label, "kind": r.kind} for r in roots],
+            # The type a user recognises is the root's own (a DataFrame, not
+            # its largest ndarray block); `composition` gives the breakdown.
+            "type": type_name(type(first.obj)) if first is not None else h.type,
+            "retained_bytes": h.bytes,
+            "objects": h.objects,
+            "path": h.path if h.path is not None else (first.path if first is not None else ""),
+            "cell_id": None,
+            "execution_count": None,
+            "composition": h.composition,
+            "shared": len(roots) > 1,
+            "device": h.device,
+            "file_backed": h.file_backed,
+        }
+
+    # ------------------------------------------------------------------ why-alive paths
+
+    def _path_work(self) -> bool:
+        """One unit of path search; True when every kept holder has its path."""
+        holders = self._holders or []
+        state = self._path_state
+        if state is None:
+            while self._path_i < len(holders):
+                h = holders[self._path_i]
+                state = self._start_path(h)
+                if state is not None:
+                    break
+                self._path_i += 1
+            else:
+                return True
+            self._path_state = state
+        if self._search_level(state):
+            self._path_state = None
+            self._path_i += 1
+        return self._path_i >= len(holders) and self._path_state is None
+
+    def _start_path(self, h: _Holder) -> dict[str, Any] | None:
+        first = self._root_indices(h.label)[0]
+        root = self._roots[first]
+        if h.target is None or root.kind == "cache" or id(root.obj) == h.target:
+            return None  # the root path is the whole story
+        g = next(g for g in self._sets[h.label] if first in self._groups[g].roots)
+        return {
+            "holder": h,
+            "root": root,
+            "g": g,
+            "level": [root.obj],
+            "next": [],
+            "parents": {id(root.obj): 0},
+            "ok": {},
+        }
+
+    def _allowed(self, state: dict[str, Any], child: Any) -> bool:
+        label = self._lab.get(id(child))
+        if label is None:  # a single-reference object: judged by its type
+            info = self._info(type(child))
+            if info.exp == EXP_WALL:
+                return False
+            try:
+                return info.fast or info.sizer(child) >= 0
+            except Exception:
+                return False
+        ok: dict[int, bool] = state["ok"]
+        found = ok.get(label)
+        if found is None:
+            found = ok[label] = label != _WALL and state["g"] in self._sets[label]
+        return found
+
+    def _children(self, obj: Any) -> list[Any]:
+        info = self._info(type(obj))
+        if info.exp in (EXP_WALL, EXP_LEAF):
+            return []
+        if info.exp == EXP_PLAIN:
+            return gc.get_referents(obj)
+        if info.exp == EXP_DICT:
+            return [*gc.get_referents(obj), *dict.keys(obj)]
+        if info.special is None or self._ctx is None:
+            return gc.get_referents(obj)
+        try:
+            return info.special.expand(obj, self._ctx)[0]
+        except Exception:
+            return []
+
+    def _search_level(self, state: dict[str, Any]) -> bool:
+        """Expand one BFS level from the holder's first root; True when done."""
+        h: _Holder = state["holder"]
+        target = h.target
+        parents: dict[int, int] = state["parents"]
+        nxt: list[Any] = state["next"]
+        level: list[Any] = state["level"]
+        found = False
+        # At most _PATH_CHUNK objects per call, so that one wide level fits in a slice.
+        chunk = level[-_PATH_CHUNK:]
+        del level[-_PATH_CHUNK:]
+        for obj in chunk:
+            oid = id(obj)
+            for child in self._children(obj):
+                cid = id(child)
+                if cid in parents or not self._allowed(state, child):
+                    continue
+                parents[cid] = oid
+                if cid == target:
+                    found = True
+                    break
+                nxt.append(child)
+            if found:
+                break
+        if found:
+            h.path = self._build_path(state)
+            return True
+        if len(parents) > _PATH_SEARCH_LIMIT:
+            return True
+        if not level:
+            if not nxt:
+                return True
+            state["level"], state["next"] = nxt, []
+        return False
+
+    def _build_path(self, state: dict[str, Any]) -> str | None:
+        h: _Holder = state["holder"]
+        root: Root = state["root"]
+        parents: dict[int, int] = state["parents"]
+        chain_ids: list[int] = []
+        cur_id = h.target
+        while cur_id is not None and cur_id != id(root.obj):
+            chain_ids.append(cur_id)
+            cur_id = parents.get(cur_id)
+            if len(chain_ids) > 10_000:
+                return None
+        chain_ids.reverse()
+        text = root.path
+        cur = root.obj
+        skip = False
+        for nid in chain_ids:
+            nxt = next((c for c in self._children(cur) if id(c) == nid), None)
+            if nxt is None:
+                return None  # the heap changed under us
+            if skip:
+                skip = False
+            else:
+                fmt, skip = describe_edge(cur, nxt)
+                text = fmt.format(text)
+            cur = nxt
+        return _tidy(text)
+
+
+def _zero_size(obj: Any) -> int:
+    return 0
+
+
+# ---------------------------------------------------------------------- naming edges
+
+_DICT_ATTR: Final = re.compile(r"\.__dict__\[\'([A-Za-z_][A-Za-z0-9_]*)\'\]")
+
+
+def _tidy(text: str) -> str:
+    """``obj.__dict__['name']`` -> ``obj.name`` (what a user types)."""
+
+    def repl(m: re.Match[str]) -> str:
+        name = m.group(1)
+        return f".{name}" if is_identifier(name) else m.group(0)
+
+    return _DICT_ATTR.sub(repl, text)
+
+
+def _index_of(items: Iterable[Any], child: Any) -> int | None:
+    for i, item in enumerate(items):
+        if item is child:
+            return i
+    return None
+
+
+def _local_name(frame: Any, child: Any) -> tuple[str | None, bool]:
+    """The local of ``frame`` that holds ``child`` (or whose cell holds it)."""
+    try:
+        local_vars = _frame_locals(frame)
+        items = (
+            list(dict.items(local_vars)) if type(local_vars) is dict else list(local_vars.items())
+        )
+    except Exception:
+        return None, False
+    is_cell, contents = cell_contents(child) if type(child) is types.CellType else (False, None)
+    for name, value in items:
+        if type(name) is not str:
+            continue
+        if value is child:
+            return name, False
+        if is_cell and value is contents:
+            return name, True
+    return None, False
+
+
+def _pandas_attribute(parent: Any, child: Any) -> str | None:
+    """The public attribute of a pandas Cython object (a BlockManager's
+    ``blocks``, a Block's ``values``) that holds ``child``.
+
+    Those attributes are C getters that return a stored field; getters of other
+    C types may compute (numpy's ``.imag`` allocates a copy), so only pandas'
+    own are called.
+    """
+    for cls in type_mro(type(parent)):
+        module = type_module(cls)
+        if module is None or not module.startswith("pandas."):
+            continue
+        for name, desc in sorted(type_ns(cls).items(), key=lambda kv: str(kv[0])):
+            if type(desc) is not types.GetSetDescriptorType or not is_identifier(name):
+                continue
+            if name.startswith("__"):
+                continue
+            try:
+                if desc.__get__(parent, type(parent)) is child:
+                    return str(name)
+            except Exception:  # noqa: S112 - an unset attribute raises: try the next
+                continue
+    return None
+
+
+Named = Optional[tuple[str, bool]]
+
+
+def _has(mro: tuple[type, ...], base: type) -> bool:
+    return any(c is base for c in mro)
+
+
+def _name_dict_item(parent: Any, child: Any, mro: tuple[type, ...]) -> Named:
+    if not _has(mro, dict):
+        return None
+    items = list(dict.items(parent))
+    for i, (key, value) in enumerate(items):
+        if value is child:
+            text = safe_key_repr(key)
+            return (f"{{}}[{text}]" if text else f"list({{}}.values())[{i}]"), False
+    at = _index_of((k for k, _v in items), child)
+    return (f"list({{}})[{at}]", False) if at is not None else None
+
+
+def _name_sequence_item(parent: Any, child: Any, mro: tuple[type, ...]) -> Named:
+    get: Callable[[Any, int], Any]
+    if _has(mro, list):
+        n, get = list.__len__(parent), list.__getitem__
+    elif _has(mro, tuple):
+        n, get = tuple.__len__(parent), tuple.__getitem__
+    else:
+        return None
+    i = _index_of((get(parent, j) for j in range(n)), child)
+    return (f"{{}}[{i}]", False) if i is not None else None
+
+
+def _name_set_item(parent: Any, child: Any, mro: tuple[type, ...]) -> Named:
+    if _has(mro, set):
+        items = list(set.__iter__(parent))
+    elif _has(mro, frozenset):
+        items = list(frozenset.__iter__(parent))
+    else:
+        return None
+    i = _index_of(items, child)
+    return (f"list({{}})[{i}]", False) if i is not None else None
+
+
+def _name_function_part(parent: Any, child: Any, mro: tuple[type, ...]) -> Named:
+    pt = type(parent)
+    if pt is types.CellType:
+        return "{}.cell_contents", False
+    if pt is types.MethodType:
+        owner, func = method_parts(parent)
+        if child is owner:
+            return "{}.__self__", False
+        return ("{}.__func__", False) if child is func else None
+    if pt is not types.FunctionType:
+        return None
+    closure, defaults, kwdefaults = func_parts(parent)
+    for attr, value in (
+        ("__closure__", closure),
+        ("__defaults__", defaults),
+        ("__kwdefaults__", kwdefaults),
+    ):
+        if value is child:
+            return f"{{}}.{attr}", False
+    return None
+
+
+def _name_frame_part(parent: Any, child: Any, mro: tuple[type, ...]) -> Named:
+    pt = type(parent)
+    if pt is types.TracebackType:
+        if child is _tb_next(parent):
+            return "{}.tb_next", False
+        return ("{}.tb_frame", False) if child is _tb_frame(parent) else None
+    if pt is types.FrameType:
+        if child is _frame_back(parent):
+            return "{}.f_back", False
+        name, via_cell = _local_name(parent, child)
+        return (f"{{}}.f_locals[{name!r}]", via_cell) if name is not None else None
+    if id(pt) in _GEN_FRAME:  # a generator/coroutine shows its frame's locals itself
+        getter, attr = _GEN_FRAME[id(pt)]
+        frame = getter(parent)
+        if frame is not None:
+            name, via_cell = _local_name(frame, child)
+            if name is not None:
+                return f"{{}}{attr}.f_locals[{name!r}]", via_cell
+    return None
+
+
+def _name_exception_part(parent: Any, child: Any, mro: tuple[type, ...]) -> Named:
+    if not _has(mro, BaseException):
+        return None
+    ns = vars(BaseException)
+    for attr in ("args", "__traceback__", "__context__", "__cause__"):
+        if ns[attr].__get__(parent) is child:
+            return f"{{}}.{attr}", False
+    return None
+
+
+def _name_array_part(parent: Any, child: Any, mro: tuple[type, ...]) -> Named:
+    np = sys.modules.get("numpy")
+    if np is None or not _has(mro, np.ndarray):
+        return None
+    if child is vars(np.ndarray)["base"].__get__(parent):
+        return "{}.base", False
+    items = _NdarraySpecial(np).elements(parent)  # None unless dtype=object
+    i = _index_of(items, child) if items is not None else None
+    return (f"{{}}.flat[{i}]", False) if i is not None else None
+
+
+def _name_attribute(parent: Any, child: Any, mro: tuple[type, ...]) -> Named:
+    attrs = instance_dict(parent)
+    if attrs is not None:
+        if child is attrs:
+            return "{}.__dict__", False
+        for key, value in list(dict.items(attrs)):
+            if value is child and type(key) is str:
+                if is_identifier(key):
+                    return f"{{}}.{key}", False
+                return f"getattr({{}}, {key!r})", False
+    for slot, value in slot_values(parent):
+        if value is child:
+            return f"{{}}.{slot}", False
+    name = _pandas_attribute(parent, child)
+    return (f"{{}}.{name}", False) if name is not None else None
+
+
+#: Tried in order; each returns None when the edge is not of its kind.
+_NAMERS: Final[tuple[Callable[[Any, Any, tuple[type, ...]], Named], ...]] = (
+    _name_dict_item,
+    _name_sequence_item,
+    _name_set_item,
+    _name_function_part,
+    _name_frame_part,
+    _name_exception_part,
+    _name_array_part,
+    _name_attribute,
+)
+
+
+def describe_edge(parent: Any, child: Any) -> tuple[str, bool]:
+    """How to go from ``parent`` to ``child`` in pasteable Python.
+
+    Returns ``(format, skip_next)``: ``format`` has one ``{}`` for the
+    expression of the parent; ``skip_next`` is True when the step also covers
+    the next edge (a frame local held in a cell: ``f_locals`` shows contents).
+    Falls back to ``gc.get_referents(parent)[i]``, which always pastes.
+    """
+    mro = type_mro(type(parent))
+    for namer in _NAMERS:
+        try:
+            found = namer(parent, child, mro)
+        except Exception:  # an object in a state we did not foresee: try the next
+            _log.debug("naming an edge failed", exc_info=True)
+            found = None
+        if found is not None:
+            return found
+    try:
+        i = _index_of(gc.get_referents(parent), child)
+    except Exception:
+        i = None
+    if i is not None:
+        return f"gc.get_referents({{}})[{i}]", False
+    return "{}", False
+
+
+def scan_now(roots: list[Root], **kw: Any) -> dict[str, Any]:
+    """Run a :class:`Scan` to the end in one go and return its result."""
+    scan = Scan(roots, **kw)
+    while not scan.step(0.25):
+        pass
+    return scan.result()
+
+
+__all__ = ["Scan", "describe_edge", "is_a", "scan_now"]

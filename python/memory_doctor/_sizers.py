@@ -1,0 +1,775 @@
+"""Safe introspection and known-type sizers for the retained-size scan.
+
+Everything here reads objects without running user code. The rules:
+
+- an object's type is ``type(obj)``, never ``obj.__class__`` (a proxy can lie);
+- a type's attributes are read through the C getters of ``type`` itself
+  (``type.__dict__['__mro__'].__get__(tp)`` and friends) and its namespace
+  through the ``mappingproxy`` those return, so a metaclass's
+  ``__getattribute__``/``__getattr__`` never runs;
+- an object's size is ``sys.getsizeof`` only when the ``__sizeof__`` that call
+  would resolve to is implemented in C; otherwise the first C ``__sizeof__`` in
+  the MRO is called unbound (``object.__sizeof__(obj)``) and the GC/managed-dict
+  pre-header is added by hand;
+- library types (numpy, mmap, pyarrow, torch) are only looked at when their
+  module is already in ``sys.modules``; nothing is imported for the scan.
+
+:func:`classify` maps a type to a :class:`TypeInfo`: how the walk expands an
+object of that type (``EXP_*``) and how it sizes it. Types with hidden
+references or external buffers get a :class:`Special` handler.
+"""
+
+from __future__ import annotations
+
+import gc
+import keyword
+import logging
+import sys
+import types
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+if TYPE_CHECKING:  # typing.TypeGuard needs 3.10; annotations are not evaluated at runtime
+    from typing_extensions import TypeGuard
+
+_T = TypeVar("_T")
+
+_log = logging.getLogger(__name__)
+_log.addHandler(logging.NullHandler())
+_log.propagate = False  # ipykernel routes stderr into the user's cell
+
+# --------------------------------------------------------------------------- type access
+
+_TYPE_DICT = type.__dict__
+#: C getters on ``type``: none of them can be overridden by a metaclass.
+_MRO_OF: Final = _TYPE_DICT["__mro__"].__get__
+_NS_OF: Final = _TYPE_DICT["__dict__"].__get__
+_FLAGS_OF: Final = _TYPE_DICT["__flags__"].__get__
+_MODULE_OF: Final = _TYPE_DICT["__module__"].__get__
+_QUALNAME_OF: Final = _TYPE_DICT["__qualname__"].__get__
+_SUBCLASSES_OF: Final = _TYPE_DICT["__subclasses__"]
+
+_TPFLAGS_HAVE_GC: Final = 1 << 14
+_TPFLAGS_HEAPTYPE: Final = 1 << 9
+# 3.11 moved the instance dict (and 3.12 the weakref list) in front of the
+# object; sys.getsizeof counts that pre-header, object.__sizeof__ does not.
+_TPFLAGS_MANAGED: Final = (1 << 4) | (1 << 3) if sys.version_info >= (3, 12) else 1 << 4
+
+
+def type_mro(tp: type) -> tuple[type, ...]:
+    """``tp.__mro__`` through the C getter (a metaclass cannot intercept it)."""
+    try:
+        return _MRO_OF(tp)  # type: ignore[no-any-return]
+    except Exception:  # a half-built type: treat it as having no bases
+        return (tp,)
+
+
+def type_ns(tp: type) -> Any:
+    """``vars(tp)``: the read-only mappingproxy of the type's namespace."""
+    return _NS_OF(tp)
+
+
+def type_flags(tp: type) -> int:
+    """``tp.__flags__`` through the C getter."""
+    try:
+        return int(_FLAGS_OF(tp))
+    except Exception:
+        return 0
+
+
+def mro_has(tp: type, base: type) -> bool:
+    """``issubclass(tp, base)`` by identity over the MRO (no ``__subclasscheck__``)."""
+    return any(cls is base for cls in type_mro(tp))
+
+
+def is_a(obj: object, base: type[_T]) -> TypeGuard[_T]:
+    """``isinstance(obj, base)`` without its fallback to ``obj.__class__``.
+
+    ``isinstance`` reads ``obj.__class__`` when the real type does not match,
+    which runs a proxy's property; this only looks at ``type(obj)``.
+    """
+    return any(cls is base for cls in type_mro(type(obj)))
+
+
+def lookup_in_mro(tp: type, name: str) -> tuple[bool, Any]:
+    """The raw namespace value ``name`` resolves to on ``tp`` (no descriptor call)."""
+    for cls in type_mro(tp):
+        try:
+            ns = type_ns(cls)
+            if name in ns:
+                return True, ns[name]
+        except Exception:  # noqa: S112 - a half-built class in the MRO: look further
+            continue
+    return False, None
+
+
+def type_name(tp: type) -> str:
+    """``module.qualname`` of a type, read through the C getters of ``type``."""
+    try:
+        module = _MODULE_OF(tp)
+    except Exception:
+        module = None
+    try:
+        qualname = _QUALNAME_OF(tp)
+    except Exception:
+        qualname = None
+    qual = qualname if type(qualname) is str else "?"
+    if type(module) is str and module:
+        return f"{module}.{qual}"
+    return qual
+
+
+def type_module(tp: type) -> str | None:
+    """The ``__module__`` of a type if it is a string, else None."""
+    try:
+        module = _MODULE_OF(tp)
+    except Exception:
+        return None
+    return module if type(module) is str else None
+
+
+# --------------------------------------------------------------------------- object access
+
+_FUNC_NS = vars(types.FunctionType)
+_func_module: Final = _FUNC_NS["__module__"].__get__
+_func_closure: Final = _FUNC_NS["__closure__"].__get__
+_func_defaults: Final = _FUNC_NS["__defaults__"].__get__
+_func_kwdefaults: Final = _FUNC_NS["__kwdefaults__"].__get__
+_func_globals: Final = _FUNC_NS["__globals__"].__get__
+_func_qualname: Final = _FUNC_NS["__qualname__"].__get__
+_cell_contents: Final = vars(types.CellType)["cell_contents"].__get__
+_method_self: Final = vars(types.MethodType)["__self__"].__get__
+_method_func: Final = vars(types.MethodType)["__func__"].__get__
+_builtin_self: Final = vars(types.BuiltinFunctionType)["__self__"].__get__
+_module_dict: Final = vars(types.ModuleType)["__dict__"].__get__
+_frame_back: Final = vars(types.FrameType)["f_back"].__get__
+_frame_locals: Final = vars(types.FrameType)["f_locals"].__get__
+_frame_globals: Final = vars(types.FrameType)["f_globals"].__get__
+_tb_next: Final = vars(types.TracebackType)["tb_next"].__get__
+_tb_frame: Final = vars(types.TracebackType)["tb_frame"].__get__
+_staticmethod_func: Final = vars(staticmethod)["__func__"].__get__
+_classmethod_func: Final = vars(classmethod)["__func__"].__get__
+
+_GEN_FRAME: Final = {
+    id(types.GeneratorType): (vars(types.GeneratorType)["gi_frame"].__get__, ".gi_frame"),
+    id(types.CoroutineType): (vars(types.CoroutineType)["cr_frame"].__get__, ".cr_frame"),
+    id(types.AsyncGeneratorType): (
+        vars(types.AsyncGeneratorType)["ag_frame"].__get__,
+        ".ag_frame",
+    ),
+}
+
+_C_DESCRIPTORS: Final = (
+    types.MethodDescriptorType,
+    types.WrapperDescriptorType,
+    types.BuiltinFunctionType,
+    types.ClassMethodDescriptorType,
+)
+
+
+def func_module(func: types.FunctionType) -> str | None:
+    """A function's ``__module__`` if it is a string."""
+    try:
+        module = _func_module(func)
+    except Exception:
+        return None
+    return module if type(module) is str else None
+
+
+def func_parts(func: types.FunctionType) -> tuple[Any, Any, Any]:
+    """``(__closure__, __defaults__, __kwdefaults__)`` of a plain function."""
+    try:
+        return _func_closure(func), _func_defaults(func), _func_kwdefaults(func)
+    except Exception:
+        return None, None, None
+
+
+def func_globals(func: types.FunctionType) -> Any:
+    """A function's ``__globals__`` dict."""
+    try:
+        return _func_globals(func)
+    except Exception:
+        return None
+
+
+def func_qualname(func: types.FunctionType) -> str:
+    """A function's ``__qualname__`` (always a string for real functions)."""
+    try:
+        name = _func_qualname(func)
+    except Exception:
+        return "?"
+    return name if type(name) is str else "?"
+
+
+def cell_contents(cell: types.CellType) -> tuple[bool, Any]:
+    """``(True, contents)`` of a closure cell, or ``(False, None)`` when empty."""
+    try:
+        return True, _cell_contents(cell)
+    except ValueError:  # an empty cell raises ValueError
+        return False, None
+
+
+def module_dict(module: Any) -> dict[str, Any] | None:
+    """``vars(module)`` through the C getter of ``ModuleType``."""
+    try:
+        found = _module_dict(module)
+    except Exception:
+        return None
+    return found if type(found) is dict else None
+
+
+def method_parts(method: types.MethodType) -> tuple[Any, Any]:
+    """``(__self__, __func__)`` of a bound method."""
+    return _method_self(method), _method_func(method)
+
+
+def builtin_self(func: types.BuiltinFunctionType) -> Any:
+    """``__self__`` of a builtin function or method (a module for module functions)."""
+    try:
+        return _builtin_self(func)
+    except Exception:
+        return None
+
+
+def instance_dict(obj: Any) -> dict[Any, Any] | None:
+    """The instance ``__dict__`` through the C getter the type got at creation.
+
+    A class that defines its own ``__dict__`` (a property, say) gets nothing:
+    calling it would run user code.
+    """
+    found, desc = lookup_in_mro(type(obj), "__dict__")
+    if not found or type(desc) is not types.GetSetDescriptorType:
+        return None
+    try:
+        value = desc.__get__(obj, type(obj))
+    except Exception:
+        return None
+    return value if is_a(value, dict) else None
+
+
+def slot_values(obj: Any) -> list[tuple[str, Any]]:
+    """``(name, value)`` of every set ``__slots__`` member (C member descriptors)."""
+    out: list[tuple[str, Any]] = []
+    for cls in type_mro(type(obj)):
+        try:
+            items = list(type_ns(cls).items())
+        except Exception:  # noqa: S112 - as in lookup_in_mro
+            continue
+        for name, desc in items:
+            if type(desc) is types.MemberDescriptorType and type(name) is str:
+                try:
+                    out.append((name, desc.__get__(obj, type(obj))))
+                except Exception:  # noqa: S112 - an unset slot raises AttributeError
+                    continue
+    return out
+
+
+def safe_key_repr(key: Any) -> str | None:
+    """``repr(key)`` for keys of exact builtin types whose repr is known C code."""
+    tp = type(key)
+    if tp in (str, int, float, bool, bytes) or key is None:
+        text = repr(key)
+        return text if len(text) <= 200 else None
+    if tp is tuple and len(key) <= 8:
+        parts = [safe_key_repr(item) for item in key]
+        if all(part is not None for part in parts):
+            inner = ", ".join(p for p in parts if p is not None)
+            return f"({inner},)" if len(parts) == 1 else f"({inner})"
+    return None
+
+
+def is_identifier(name: object) -> bool:
+    """Whether ``name`` can follow a dot in pasted Python."""
+    return type(name) is str and name.isidentifier() and not keyword.iskeyword(name)
+
+
+# --------------------------------------------------------------------------- sizes
+
+_GC_HEAD: Final = sys.getsizeof([]) - [].__sizeof__()
+
+
+class _Probe:
+    pass
+
+
+# The pre-header of an ordinary user class instance (GC head + managed dict/weakref).
+_FULL_PRE: Final = sys.getsizeof(_Probe()) - object.__sizeof__(_Probe())
+
+
+def pre_header(tp: type) -> int:
+    """Bytes in front of an object of type ``tp`` that ``__sizeof__`` leaves out."""
+    flags = type_flags(tp)
+    if not flags & _TPFLAGS_HAVE_GC:
+        return 0
+    if flags & _TPFLAGS_MANAGED:
+        return max(_FULL_PRE, _GC_HEAD)
+    return _GC_HEAD
+
+
+def _c_sizeof(tp: type) -> tuple[bool, Callable[[Any], int] | None]:
+    """``(sys.getsizeof is safe, first C __sizeof__ in the MRO)``."""
+    first = True
+    for cls in type_mro(tp):
+        try:
+            impl = type_ns(cls).get("__sizeof__")
+        except Exception:  # noqa: S112 - as in lookup_in_mro
+            continue
+        if impl is None:
+            continue
+        if type(impl) in _C_DESCRIPTORS:
+            return first, impl
+        first = False  # a Python-level __sizeof__: user (or library) code we must not run
+    return False, object.__sizeof__
+
+
+# --------------------------------------------------------------------------- classification
+
+#: How the walk treats an object of a type.
+EXP_WALL: Final = 0  # never counted, never entered (types, modules, library functions, code)
+EXP_LEAF: Final = 1  # counted, has no references (str, int, float, bytes, ...)
+EXP_PLAIN: Final = 2  # counted, references from gc.get_referents
+EXP_DICT: Final = 3  # as PLAIN, plus the keys gc.get_referents skips for str-keyed dicts
+EXP_SPECIAL: Final = 4  # a Special handler sizes and expands it
+
+#: A pseudo node: memory outside Python objects (a buffer, a storage, mapped pages),
+#: counted once per ``key`` however many objects refer to it.
+#: ``(key, nbytes, type_name, device or None, file_backed)``.
+Pseudo = tuple[tuple[Any, ...], int, str, "str | None", bool]
+
+
+def _wall_size(obj: Any) -> int:
+    return -1
+
+
+class TypeInfo:
+    """What the scan knows about one type; built once per type per scan."""
+
+    __slots__ = ("exp", "fast", "name", "sizer", "special", "tp")
+
+    def __init__(
+        self,
+        tp: type,
+        exp: int,
+        sizer: Callable[[Any], int],
+        special: Special | None = None,
+    ) -> None:
+        #: The type itself, held so that its id cannot be reused during the scan.
+        self.tp = tp
+        self.exp = exp
+        #: ``sizer(obj)``: bytes, or -1 when this particular object is a wall.
+        self.sizer = sizer
+        #: ``sizer is sys.getsizeof``: lets a batch of such objects be sized in C.
+        self.fast = sizer is sys.getsizeof
+        self.special = special
+        self.name = type_name(tp)
+
+
+class Special:
+    """Sizes and expands the objects of one family of types."""
+
+    #: Shown in composition for pseudo nodes; set by subclasses that make them.
+    kind = "special"
+
+    def size(self, obj: Any) -> int:
+        """Bytes of ``obj`` itself, or -1 if this object is a wall."""
+        return sys.getsizeof(obj)
+
+    def expand(self, obj: Any, ctx: Context) -> tuple[list[Any], list[Pseudo]]:
+        """``obj``'s references and the pseudo nodes (buffers) it holds."""
+        return gc.get_referents(obj), []
+
+
+class Context:
+    """Per-scan facts the handlers need: user modules and objects that stop the walk."""
+
+    def __init__(self, user_modules: frozenset[str], stop_ids: set[int]) -> None:
+        self.user_modules = user_modules
+        #: Functions and caches whose closures, defaults and stores are roots of their
+        #: own: reached from elsewhere they contribute only themselves and their __dict__.
+        self.stop_ids = stop_ids
+        #: Frames executing on some thread now (refreshed at each scan step).
+        self.live_frames: set[int] = set()
+
+    def is_user_module(self, module: str | None) -> bool:
+        """Whether code from ``module`` is the user's (``__main__`` or a user module)."""
+        return module is not None and (module == "__main__" or module in self.user_modules)
+
+
+class _FunctionSpecial(Special):
+    """Plain functions: user functions are entered, library functions are walls."""
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+
+    def size(self, obj: Any) -> int:
+        if not self._ctx.is_user_module(func_module(obj)):
+            return -1
+        return sys.getsizeof(obj)
+
+    def expand(self, obj: Any, ctx: Context) -> tuple[list[Any], list[Pseudo]]:
+        refs = gc.get_referents(obj)
+        if id(obj) in ctx.stop_ids:
+            closure, defaults, kwdefaults = func_parts(obj)
+            refs = [
+                r for r in refs if r is not closure and r is not defaults and r is not kwdefaults
+            ]
+        glob = func_globals(obj)
+        # Name, qualname, module and doc strings are shared with the code object (a
+        # wall) and with every function of the module: counting them would only
+        # make tiny "shared" holders out of every function in the notebook.
+        return [r for r in refs if r is not glob and type(r) is not str], []
+
+
+class _BuiltinSpecial(Special):
+    """Builtin functions: module functions are walls, bound C methods hold their self."""
+
+    def size(self, obj: Any) -> int:
+        owner = builtin_self(obj)
+        if owner is None or mro_has(type(owner), types.ModuleType):
+            return -1
+        return sys.getsizeof(obj)
+
+
+class _LruSpecial(Special):
+    """``functools.lru_cache``/``cache`` wrappers (C type).
+
+    The cache's entries hang off non-GC link objects that only the wrapper's
+    ``tp_traverse`` visits, so the store is reached through the wrapper.
+    """
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+        wrapper_type = obj_lru_type()
+        desc = type_ns(wrapper_type).get("__dict__") if wrapper_type is not None else None
+        self._dict_get = desc.__get__ if type(desc) is types.GetSetDescriptorType else None
+
+    def wrapped(self, obj: Any) -> Any:
+        """The decorated function (the one ``types.FunctionType`` among the referents)."""
+        for ref in gc.get_referents(obj):
+            if type(ref) is types.FunctionType:
+                return ref
+        return None
+
+    def own_dict(self, obj: Any) -> Any:
+        """The wrapper's ``__dict__`` (``__wrapped__``, ``__doc__``, ...)."""
+        if self._dict_get is None:
+            return None
+        try:
+            return self._dict_get(obj)
+        except Exception:
+            return None
+
+    def size(self, obj: Any) -> int:
+        func = self.wrapped(obj)
+        if func is None or not self._ctx.is_user_module(func_module(func)):
+            return -1  # a library's cache belongs to the library
+        return sys.getsizeof(obj)
+
+    def expand(self, obj: Any, ctx: Context) -> tuple[list[Any], list[Pseudo]]:
+        if id(obj) in ctx.stop_ids:
+            own = self.own_dict(obj)
+            return ([own] if own is not None else []), []
+        return self.store(obj), []
+
+    def store(self, obj: Any) -> list[Any]:
+        """What the cache holds: keys, results and the cache dict, not the function."""
+        own = self.own_dict(obj)
+        return [
+            r
+            for r in gc.get_referents(obj)
+            if r is not own and type(r) is not types.FunctionType and type(r) is not object
+        ]
+
+
+def obj_lru_type() -> type | None:
+    """The C ``functools._lru_cache_wrapper`` type, if this Python has one."""
+    functools_mod = sys.modules.get("functools")
+    ns = module_dict(functools_mod) if functools_mod is not None else None
+    found = ns.get("_lru_cache_wrapper") if ns is not None else None
+    return found if type(found) is type else None
+
+
+class _FrameSpecial(Special):
+    """Frames. A frame still executing (a running thread's stack) shows the GC
+    nothing but ``f_back``/``f_trace`` in 3.11+, so its locals are read through
+    ``f_locals`` and its caller through ``f_back`` (C getters, as debuggers do)."""
+
+    def expand(self, obj: Any, ctx: Context) -> tuple[list[Any], list[Pseudo]]:
+        refs = gc.get_referents(obj)
+        if id(obj) not in ctx.live_frames:
+            # Finished (a traceback's frame): the GC sees everything. Suspended in a
+            # generator: the generator shows its locals, and reading f_locals here
+            # would add references to objects already counted as singly held.
+            return refs, []
+        back = _frame_back(obj)
+        if back is not None:
+            refs.append(back)
+        local_vars = _frame_locals(obj)
+        if type(local_vars) is dict:
+            refs.extend(dict.values(local_vars))
+        else:  # 3.13+: a FrameLocalsProxy (C)
+            refs.extend(type(local_vars).values(local_vars))
+        return refs, []
+
+
+class _NdarraySpecial(Special):
+    """numpy arrays: the data buffer belongs to the array that owns it.
+
+    ``ndarray.__sizeof__`` (C) counts the buffer only when the array owns it; a
+    view is its header plus a reference to ``.base`` (hidden from the GC, which
+    does not track arrays), so the owner's buffer is counted once however many
+    views exist. Object arrays hold their elements, also hidden from the GC.
+    """
+
+    def __init__(self, np: Any) -> None:
+        nd = np.ndarray
+        self._nd = nd
+        self._base = vars(nd)["base"].__get__
+        self._dtype = vars(nd)["dtype"].__get__
+        self._view = nd.view
+        self._ravel = nd.ravel
+        self._tolist = nd.tolist
+        self._sizeof = vars(nd)["__sizeof__"]
+        self._kind = vars(np.dtype)["kind"].__get__
+
+    def elements(self, obj: Any) -> list[Any] | None:
+        """The items of an object array (None for other dtypes).
+
+        A subclass is first viewed as a plain ``ndarray``: ``ravel`` on the
+        subclass itself would call its ``__array_finalize__`` (user code).
+        """
+        if self._kind(self._dtype(obj)) != "O":
+            return None
+        plain = obj if type(obj) is self._nd else self._view(obj, self._nd)
+        items = self._tolist(self._ravel(plain))
+        return items if type(items) is list else [items]
+
+    def size(self, obj: Any) -> int:
+        return int(self._sizeof(obj)) + pre_header(type(obj))
+
+    def expand(self, obj: Any, ctx: Context) -> tuple[list[Any], list[Pseudo]]:
+        out: list[Any] = []
+        if type_flags(type(obj)) & _TPFLAGS_HAVE_GC:  # a Python subclass: its __dict__
+            out.extend(gc.get_referents(obj))
+        base = self._base(obj)
+        if base is not None:
+            out.append(base)
+        else:
+            out.extend(self.elements(obj) or ())
+        return out, []
+
+
+class _MmapSpecial(Special):
+    """``mmap.mmap``: the mapping is a pseudo node, file-backed unless anonymous."""
+
+    kind = "mmap"
+
+    def __init__(self, mmap_type: Any) -> None:
+        self._len = mmap_type.__len__
+        self._size = mmap_type.size
+
+    def expand(self, obj: Any, ctx: Context) -> tuple[list[Any], list[Pseudo]]:
+        try:
+            length = int(self._len(obj))
+        except (ValueError, OSError):  # closed
+            return [], []
+        try:
+            self._size(obj)  # anonymous maps have no file to ask
+            file_backed = True
+        except (ValueError, OSError):
+            file_backed = False
+        return [], [(("mmap", id(obj)), length, "mmap.mmap[pages]", None, file_backed)]
+
+
+class _ArrowSpecial(Special):
+    """pyarrow arrays, chunked arrays, tables, record batches and buffers.
+
+    Their memory is in Arrow buffers outside Python objects; each buffer is a
+    pseudo node keyed by its address, so slices and the columns a table
+    shares with an array count once.
+    """
+
+    kind = "arrow"
+
+    def __init__(self, lib: Any) -> None:
+        ns = module_dict(lib) or {}
+        self._buffer = ns.get("Buffer")
+        self._array = ns.get("Array")
+        self._chunked = ns.get("ChunkedArray")
+        self._tabular = tuple(t for t in (ns.get("Table"), ns.get("RecordBatch")) if t)
+
+    def types(self) -> list[type]:
+        """The pyarrow types this handler covers."""
+        return [t for t in (self._buffer, self._array, self._chunked, *self._tabular) if t]
+
+    def size(self, obj: Any) -> int:
+        return int(object.__sizeof__(obj)) + pre_header(type(obj))
+
+    def _buffer_pseudo(self, buf: Any) -> Pseudo | None:
+        if buf is None or self._buffer is None:
+            return None
+        bt = self._buffer
+        address = int(vars(bt)["address"].__get__(buf))
+        size = int(vars(bt)["size"].__get__(buf))
+        return (("arrow", address), size, "pyarrow.Buffer", None, False)
+
+    def _arrays(self, obj: Any) -> list[Any]:
+        tp = type(obj)
+        if self._array is not None and mro_has(tp, self._array):
+            return [obj]
+        if self._chunked is not None and mro_has(tp, self._chunked):
+            return list(vars(self._chunked)["chunks"].__get__(obj))
+        for tab in self._tabular:
+            if mro_has(tp, tab):
+                found, columns = lookup_in_mro(tab, "columns")  # defined on _Tabular
+                out: list[Any] = []
+                if found and type(columns) is types.GetSetDescriptorType:
+                    for column in columns.__get__(obj, tab):
+                        out.extend(self._arrays(column))
+                return out
+        return []
+
+    def expand(self, obj: Any, ctx: Context) -> tuple[list[Any], list[Pseudo]]:
+        refs = gc.get_referents(obj)
+        pseudo: list[Pseudo] = []
+        if self._buffer is not None and mro_has(type(obj), self._buffer):
+            found = self._buffer_pseudo(obj)
+            return refs, [found] if found else []
+        if self._array is None:
+            return refs, pseudo
+        for arr in self._arrays(obj):
+            for buf in self._array.buffers(arr):
+                found = self._buffer_pseudo(buf)
+                if found is not None:
+                    pseudo.append(found)
+        return refs, pseudo
+
+
+class _TorchSpecial(Special):
+    """torch tensors: the storage is a pseudo node keyed by device and address."""
+
+    kind = "torch"
+
+    def __init__(self, tensor_type: type) -> None:
+        self._storage = tensor_type.untyped_storage  # type: ignore[attr-defined]
+
+    def size(self, obj: Any) -> int:
+        return int(object.__sizeof__(obj)) + pre_header(type(obj))
+
+    def expand(self, obj: Any, ctx: Context) -> tuple[list[Any], list[Pseudo]]:
+        refs = gc.get_referents(obj)
+        storage = self._storage(obj)
+        st = type(storage)
+        device = str(st.device.__get__(storage))
+        if device == "meta":
+            return refs, []
+        ptr = int(st.data_ptr(storage))
+        nbytes = int(st.nbytes(storage))
+        return refs, [
+            (
+                ("torch", device, ptr),
+                nbytes,
+                "torch.UntypedStorage",
+                None if device == "cpu" else device,
+                False,
+            )
+        ]
+
+
+_WALL_TYPES: Final = (
+    types.ModuleType,
+    types.CodeType,
+    types.MethodDescriptorType,
+    types.WrapperDescriptorType,
+    types.MemberDescriptorType,
+    types.GetSetDescriptorType,
+    types.ClassMethodDescriptorType,
+)
+
+
+class Classifier:
+    """Builds the :class:`TypeInfo` of each type met during one scan."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self._function = _FunctionSpecial(ctx)
+        self._builtin = _BuiltinSpecial()
+        self._frame = _FrameSpecial()
+        self.lru = _LruSpecial(ctx)
+        self._lru_type = obj_lru_type()
+        self._specials: list[tuple[type, Special]] = []
+        self.ndarray_type: type | None = None
+        np = sys.modules.get("numpy")
+        if np is not None:
+            try:
+                self.ndarray_type = np.ndarray
+                self._specials.append((np.ndarray, _NdarraySpecial(np)))
+            except Exception:
+                _log.debug("numpy sizer unavailable", exc_info=True)
+        mmap_mod = sys.modules.get("mmap")
+        if mmap_mod is not None:
+            try:
+                self._specials.append((mmap_mod.mmap, _MmapSpecial(mmap_mod.mmap)))
+            except Exception:
+                _log.debug("mmap sizer unavailable", exc_info=True)
+        pa_lib = sys.modules.get("pyarrow.lib")
+        if pa_lib is not None:
+            try:
+                arrow = _ArrowSpecial(pa_lib)
+                self._specials.extend((t, arrow) for t in arrow.types())
+            except Exception:
+                _log.debug("pyarrow sizer unavailable", exc_info=True)
+        torch = sys.modules.get("torch")
+        if torch is not None:
+            try:
+                tensor = torch.Tensor
+                self._specials.append((tensor, _TorchSpecial(tensor)))
+            except Exception:
+                _log.debug("torch sizer unavailable", exc_info=True)
+
+    def _exact(self, tp: type) -> TypeInfo | None:
+        """Types handled by identity: functions, frames, builtins, caches."""
+        if tp is types.FunctionType:
+            return TypeInfo(tp, EXP_SPECIAL, self._function.size, self._function)
+        if tp is types.FrameType:
+            return TypeInfo(tp, EXP_SPECIAL, sys.getsizeof, self._frame)
+        if tp is types.BuiltinFunctionType:
+            return TypeInfo(tp, EXP_PLAIN, self._builtin.size)
+        if tp is self._lru_type:
+            return TypeInfo(tp, EXP_SPECIAL, self.lru.size, self.lru)
+        return None
+
+    def classify(self, tp: type) -> TypeInfo:
+        """The :class:`TypeInfo` for objects of exactly type ``tp``."""
+        mro = type_mro(tp)
+        # A metaclass (its instances are classes), modules, code, C descriptors: walls.
+        if any(any(cls is wall for cls in mro) for wall in (type, *_WALL_TYPES)):
+            return TypeInfo(tp, EXP_WALL, _wall_size)
+        exact = self._exact(tp)
+        if exact is not None:
+            return exact
+        for base, special in self._specials:
+            if any(cls is base for cls in mro):
+                return TypeInfo(tp, EXP_SPECIAL, special.size, special)
+        getsizeof_ok, c_sizeof = _c_sizeof(tp)
+        if getsizeof_ok:
+            sizer: Callable[[Any], int] = sys.getsizeof
+        else:
+            sizer = _header_sizer(c_sizeof or object.__sizeof__, pre_header(tp))
+        if not type_flags(tp) & _TPFLAGS_HAVE_GC:
+            exp = EXP_LEAF
+        elif any(cls is dict for cls in mro):
+            exp = EXP_DICT
+        else:
+            exp = EXP_PLAIN
+        return TypeInfo(tp, exp, sizer)
+
+
+def _header_sizer(c_sizeof: Callable[[Any], int], header: int) -> Callable[[Any], int]:
+    def size(obj: Any) -> int:
+        try:
+            return int(c_sizeof(obj)) + header
+        except Exception:
+            return header
+
+    return size
