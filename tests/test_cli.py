@@ -22,7 +22,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_raw_cell
 
-from memory_doctor import _report
+from memory_doctor import _report, cli
+from memory_doctor._errors import CommError
 from memory_doctor._protocol import PEAK_METHODS, PEAK_VMHWM
 from memory_doctor.cli import main, parse_size
 
@@ -466,3 +467,161 @@ def test_helper_missing_in_kernel_env_exits_2_with_pip_command(tmp_path, nohelpe
     assert f"{sys.executable} -m pip install jupyterlab-memory-doctor" in line
     assert nohelper_kernel in line
     assert not (tmp_path / "r.json").exists()
+
+
+# --------------------------------------------------------------------------- holders (issue 3)
+
+
+def _scan_reply_holder(**overrides):
+    holder = {
+        "id": "h1",
+        "labels": ["big", "Out[3]", "_3"],
+        "kind": "variable",
+        "roots": [{"label": "big", "kind": "variable"}],
+        "type": "numpy.ndarray",
+        "retained_bytes": 419_430_400,
+        "objects": 1,
+        "path": "Out[3]",
+        "cell_id": "b",
+        "execution_count": 3,
+        "composition": [],
+        "shared": True,
+        "device": None,
+        "file_backed": False,
+    }
+    holder.update(overrides)
+    return holder
+
+
+SCAN_RESULT = {
+    "scan": {"duration_s": 1.25, "objects_visited": 5000, "complete": True, "stopped": None},
+    "rss": 600 * MB,
+    "attributed_bytes": 419_430_400,
+    "unattributed_bytes": 600 * MB - 419_430_400,
+    "holders": [_scan_reply_holder()],
+}
+
+
+def test_holder_entry_keeps_the_report_fields_and_maps_the_cell():
+    entry = _report.holder_entry(_scan_reply_holder(), {"a": 0, "b": 2})
+    assert entry == {
+        "labels": ["big", "Out[3]", "_3"],
+        "kind": "variable",
+        "type": "numpy.ndarray",
+        "retained_bytes": 419_430_400,
+        "objects": 1,
+        "path": "Out[3]",
+        "cell_index": 2,
+    }
+    assert _report.holder_entry(_scan_reply_holder(cell_id="gone"), {"b": 2})["cell_index"] is None
+    assert _report.holder_entry(_scan_reply_holder(cell_id=None), {"b": 2})["cell_index"] is None
+
+
+def test_scan_section_and_failed_scan():
+    section = _report.scan_section(SCAN_RESULT)
+    assert section["duration_s"] == 1.25 and section["objects_visited"] == 5000
+    assert section["complete"] is True and section["stopped"] is None
+    assert section["unattributed_bytes"] == 600 * MB - 419_430_400
+    failed = _report.scan_section(None, "the kernel died during the scan")
+    assert failed["complete"] is False and failed["error"] == "the kernel died during the scan"
+    assert failed["objects_visited"] is None
+
+
+def test_report_without_scan_has_no_holders_keys():
+    report = _fake_report([_measured(0, "a", "a", before=1 * MB, after=2 * MB, peak=3 * MB)])
+    assert "holders" not in report and "scan" not in report
+    assert 'id="md-holders"' not in _report.render_html(report)
+
+
+def test_html_holders_table_escapes_everything():
+    cells = [_measured(0, "a", "a", before=1 * MB, after=2 * MB, peak=3 * MB)]
+    evil = _scan_reply_holder(
+        labels=[XSS, "Out[3]"], type=f"<b>{XSS}</b>", path=f"d['{XSS}']", kind="<i>k</i>"
+    )
+    report = _fake_report(cells)
+    report["holders"] = [_report.holder_entry(evil, {"b": 0})]
+    report["scan"] = _report.scan_section({**SCAN_RESULT, "holders": [evil]})
+    page = _report.render_html(report)
+    assert 'id="md-holders"' in page
+    assert XSS not in page and "<i>k</i>" not in page
+    assert html.escape(XSS) in page
+    assert "419.4 MB" in page  # retained, formatted
+    partial = dict(report, scan={**report["scan"], "complete": False, "stopped": "budget"})
+    assert "This scan is partial" in _report.render_html(partial)
+    failed = dict(report, holders=[], scan=_report.scan_section(None, f"boom {XSS}"))
+    page = _report.render_html(failed)
+    assert "The scan failed" in page and XSS not in page
+
+
+@pytest.mark.parametrize("budget", ["0", "-1", "601", "soon", "nan"])
+def test_bad_scan_budget_is_a_usage_error(tmp_path, capsys, budget):
+    nb = write_notebook(tmp_path / "nb.ipynb", [code("x = 1", "a")])
+    rc = main(["run", str(nb), "--json", str(tmp_path / "r.json"), "--scan-budget", budget])
+    err = capsys.readouterr().err
+    assert rc == 2 and "invalid scan budget" in err
+    assert not (tmp_path / "r.json").exists()
+
+
+@pytest.mark.kernel
+def test_good_notebook_report_has_holders(good_run):
+    report = good_run["report"]
+    scan = report["scan"]
+    assert scan["complete"] is True and scan["stopped"] is None, scan
+    assert scan["objects_visited"] > 0 and scan["duration_s"] > 0
+    holders = report["holders"]
+    assert holders, report["scan"]
+    top = holders[0]
+    assert set(top) == {
+        "labels",
+        "kind",
+        "type",
+        "retained_bytes",
+        "objects",
+        "path",
+        "cell_index",
+    }
+    # keep = b'x' * 200_000_000 in cell 1 is the biggest thing the notebook holds.
+    assert top["labels"] == ["keep"]
+    assert top["kind"] == "variable" and top["type"] == "builtins.bytes" and top["path"] == "keep"
+    assert top["retained_bytes"] == pytest.approx(200_000_000, rel=0.10)
+    assert top["cell_index"] == 1
+    retained = [h["retained_bytes"] for h in holders]
+    assert retained == sorted(retained, reverse=True)
+    after = [h for h in holders if h["labels"] == ["after"]]
+    assert after and after[0]["cell_index"] == 6
+    assert 'id="md-holders"' in good_run["html"]
+    assert "scan complete" in good_run["out"] and "keep" in good_run["out"]
+
+
+@pytest.mark.kernel
+def test_no_scan_omits_holders(tmp_path, capsys):
+    nb = write_notebook(tmp_path / "nb.ipynb", [code("kept = b'k' * 10_000_000", "a")])
+    json_path, html_path = tmp_path / "r.json", tmp_path / "r.html"
+    rc = main(["run", str(nb), "--json", str(json_path), "--html", str(html_path), "--no-scan"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    report = json.loads(json_path.read_text(encoding="utf-8"))
+    assert "holders" not in report and "scan" not in report
+    assert report["cells"][0]["status"] == "ok"
+    assert "scanning" not in out
+    assert 'id="md-holders"' not in html_path.read_text(encoding="utf-8")
+
+
+def test_a_failed_scan_is_recorded_and_the_run_goes_on():
+    class RefusingSession:
+        def scan(self, **params):
+            raise CommError(f"The kernel helper refused or failed the scan (internal): {XSS}")
+
+        def is_alive(self):
+            return True
+
+    outcome = cli.RunOutcome(entries=[], hello=None, kernel_died=False)
+    err = io.StringIO()
+    console = cli._Console(quiet=True, out=io.StringIO(), err=err)
+    cli._run_scan(RefusingSession(), 5.0, outcome, console)
+    assert outcome.scan_result is None and "refused or failed" in outcome.scan_error
+    notebook = cli.LoadedNotebook(path=Path("nb.ipynb"), kernel_name=None, cells=())
+    holders, scan = cli._scan_sections(notebook, outcome)
+    assert holders == [] and scan["complete"] is False and "refused" in scan["error"]
+    cli._tell_scan(console, outcome, holders, scan)
+    assert "the scan of what holds memory failed" in err.getvalue()

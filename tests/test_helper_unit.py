@@ -497,7 +497,7 @@ def test_deeply_nested_request_is_refused(shell, doctor, manager):
 def test_unknown_request_message_lists_known_types(shell, doctor, manager):
     answer = manager.open().deliver({"type": "frobnicate", "request_id": "8"})
     assert answer["error"]["message"] == (
-        "Unknown request type 'frobnicate'. Known: configure, get_rss."
+        "Unknown request type 'frobnicate'. Known: configure, get_rss, scan, cancel."
     )
 
 

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from queue import Empty
 from types import TracebackType
-from typing import Any
+from typing import Any, Callable
 
 from ._errors import (
     CommError,
@@ -40,13 +40,17 @@ from ._protocol import (
     MSG_ERROR,
     MSG_HELLO,
     MSG_REPLY,
+    MSG_SCAN_PROGRESS,
     PROTOCOL_VERSION,
+    REQ_SCAN,
 )
 
 #: How long to wait for an interrupted cell to finish before giving up on it.
 INTERRUPT_GRACE_S = 10.0
 #: How often to check that the kernel process is alive while nothing arrives.
 _LIVENESS_POLL_S = 0.25
+#: How long past its budget a scan's reply may take (the result is built after the budget).
+SCAN_REPLY_GRACE_S = 60.0
 
 
 @dataclass
@@ -99,6 +103,10 @@ class KernelSession:
         self._idle: set[str] = set()
         self._replies: dict[str, dict[str, Any]] = {}
         self._request_ids = itertools.count(1)
+        # Requests whose reply may come after their comm_msg went idle (a scan):
+        # request_id -> the comm_msg's msg_id, and what arrived for them so far.
+        self._awaited: dict[str, str] = {}
+        self._inbox: dict[str, list[dict[str, Any]]] = {}
 
     # -- context manager -------------------------------------------------------
 
@@ -418,6 +426,98 @@ class KernelSession:
                 return data
         raise CommError(f"The helper sent no reply to {type!r}; is it still loaded?")
 
+    def send_request(self, type: str, **params: Any) -> str:
+        """Send a request on the session's comm without waiting; return its ``request_id``.
+
+        Collect the answer with :meth:`wait_reply`. Unlike :meth:`request`, this
+        catches a reply sent long after the request's own message was handled
+        (a ``scan``'s reply comes when the scan ends, parented to whatever the
+        kernel was doing then).
+        """
+        if self.comm_id is None:
+            raise CommError("No Memory Doctor comm is open; call start() or bootstrap() first.")
+        kc = self._require_client()
+        request_id = f"c{next(self._request_ids)}"
+        data = {"type": type, "request_id": request_id, **params}
+        msg = kc.session.msg("comm_msg", {"comm_id": self.comm_id, "data": data})
+        self._awaited[request_id] = msg["header"]["msg_id"]
+        self._inbox[request_id] = []
+        self._watched.add(msg["header"]["msg_id"])
+        kc.shell_channel.send(msg)
+        return request_id
+
+    def wait_reply(
+        self,
+        request_id: str,
+        timeout: float | None = 30.0,
+        progress: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
+        """Wait for the ``reply`` to a :meth:`send_request`; ``progress`` sees each
+        ``scan_progress`` for it on the way. Raises TimeoutError or KernelDiedError."""
+        if request_id not in self._awaited:
+            raise CommError(f"No request {request_id!r} is awaiting a reply.")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        seen = 0
+        try:
+            while True:
+                inbox = self._inbox[request_id]
+                for data in inbox[seen:]:
+                    seen += 1
+                    if data.get("type") == MSG_REPLY:
+                        return data
+                    if progress is not None:
+                        progress(data)
+                remaining = _LIVENESS_POLL_S
+                if deadline is not None:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise TimeoutError(
+                            f"No reply to request {request_id!r} within {timeout:g} s."
+                        )
+                    remaining = min(remaining, left)
+                if not self._pump(remaining) and not self.is_alive():
+                    raise KernelDiedError("waiting for a reply", self._exit_code())
+        finally:
+            self._inbox.pop(request_id, None)
+            msg_id = self._awaited.pop(request_id, None)
+            if msg_id is not None:
+                self._forget(msg_id)
+
+    def scan(
+        self,
+        *,
+        budget_s: float | None = None,
+        max_holders: int | None = None,
+        timeout: float | None = None,
+        progress: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
+        """Ask the helper what holds memory; return the ``scan`` reply's ``result``.
+
+        ``progress`` is called with each ``scan_progress`` message. ``timeout``
+        defaults to the budget (the helper's default is 5 s) plus
+        ``SCAN_REPLY_GRACE_S``. Raises :class:`CommError` if the helper refuses or
+        fails the scan, TimeoutError or KernelDiedError.
+        """
+        params: dict[str, Any] = {}
+        if budget_s is not None:
+            params["budget_s"] = budget_s
+        if max_holders is not None:
+            params["max_holders"] = max_holders
+        if timeout is None:
+            timeout = (budget_s if budget_s is not None else 5.0) + SCAN_REPLY_GRACE_S
+        request_id = self.send_request(REQ_SCAN, **params)
+        reply = self.wait_reply(request_id, timeout=timeout, progress=progress)
+        if not reply.get("ok"):
+            error = reply.get("error") or {}
+            raise CommError(
+                f"The kernel helper refused or failed the scan "
+                f"({error.get('code', '?')}): {error.get('message', '')}"
+            )
+        result = reply.get("result")
+        if not isinstance(result, dict):
+            raise CommError("The kernel helper's scan reply has no result.")
+        return result
+
     def comm_send(
         self, data: Any, *, comm_id: str | None = None, timeout: float = 30.0
     ) -> list[Any]:
@@ -515,6 +615,8 @@ class KernelSession:
         return self._iopub.pop(msg_id, [])
 
     def _forget_all(self) -> None:
+        self._awaited.clear()
+        self._inbox.clear()
         self._watched.clear()
         self._idle.clear()
         self._replies.clear()
@@ -541,14 +643,30 @@ class KernelSession:
         return True
 
     def _route_iopub(self, msg: dict[str, Any]) -> None:
+        captured = bool(self._awaited) and self._capture(msg)
         parent = msg.get("parent_header", {}).get("msg_id")
         if parent not in self._watched:
-            self.orphans.append(msg)
+            if not captured:
+                self.orphans.append(msg)
             return
         if msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle":
             self._idle.add(parent)
         # Idle is kept too: its kernel-side timestamp ends the request (bench/).
         self._iopub.setdefault(parent, []).append(msg)
+
+    def _capture(self, msg: dict[str, Any]) -> bool:
+        """Keep a reply or progress for an awaited request, whatever its parent."""
+        if msg.get("msg_type") != "comm_msg":
+            return False
+        content = msg.get("content") or {}
+        data = content.get("data")
+        if content.get("comm_id") != self.comm_id or not isinstance(data, dict):
+            return False
+        request_id = data.get("request_id")
+        if request_id not in self._inbox or data.get("type") not in (MSG_REPLY, MSG_SCAN_PROGRESS):
+            return False
+        self._inbox[request_id].append(data)
+        return True
 
 
 def _drain(get_msg: Any) -> Iterator[dict[str, Any]]:

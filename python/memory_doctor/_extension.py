@@ -9,6 +9,10 @@ number of front ends (several browser tabs) over comms on ``COMM_TARGET``.
 It is a guest in the user's process: nothing here raises into a cell, prints,
 touches the user namespace or history, or keeps a reference to user objects or
 execution results. Comm requests are plain data dispatched on ``type``.
+
+It also records, per cell, which names the cell bound (``_provenance``), and
+runs ``scan`` requests in slices on the kernel's event loop (``_scan_runner``)
+so that a scan never holds up a ``cancel`` or the user's next cell.
 """
 
 from __future__ import annotations
@@ -39,14 +43,18 @@ from ._protocol import (
     MSG_HELLO,
     PEAK_VMHWM,
     PROTOCOL_VERSION,
+    REQ_CANCEL,
     REQ_CONFIGURE,
     REQ_GET_RSS,
+    REQ_SCAN,
     REQUESTS,
     is_compatible,
     mismatch_message,
     reply_error,
     reply_ok,
 )
+from ._provenance import Provenance
+from ._scan_runner import ScanBusyError, ScanParamsError, ScanRunner
 
 _log = logging.getLogger(__name__)
 _log.addHandler(logging.NullHandler())
@@ -114,6 +122,10 @@ class MemoryDoctor:
         self._manager: _comm.CommManagerLike | None = None
         # Measured cells running right now, on any thread (ipykernel 7 subshells).
         self._active: list[_Frame] = []
+        self._provenance = Provenance()
+        self._runner = ScanRunner(
+            self._shell_ref, self._provenance, self._send_to, self._cell_running
+        )
         self.loaded = False
 
     # -- lifecycle ---------------------------------------------------------
@@ -135,6 +147,8 @@ class MemoryDoctor:
 
     def unload(self) -> None:
         """Remove the hooks and the comm target and close every open comm."""
+        self._runner.shutdown()
+        self._provenance.clear()
         shell = self._shell_ref()
         if shell is not None:
             for event, callback in (
@@ -184,6 +198,16 @@ class MemoryDoctor:
         """The measurement backend chosen at load."""
         return self._probe
 
+    @property
+    def provenance(self) -> Provenance:
+        """Where each user variable was last bound."""
+        return self._provenance
+
+    @property
+    def runner(self) -> ScanRunner:
+        """The scan runner (one scan at a time)."""
+        return self._runner
+
     # -- IPython hooks -------------------------------------------------------
 
     def _stack(self) -> list[_Frame]:
@@ -205,6 +229,9 @@ class MemoryDoctor:
             _log.debug("post_run_cell failed", exc_info=True)
 
     def _begin(self, info: Any) -> None:
+        # First: a running scan stops here and replies, so this cell waits at most
+        # for the slice in progress (on another thread) and the partial result.
+        self._runner.cell_starting()
         probe = self._probe
         if probe is None:
             return
@@ -219,9 +246,14 @@ class MemoryDoctor:
             # A frame whose post_run_cell never came (should not happen): drop it.
             with self._lock:
                 self._active[:] = [f for f in self._active if f not in stack]
+            for stale in stack:
+                self._provenance.discard(stale.info_id)
             stack.clear()
+        self._provenance_begin(info)
         if getattr(info, "silent", False) or not getattr(info, "store_history", True):
-            stack.append(_Frame(id(info), measured=False))
+            frame = _Frame(id(info), measured=False)
+            frame.cell_id = self._cell_id(info)
+            stack.append(frame)
             return
         frame = _Frame(id(info), measured=True, parent_id=parent_id)
         frame.cell_id = self._cell_id(info)
@@ -252,8 +284,17 @@ class MemoryDoctor:
                 return  # an empty cell skips pre_run_cell but not post_run_cell
             del stack[ids.index(id(info)) + 1 :]
         frame = stack.pop()
-        if not frame.measured:
-            return
+        try:
+            if frame.measured:
+                self._record(frame, result, t1)
+        finally:
+            if not stack:
+                # After the measurement: the snapshots it allocates and frees are
+                # the helper's, not the cell's (tracemalloc would see them).
+                self._provenance_end(frame, result)
+
+    def _record(self, frame: _Frame, result: Any, t1: float) -> None:
+        """Finish a measured cell's record and send it on every comm."""
         probe = self._probe
         with self._lock:
             if frame in self._active:
@@ -297,6 +338,43 @@ class MemoryDoctor:
             # (with or without this record) strictly before or after this.
             for comm in self._comms.values():
                 _comm.send(comm, message)
+
+    def _provenance_begin(self, info: Any) -> None:
+        shell = self._shell_ref()
+        namespace = getattr(shell, "user_ns", None)
+        if isinstance(namespace, dict):
+            self._provenance.begin(id(info), namespace)
+
+    def _provenance_end(self, frame: _Frame, result: Any) -> None:
+        shell = self._shell_ref()
+        namespace = getattr(shell, "user_ns", None)
+        if not isinstance(namespace, dict):
+            self._provenance.discard(frame.info_id)
+            return
+        count = getattr(result, "execution_count", None)
+        if not isinstance(count, int) and frame.measured:
+            count = int(getattr(shell, "execution_count", 1)) - 1
+        failed = result is None or (
+            getattr(result, "error_before_exec", None) is not None
+            or getattr(result, "error_in_exec", None) is not None
+        )
+        self._provenance.end(
+            frame.info_id,
+            namespace,
+            frame.cell_id,
+            count if isinstance(count, int) else None,
+            failed=failed,
+        )
+
+    def _cell_running(self) -> bool:
+        with self._lock:
+            return bool(self._active)
+
+    def _send_to(self, comm_id: str, message: dict[str, Any]) -> bool:
+        """Send on one of our comms by id; False if it is gone (the scan runner's sender)."""
+        with self._lock:
+            comm = self._comms.get(comm_id)
+            return comm is not None and _comm.send(comm, message)
 
     def _kernel_parent(self) -> dict[str, Any] | None:
         kernel = getattr(self._shell_ref(), "kernel", None)
@@ -399,6 +477,7 @@ class MemoryDoctor:
                 comm = self._comms.pop(comm_id, None)
             if comm is not None:
                 self._detach(comm)
+                self._runner.comm_closed(comm_id)
         except Exception:  # never raise out of a handler
             _log.debug("comm_close failed", exc_info=True)
 
@@ -411,8 +490,9 @@ class MemoryDoctor:
                 comm = self._comms.get(comm_id) if isinstance(comm_id, str) else None
             if comm is None:
                 return
-            answer = self.handle_request(content.get("data"))
-            _comm.send(comm, answer)
+            answer = self._dispatch(content.get("data"), comm.comm_id)
+            if answer is not None:  # None: a scan that replies when it ends
+                _comm.send(comm, answer)
         except Exception:  # never raise out of a handler
             _log.debug("comm_msg failed", exc_info=True)
             if comm is not None:
@@ -429,8 +509,19 @@ class MemoryDoctor:
 
     # -- requests --------------------------------------------------------------
 
-    def handle_request(self, data: Any) -> dict[str, Any]:  # noqa: PLR0911 - one answer per way a request can be wrong
-        """Answer one request; always returns a message, never raises."""
+    def handle_request(self, data: Any) -> dict[str, Any]:
+        """Answer one request; always returns a message, never raises.
+
+        A ``scan`` asked for this way (no comm to answer on later) runs to
+        completion within its budget before this returns.
+        """
+        answer = self._dispatch(data, None)
+        if answer is None:  # pragma: no cover - only with a comm id
+            return reply_error(None, ERR_INTERNAL, _INTERNAL_MESSAGE)
+        return answer
+
+    def _dispatch(self, data: Any, comm_id: str | None) -> dict[str, Any] | None:  # noqa: PLR0911 - one answer per way a request can be wrong
+        """Answer one request arriving on ``comm_id``; ``None`` when the answer comes later."""
         if not isinstance(data, dict):
             return self._error(
                 ERR_BAD_REQUEST,
@@ -460,7 +551,7 @@ class MemoryDoctor:
                 request_id, ERR_BAD_REQUEST, "The request's 'type' must be a string."
             )
         handler = self._handlers.get(request_type)
-        if handler is None:
+        if handler is None and request_type != REQ_SCAN:
             return reply_error(
                 request_id,
                 ERR_UNKNOWN_REQUEST,
@@ -468,8 +559,10 @@ class MemoryDoctor:
                 f"Known: {', '.join(REQUESTS)}.",
             )
         try:
+            if handler is None:  # a scan: replies later on the comm (None here), or now
+                return self._runner.start(request_id, data, comm_id)
             return reply_ok(request_id, handler(self, data))
-        except _BadRequest as exc:
+        except (_BadRequest, ScanParamsError, ScanBusyError) as exc:
             return reply_error(request_id, ERR_BAD_REQUEST, str(exc))
         except Exception:  # answer, never raise
             _log.debug("request %s failed", request_type, exc_info=True)
@@ -478,6 +571,14 @@ class MemoryDoctor:
     def _request_configure(self, data: dict[str, Any]) -> dict[str, Any]:
         options = {k: v for k, v in data.items() if k not in ("type", "request_id")}
         return {"config": self._configure(options)}
+
+    def _request_cancel(self, data: dict[str, Any]) -> dict[str, Any]:
+        target = data.get("target")
+        if not isinstance(target, str) or len(target) > MAX_ID_CHARS:
+            raise _BadRequest(
+                "'cancel' needs a string 'target': the request_id of the scan to stop."
+            )
+        return {"cancelled": self._runner.cancel(target)}
 
     def _request_get_rss(self, data: dict[str, Any]) -> dict[str, Any]:
         # Extra fields are ignored: a newer MINOR may add optional ones.
@@ -488,6 +589,7 @@ class MemoryDoctor:
     _handlers: dict[str, Callable[[MemoryDoctor, dict[str, Any]], dict[str, Any]]] = {  # noqa: RUF012 - a read-only dispatch table
         REQ_CONFIGURE: _request_configure,
         REQ_GET_RSS: _request_get_rss,
+        REQ_CANCEL: _request_cancel,
     }
 
     def _configure(self, options: dict[str, Any]) -> dict[str, Any]:

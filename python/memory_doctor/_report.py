@@ -202,9 +202,15 @@ def build_report(
     cells: Sequence[Mapping[str, Any]],
     kernel_died: bool,
     generated_at: str | None = None,
+    holders: Sequence[Mapping[str, Any]] | None = None,
+    scan: Mapping[str, Any] | None = None,
 ) -> Report:
-    """Assemble the whole report dict (see the module docstring for extension)."""
-    return {
+    """Assemble the whole report dict (see the module docstring for extension).
+
+    ``holders`` and ``scan`` (from :func:`holder_entry` and :func:`scan_section`)
+    are added only when a scan was asked for.
+    """
+    report: Report = {
         "format": REPORT_FORMAT,
         "version": REPORT_VERSION,
         "generated_at": generated_at or utc_now_iso(),
@@ -214,6 +220,56 @@ def build_report(
         "cells": [dict(c) for c in cells],
         "summary": summarize(cells, thresholds, kernel_died=kernel_died),
     }
+    if holders is not None:
+        report["holders"] = [dict(h) for h in holders]
+    if scan is not None:
+        report["scan"] = dict(scan)
+    return report
+
+
+def holder_entry(holder: Mapping[str, Any], cell_index_by_id: Mapping[str, int]) -> dict[str, Any]:
+    """One report holder from a ``scan`` reply's holder.
+
+    ``cell_index`` is the notebook position of the cell whose id the holder's
+    ``cell_id`` names (the cell that last bound its first root), else ``None``.
+    """
+    labels = holder.get("labels")
+    cell_id = holder.get("cell_id")
+    return {
+        "labels": [str(label) for label in labels] if isinstance(labels, list) else [],
+        "kind": holder.get("kind"),
+        "type": holder.get("type"),
+        "retained_bytes": _int_or_none(holder.get("retained_bytes")),
+        "objects": _int_or_none(holder.get("objects")),
+        "path": holder.get("path"),
+        "cell_index": cell_index_by_id.get(cell_id) if isinstance(cell_id, str) else None,
+    }
+
+
+def scan_section(result: Mapping[str, Any] | None, error: str | None = None) -> dict[str, Any]:
+    """The ``scan`` section from a ``scan`` reply's result, or from the error that stopped it.
+
+    ``{duration_s, objects_visited, complete}`` as the issue asks, plus why a
+    partial scan stopped and the RSS accounting (``rss``, ``attributed_bytes``,
+    ``unattributed_bytes``); ``error`` only when the scan failed.
+    """
+    result = result or {}
+    info = result.get("scan") or {}
+    duration = info.get("duration_s")
+    section: dict[str, Any] = {
+        "duration_s": round(float(duration), 6)
+        if isinstance(duration, (int, float)) and not isinstance(duration, bool)
+        else None,
+        "objects_visited": _int_or_none(info.get("objects_visited")),
+        "complete": info.get("complete") is True and error is None,
+        "stopped": info.get("stopped"),
+        "rss": _int_or_none(result.get("rss")),
+        "attributed_bytes": _int_or_none(result.get("attributed_bytes")),
+        "unattributed_bytes": _int_or_none(result.get("unattributed_bytes")),
+    }
+    if error is not None:
+        section["error"] = error
+    return section
 
 
 # --------------------------------------------------------------------------- writing
@@ -607,11 +663,77 @@ def _render_cells_table(report: Mapping[str, Any]) -> str:
     )
 
 
+_STOPPED_TEXT: Final = {
+    "budget": "stopped at its time budget (--scan-budget)",
+    "cancelled": "cancelled",
+    "cell_ran": "stopped because a cell ran",
+}
+
+
+def _render_holders(report: Mapping[str, Any]) -> str:
+    """The "What's holding memory" section; empty when no scan was asked for."""
+    if "holders" not in report and "scan" not in report:
+        return ""
+    scan = report.get("scan") or {}
+    holders = report.get("holders") or []
+    parts = ["<section><h2>What\u2019s holding memory</h2>"]
+    if scan.get("error"):
+        parts.append(
+            f'<div class="md-banner md-bad" role="alert">The scan failed: {_e(scan["error"])}</div>'
+        )
+    else:
+        state = (
+            "complete"
+            if scan.get("complete")
+            else f"partial: {_STOPPED_TEXT.get(str(scan.get('stopped')), 'incomplete')}"
+        )
+        parts.append(
+            f'<p class="md-sub">Scanned {_e(scan.get("objects_visited"))} objects in '
+            f"{_e(_format_duration(scan.get('duration_s')))} ({_e(state)}). Kernel RSS "
+            f"{_e(format_bytes(scan.get('rss')))}; the holders below account for "
+            f"{_e(format_bytes(scan.get('attributed_bytes')))}. The other "
+            f"{_e(format_bytes(scan.get('unattributed_bytes')))} is the interpreter and "
+            "libraries, native allocations outside Python objects, and memory freed but not "
+            "returned to the OS.</p>"
+        )
+        if not scan.get("complete"):
+            parts.append(
+                '<div class="md-banner md-note">This scan is partial: sizes are lower bounds '
+                "and some holders may be missing.</div>"
+            )
+    header = (
+        "<tr><th>#</th><th>Held by</th><th>Kind</th><th>Type</th><th>Retained</th>"
+        "<th>Objects</th><th>Cell</th><th>Why alive</th></tr>"
+    )
+    rows = []
+    for rank, holder in enumerate(holders, start=1):
+        labels = holder.get("labels") or []
+        shared = len(labels) > 1
+        title = ' title="shared: deleting only one of these names frees nothing"' if shared else ""
+        cell = holder.get("cell_index")
+        rows.append(
+            f'<tr><td class="md-num">{rank}</td>'
+            f"<td{title}><code>{_e(', '.join(str(x) for x in labels))}</code></td>"
+            f"<td>{_e(holder.get('kind'))}</td>"
+            f"<td><code>{_e(holder.get('type'))}</code></td>"
+            f'<td class="md-num">{_e(format_bytes(holder.get("retained_bytes")))}</td>'
+            f'<td class="md-num">{_e(holder.get("objects"))}</td>'
+            f'<td class="md-num">{_e("" if cell is None else cell)}</td>'
+            f"<td><code>{_e(holder.get('path'))}</code></td></tr>"
+        )
+    body = "\n".join(rows) or '<tr><td colspan="8">No holders were found.</td></tr>'
+    parts.append(
+        f'<table id="md-holders"><thead>{header}</thead><tbody>{body}</tbody></table></section>'
+    )
+    return "\n".join(parts)
+
+
 #: Renderers for the page body, in order. A later report section appends its own.
 SECTION_RENDERERS: list[Callable[[Mapping[str, Any]], str]] = [
     _render_header,
     _render_chart,
     _render_cells_table,
+    _render_holders,
 ]
 
 

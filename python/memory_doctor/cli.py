@@ -42,6 +42,10 @@ _PREFIX_POWER: Final = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5}
 #: Threshold option dest -> report threshold name; the names match, kept explicit for grep.
 _THRESHOLD_OPTIONS: Final = ("max_peak", "max_delta", "max_rss")
 
+#: Default and largest ``--scan-budget`` (the helper refuses budgets above 600 s).
+DEFAULT_SCAN_BUDGET_S: Final = 30.0
+MAX_SCAN_BUDGET_S: Final = 600.0
+
 
 class BadInputError(Exception):
     """Input the user can fix (missing file, invalid notebook, unknown kernel): exit 2."""
@@ -81,6 +85,19 @@ def _timeout_arg(text: str) -> float:
     return value
 
 
+def _scan_budget_arg(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= MAX_SCAN_BUDGET_S:
+        raise argparse.ArgumentTypeError(
+            f"invalid scan budget {text!r}: use a number of seconds above 0 and at most "
+            f"{MAX_SCAN_BUDGET_S:g}"
+        )
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``memory-doctor`` argument parser."""
     parser = argparse.ArgumentParser(
@@ -95,7 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Run every code cell of NOTEBOOK top to bottom in a fresh kernel (the notebook's "
             "kernelspec; cwd = the notebook's folder) with the Memory Doctor helper loaded, and "
-            "write a per-cell memory report. Cells that raise are recorded and the run goes on. "
+            "write a per-cell memory report. After the last cell, one scan finds what holds the "
+            "kernel's memory (the report's holders). Cells that raise are recorded and the run "
+            "goes on. "
             "Exit status: 0 ok, 1 the kernel died, 2 bad input, 3 a threshold was exceeded. "
             "SIZE: bytes, or with a unit: 500MB, 1.5GB (powers of 1000), 2GiB (1024), 300M."
         ),
@@ -131,6 +150,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--kernel", metavar="NAME", help="kernelspec to use instead of the notebook's own"
+    )
+    run.add_argument(
+        "--no-scan",
+        dest="scan",
+        action="store_false",
+        help="skip the scan of what holds memory after the last cell (no 'holders' in the report)",
+    )
+    run.add_argument(
+        "--scan-budget",
+        type=_scan_budget_arg,
+        default=DEFAULT_SCAN_BUDGET_S,
+        metavar="S",
+        help=(
+            "stop the scan of what holds memory after S seconds and report what it found "
+            f"(marked partial); default {DEFAULT_SCAN_BUDGET_S:g}, at most {MAX_SCAN_BUDGET_S:g}"
+        ),
     )
     run.add_argument("-q", "--quiet", action="store_true", help="print no per-cell progress")
     return parser
@@ -335,6 +370,10 @@ class RunOutcome:
     kernel_died: bool
     died_cell: dict[str, Any] | None = None
     interrupted: bool = False
+    #: The ``scan`` reply's result, when a scan ran.
+    scan_result: dict[str, Any] | None = None
+    #: Why the scan asked for did not produce a result.
+    scan_error: str | None = None
 
 
 def _death_message(client_error: Mapping[str, Any] | None) -> str:
@@ -373,8 +412,12 @@ def run_cells(
     *,
     timeout: float | None,
     console: _Console,
+    scan_budget: float | None = None,
 ) -> RunOutcome:
     """Run the notebook's code cells in a fresh kernel; never loses what was measured.
+
+    With ``scan_budget``, one scan of what holds memory runs after the last cell
+    (unless the kernel died or the run was interrupted).
 
     Raises the client's start-up errors (helper missing, protocol mismatch, kernel
     died or timed out while starting) for ``main`` to turn into exit codes.
@@ -428,11 +471,71 @@ def run_cells(
                 outcome.died_cell = entry
                 entries.extend(_not_run(c) for c in cells[position + 1 :])
                 break
+        if scan_budget is not None and not (outcome.kernel_died or outcome.interrupted):
+            _run_scan(session, scan_budget, outcome, console)
     finally:
         # A dead kernel may not shut down cleanly; the report matters more.
         with contextlib.suppress(Exception):
             session.shutdown()
     return outcome
+
+
+def _run_scan(session: Any, budget: float, outcome: RunOutcome, console: _Console) -> None:
+    """The one scan after the last cell; failures are recorded, never raised."""
+    from ._client import SCAN_REPLY_GRACE_S  # noqa: PLC0415 - see run_cells
+    from ._errors import MemoryDoctorError  # noqa: PLC0415
+
+    console.progress(f"{PROG}: scanning what holds memory (budget {budget:g} s)")
+    try:
+        outcome.scan_result = session.scan(budget_s=budget, timeout=budget + SCAN_REPLY_GRACE_S)
+    except KeyboardInterrupt:
+        outcome.interrupted = True
+        outcome.scan_error = "interrupted"
+    except (MemoryDoctorError, TimeoutError) as exc:
+        outcome.scan_error = _first_line(str(exc)) or type(exc).__name__
+        if not session.is_alive():
+            outcome.scan_error = f"the kernel died during the scan ({outcome.scan_error})"
+
+
+def _scan_sections(
+    notebook: LoadedNotebook, outcome: RunOutcome
+) -> tuple[list[dict[str, Any]] | None, dict[str, Any] | None]:
+    """The report's ``holders`` and ``scan``; ``(None, None)`` when no scan was attempted."""
+    if outcome.scan_result is None and outcome.scan_error is None:
+        return None, None
+    index_by_id = {c.cell_id: c.index for c in notebook.cells}
+    raw = (outcome.scan_result or {}).get("holders") or []
+    holders = [_report.holder_entry(h, index_by_id) for h in raw if isinstance(h, dict)]
+    return holders, _report.scan_section(outcome.scan_result, outcome.scan_error)
+
+
+def _tell_scan(
+    console: _Console,
+    outcome: RunOutcome,
+    holders: Sequence[Mapping[str, Any]] | None,
+    scan: Mapping[str, Any] | None,
+) -> None:
+    if scan is None or holders is None:
+        return
+    if outcome.scan_error is not None:
+        console.note(f"the scan of what holds memory failed: {outcome.scan_error}")
+    else:
+        console.progress(_scan_summary(holders, scan))
+
+
+def _scan_summary(holders: Sequence[Mapping[str, Any]], scan: Mapping[str, Any]) -> str:
+    state = "complete" if scan.get("complete") else f"partial, {scan.get('stopped') or 'stopped'}"
+    line = (
+        f"{PROG}: scan {state}: {scan.get('objects_visited')} objects in "
+        f"{scan.get('duration_s') or 0:.2f} s, {len(holders)} holders"
+    )
+    if holders:
+        top = holders[0]
+        line += (
+            f"; largest: {', '.join(top['labels'])[:60]} "
+            f"{format_bytes(top.get('retained_bytes'))} ({top.get('path')})"
+        )
+    return line[:200]
 
 
 # --------------------------------------------------------------------------- main
@@ -476,7 +579,13 @@ def run_command(args: argparse.Namespace, console: _Console) -> int:
     )
     startup_failure: str | None = None
     try:
-        outcome = run_cells(notebook, kernel_name, timeout=args.timeout, console=console)
+        outcome = run_cells(
+            notebook,
+            kernel_name,
+            timeout=args.timeout,
+            console=console,
+            scan_budget=args.scan_budget if args.scan else None,
+        )
     except HelperMissingError:
         raise BadInputError(
             f"the memory_doctor helper is not installed in kernel {kernel_name!r}'s "
@@ -495,6 +604,7 @@ def run_command(args: argparse.Namespace, console: _Console) -> int:
     except OSError as exc:
         raise BadInputError(f"could not start kernel {kernel_name!r}: {exc}") from None
 
+    holders, scan = _scan_sections(notebook, outcome)
     report = _report.build_report(
         notebook_path=str(notebook_path),
         total_cells=len(notebook.cells),
@@ -502,6 +612,8 @@ def run_command(args: argparse.Namespace, console: _Console) -> int:
         thresholds=thresholds,
         cells=outcome.entries,
         kernel_died=outcome.kernel_died,
+        holders=holders,
+        scan=scan,
     )
     try:
         _write_reports(report, args.json, args.html)
@@ -510,6 +622,7 @@ def run_command(args: argparse.Namespace, console: _Console) -> int:
 
     summary = report["summary"]
     written = args.json + (f" and {args.html}" if args.html else "")
+    _tell_scan(console, outcome, holders, scan)
     console.progress(
         f"{PROG}: {summary['cells_run']} cells run, {summary['errors']} with errors, largest peak "
         f"increase {format_bytes(summary['max_peak_increase'])}; report written to {written}"

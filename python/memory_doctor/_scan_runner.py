@@ -1,0 +1,517 @@
+"""Run one retained-size scan at a time without blocking the kernel.
+
+A scan walks the whole heap, which takes seconds. Run in one go inside the
+``scan`` request's handler it would hold the kernel's shell loop, so a
+``cancel`` or the user's next cell would wait for it. Instead the scan runs in
+slices of ``SLICE_S`` seconds on the kernel's main event loop, and each slice
+schedules the next with ``kernel.io_loop.call_later``. Between two slices the
+loop handles whatever shell messages arrived (a ``cancel``, an
+``execute_request``).
+
+``kernel.io_loop`` is a tornado ``IOLoop`` running on asyncio in every
+supported ipykernel: ipykernel 6.x sets it in ``Kernel.start()`` and feeds
+shell messages through ``msg_queue``/``dispatch_queue`` coroutines on the same
+loop; ipykernel 7.x also sets it in ``start()`` and dispatches the main
+shell's messages as asyncio tasks on it (subshells have their own threads and
+loops). ``add_callback`` is thread-safe in tornado, so a request handled on a
+subshell thread can hand the scan to the main loop too. Without a loop (plain
+IPython, no comm to answer on) the scan runs to completion within its budget
+inside the request, and ``cancel`` can then only arrive between scans.
+
+Rules the runner keeps:
+
+- One scan per kernel. A second ``scan`` while one runs is refused with
+  ``bad_request`` (it names the running request, so the front end can cancel
+  it first); the running scan is never silently replaced.
+- ``pre_run_cell`` stops a running scan with ``cell_ran`` and replies with the
+  partial result at once, so a cell waits at most one slice. A scan requested
+  while a cell runs (an async cell awaiting, or a cell on a subshell thread)
+  waits for the cell to finish before it starts.
+- A slice holds ``_lock``; hooks on other threads wait at most one slice.
+- After the reply the runner holds nothing of the scan: the ``Scan`` object
+  drops its user references in ``result()`` and the runner drops the ``Scan``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any, Callable, Final, Protocol
+
+from ._measure import current_rss
+from ._protocol import (
+    ERR_INTERNAL,
+    MSG_SCAN_PROGRESS,
+    SCAN_PHASES,
+    reply_error,
+    reply_ok,
+)
+from ._provenance import Provenance
+
+_log = logging.getLogger(__name__)
+_log.addHandler(logging.NullHandler())
+_log.propagate = False  # ipykernel routes stderr into the user's cell
+
+#: Seconds of work per slice before the loop gets to handle other messages.
+SLICE_S: Final = 0.05
+#: Least time between two ``scan_progress`` messages of one scan.
+PROGRESS_INTERVAL_S: Final = 0.25
+#: Pause between two slices. The loop then waits in select() without the GIL, so
+#: ipykernel 7's shell-channel thread can forward a waiting message (a cancel, a
+#: cell) to the main loop; back-to-back slices left it starved for ~4 slices
+#: (measured: a cancel took 0.22 s to be handled, 0.07 s with this pause).
+YIELD_S: Final = 0.002
+#: How often a scan waiting for a running cell looks again.
+WAIT_POLL_S: Final = 0.1
+#: Safety margin over the budget after which the runner stops a scan itself,
+#: should the engine overrun its own budget check.
+OVERRUN_S: Final = 5.0
+
+DEFAULT_BUDGET_S: Final = 5.0
+MAX_BUDGET_S: Final = 600.0
+DEFAULT_MAX_HOLDERS: Final = 500
+MAX_MAX_HOLDERS: Final = 10_000
+
+STOP_BUDGET: Final = "budget"
+STOP_CANCELLED: Final = "cancelled"
+STOP_CELL_RAN: Final = "cell_ran"
+
+_INTERNAL_MESSAGE: Final = (
+    "The Memory Doctor scan failed; your kernel and its variables are unaffected. "
+    "Please report it with the kernel's log."
+)
+
+
+class ScanLike(Protocol):
+    """The part of ``_scan.Scan`` the runner drives."""
+
+    def step(self, slice_s: float = SLICE_S) -> bool:
+        """Work for about ``slice_s`` seconds; True when finished."""
+        ...
+
+    def stop(self, reason: str) -> None:
+        """Ask the scan to stop; the next ``step()`` finishes it with partial results."""
+        ...
+
+    @property
+    def finished(self) -> bool:
+        """Whether ``result()`` is ready."""
+        ...
+
+    def result(self) -> dict[str, Any]:
+        """The result; drops every user reference."""
+        ...
+
+
+#: ``(user_ns, user_ns_hidden, budget_s, max_holders, progress) -> Scan``.
+ScanFactory = Callable[
+    [Mapping[str, Any], "Mapping[str, Any] | None", float, int, Callable[[str, int, float], None]],
+    ScanLike,
+]
+#: ``send(comm_id, message) -> delivered``.
+Sender = Callable[[str, dict[str, Any]], bool]
+
+
+class ScanParamsError(ValueError):
+    """The ``scan`` request's parameters are invalid; the message says which and why."""
+
+
+class ScanBusyError(RuntimeError):
+    """Another scan is running."""
+
+
+def parse_params(data: Mapping[str, Any]) -> tuple[float, int]:
+    """``(budget_s, max_holders)`` from a ``scan`` request; ``ScanParamsError`` if invalid.
+
+    Unknown fields are ignored, as for ``get_rss``: a later MINOR may add some.
+    """
+    budget = data.get("budget_s", DEFAULT_BUDGET_S)
+    if (
+        isinstance(budget, bool)
+        or not isinstance(budget, (int, float))
+        or not math.isfinite(budget)
+        or not 0 < budget <= MAX_BUDGET_S
+    ):
+        raise ScanParamsError(
+            f"'budget_s' must be a number of seconds above 0 and at most {MAX_BUDGET_S:g}; "
+            f"got {_show(budget)}."
+        )
+    holders = data.get("max_holders", DEFAULT_MAX_HOLDERS)
+    if isinstance(holders, bool) or not isinstance(holders, int):
+        raise ScanParamsError(
+            f"'max_holders' must be an integer from 1 to {MAX_MAX_HOLDERS}; got {_show(holders)}."
+        )
+    if not 1 <= holders <= MAX_MAX_HOLDERS:
+        raise ScanParamsError(
+            f"'max_holders' must be an integer from 1 to {MAX_MAX_HOLDERS}; got {holders}."
+        )
+    return float(budget), holders
+
+
+def _show(value: object) -> str:
+    """A short description of a JSON value for an error message (no repr of big data)."""
+    if isinstance(value, (bool, int, float)) or value is None:
+        return str(value).lower() if isinstance(value, bool) or value is None else str(value)
+    if isinstance(value, str):
+        return repr(value[:40])
+    return f"a JSON {type(value).__name__}"
+
+
+def _engine_factory(
+    user_ns: Mapping[str, Any],
+    user_ns_hidden: Mapping[str, Any] | None,
+    budget_s: float,
+    max_holders: int,
+    progress: Callable[[str, int, float], None],
+) -> ScanLike:
+    """The real engine: roots of the namespace, then a ``Scan`` over them."""
+    from ._roots import enumerate_roots  # noqa: PLC0415 - heavy; only when a scan is asked for
+    from ._scan import Scan  # noqa: PLC0415 - as above
+
+    roots = enumerate_roots(user_ns, user_ns_hidden)
+    return Scan(roots, budget_s=budget_s, max_holders=max_holders, progress=progress)
+
+
+class _Job:
+    """One requested scan: plain data, plus the ``Scan`` while it runs."""
+
+    __slots__ = (
+        "budget_s",
+        "cancelled",
+        "comm_id",
+        "inline",
+        "last_progress",
+        "max_holders",
+        "queued_at",
+        "request_id",
+        "rss",
+        "scan",
+        "started_at",
+    )
+
+    def __init__(
+        self, request_id: str, comm_id: str | None, budget_s: float, max_holders: int
+    ) -> None:
+        self.request_id = request_id
+        self.comm_id = comm_id
+        self.budget_s = budget_s
+        self.max_holders = max_holders
+        self.scan: ScanLike | None = None
+        self.cancelled = False
+        # True when the reply is returned to the request handler instead of sent later.
+        self.inline = False
+        self.queued_at = time.monotonic()
+        self.started_at = 0.0
+        self.last_progress = 0.0
+        self.rss = 0
+
+
+class ScanRunner:
+    """Runs the kernel's scans in slices on its event loop, one at a time."""
+
+    def __init__(
+        self,
+        shell_ref: Callable[[], Any],
+        provenance: Provenance,
+        send: Sender,
+        cell_running: Callable[[], bool],
+        *,
+        scan_factory: ScanFactory | None = None,
+        slice_s: float = SLICE_S,
+    ) -> None:
+        self._shell_ref = shell_ref
+        self._provenance = provenance
+        self._send = send
+        self._cell_running = cell_running
+        self._factory: ScanFactory = scan_factory or _engine_factory
+        self._slice_s = slice_s
+        self._lock = threading.RLock()
+        self._job: _Job | None = None
+
+    # -- queries ---------------------------------------------------------------
+
+    @property
+    def running(self) -> str | None:
+        """The ``request_id`` of the scan in progress (queued or running), if any."""
+        job = self._job
+        return job.request_id if job is not None else None
+
+    # -- requests ----------------------------------------------------------------
+
+    def start(
+        self, request_id: str, data: Mapping[str, Any], comm_id: str | None
+    ) -> dict[str, Any] | None:
+        """Begin the scan asked for by ``data``.
+
+        Returns the reply when the scan ran to completion here (no event loop,
+        or no comm to answer on later), else ``None``: the reply is then sent on
+        ``comm_id`` when the scan ends. Raises ``ScanParamsError`` or
+        ``ScanBusyError`` for the caller to turn into ``bad_request``.
+        """
+        budget_s, max_holders = parse_params(data)
+        loop = self._loop() if comm_id is not None else None
+        with self._lock:
+            if self._job is not None:
+                raise ScanBusyError(
+                    f"A scan (request {self._job.request_id!r}) is already running; only one "
+                    "scan runs at a time. Wait for its reply, or send 'cancel' with "
+                    f"target {self._job.request_id!r} first."
+                )
+            job = self._job = _Job(request_id, comm_id, budget_s, max_holders)
+            if loop is None:
+                job.inline = True
+                return self._run_to_completion(job)
+        if self._on_loop(loop):
+            self._tick(job)
+        else:
+            loop.add_callback(self._tick, job)  # thread-safe; runs on the main loop
+        return None
+
+    def cancel(self, target: str) -> bool:
+        """Stop the scan ``target`` now; its reply carries ``stopped: cancelled``.
+
+        False when no such scan is running (finished, never started, unknown).
+        """
+        with self._lock:  # waits for a slice running on another thread
+            job = self._job
+            if job is None or job.request_id != target:
+                return False
+            job.cancelled = True
+            self._finish(job, STOP_CANCELLED)
+            return True
+
+    # -- hooks -------------------------------------------------------------------
+
+    def cell_starting(self) -> None:
+        """``pre_run_cell``: stop a running scan (reason ``cell_ran``) and reply now."""
+        if self._job is None:  # the common case: no lock, no cost
+            return
+        with self._lock:
+            job = self._job
+            if job is not None and job.scan is not None:
+                self._finish(job, STOP_CELL_RAN)
+            # A queued scan (waiting for a cell to end) keeps waiting for this one.
+
+    def comm_closed(self, comm_id: str) -> None:
+        """Nobody is listening for the scan any more: stop it without a reply."""
+        with self._lock:
+            job = self._job
+            if job is not None and job.comm_id == comm_id:
+                self._abort(job)
+
+    def shutdown(self) -> None:
+        """Unload: stop any scan without a reply and drop it."""
+        with self._lock:
+            job = self._job
+            if job is not None:
+                self._abort(job)
+
+    # -- the loop ----------------------------------------------------------------
+
+    def _loop(self) -> Any:
+        """The kernel's main ``io_loop`` if it has one we can schedule on."""
+        kernel = getattr(self._shell_ref(), "kernel", None)
+        loop = getattr(kernel, "io_loop", None)
+        if loop is None or not callable(getattr(loop, "add_callback", None)):
+            return None
+        if not callable(getattr(loop, "call_later", None)):
+            return None
+        return loop
+
+    @staticmethod
+    def _on_loop(loop: Any) -> bool:
+        """Whether this thread is running ``loop`` (tornado wraps an asyncio loop)."""
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        return running is getattr(loop, "asyncio_loop", None)
+
+    def _tick(self, job: _Job) -> None:
+        """One slice of ``job`` on the main loop, then schedule the next."""
+        loop = self._loop()
+        again: float | None = None
+        with self._lock:
+            if self._job is not job:
+                return  # finished, cancelled or aborted since it was scheduled
+            if loop is None:  # the kernel is going away: nothing can run the next slice
+                self._finish(job, STOP_CANCELLED)
+                return
+            try:
+                again = self._advance(job)
+            except KeyboardInterrupt:
+                # An interrupt while the first slice ran inside the request handler.
+                self._finish(job, STOP_CANCELLED)
+            except Exception:  # a guest answers; it never raises into the loop
+                _log.debug("scan slice failed", exc_info=True)
+                self._fail(job)
+        if again is not None:
+            loop.call_later(max(again, YIELD_S), self._tick, job)
+
+    def _advance(self, job: _Job) -> float | None:
+        """Start or continue ``job``; the delay before the next tick, None when it ended."""
+        if job.scan is not None:
+            return self._slice(job)
+        if not self._cell_running():
+            self._create(job)
+            return self._slice(job)
+        if time.monotonic() - job.queued_at <= job.budget_s + OVERRUN_S:
+            return WAIT_POLL_S  # a cell is running: start once it is done
+        self._finish(job, STOP_CELL_RAN)  # never got a quiet moment
+        return None
+
+    def _slice(self, job: _Job) -> float | None:
+        """Run one slice; 0 to run again soon, None when the job ended."""
+        scan = job.scan
+        if scan is None:
+            return None
+        if scan.step(self._slice_s):
+            self._finish(job, None)
+            return None
+        if time.monotonic() - job.started_at > job.budget_s + OVERRUN_S:
+            self._finish(job, STOP_BUDGET)
+            return None
+        return 0
+
+    def _run_to_completion(self, job: _Job) -> dict[str, Any]:
+        """The fallback without an event loop: the whole scan inside the request."""
+        try:
+            self._create(job)
+            scan = job.scan
+            while scan is not None and not scan.step(self._slice_s):
+                if time.monotonic() - job.started_at > job.budget_s + OVERRUN_S:
+                    return self._finish(job, STOP_BUDGET)
+            return self._finish(job, None)
+        except KeyboardInterrupt:
+            return self._finish(job, STOP_CANCELLED)
+        except Exception:
+            _log.debug("scan failed", exc_info=True)
+            return self._fail(job)
+
+    # -- building and ending -------------------------------------------------------
+
+    def _create(self, job: _Job) -> None:
+        shell = self._shell_ref()
+        if shell is None:
+            raise RuntimeError("the shell is gone")
+        # RSS before the scan allocates anything, so the scan's own working memory
+        # is not reported as the user's unattributed memory.
+        job.rss = current_rss()
+        job.started_at = time.monotonic()
+        job.last_progress = job.started_at - PROGRESS_INTERVAL_S  # the first one goes out at once
+        job.scan = self._factory(
+            shell.user_ns,
+            getattr(shell, "user_ns_hidden", None),
+            job.budget_s,
+            job.max_holders,
+            self._progress_callback(job),
+        )
+
+    def _progress_callback(self, job: _Job) -> Callable[[str, int, float], None]:
+        comm_id = job.comm_id
+
+        def progress(phase: str, visited: int, elapsed: float) -> None:
+            now = time.monotonic()
+            if comm_id is None or now - job.last_progress < PROGRESS_INTERVAL_S:
+                return
+            job.last_progress = now
+            self._send(
+                comm_id,
+                {
+                    "type": MSG_SCAN_PROGRESS,
+                    "request_id": job.request_id,
+                    "phase": phase if phase in SCAN_PHASES else "walk",
+                    "objects_visited": int(visited),
+                    "elapsed_s": round(float(elapsed), 3),
+                },
+            )
+
+        return progress
+
+    def _finish(self, job: _Job, reason: str | None) -> dict[str, Any]:
+        """End ``job`` (stopping it for ``reason`` if given), send and return its reply."""
+        scan, job.scan = job.scan, None
+        self._job = None
+        try:
+            if scan is None:
+                raw: dict[str, Any] = _empty_result()
+            else:
+                raw = _stop_and_collect(scan, reason, self._slice_s)
+            del scan  # the engine has dropped its user references; so do we
+            reply = reply_ok(job.request_id, self._decorate(raw, job, reason))
+        except Exception:
+            _log.debug("finishing the scan failed", exc_info=True)
+            reply = reply_error(job.request_id, ERR_INTERNAL, _INTERNAL_MESSAGE)
+        if job.comm_id is not None and not job.inline:
+            self._send(job.comm_id, reply)
+        return reply
+
+    def _fail(self, job: _Job) -> dict[str, Any]:
+        self._drop(job)
+        reply = reply_error(job.request_id, ERR_INTERNAL, _INTERNAL_MESSAGE)
+        if job.comm_id is not None and not job.inline:
+            self._send(job.comm_id, reply)
+        return reply
+
+    def _abort(self, job: _Job) -> None:
+        scan = self._drop(job)
+        if scan is not None:
+            try:
+                # Finishing makes the engine release what it holds.
+                _stop_and_collect(scan, STOP_CANCELLED, self._slice_s)
+            except Exception:
+                _log.debug("aborting the scan failed", exc_info=True)
+
+    def _drop(self, job: _Job) -> ScanLike | None:
+        scan, job.scan = job.scan, None
+        if self._job is job:
+            self._job = None
+        return scan
+
+    def _decorate(self, raw: Mapping[str, Any], job: _Job, reason: str | None) -> dict[str, Any]:
+        """The protocol's result: the engine's, plus RSS, unattributed bytes, provenance."""
+        scan_info = dict(raw.get("scan") or {})
+        if reason is not None:
+            scan_info["complete"] = False
+            if scan_info.get("stopped") is None:
+                scan_info["stopped"] = reason
+        attributed = int(raw.get("attributed_bytes") or 0)
+        holders = list(raw.get("holders") or [])
+        shell = self._shell_ref()
+        namespace = getattr(shell, "user_ns", None)
+        self._provenance.fill(holders, namespace if isinstance(namespace, Mapping) else None)
+        rss = job.rss or current_rss()
+        return {
+            "scan": scan_info,
+            "rss": rss,
+            "attributed_bytes": attributed,
+            "unattributed_bytes": max(rss - attributed, 0),
+            "holders": holders,
+        }
+
+
+def _stop_and_collect(scan: ScanLike, reason: str | None, slice_s: float) -> dict[str, Any]:
+    """Stop ``scan`` for ``reason`` (if any) and return its result.
+
+    The engine's ``stop()`` only asks; the next ``step()`` returns at once with
+    the partial result assembled, after which ``result()`` drops its user
+    references.
+    """
+    if reason is not None and not scan.finished:
+        scan.stop(reason)
+    if not scan.finished:
+        scan.step(slice_s)
+    return scan.result()
+
+
+def _empty_result() -> dict[str, Any]:
+    """The engine's result shape for a scan that never started."""
+    return {
+        "scan": {"duration_s": 0.0, "objects_visited": 0, "complete": False, "stopped": None},
+        "attributed_bytes": 0,
+        "holders": [],
+    }

@@ -1,0 +1,525 @@
+"""The ``scan`` and ``cancel`` requests, with a fake scan engine, in a real ``InteractiveShell``.
+
+The kernel's event loop is played by a real tornado ``IOLoop`` (what
+``kernel.io_loop`` is in ipykernel 6 and 7); the engine by ``FakeScan``, which
+counts its slices, so the slicing, cancelling, ``cell_ran`` and reference
+rules are checked without depending on the real engine's speed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import types
+import uuid
+import weakref
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+from tornado.ioloop import IOLoop
+from traitlets.config import Config
+
+import memory_doctor
+from memory_doctor import _comm, _extension, _scan_runner
+from memory_doctor._protocol import COMM_TARGET, PROTOCOL_VERSION
+
+# --------------------------------------------------------------------------- fakes
+
+
+class FakeComm:
+    def __init__(self) -> None:
+        self.comm_id = uuid.uuid4().hex
+        self.sent: list[Any] = []
+        self.msg_callback: Any = None
+        self.close_callback: Any = None
+
+    def send(self, data: Any = None, metadata: Any = None, buffers: Any = None) -> None:
+        self.sent.append(json.loads(json.dumps(data, allow_nan=False)))  # plain JSON only
+
+    def close(self, data: Any = None, metadata: Any = None, buffers: Any = None) -> None:
+        pass
+
+    def on_msg(self, callback: Any) -> None:
+        self.msg_callback = callback
+
+    def on_close(self, callback: Any) -> None:
+        self.close_callback = callback
+
+    def push(self, data: Any) -> list[Any]:
+        """Deliver ``data``; return everything sent in answer (maybe nothing yet)."""
+        before = len(self.sent)
+        self.msg_callback({"content": {"comm_id": self.comm_id, "data": data}, "metadata": {}})
+        return self.sent[before:]
+
+    def replies(self, request_id: str) -> list[dict[str, Any]]:
+        return [m for m in self.sent if m.get("type") == "reply" and m["request_id"] == request_id]
+
+    def progress(self) -> list[dict[str, Any]]:
+        return [m for m in self.sent if m.get("type") == "scan_progress"]
+
+
+class Manager:
+    def __init__(self) -> None:
+        self.targets: dict[str, Any] = {}
+
+    def register_target(self, target_name: str, f: Any) -> None:
+        self.targets[target_name] = f
+
+    def unregister_target(self, target_name: str, f: Any) -> Any:
+        return self.targets.pop(target_name)
+
+    def open(self) -> FakeComm:
+        comm = FakeComm()
+        msg = {
+            "content": {
+                "comm_id": comm.comm_id,
+                "target_name": COMM_TARGET,
+                "data": {"protocol_version": PROTOCOL_VERSION},
+            },
+            "metadata": {"version": PROTOCOL_VERSION},
+        }
+        self.targets[COMM_TARGET](comm, msg)
+        return comm
+
+
+class FakeClock:
+    """Stands in for ``time`` in the runner: only ``monotonic``, advanced by the fake scan."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+class FakeScan:
+    """Finishes after ``steps`` slices; holds the ``scan_*`` user values until ``result()``."""
+
+    def __init__(self, user_ns: Any, progress: Any, steps: int, clock: FakeClock) -> None:
+        self.held = [v for k, v in user_ns.items() if k.startswith("scan_")]
+        self.progress = progress
+        self.steps_left = steps
+        self.clock = clock
+        self.slices = 0
+        self.stopped: str | None = None
+        self.result_called = False
+
+    def step(self, slice_s: float = 0.05) -> bool:
+        if self.stopped is not None:
+            self.finishing_step_done = True  # finishes at once, no more walking
+            return True
+        self.slices += 1
+        self.clock.now += 0.1
+        self.progress("walk", self.slices * 1000, self.slices * 0.1)
+        self.steps_left -= 1
+        return self.steps_left <= 0
+
+    def stop(self, reason: str) -> None:
+        self.stopped = reason  # like the engine: the next step() finishes
+
+    @property
+    def finished(self) -> bool:
+        return self.steps_left <= 0 or self.finishing_step_done
+
+    finishing_step_done = False
+
+    def result(self) -> dict[str, Any]:
+        assert self.finished, "result() before the scan finished"
+        self.result_called = True
+        self.held = []
+        return {
+            "scan": {
+                "duration_s": self.slices * 0.1,
+                "objects_visited": self.slices * 1000,
+                "complete": self.stopped is None,
+                "stopped": self.stopped,
+            },
+            "attributed_bytes": 1000,
+            "holders": [
+                {
+                    "id": "h1",
+                    "labels": ["scan_target"],
+                    "kind": "variable",
+                    "roots": [{"label": "scan_target", "kind": "variable"}],
+                    "type": "bytearray",
+                    "retained_bytes": 1000,
+                    "objects": 1,
+                    "path": "scan_target",
+                    "cell_id": None,
+                    "execution_count": None,
+                    "composition": [],
+                    "shared": False,
+                    "device": None,
+                    "file_backed": False,
+                }
+            ],
+        }
+
+
+class Engine:
+    """The scan factory handed to the runner; remembers the scans it made."""
+
+    def __init__(self, steps: int = 3) -> None:
+        self.steps = steps
+        self.scans: list[FakeScan] = []
+        self.clock = FakeClock()
+        self.fail_on_create = False
+
+    def __call__(
+        self, user_ns: Any, hidden: Any, budget_s: float, max_holders: int, progress: Any
+    ) -> FakeScan:
+        if self.fail_on_create:
+            raise RuntimeError("engine exploded")
+        scan = FakeScan(user_ns, progress, self.steps, self.clock)
+        self.scans.append(scan)
+        return scan
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def shell(tmp_path_factory: pytest.TempPathFactory) -> InteractiveShell:
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"
+    config.InteractiveShell.ipython_dir = str(tmp_path_factory.mktemp("ipython"))
+    config.InteractiveShell.colors = "nocolor"
+    return InteractiveShell.instance(config=config)
+
+
+@pytest.fixture
+def manager() -> Iterator[Manager]:
+    fake = Manager()
+    previous = _comm.use_manager(fake)
+    yield fake
+    _comm.use_manager(previous)
+
+
+@pytest.fixture
+def engine(monkeypatch: pytest.MonkeyPatch) -> Engine:
+    fake = Engine()
+    monkeypatch.setattr(_scan_runner, "time", fake.clock)
+    return fake
+
+
+@pytest.fixture
+def doctor(
+    shell: InteractiveShell, manager: Manager, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[_extension.MemoryDoctor]:
+    memory_doctor.load_ipython_extension(shell)
+    state = _extension.get(shell)
+    assert state is not None
+    monkeypatch.setattr(state.runner, "_factory", engine)
+    yield state
+    memory_doctor.unload_ipython_extension(shell)
+
+
+@pytest.fixture
+def io_loop(shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch) -> Iterator[IOLoop]:
+    """A kernel with a tornado io_loop, as ipykernel 6 and 7 have."""
+    loop = IOLoop(make_current=False)
+    monkeypatch.setattr(shell, "kernel", types.SimpleNamespace(io_loop=loop), raising=False)
+    yield loop
+    loop.close(all_fds=False)
+
+
+def run_on(loop: IOLoop, scenario: Any) -> Any:
+    return loop.run_sync(scenario, timeout=30)
+
+
+async def until(condition: Any, limit: float = 20.0) -> None:
+    """Let the loop run scheduled slices until ``condition()`` holds (a hang guard, no timing)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while not condition():
+        assert loop.time() < deadline, "the scan never got there"
+        await asyncio.sleep(0.001)
+
+
+def slices_ran(engine: Engine, n: int) -> Any:
+    return lambda: bool(engine.scans) and engine.scans[0].slices >= n
+
+
+def idle(doctor: _extension.MemoryDoctor) -> Any:
+    return lambda: doctor.runner.running is None
+
+
+# --------------------------------------------------------------------------- without a loop
+
+
+def test_without_a_loop_the_scan_runs_to_completion_in_the_request(shell, doctor, manager, engine):
+    shell.run_cell("scan_target = bytearray(1000)", store_history=True, cell_id="cell-t")
+    count = shell.execution_count - 1
+    comm = manager.open()
+    answers = comm.push({"type": "scan", "request_id": "s1", "budget_s": 2})
+    (reply,) = [a for a in answers if a["type"] == "reply"]
+    assert reply["ok"] is True and reply["request_id"] == "s1"
+    result = reply["result"]
+    assert list(result) == ["scan", "rss", "attributed_bytes", "unattributed_bytes", "holders"]
+    assert result["scan"]["complete"] is True and result["scan"]["stopped"] is None
+    assert result["rss"] > 0 and result["attributed_bytes"] == 1000
+    assert result["unattributed_bytes"] == max(result["rss"] - 1000, 0)
+    (holder,) = result["holders"]
+    assert (holder["cell_id"], holder["execution_count"]) == ("cell-t", count)
+    (scan,) = engine.scans
+    assert scan.slices == 3 and scan.result_called and scan.held == []
+    assert doctor.runner.running is None
+
+
+def test_handle_request_without_a_comm_also_completes(shell, doctor, engine):
+    reply = doctor.handle_request({"type": "scan", "request_id": "direct"})
+    assert reply["ok"] is True and reply["result"]["scan"]["complete"] is True
+
+
+BAD_PARAMS: list[dict[str, Any]] = [
+    {"budget_s": 0},
+    {"budget_s": -1},
+    {"budget_s": 600.5},
+    {"budget_s": "5"},
+    {"budget_s": True},
+    {"budget_s": None},
+    {"budget_s": [5]},
+    {"max_holders": 0},
+    {"max_holders": 10_001},
+    {"max_holders": 1.5},
+    {"max_holders": "10"},
+    {"max_holders": False},
+]
+
+
+@pytest.mark.parametrize("params", BAD_PARAMS, ids=[json.dumps(p) for p in BAD_PARAMS])
+def test_invalid_scan_params_are_bad_requests(shell, doctor, manager, engine, params):
+    comm = manager.open()
+    (answer,) = comm.push({"type": "scan", "request_id": "bad", **params})
+    assert answer["ok"] is False and answer["request_id"] == "bad"
+    assert answer["error"]["code"] == "bad_request"
+    (name,) = params
+    assert f"'{name}'" in answer["error"]["message"]
+    assert engine.scans == []  # refused before anything ran
+
+
+@pytest.mark.parametrize(
+    "params", [{"budget_s": 600}, {"budget_s": 0.001}, {"max_holders": 1}, {"max_holders": 10_000}]
+)
+def test_boundary_scan_params_are_accepted(shell, doctor, manager, engine, params):
+    comm = manager.open()
+    comm.push({"type": "scan", "request_id": "ok", **params})
+    (answer,) = comm.replies("ok")
+    assert answer["ok"] is True
+
+
+def test_cancel_of_an_unknown_scan_is_false_and_bad_cancels_are_refused(shell, doctor, manager):
+    comm = manager.open()
+    (answer,) = comm.push({"type": "cancel", "request_id": "c1", "target": "nope"})
+    assert answer == {
+        "type": "reply",
+        "request_id": "c1",
+        "ok": True,
+        "result": {"cancelled": False},
+    }
+    for bad in ({}, {"target": 9}, {"target": "x" * 200}):
+        (answer,) = comm.push({"type": "cancel", "request_id": "c2", **bad})
+        assert answer["ok"] is False and answer["error"]["code"] == "bad_request"
+
+
+def test_engine_failure_is_an_internal_error_and_the_next_scan_works(
+    shell, doctor, manager, engine
+):
+    comm = manager.open()
+    engine.fail_on_create = True
+    (answer,) = comm.push({"type": "scan", "request_id": "boom"})
+    assert answer["ok"] is False and answer["error"]["code"] == "internal"
+    assert doctor.runner.running is None
+    engine.fail_on_create = False
+    comm.push({"type": "scan", "request_id": "fine"})
+    assert comm.replies("fine")[0]["ok"] is True
+
+
+# --------------------------------------------------------------------------- on the event loop
+
+
+def test_scan_runs_in_slices_and_other_requests_run_in_between(
+    shell, doctor, manager, engine, io_loop
+):
+    engine.steps = 5
+    comm = manager.open()
+
+    async def scenario() -> None:
+        answers = comm.push({"type": "scan", "request_id": "s"})
+        assert [a["type"] for a in answers] == ["scan_progress"]  # the reply comes later
+        (scan,) = engine.scans
+        assert scan.slices == 1  # the first slice ran inside the request
+        # Between slices the kernel answers other requests at once.
+        (rss,) = comm.push({"type": "get_rss", "request_id": "r"})
+        assert rss["ok"] and scan.slices == 1
+        await until(idle(doctor))
+        assert scan.slices == 5
+
+    run_on(io_loop, scenario)
+    (reply,) = comm.replies("s")
+    assert reply["result"]["scan"]["complete"] is True
+    assert doctor.runner.running is None
+
+
+def test_cancel_between_slices_replies_with_the_partial_result(
+    shell, doctor, manager, engine, io_loop
+):
+    engine.steps = 1000
+    comm = manager.open()
+
+    async def scenario() -> None:
+        comm.push({"type": "scan", "request_id": "long"})
+        await until(slices_ran(engine, 3))
+        answers = comm.push({"type": "cancel", "request_id": "stop", "target": "long"})
+        # The scan's own reply first, then the cancel's.
+        assert [a["request_id"] for a in answers] == ["long", "stop"]
+        assert answers[1]["result"] == {"cancelled": True}
+        await asyncio.sleep(0.05)  # a slice scheduled before the cancel gets its chance
+
+    run_on(io_loop, scenario)
+    (scan,) = engine.scans
+    assert 1 < scan.slices < 10  # no slice ran after the cancel
+    assert scan.stopped == "cancelled" and scan.result_called
+    (reply,) = comm.replies("long")
+    assert reply["result"]["scan"] == {
+        "duration_s": pytest.approx(scan.slices * 0.1),
+        "objects_visited": scan.slices * 1000,
+        "complete": False,
+        "stopped": "cancelled",
+    }
+    (again,) = comm.push({"type": "cancel", "request_id": "late", "target": "long"})
+    assert again["result"] == {"cancelled": False}
+
+
+def test_a_second_scan_while_one_runs_is_refused(shell, doctor, manager, engine, io_loop):
+    engine.steps = 1000
+    first, second = manager.open(), manager.open()
+
+    async def scenario() -> None:
+        first.push({"type": "scan", "request_id": "one"})
+        (answer,) = second.push({"type": "scan", "request_id": "two"})
+        assert answer["ok"] is False and answer["error"]["code"] == "bad_request"
+        assert "'one'" in answer["error"]["message"] and "cancel" in answer["error"]["message"]
+        first.push({"type": "cancel", "request_id": "c", "target": "one"})
+
+    run_on(io_loop, scenario)
+    assert len(engine.scans) == 1
+    assert first.replies("one")[0]["result"]["scan"]["stopped"] == "cancelled"
+    assert second.replies("one") == []  # the reply goes to the comm that asked
+
+
+def test_a_cell_starting_stops_the_scan_before_it_runs(shell, doctor, manager, engine, io_loop):
+    engine.steps = 1000
+    comm = manager.open()
+
+    async def scenario() -> None:
+        comm.push({"type": "scan", "request_id": "s"})
+        await until(slices_ran(engine, 3))
+        sent = len(comm.sent)
+        result = shell.run_cell("scan_cell_ran = 1", store_history=True)
+        assert result.success
+        types_after = [m["type"] for m in comm.sent[sent:]]
+        # pre_run_cell replied (cell_ran) before the cell's own record.
+        assert types_after == ["reply", "cell_measured"]
+        await asyncio.sleep(0.05)
+
+    run_on(io_loop, scenario)
+    (scan,) = engine.scans
+    assert scan.stopped == "cell_ran" and scan.result_called
+    (reply,) = comm.replies("s")
+    assert reply["result"]["scan"]["stopped"] == "cell_ran"
+    assert reply["result"]["scan"]["complete"] is False
+    assert scan.slices < 10
+
+
+def test_a_scan_asked_for_during_a_cell_waits_for_it(doctor, manager, engine, io_loop, monkeypatch):
+    busy = [True]
+    monkeypatch.setattr(doctor.runner, "_cell_running", lambda: busy[0])
+    comm = manager.open()
+
+    async def scenario() -> None:
+        comm.push({"type": "scan", "request_id": "s"})
+        await asyncio.sleep(0.3)
+        assert engine.scans == []  # waited: a cell is running
+        busy[0] = False
+        await asyncio.sleep(0.3)
+
+    run_on(io_loop, scenario)
+    assert len(engine.scans) == 1
+    assert comm.replies("s")[0]["result"]["scan"]["complete"] is True
+
+
+def test_progress_is_sent_at_most_every_quarter_second(shell, doctor, manager, engine, io_loop):
+    engine.steps = 20  # each fake slice advances the fake clock by 0.1 s
+    comm = manager.open()
+
+    async def scenario() -> None:
+        comm.push({"type": "scan", "request_id": "p"})
+        await until(idle(doctor))
+
+    run_on(io_loop, scenario)
+    progress = comm.progress()
+    assert 4 <= len(progress) <= 8  # 2 s of fake time, one per >= 0.25 s
+    assert all(p["request_id"] == "p" and p["phase"] == "walk" for p in progress)
+    visited = [p["objects_visited"] for p in progress]
+    assert visited == sorted(visited) and min(b - a for a, b in zip(visited, visited[1:])) >= 3000
+    assert comm.replies("p")[0]["ok"] is True
+
+
+def test_closing_the_comm_drops_the_scan_without_a_reply(shell, doctor, manager, engine, io_loop):
+    engine.steps = 1000
+    comm = manager.open()
+
+    async def scenario() -> None:
+        comm.push({"type": "scan", "request_id": "s"})
+        await until(slices_ran(engine, 3))
+        comm.close_callback({"content": {"comm_id": comm.comm_id, "data": {}}})
+        await asyncio.sleep(0.05)
+
+    run_on(io_loop, scenario)
+    (scan,) = engine.scans
+    assert scan.result_called and scan.held == []
+    assert comm.replies("s") == []
+    assert doctor.runner.running is None
+
+
+def test_no_reference_to_user_objects_survives_the_reply(shell, doctor, manager, engine, io_loop):
+    class Blob:
+        pass
+
+    shell.user_ns["scan_blob"] = Blob()
+    ref = weakref.ref(shell.user_ns["scan_blob"])
+    comm = manager.open()
+
+    async def scenario() -> None:
+        comm.push({"type": "scan", "request_id": "s"})
+        assert engine.scans[0].held  # the engine holds it while scanning
+        await until(idle(doctor))
+
+    run_on(io_loop, scenario)
+    assert comm.replies("s")[0]["ok"] is True
+    del shell.user_ns["scan_blob"]
+    gc.collect()
+    assert ref() is None
+
+
+def test_unload_during_a_scan_drops_it(shell, manager, engine, io_loop, monkeypatch):
+    memory_doctor.load_ipython_extension(shell)
+    state = _extension.get(shell)
+    assert state is not None
+    monkeypatch.setattr(state.runner, "_factory", engine)
+    engine.steps = 1000
+    comm = manager.open()
+
+    async def scenario() -> None:
+        comm.push({"type": "scan", "request_id": "s"})
+        memory_doctor.unload_ipython_extension(shell)
+        await asyncio.sleep(0.05)
+
+    run_on(io_loop, scenario)
+    (scan,) = engine.scans
+    assert scan.result_called and scan.slices == 1
+    assert state.runner.running is None
