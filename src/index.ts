@@ -3,10 +3,11 @@
  */
 
 import {
+  ILayoutRestorer,
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette } from '@jupyterlab/apputils';
+import { Clipboard, ICommandPalette } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
@@ -14,6 +15,12 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import { addCommands } from './commands';
 import { createUserInterface } from './notify';
+import {
+  addHoldersCommands,
+  HOLDERS_PANEL_ID,
+  HoldersPanel,
+  holdersIcon
+} from './panels/holders';
 import { MemoryDoctorSettings } from './settings';
 import { MemoryStatusItem } from './status';
 import {
@@ -93,5 +100,46 @@ const statusPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [plugin, statusPlugin];
+/** The id of the holders panel plugin. */
+export const HOLDERS_PLUGIN_ID = 'jupyterlab-memory-doctor:holders';
+
+/**
+ * "What's holding memory": the side panel and its commands.
+ */
+const holdersPlugin: JupyterFrontEndPlugin<void> = {
+  id: HOLDERS_PLUGIN_ID,
+  description: "A side panel showing what holds the kernel's memory.",
+  autoStart: true,
+  requires: [INotebookTracker, IMemoryDoctorTracker],
+  optional: [ITranslator, ICommandPalette, ILayoutRestorer],
+  activate: (
+    app: JupyterFrontEnd,
+    notebooks: INotebookTracker,
+    doctor: IMemoryDoctorTracker,
+    translator: ITranslator | null,
+    palette: ICommandPalette | null,
+    restorer: ILayoutRestorer | null
+  ): void => {
+    const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
+    const panel = new HoldersPanel({
+      notebooks,
+      doctor,
+      trans,
+      copy: text => Clipboard.copyToSystem(text),
+      activate: notebook => app.shell.activateById(notebook.id)
+    });
+    panel.title.icon = holdersIcon;
+    app.shell.add(panel, 'right', { rank: 700 });
+    restorer?.add(panel, HOLDERS_PANEL_ID);
+    addHoldersCommands({
+      commands: app.commands,
+      shell: app.shell,
+      panel,
+      trans,
+      palette
+    });
+  }
+};
+
+export default [plugin, statusPlugin, holdersPlugin];
 export * from './tokens';

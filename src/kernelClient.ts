@@ -9,7 +9,7 @@ import type { Kernel, KernelMessage } from '@jupyterlab/services';
 import { nullTranslator, TranslationBundle } from '@jupyterlab/translation';
 import type { JSONObject } from '@lumino/coreutils';
 import type { IDisposable } from '@lumino/disposable';
-import { Signal } from '@lumino/signaling';
+import { ISignal, Signal } from '@lumino/signaling';
 
 import type { MemoryModel } from './model';
 import {
@@ -20,6 +20,7 @@ import {
   IReplyMessage,
   IRequests,
   IResults,
+  IScanProgressMessage,
   isCellRecord,
   isCompatible,
   parseKernelMessage,
@@ -76,6 +77,11 @@ export class KernelClient implements IDisposable {
     return this._isDisposed;
   }
 
+  /** Emitted for every `scan_progress` message from the current kernel. */
+  get scanProgress(): ISignal<this, IScanProgressMessage> {
+    return this._scanProgress;
+  }
+
   /**
    * Run the bootstrap again on the current kernel, e.g. after the user
    * installed the helper. Loading the helper twice is a no-op in the kernel.
@@ -96,23 +102,57 @@ export class KernelClient implements IDisposable {
     type: K,
     params: IRequests[K]
   ): Promise<IResults[K]> {
+    return this._send(type, params, this._timeoutMs).done;
+  }
+
+  /**
+   * Start a `scan`. The handle carries the request id, which `scan_progress`
+   * messages and a `cancel` refer to (null when nothing could be sent).
+   *
+   * The reply may take the whole budget, and with ipykernel < 7 the request
+   * also waits behind a running cell, so the timeout is the budget plus
+   * `SCAN_GRACE_MS` (and never shorter than the ordinary timeout).
+   */
+  scan(params: IRequests['scan']): KernelClient.IScanHandle {
+    const budget = params.budget_s ?? KernelClient.DEFAULT_SCAN_BUDGET_S;
+    const timeoutMs = Math.max(
+      this._timeoutMs,
+      budget * 1000 + KernelClient.SCAN_GRACE_MS
+    );
+    return this._send('scan', params, timeoutMs);
+  }
+
+  /** Ask the helper to stop the scan whose request id is `target`. */
+  cancel(target: string): Promise<IResults['cancel']> {
+    return this.request('cancel', { target });
+  }
+
+  /** Send a request; the handle resolves with its result. */
+  private _send<K extends keyof IRequests>(
+    type: K,
+    params: IRequests[K],
+    timeoutMs: number
+  ): { requestId: string | null; done: Promise<IResults[K]> } {
     const comm = this._comm;
     if (!comm || !this.isReady) {
-      return Promise.reject(
-        new KernelClient.RequestError('not_connected', 'Not connected.')
-      );
+      return {
+        requestId: null,
+        done: Promise.reject(
+          new KernelClient.RequestError('not_connected', 'Not connected.')
+        )
+      };
     }
     const requestId = String(++this._lastRequestId);
-    return new Promise<IResults[K]>((resolve, reject) => {
+    const done = new Promise<IResults[K]>((resolve, reject) => {
       const timer = setTimeout(() => {
         this._pending.delete(requestId);
         reject(
           new KernelClient.RequestError(
             'timeout',
-            `No reply to ${type} within ${this._timeoutMs} ms.`
+            `No reply to ${type} within ${timeoutMs} ms.`
           )
         );
-      }, this._timeoutMs);
+      }, timeoutMs);
       this._pending.set(requestId, {
         resolve: resolve as (result: unknown) => void,
         reject,
@@ -120,6 +160,7 @@ export class KernelClient implements IDisposable {
       });
       comm.send({ ...params, type, request_id: requestId } as JSONObject);
     });
+    return { requestId, done };
   }
 
   /** Close the comm and stop listening. Safe to call twice. */
@@ -271,6 +312,9 @@ export class KernelClient implements IDisposable {
         break;
       case 'cell_measured':
         this._model.addRecord(message.record);
+        break;
+      case 'scan_progress':
+        this._scanProgress.emit(message);
         break;
       case 'reply':
         this._onReply(message);
@@ -525,6 +569,7 @@ export class KernelClient implements IDisposable {
   private _pending = new Map<string, Private.IPending>();
   private _pollTimer: ReturnType<typeof setTimeout> | null = null;
   private _warned = new Set<string>();
+  private _scanProgress = new Signal<this, IScanProgressMessage>(this);
   private _isDisposed = false;
 }
 
@@ -532,6 +577,23 @@ export class KernelClient implements IDisposable {
 export namespace KernelClient {
   /** Milliseconds to wait for a reply by default. */
   export const REQUEST_TIMEOUT_MS = 10000;
+
+  /** The scan budget the helper applies when a request names none. */
+  export const DEFAULT_SCAN_BUDGET_S = 5;
+
+  /**
+   * Milliseconds a scan reply may take beyond its budget: queueing behind a
+   * running cell (ipykernel < 7), the final attribution slice and the reply.
+   */
+  export const SCAN_GRACE_MS = 60000;
+
+  /** A running scan. */
+  export interface IScanHandle {
+    /** The scan's request id, or null when it could not be sent. */
+    readonly requestId: string | null;
+    /** Resolves with the result; rejects like `request()`. */
+    readonly done: Promise<IResults['scan']>;
+  }
 
   /** Options for a `KernelClient`. */
   export interface IOptions {

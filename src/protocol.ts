@@ -205,7 +205,11 @@ export interface IReplyMessage {
 
 /** Any message the kernel may send. */
 export type KernelMessage =
-  IHelloMessage | IErrorMessage | ICellMeasuredMessage | IReplyMessage;
+  | IHelloMessage
+  | IErrorMessage
+  | ICellMeasuredMessage
+  | IScanProgressMessage
+  | IReplyMessage;
 
 /** Request payloads, keyed by request type (as in the debugger's `sendRequest`). */
 export interface IRequests {

@@ -31,6 +31,12 @@ export interface IMemoryDoctorSettings {
   tracemalloc: boolean;
   /** Seconds between kernel RSS readings while idle; 0 disables polling. */
   statusRefreshSeconds: number;
+  /** Seconds a holders scan may run before it returns partial results. */
+  scanBudgetSeconds: number;
+  /** Scan again after each cell while the holders panel is visible. */
+  autoRefreshHolders: boolean;
+  /** How many of the largest holders a scan returns. */
+  maxHolders: number;
 }
 
 /** Defaults, identical to those in schema/plugin.json. */
@@ -44,7 +50,10 @@ export const DEFAULT_SETTINGS: Readonly<IMemoryDoctorSettings> = Object.freeze({
   historyLength: 5,
   storeInMetadata: false,
   tracemalloc: false,
-  statusRefreshSeconds: 5
+  statusRefreshSeconds: 5,
+  scanBudgetSeconds: 5,
+  autoRefreshHolders: false,
+  maxHolders: 500
 });
 
 /**
@@ -80,6 +89,17 @@ export function readSettings(composite: unknown): IMemoryDoctorSettings {
   );
   result.statusRefreshSeconds =
     num('statusRefreshSeconds') ?? result.statusRefreshSeconds;
+  result.autoRefreshHolders =
+    bool('autoRefreshHolders') ?? result.autoRefreshHolders;
+  // A zero budget or holder count would make every scan empty: keep defaults.
+  const budget = num('scanBudgetSeconds');
+  if (budget !== undefined && budget > 0) {
+    result.scanBudgetSeconds = budget;
+  }
+  const holders = Math.floor(num('maxHolders') ?? 0);
+  if (holders >= 1) {
+    result.maxHolders = holders;
+  }
   return result;
 }
 
