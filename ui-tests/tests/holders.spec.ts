@@ -36,14 +36,14 @@ test.describe("what's holding memory", () => {
       /ndarray/
     );
     // It is the largest holder: the first row.
-    await expect(panel.locator('[role=row][data-holder-id]').first()).toContainText(
-      'big'
-    );
+    await expect(
+      panel.locator('[role=row][data-holder-id]').first()
+    ).toContainText('big');
 
     await row.locator('button.jp-MemoryDoctor-holderExpand').click();
-    await expect(panel.locator('code.jp-MemoryDoctor-holderPath').first()).toHaveText(
-      'big'
-    );
+    await expect(
+      panel.locator('code.jp-MemoryDoctor-holderPath').first()
+    ).toHaveText('big');
 
     await row.locator('.jp-MemoryDoctor-holderCell').click();
     const highlighted = page.locator('.jp-Cell.jp-MemoryDoctor-highlight');
