@@ -69,7 +69,10 @@ test.describe('per-cell memory badges', () => {
       kernel: 'python3-nohelper'
     });
     await expect(
-      page.getByText('%pip install jupyterlab-memory-doctor').first()
+      page
+        .getByText('%pip install jupyterlab-memory-doctor')
+        .locator('visible=true')
+        .first()
     ).toBeVisible();
     await page.notebook.setCell(0, 'code', 'x = 1');
     await page.notebook.runCell(0);
