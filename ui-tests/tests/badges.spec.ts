@@ -69,7 +69,10 @@ test.describe('per-cell memory badges', () => {
       kernel: 'python3-nohelper'
     });
     await expect(
-      page.getByText('%pip install jupyterlab-memory-doctor').first()
+      page
+        .getByText('%pip install jupyterlab-memory-doctor')
+        .locator('visible=true')
+        .first()
     ).toBeVisible();
     await page.notebook.setCell(0, 'code', 'x = 1');
     await page.notebook.runCell(0);
@@ -88,11 +91,11 @@ test.describe('windowed notebook', () => {
     }
   });
 
-  test('cells executed off-screen show their badge when scrolled to', async ({
+  test('a 1,000-cell notebook: cells executed off-screen show their badge when scrolled to', async ({
     page,
     tmpPath
   }) => {
-    const cells = Array.from({ length: 150 }, (_, i) => ({
+    const cells = Array.from({ length: 1000 }, (_, i) => ({
       cell_type: 'code',
       id: `cell-${i}`,
       metadata: {},
@@ -101,7 +104,7 @@ test.describe('windowed notebook', () => {
       source:
         i === 0
           ? 'import numpy as np'
-          : i === 149
+          : i === 999
             ? 'last = np.ones(2**24)'
             : `v${i} = ${i}`
     }));
@@ -126,9 +129,22 @@ test.describe('windowed notebook', () => {
     await page.notebook.activate('many.ipynb');
     await page.notebook.run();
 
-    const last = cell(page, 149);
+    const last = cell(page, 999);
     await last.scrollIntoViewIfNeeded();
     // 2**24 float64 = 134 MB.
     await expect(last.getByRole('status')).toHaveText(/^\+1[23]\d MB/);
+
+    // A cell in the middle, rendered only now, has its own figures too.
+    // Off-window cells are hidden placeholders: scroll the windowed list
+    // itself, then find the badge by the cell id it carries.
+    await page.evaluate(async () => {
+      const notebook = (window as any).jupyterapp.shell.currentWidget.content;
+      await notebook.scrollToItem(500, 'center');
+    });
+    const middle = page.locator(
+      '.jp-MemoryDoctor-badge[data-cell-id="cell-500"]'
+    );
+    await expect(middle).toBeVisible();
+    await expect(middle).toHaveText(/^[+−]?\d/);
   });
 });
