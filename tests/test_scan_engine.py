@@ -13,6 +13,7 @@ import gc
 import sys
 import textwrap
 import threading
+import types
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,7 @@ import numpy as np
 import pytest
 
 from memory_doctor._protocol import HOLDER_KINDS, SCAN_PHASES
-from memory_doctor._roots import Root, RootList, enumerate_roots
+from memory_doctor._roots import Root, RootList, enumerate_roots, user_modules
 from memory_doctor._scan import Scan, scan_now
 
 N = 5_000_000  # float64 elements: 40 MB per array
@@ -645,3 +646,32 @@ def test_paths_through_dicts_attributes_and_cells() -> None:
 
     result = scan({"box": Box()})
     assert holder(result, "box")["path"] == "box.payload['key'][1]"
+
+
+def test_aliases_of_main_are_not_user_modules(monkeypatch: pytest.MonkeyPatch) -> None:
+    # multiprocessing (imported by torch, among others) registers __main__ again
+    # as __mp_main__; its variables must not appear twice.
+    main = types.ModuleType("__main__")
+    main.__file__ = "/home/user/notebook_main.py"
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    monkeypatch.setitem(sys.modules, "__mp_main__", main)
+    assert "__mp_main__" not in user_modules()
+
+
+def test_scipy_sparse_counts_its_buffers() -> None:
+    sparse = pytest.importorskip("scipy.sparse")
+    m = sparse.random(2000, 2000, density=0.1, format="csr", dtype=np.float64, random_state=0)
+    truth = m.data.nbytes + m.indices.nbytes + m.indptr.nbytes
+    h = holder(scan({"m": m}), "m")
+    assert h["type"] == "scipy.sparse._csr.csr_matrix"
+    assert near(h["retained_bytes"], truth)
+
+
+def test_torch_tensor_and_its_view_share_one_storage() -> None:
+    torch = pytest.importorskip("torch")
+    t = torch.ones(10 * 2**20 // 4)  # 10 MiB of float32
+    result = scan({"t": t, "tv": t[:10]})
+    shared = holder(result, "t")
+    assert shared["labels"] == ["t", "tv"]
+    assert near(shared["retained_bytes"], t.untyped_storage().nbytes())
+    assert shared["device"] is None  # host memory

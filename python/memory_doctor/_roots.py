@@ -182,9 +182,12 @@ def user_modules() -> dict[str, types.ModuleType]:
     prefixes = tuple(_site_dirs())
     installs: dict[str, bool] = {}
     found: dict[str, types.ModuleType] = {}
+    main = sys.modules.get("__main__")
     for name, module in list(sys.modules.items()):
         if type(name) is not str or name == "__main__" or name.split(".")[0] == "memory_doctor":
             continue
+        if module is main:
+            continue  # an alias of __main__, e.g. multiprocessing's __mp_main__
         if not mro_has(type(module), types.ModuleType):
             continue
         ns = module_dict(module)
