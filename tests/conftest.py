@@ -8,11 +8,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from IPython.core.interactiveshell import InteractiveShell
+from traitlets.config import Config
 
 from memory_doctor._client import KernelSession
 
 TESTS = Path(__file__).resolve().parent
 NOHELPER_KERNEL = "python3-nohelper"
+
+
+@pytest.fixture(scope="module")
+def shell(tmp_path_factory: pytest.TempPathFactory) -> InteractiveShell:
+    """A real in-process IPython shell (no kernel, no history file) for unit tests."""
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"
+    config.InteractiveShell.ipython_dir = str(tmp_path_factory.mktemp("ipython"))
+    config.InteractiveShell.colors = "nocolor"
+    return InteractiveShell.instance(config=config)
 
 
 @pytest.fixture(scope="session")

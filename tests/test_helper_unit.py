@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
-from traitlets.config import Config
 
 import memory_doctor
 from memory_doctor import _comm, _extension, _measure
@@ -99,15 +98,6 @@ class RecordingManager:
 
 
 # --------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="module")
-def shell(tmp_path_factory: pytest.TempPathFactory) -> InteractiveShell:
-    config = Config()
-    config.HistoryManager.hist_file = ":memory:"
-    config.InteractiveShell.ipython_dir = str(tmp_path_factory.mktemp("ipython"))
-    config.InteractiveShell.colors = "nocolor"
-    return InteractiveShell.instance(config=config)
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
-from traitlets.config import Config
 
 import memory_doctor
 from memory_doctor import _comm, _extension
@@ -195,15 +194,6 @@ class _Manager:
 
     def unregister_target(self, target_name: str, f: object) -> object:
         return self.targets.pop(target_name)
-
-
-@pytest.fixture(scope="module")
-def shell(tmp_path_factory: pytest.TempPathFactory) -> InteractiveShell:
-    config = Config()
-    config.HistoryManager.hist_file = ":memory:"
-    config.InteractiveShell.ipython_dir = str(tmp_path_factory.mktemp("ipython"))
-    config.InteractiveShell.colors = "nocolor"
-    return InteractiveShell.instance(config=config)
 
 
 @pytest.fixture

@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from tornado.ioloop import IOLoop
-from traitlets.config import Config
 
 import memory_doctor
 from memory_doctor import _comm, _extension, _scan_runner
@@ -179,15 +178,6 @@ class Engine:
 
 
 # --------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="module")
-def shell(tmp_path_factory: pytest.TempPathFactory) -> InteractiveShell:
-    config = Config()
-    config.HistoryManager.hist_file = ":memory:"
-    config.InteractiveShell.ipython_dir = str(tmp_path_factory.mktemp("ipython"))
-    config.InteractiveShell.colors = "nocolor"
-    return InteractiveShell.instance(config=config)
 
 
 @pytest.fixture
