@@ -211,3 +211,27 @@ export class FakeDoctor implements IMemoryDoctorTracker {
     this.entryAdded.emit(panel);
   }
 }
+
+/** A connected kernel client registered for one current notebook. */
+export interface IConnectedNotebook extends IConnected {
+  notebook: ReturnType<typeof makeNotebookPanel>;
+  tracker: FakeNotebookTracker;
+  doctor: FakeDoctor;
+}
+
+/**
+ * `connect`, then a notebook of `cells` cells that the fake tracker holds as
+ * current and the fake doctor maps to that client: what a holders panel needs.
+ */
+export async function connectNotebook(
+  cells: number,
+  settings = new MemoryDoctorSettings()
+): Promise<IConnectedNotebook> {
+  const connected = await connect(settings);
+  const tracker = new FakeNotebookTracker();
+  const doctor = new FakeDoctor(settings);
+  const notebook = makeNotebookPanel(cells);
+  doctor.add(notebook, connected.entry);
+  tracker.setCurrent(notebook);
+  return { ...connected, notebook, tracker, doctor };
+}

@@ -20,16 +20,8 @@ import {
 } from '../panels/holders/text';
 import { VirtualWindow } from '../panels/holders/virtual';
 import { HoldersPanel } from '../panels/holders/view';
-import { MemoryDoctorSettings } from '../settings';
 import { flush } from './fakes';
-import {
-  connect,
-  disposeClients,
-  FakeDoctor,
-  FakeNotebookTracker,
-  makeHolder,
-  makeNotebookPanel
-} from './holders-fakes';
+import { connectNotebook, disposeClients, makeHolder } from './holders-fakes';
 
 const trans = nullTranslator.load('jupyterlab_memory_doctor');
 
@@ -164,13 +156,8 @@ describe('holders commands', () => {
     const warn = jest
       .spyOn(console, 'warn')
       .mockImplementation(() => undefined);
-    const settings = new MemoryDoctorSettings();
-    const connected = await connect(settings);
-    const tracker = new FakeNotebookTracker();
-    const doctor = new FakeDoctor(settings);
-    const notebook = makeNotebookPanel(1);
-    doctor.add(notebook, connected.entry);
-    tracker.setCurrent(notebook);
+    const connected = await connectNotebook(1);
+    const { tracker, doctor } = connected;
     const panel = new HoldersPanel({
       notebooks: tracker.asTracker(),
       doctor,

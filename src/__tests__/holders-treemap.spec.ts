@@ -9,16 +9,12 @@ import {
   treemapColumns
 } from '../panels/holders/treemap';
 import { HoldersPanel } from '../panels/holders/view';
-import { MemoryDoctorSettings } from '../settings';
 import { flush } from './fakes';
 import {
   answerScan,
-  connect,
+  connectNotebook,
   disposeClients,
-  FakeDoctor,
-  FakeNotebookTracker,
   makeHolder,
-  makeNotebookPanel,
   makeScanResult,
   manyHolders
 } from './holders-fakes';
@@ -44,13 +40,8 @@ describe('lazy plotly', () => {
     const warn = jest
       .spyOn(console, 'warn')
       .mockImplementation(() => undefined);
-    const settings = new MemoryDoctorSettings();
-    const connected = await connect(settings);
-    const tracker = new FakeNotebookTracker();
-    const doctor = new FakeDoctor(settings);
-    const notebook = makeNotebookPanel(3);
-    doctor.add(notebook, connected.entry);
-    tracker.setCurrent(notebook);
+    const connected = await connectNotebook(3);
+    const { tracker, doctor } = connected;
     const panel = new HoldersPanel({
       notebooks: tracker.asTracker(),
       doctor,

@@ -5,28 +5,22 @@ import type { IHolder } from '../protocol';
 import { HIGHLIGHT_CLASS, revealCell } from '../panels/holders/reveal';
 import { HoldersTable } from '../panels/holders/table';
 import { HoldersPanel, HOLDERS_PANEL_ID } from '../panels/holders/view';
-import { MemoryDoctorSettings } from '../settings';
 import { flush } from './fakes';
 import {
   answerScan,
-  connect,
+  connectNotebook,
   disposeClients,
-  FakeDoctor,
-  FakeNotebookTracker,
-  IConnected,
-  makeHolder,
+  IConnectedNotebook,
   makeNotebookPanel,
+  makeHolder,
   makeScanResult,
   manyHolders
 } from './holders-fakes';
 
 const trans = nullTranslator.load('jupyterlab_memory_doctor');
 
-interface IHarness extends IConnected {
+interface IHarness extends IConnectedNotebook {
   panel: HoldersPanel;
-  notebook: ReturnType<typeof makeNotebookPanel>;
-  tracker: FakeNotebookTracker;
-  doctor: FakeDoctor;
   copied: string[];
   activated: string[];
 }
@@ -53,13 +47,8 @@ afterEach(() => {
 async function setup(
   options: { attach?: boolean; cells?: number } = {}
 ): Promise<IHarness> {
-  const settings = new MemoryDoctorSettings();
-  const connected = await connect(settings);
-  const tracker = new FakeNotebookTracker();
-  const doctor = new FakeDoctor(settings);
-  const notebook = makeNotebookPanel(options.cells ?? 60);
-  doctor.add(notebook, connected.entry);
-  tracker.setCurrent(notebook);
+  const connected = await connectNotebook(options.cells ?? 60);
+  const { tracker, doctor } = connected;
   const copied: string[] = [];
   const activated: string[] = [];
   const panel = new HoldersPanel({
@@ -76,7 +65,7 @@ async function setup(
   if (options.attach !== false) {
     Widget.attach(panel, document.body);
   }
-  return { ...connected, panel, notebook, tracker, doctor, copied, activated };
+  return { ...connected, panel, copied, activated };
 }
 
 /** Press Refresh and let the fake kernel answer with these holders. */
