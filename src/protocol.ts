@@ -10,7 +10,7 @@
 export const COMM_TARGET = 'memory_doctor';
 
 /** `MAJOR.MINOR`; versioned separately from the package. */
-export const PROTOCOL_VERSION = '1.1';
+export const PROTOCOL_VERSION = '1.2';
 
 /** The bootstrap line, sent silently and without history. */
 export const BOOTSTRAP_CODE = '%load_ext memory_doctor';
@@ -28,14 +28,21 @@ export const KERNEL_MESSAGES = [
 ] as const;
 
 /** Request types sent by the front end. */
-export const REQUESTS = ['configure', 'get_rss', 'scan', 'cancel'] as const;
+export const REQUESTS = [
+  'configure',
+  'get_rss',
+  'scan',
+  'cancel',
+  'apply_fix'
+] as const;
 
 /** Error codes used in `error` messages and failed replies. */
 export const ERROR_CODES = [
   'protocol_mismatch',
   'bad_request',
   'unknown_request',
-  'internal'
+  'internal',
+  'refused'
 ] as const;
 
 /** How the peak was measured; see docs/protocol.md. */
@@ -61,6 +68,46 @@ export const SCAN_PHASES = ['roots', 'walk', 'attribute', 'paths'] as const;
 /** Why a scan stopped early (`scan.stopped`); null when complete. */
 export const SCAN_STOPPED = ['budget', 'cancelled', 'cell_ran'] as const;
 
+/** Resource kinds in `scan.resources` (1.2). */
+export const RESOURCE_KINDS = [
+  'file',
+  'socket',
+  'db_connection',
+  'thread',
+  'process',
+  'figure',
+  'pool',
+  'tempdir',
+  'mmap',
+  'h5py_file',
+  'asyncio_task'
+] as const;
+
+/** Fix operations accepted by `apply_fix` (1.2). */
+export const FIX_ACTIONS = [
+  'delete_holder',
+  'clear_traceback',
+  'copy_view',
+  'cache_clear',
+  'clear_class_attribute',
+  'close_resource',
+  'terminate_process',
+  'close_pool',
+  'close_figures',
+  'cancel_task',
+  'reset_output_cache',
+  'gc_collect',
+  'malloc_trim'
+] as const;
+
+/** Where `memory_limit` came from (1.2). */
+export const LIMIT_SOURCES = [
+  'cgroup_v2',
+  'cgroup_v1',
+  'physical',
+  'unknown'
+] as const;
+
 /** Keys of a `cell_measured` record, in documented order. */
 export const RECORD_FIELDS = [
   'cell_id',
@@ -76,7 +123,8 @@ export const RECORD_FIELDS = [
   'peak_method',
   'gc_collections',
   'py_heap_delta',
-  'py_heap_peak'
+  'py_heap_peak',
+  'growth'
 ] as const;
 
 /** A kernel message type. */
@@ -94,6 +142,79 @@ export type HolderKind = (typeof HOLDER_KINDS)[number];
 export type ScanPhase = (typeof SCAN_PHASES)[number];
 /** Why a scan stopped early. */
 export type ScanStopped = (typeof SCAN_STOPPED)[number];
+/** A resource kind. */
+export type ResourceKind = (typeof RESOURCE_KINDS)[number];
+/** A fix operation. */
+export type FixAction = (typeof FIX_ACTIONS)[number];
+/** Where the memory limit came from. */
+export type LimitSource = (typeof LIMIT_SOURCES)[number];
+
+/** The memory limit that applies to the kernel (1.2). */
+export interface IMemoryLimit {
+  bytes: number | null;
+  source: LimitSource;
+}
+
+/** Something the session holds open (1.2). */
+export interface IResource {
+  id: string;
+  kind: ResourceKind;
+  label: string;
+  detail: string;
+  held_by: string[];
+  cell_id: string | null;
+  execution_count: number | null;
+  note: string | null;
+}
+
+/** Process-wide findings of a scan (1.2); null where unknown. */
+export interface IFindings {
+  open_fds: number | null;
+  threads: number | null;
+  children: number | null;
+  cyclic_garbage: { objects: number; bytes: number } | null;
+  allocator_gap: { bytes: number | null; malloc_trim: boolean } | null;
+}
+
+/** One fix the helper can apply (1.2). */
+export interface ISuggestion {
+  id: string;
+  action: FixAction;
+  targets: string[];
+  code: string;
+  estimated_freed_bytes: number | null;
+  reason: string;
+  destructive: boolean;
+  holder_id: string | null;
+  resource_id: string | null;
+}
+
+/** The `apply_fix` reply's result (1.2). */
+export interface IFixResult {
+  suggestion_id: string;
+  action: FixAction;
+  estimated_freed_bytes: number | null;
+  measured_freed_bytes: number;
+  rss_before: number;
+  rss_after: number;
+  explanation: string | null;
+}
+
+/** A cell's growth across re-runs (record field `growth`, 1.2). */
+export interface IGrowth {
+  runs: number;
+  growth_per_run_bytes: number;
+  flagged: boolean;
+  what_grew: string[];
+}
+
+/** The measured cell running while `get_rss` was answered (1.2). */
+export interface IRunningCell {
+  cell_id: string | null;
+  execution_count: number | null;
+  started_at: number;
+  rss_before: number;
+}
 
 /** One root of a holder. */
 export interface IHolderRoot {
@@ -131,6 +252,12 @@ export interface IScanResult {
   attributed_bytes: number;
   unattributed_bytes: number;
   holders: IHolder[];
+  /** 1.2; absent from a 1.1 helper. */
+  resources?: IResource[];
+  /** 1.2; absent from a 1.1 helper. */
+  findings?: IFindings;
+  /** 1.2; absent from a 1.1 helper. */
+  suggestions?: ISuggestion[];
 }
 
 /** `scan_progress`: sent while a scan runs. */
@@ -145,6 +272,8 @@ export interface IScanProgressMessage {
 /** Options accepted by `configure`. */
 export interface IKernelConfig {
   tracemalloc: boolean;
+  /** 1.2: the least `rss_delta` that counts as growth for leak flags. */
+  leak_threshold_bytes?: number;
 }
 
 /** The measurements of one cell execution. */
@@ -163,6 +292,8 @@ export interface ICellRecord {
   gc_collections: number;
   py_heap_delta: number | null;
   py_heap_peak: number | null;
+  /** 1.2; absent (undefined) from a 1.1 helper. */
+  growth?: IGrowth | null;
 }
 
 /** `hello`: the kernel's answer to comm_open. */
@@ -178,6 +309,10 @@ export interface IHelloMessage {
   rss: number;
   config: IKernelConfig;
   records: ICellRecord[];
+  /** 1.2; absent from a 1.1 helper. */
+  memory_limit?: IMemoryLimit;
+  /** 1.2: whether the `malloc_trim` fix can run. */
+  malloc_trim?: boolean;
 }
 
 /** `error`: the comm cannot be served, or a message was malformed. */
@@ -217,14 +352,23 @@ export interface IRequests {
   get_rss: Record<string, never>;
   scan: { budget_s?: number; max_holders?: number };
   cancel: { target: string };
+  apply_fix: { suggestion_id: string; action: FixAction; targets: string[] };
 }
 
 /** Reply results, keyed by request type. */
 export interface IResults {
   configure: { config: IKernelConfig };
-  get_rss: { rss: number; peak_rss: number };
+  get_rss: {
+    rss: number;
+    peak_rss: number;
+    /** 1.2 fields; absent from a 1.1 helper. */
+    time?: number;
+    memory_limit?: IMemoryLimit;
+    running?: IRunningCell | null;
+  };
   scan: IScanResult;
   cancel: { cancelled: boolean };
+  apply_fix: IFixResult;
 }
 
 /** Return the MAJOR part of a `MAJOR.MINOR` version string. */

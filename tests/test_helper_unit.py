@@ -374,7 +374,10 @@ def test_hello_replays_records_up_to_the_limit(shell, manager, monkeypatch):
         assert hello["protocol_version"] == PROTOCOL_VERSION
         assert hello["helper_version"] == memory_doctor.__version__
         assert hello["peak_exact"] is (hello["peak_method"] == "vmhwm")
-        assert hello["rss"] > 0 and hello["config"] == {"tracemalloc": False}
+        assert hello["rss"] > 0 and hello["config"] == {
+            "tracemalloc": False,
+            "leak_threshold_bytes": 1 << 20,
+        }
         assert [r["execution_count"] for r in hello["records"]] == counts[-3:]
     finally:
         memory_doctor.unload_ipython_extension(shell)
@@ -416,7 +419,7 @@ def test_comm_open_with_config_enables_tracemalloc(shell, doctor, manager):
     was_tracing = tracemalloc.is_tracing()
     comm = manager.open(data={"protocol_version": "1.0", "config": {"tracemalloc": True}})
     try:
-        assert comm.sent[0]["config"] == {"tracemalloc": True}
+        assert comm.sent[0]["config"] == {"tracemalloc": True, "leak_threshold_bytes": 1 << 20}
         run(shell, "x_heap = [0] * 100_000")
         record = comm.measured()[-1]
         assert record["py_heap_delta"] >= 100_000 * 8
@@ -470,7 +473,7 @@ def test_bad_requests_always_get_an_answer(shell, doctor, manager, case):
         assert answer["request_id"] == request_id
         assert answer["error"]["code"] == code
         assert answer["error"]["message"]
-    assert doctor.config == {"tracemalloc": False}
+    assert doctor.config == {"tracemalloc": False, "leak_threshold_bytes": 1 << 20}
     run(shell, "x_after_bad = 1")
     assert len(comm.measured()) == 1
 
@@ -487,7 +490,7 @@ def test_deeply_nested_request_is_refused(shell, doctor, manager):
 def test_unknown_request_message_lists_known_types(shell, doctor, manager):
     answer = manager.open().deliver({"type": "frobnicate", "request_id": "8"})
     assert answer["error"]["message"] == (
-        "Unknown request type 'frobnicate'. Known: configure, get_rss, scan, cancel."
+        "Unknown request type 'frobnicate'. Known: configure, get_rss, scan, cancel, apply_fix."
     )
 
 
@@ -502,7 +505,7 @@ def test_get_rss_and_configure(shell, doctor, manager):
         "type": "reply",
         "request_id": "1",
         "ok": True,
-        "result": {"config": {"tracemalloc": False}},
+        "result": {"config": {"tracemalloc": False, "leak_threshold_bytes": 1 << 20}},
     }
 
 

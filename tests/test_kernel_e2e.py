@@ -56,7 +56,7 @@ def test_hello_describes_the_kernel(session):
     assert hello["peak_method"] in ("vmhwm", "ru_maxrss", "none")
     assert hello["peak_exact"] is (hello["peak_method"] == "vmhwm")
     assert hello["rss"] > 10 * MiB and hello["pid"] > 0
-    assert hello["config"] == {"tracemalloc": False}
+    assert hello["config"] == {"tracemalloc": False, "leak_threshold_bytes": 1 << 20}
     assert session.kernel_info["implementation"] == "ipython"
 
 
@@ -156,7 +156,7 @@ def test_requests_get_rss_and_configure(session):
     assert reply["result"]["peak_rss"] >= reply["result"]["rss"]
     try:
         reply = session.request("configure", tracemalloc=True)
-        assert reply["result"] == {"config": {"tracemalloc": True}}
+        assert reply["result"] == {"config": {"tracemalloc": True, "leak_threshold_bytes": 1 << 20}}
         record = session.run_cell("lst = list(range(100_000))", cell_id()).record
         assert record["py_heap_delta"] > 100_000 * 8
         assert record["py_heap_peak"] >= record["py_heap_delta"]
@@ -193,7 +193,9 @@ def test_comm_fuzz_gets_an_error_and_measuring_continues(session, name, data, co
     else:
         assert answer["type"] == "reply" and answer["ok"] is False
         assert answer["error"]["code"] == code
-    assert session.request("configure")["result"] == {"config": {"tracemalloc": False}}
+    assert session.request("configure")["result"] == {
+        "config": {"tracemalloc": False, "leak_threshold_bytes": 1 << 20}
+    }
     after = session.run_cell("t = 1", cell_id())
     assert after.status == "ok" and after.record is not None
 

@@ -48,6 +48,9 @@ def test_constants_agree(name: str) -> None:
         "HOLDER_KINDS",
         "SCAN_PHASES",
         "SCAN_STOPPED",
+        "RESOURCE_KINDS",
+        "FIX_ACTIONS",
+        "LIMIT_SOURCES",
     ],
 )
 def test_lists_agree(name: str) -> None:
@@ -57,7 +60,7 @@ def test_lists_agree(name: str) -> None:
 def test_record_interface_lists_every_field() -> None:
     body = re.search(r"export interface ICellRecord \{(.*?)\n\}", TS, re.S)
     assert body
-    fields = tuple(re.findall(r"^\s*(\w+):", body.group(1), re.M))
+    fields = tuple(re.findall(r"^\s*(\w+)\??:", body.group(1), re.M))
     assert fields == _protocol.RECORD_FIELDS
 
 
@@ -78,3 +81,8 @@ def test_doc_names_version_target_and_every_message() -> None:
 
 def test_version_history_mentions_current_version() -> None:
     assert re.search(rf"^### {re.escape(_protocol.PROTOCOL_VERSION)}$", DOC, re.M)
+
+
+def test_doc_lists_every_resource_kind_fix_action_and_limit_source() -> None:
+    for name in (*_protocol.RESOURCE_KINDS, *_protocol.FIX_ACTIONS, *_protocol.LIMIT_SOURCES):
+        assert f"`{name}`" in DOC, name

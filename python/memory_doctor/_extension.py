@@ -330,6 +330,7 @@ class MemoryDoctor:
             "gc_collections": gc_count,
             "py_heap_delta": heap_delta,
             "py_heap_peak": heap_peak,
+            "growth": None,
         }
         message = {"type": MSG_CELL_MEASURED, "record": record}
         with self._lock:
@@ -600,8 +601,11 @@ class MemoryDoctor:
                 f"Unknown option(s) {', '.join(unknown)}. Known: {', '.join(DEFAULT_CONFIG)}."
             )
         for key, value in options.items():
-            if not isinstance(value, bool):
-                raise _BadRequest(f"Option {key!r} must be true or false.")
+            if isinstance(DEFAULT_CONFIG[key], bool):
+                if not isinstance(value, bool):
+                    raise _BadRequest(f"Option {key!r} must be true or false.")
+            elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise _BadRequest(f"Option {key!r} must be a whole number of bytes, 0 or more.")
         with self._lock:
             if "tracemalloc" in options:
                 if options["tracemalloc"]:

@@ -13,7 +13,7 @@ from typing import Any, Final
 COMM_TARGET: Final = "memory_doctor"
 
 #: ``MAJOR.MINOR``; versioned separately from the package.
-PROTOCOL_VERSION: Final = "1.1"
+PROTOCOL_VERSION: Final = "1.2"
 
 #: The bootstrap line the front end sends, silently and without history.
 BOOTSTRAP_CODE: Final = "%load_ext memory_doctor"
@@ -33,17 +33,25 @@ REQ_CONFIGURE: Final = "configure"
 REQ_GET_RSS: Final = "get_rss"
 REQ_SCAN: Final = "scan"
 REQ_CANCEL: Final = "cancel"
+REQ_APPLY_FIX: Final = "apply_fix"
 
 KERNEL_MESSAGES: Final = (MSG_HELLO, MSG_ERROR, MSG_CELL_MEASURED, MSG_SCAN_PROGRESS, MSG_REPLY)
-REQUESTS: Final = (REQ_CONFIGURE, REQ_GET_RSS, REQ_SCAN, REQ_CANCEL)
+REQUESTS: Final = (REQ_CONFIGURE, REQ_GET_RSS, REQ_SCAN, REQ_CANCEL, REQ_APPLY_FIX)
 
 # Error codes.
 ERR_PROTOCOL_MISMATCH: Final = "protocol_mismatch"
 ERR_BAD_REQUEST: Final = "bad_request"
 ERR_UNKNOWN_REQUEST: Final = "unknown_request"
 ERR_INTERNAL: Final = "internal"
+ERR_REFUSED: Final = "refused"
 
-ERROR_CODES: Final = (ERR_PROTOCOL_MISMATCH, ERR_BAD_REQUEST, ERR_UNKNOWN_REQUEST, ERR_INTERNAL)
+ERROR_CODES: Final = (
+    ERR_PROTOCOL_MISMATCH,
+    ERR_BAD_REQUEST,
+    ERR_UNKNOWN_REQUEST,
+    ERR_INTERNAL,
+    ERR_REFUSED,
+)
 
 # Peak measurement methods.
 PEAK_VMHWM: Final = "vmhwm"
@@ -68,6 +76,7 @@ RECORD_FIELDS: Final = (
     "gc_collections",
     "py_heap_delta",
     "py_heap_peak",
+    "growth",
 )
 
 #: Root kinds of a holder, in the order roots are enumerated.
@@ -90,8 +99,46 @@ SCAN_PHASES: Final = ("roots", "walk", "attribute", "paths")
 #: Why a scan stopped early (``scan.stopped``); ``None`` when complete.
 SCAN_STOPPED: Final = ("budget", "cancelled", "cell_ran")
 
+#: Resource kinds in ``scan.resources`` (1.2).
+RESOURCE_KINDS: Final = (
+    "file",
+    "socket",
+    "db_connection",
+    "thread",
+    "process",
+    "figure",
+    "pool",
+    "tempdir",
+    "mmap",
+    "h5py_file",
+    "asyncio_task",
+)
+
+#: Fix operations accepted by ``apply_fix`` (1.2); nothing else is ever run.
+FIX_ACTIONS: Final = (
+    "delete_holder",
+    "clear_traceback",
+    "copy_view",
+    "cache_clear",
+    "clear_class_attribute",
+    "close_resource",
+    "terminate_process",
+    "close_pool",
+    "close_figures",
+    "cancel_task",
+    "reset_output_cache",
+    "gc_collect",
+    "malloc_trim",
+)
+
+#: Where ``memory_limit`` came from (1.2).
+LIMIT_SOURCES: Final = ("cgroup_v2", "cgroup_v1", "physical", "unknown")
+
+#: A cell re-run this many times in a row, growing each time, is flagged as a leak.
+LEAK_MIN_RUNS: Final = 3
+
 #: Options accepted by ``configure`` and their defaults.
-DEFAULT_CONFIG: Final = {"tracemalloc": False}
+DEFAULT_CONFIG: Final = {"tracemalloc": False, "leak_threshold_bytes": 1 << 20}
 
 #: How many records the helper keeps to replay in ``hello``.
 MAX_REPLAY_RECORDS: Final = 2000

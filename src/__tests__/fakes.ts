@@ -244,6 +244,7 @@ export function makeRecord(overrides: Partial<ICellRecord> = {}): ICellRecord {
     gc_collections: 2,
     py_heap_delta: null,
     py_heap_peak: null,
+    growth: null,
     ...overrides
   };
 }
