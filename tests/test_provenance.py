@@ -260,3 +260,58 @@ def test_unload_forgets_everything(shell):
         assert state.provenance.where("prov_unload") is None
     finally:
         _comm.use_manager(previous)
+
+
+def test_names_bound_by_an_earlier_cells_global_function_count_for_the_caller(shell, doctor):
+    shell.run_cell(
+        "def prov_load():\n    global prov_g\n    prov_g = [1]", store_history=True, cell_id="def"
+    )
+    assert doctor.provenance.where("prov_g") is None
+    call = shell.run_cell("prov_load()", store_history=True, cell_id="call")
+    assert doctor.provenance.where("prov_g") == ("call", call.execution_count)
+
+
+def test_dynamic_binding_falls_back_to_comparing_the_whole_namespace(shell, doctor):
+    direct = shell.run_cell("globals()['prov_dyn'] = 1", store_history=True, cell_id="dyn")
+    assert doctor.provenance.where("prov_dyn") == ("dyn", direct.execution_count)
+    shell.run_cell(
+        "def prov_setter(v):\n    globals()['prov_via'] = v", store_history=True, cell_id="d2"
+    )
+    call = shell.run_cell("prov_setter(2)", store_history=True, cell_id="call2")
+    assert doctor.provenance.where("prov_via") == ("call2", call.execution_count)
+    magic = shell.run_cell("%time prov_magic = 3", store_history=True, cell_id="magic")
+    assert doctor.provenance.where("prov_magic") == ("magic", magic.execution_count)
+
+
+def test_a_plain_cell_looks_only_at_the_names_it_mentions() -> None:
+    provenance = Provenance()
+    namespace: dict[object, object] = {f"_i{i}": "history" for i in range(1000)}
+    namespace.update({"a": 1, "b": 2, CountingKey(): "user key"})
+    hashed = CountingKey.hashed
+    provenance.begin(1, namespace, "a = [a]\nc = 3")
+    before, names = provenance._pending[1]
+    assert names is not None and {"a", "c"} <= names and "_i5" not in names
+    assert set(before) == {"a"}  # `c` does not exist yet; nothing else was read
+    namespace["a"], namespace["c"] = [1], 3
+    del namespace["b"]  # not mentioned: a deletion elsewhere is not this cell's
+    assert sorted(provenance.end(1, namespace, "cell", 4)) == ["a", "c"]
+    assert provenance.where("a") == ("cell", 4) and provenance.where("c") == ("cell", 4)
+    assert CountingKey.hashed == hashed
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "from os.path import *",
+        "vars()['x'] = 1",
+        "exec('x = 1')",
+        "files = !ls",
+        "%run script.py",
+        "%%capture out\nprint(1)",
+        "setattr(sys.modules[__name__], 'x', 1)",
+    ],
+)
+def test_cells_that_may_bind_unmentioned_names_compare_everything(code: str) -> None:
+    provenance = Provenance()
+    provenance.begin(1, {"a": 1}, code)
+    assert provenance._pending[1][1] is None

@@ -344,7 +344,9 @@ class MemoryDoctor:
         shell = self._shell_ref()
         namespace = getattr(shell, "user_ns", None)
         if isinstance(namespace, dict):
-            self._provenance.begin(id(info), namespace)
+            # ExecutionInfo.raw_cell (IPython >= 7): the source decides which names to compare.
+            code = getattr(info, "raw_cell", None)
+            self._provenance.begin(id(info), namespace, code)
 
     def _provenance_end(self, frame: _Frame, result: Any) -> None:
         shell = self._shell_ref()
