@@ -22,6 +22,7 @@ import {
   IResults,
   IScanProgressMessage,
   isCellRecord,
+  ISuggestion,
   isCompatible,
   parseKernelMessage,
   PIP_INSTALL_HINT,
@@ -125,6 +126,25 @@ export class KernelClient implements IDisposable {
   /** Ask the helper to stop the scan whose request id is `target`. */
   cancel(target: string): Promise<IResults['cancel']> {
     return this.request('cancel', { target });
+  }
+
+  /**
+   * Apply one suggestion of the latest scan. The helper re-checks every
+   * target and rejects with code `refused` when they changed. A fix waits
+   * for a running cell to end, so the timeout is `FIX_TIMEOUT_MS`.
+   */
+  applyFix(
+    suggestion: Pick<ISuggestion, 'id' | 'action' | 'targets'>
+  ): Promise<IResults['apply_fix']> {
+    return this._send(
+      'apply_fix',
+      {
+        suggestion_id: suggestion.id,
+        action: suggestion.action,
+        targets: suggestion.targets
+      },
+      Math.max(this._timeoutMs, KernelClient.FIX_TIMEOUT_MS)
+    ).done;
   }
 
   /** Send a request; the handle resolves with its result. */
@@ -586,6 +606,12 @@ export namespace KernelClient {
    * running cell (ipykernel < 7), the final attribution slice and the reply.
    */
   export const SCAN_GRACE_MS = 60000;
+
+  /**
+   * Milliseconds an `apply_fix` reply may take: the helper waits for a
+   * running cell to end, and terminating a process may take 3 s.
+   */
+  export const FIX_TIMEOUT_MS = 120000;
 
   /** A running scan. */
   export interface IScanHandle {

@@ -4,11 +4,21 @@
  */
 
 import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { nullTranslator } from '@jupyterlab/translation';
 import { Signal } from '@lumino/signaling';
+import { Widget } from '@lumino/widgets';
 
 import { KernelClient } from '../kernelClient';
 import { MemoryModel } from '../model';
-import type { IHolder, IScanResult } from '../protocol';
+import { HoldersPanel } from '../panels/holders/view';
+import type {
+  IFindings,
+  IFixResult,
+  IHolder,
+  IResource,
+  IScanResult,
+  ISuggestion
+} from '../protocol';
 import { MemoryDoctorSettings } from '../settings';
 import type { IMemoryDoctorEntry, IMemoryDoctorTracker } from '../tokens';
 import {
@@ -234,4 +244,176 @@ export async function connectNotebook(
   doctor.add(notebook, connected.entry);
   tracker.setCurrent(notebook);
   return { ...connected, notebook, tracker, doctor };
+}
+
+/** A valid resource (an open file), with overrides. */
+export function makeResource(overrides: Partial<IResource> = {}): IResource {
+  return {
+    id: 'r1',
+    kind: 'file',
+    label: 'f',
+    detail: "/data/big.csv (mode 'r', fd 7)",
+    held_by: ['f'],
+    cell_id: 'cell-2',
+    execution_count: 5,
+    note: null,
+    ...overrides
+  };
+}
+
+/** Findings with every figure known, with overrides. */
+export function makeFindings(overrides: Partial<IFindings> = {}): IFindings {
+  return {
+    open_fds: 23,
+    threads: 4,
+    children: 1,
+    cyclic_garbage: { objects: 120000, bytes: 9_600_000 },
+    allocator_gap: { bytes: 188_000_000, malloc_trim: true },
+    ...overrides
+  };
+}
+
+/** A valid suggestion (delete a shared holder), with overrides. */
+export function makeSuggestion(
+  overrides: Partial<ISuggestion> = {}
+): ISuggestion {
+  return {
+    id: 's1',
+    action: 'delete_holder',
+    targets: ['big', 'Out[3]', '_3'],
+    code: 'del big; Out.pop(3, None); del _3',
+    estimated_freed_bytes: 1_200_000_000,
+    reason:
+      'big is also held by the output cache; deleting all three frees it.',
+    destructive: true,
+    holder_id: 'h1',
+    resource_id: null,
+    ...overrides
+  };
+}
+
+/** A 1.2 scan result: holders plus resources, findings and suggestions. */
+export function makeFixScan(
+  options: {
+    holders?: IHolder[];
+    resources?: IResource[];
+    findings?: IFindings;
+    suggestions?: ISuggestion[];
+  } = {}
+): IScanResult {
+  return makeScanResult(
+    options.holders ?? [
+      makeHolder({ id: 'h1', labels: ['big', 'Out[3]', '_3'] })
+    ],
+    {
+      resources: options.resources ?? [],
+      findings: options.findings ?? makeFindings(),
+      suggestions: options.suggestions ?? [makeSuggestion()]
+    }
+  );
+}
+
+/** A fix result for `suggestion`, with overrides. */
+export function makeFixResult(overrides: Partial<IFixResult> = {}): IFixResult {
+  return {
+    suggestion_id: 's1',
+    action: 'delete_holder',
+    estimated_freed_bytes: 1_200_000_000,
+    measured_freed_bytes: 1_180_000_000,
+    rss_before: 9_663_676_416,
+    rss_after: 8_483_676_416,
+    explanation: null,
+    ...overrides
+  };
+}
+
+/**
+ * Answer the last `apply_fix` request on `comm`: a result, or an error
+ * reply when `error` is given.
+ */
+export function answerFix(
+  comm: FakeComm,
+  answer: { result: unknown } | { error: { code: string; message: string } }
+): Record<string, unknown> {
+  const request = [...comm.sent].reverse().find(r => r.type === 'apply_fix');
+  if (!request) {
+    throw new Error('No fix was requested.');
+  }
+  comm.receive({
+    type: 'reply',
+    request_id: request.request_id,
+    ok: 'result' in answer,
+    ...answer
+  });
+  return request;
+}
+
+/** A holders panel on a connected notebook, with recorded side effects. */
+export interface IPanelHarness extends IConnectedNotebook {
+  panel: HoldersPanel;
+  /** Confirmations asked: the suggestion id and the described targets. */
+  confirms: { id: string; targets: string[] }[];
+  /** What the next confirmation answers. */
+  answer: { accept: boolean };
+  /** Code inserted as cells. */
+  inserted: string[];
+  /** Cells revealed. */
+  revealed: string[];
+}
+
+const harnessPanels: HoldersPanel[] = [];
+
+/** Dispose every panel made by `panelHarness` (call in `afterEach`). */
+export function disposePanels(): void {
+  for (const panel of harnessPanels.splice(0)) {
+    if (panel.isAttached) {
+      Widget.detach(panel);
+    }
+    panel.dispose();
+  }
+}
+
+/**
+ * A holders panel following a connected notebook, attached but hidden (so it
+ * does not scan by itself), whose confirmations and insertions are recorded.
+ */
+export async function panelHarness(cells = 10): Promise<IPanelHarness> {
+  const connected = await connectNotebook(cells);
+  const confirms: IPanelHarness['confirms'] = [];
+  const answer = { accept: true };
+  const inserted: string[] = [];
+  const revealed: string[] = [];
+  const panel = new HoldersPanel({
+    notebooks: connected.tracker.asTracker(),
+    doctor: connected.doctor,
+    trans: nullTranslator.load('jupyterlab_memory_doctor'),
+    copy: () => undefined,
+    activate: () => undefined,
+    reveal: (_, cellId) => {
+      revealed.push(cellId);
+      return Promise.resolve(true);
+    },
+    loadPlotly: () => Promise.reject(new Error('no plotly in this test')),
+    confirmFix: (suggestion, targets) => {
+      confirms.push({ id: suggestion.id, targets });
+      return Promise.resolve(answer.accept);
+    },
+    insertCell: (_, code) => {
+      inserted.push(code);
+    }
+  });
+  harnessPanels.push(panel);
+  panel.hide();
+  Widget.attach(panel, document.body);
+  return { ...connected, panel, confirms, answer, inserted, revealed };
+}
+
+/** Press Refresh and answer the scan with `result`. */
+export async function showScan(
+  harness: IPanelHarness,
+  result: IScanResult
+): Promise<void> {
+  harness.panel.header.button.click();
+  answerScan(harness.comm(), result);
+  await flush();
 }

@@ -15,7 +15,17 @@ export type {
   SortDirection,
   SortKey
 } from './model';
+export {
+  confirmFix,
+  describeTargets,
+  FixController,
+  insertCellBelow,
+  normalizeFixResult
+} from './fix';
+export type { ConfirmFix, FixOutcome, InsertCell } from './fix';
 export { HIGHLIGHT_CLASS, highlight, revealCell } from './reveal';
+export { ResourcesSection } from './resources';
+export { SuggestionsSection } from './suggestions';
 export { HoldersTable, TABLE_CLASS } from './table';
 export {
   HoldersTreemap,
@@ -24,6 +34,12 @@ export {
   treemapColumns
 } from './treemap';
 export type { IPlotly, PlotlyLoader } from './treemap';
-export { normalizeHolder, normalizeScanResult } from './validate';
+export {
+  normalizeFindings,
+  normalizeHolder,
+  normalizeResources,
+  normalizeScanResult,
+  normalizeSuggestions
+} from './validate';
 export { HOLDERS_PANEL_CLASS, HOLDERS_PANEL_ID, HoldersPanel } from './view';
 export type { HoldersMode } from './view';

@@ -4,11 +4,18 @@
  */
 
 import {
+  FIX_ACTIONS,
+  FixAction,
   HOLDER_KINDS,
   HolderKind,
+  IFindings,
   IHolder,
   IHolderRoot,
+  IResource,
   IScanResult,
+  ISuggestion,
+  RESOURCE_KINDS,
+  ResourceKind,
   SCAN_STOPPED,
   ScanStopped
 } from '../../protocol';
@@ -50,8 +57,111 @@ export function normalizeScanResult(raw: unknown): IScanResult {
     rss: Private.number(value.rss),
     attributed_bytes: Private.number(value.attributed_bytes),
     unattributed_bytes: Private.number(value.unattributed_bytes),
-    holders
+    holders,
+    // A 1.1 helper sends none of these; the panel then hides their sections.
+    ...(Array.isArray(value.resources)
+      ? { resources: normalizeResources(value.resources) }
+      : {}),
+    ...('findings' in value
+      ? { findings: normalizeFindings(value.findings) }
+      : {}),
+    ...(Array.isArray(value.suggestions)
+      ? { suggestions: normalizeSuggestions(value.suggestions) }
+      : {})
   };
+}
+
+/**
+ * Well-formed resources: entries without an id or of an unknown kind are
+ * dropped (a newer helper's kind has no wording here), and duplicate ids
+ * keep their first entry, since suggestions name resources by id.
+ */
+export function normalizeResources(raw: unknown[]): IResource[] {
+  const resources: IResource[] = [];
+  const seen = new Set<string>();
+  for (const item of raw) {
+    const value = Private.object(item);
+    const id = value.id;
+    if (
+      typeof id !== 'string' ||
+      id === '' ||
+      seen.has(id) ||
+      !RESOURCE_KINDS.includes(value.kind as ResourceKind)
+    ) {
+      continue;
+    }
+    seen.add(id);
+    resources.push({
+      id,
+      kind: value.kind as ResourceKind,
+      label: Private.text(value.label) || id,
+      detail: Private.text(value.detail),
+      held_by: Private.strings(value.held_by),
+      cell_id: Private.text(value.cell_id) || null,
+      execution_count: Private.count(value.execution_count),
+      note: Private.text(value.note) || null
+    });
+  }
+  return resources;
+}
+
+/** Well-formed findings; every unreadable figure becomes null (unknown). */
+export function normalizeFindings(raw: unknown): IFindings {
+  const value = Private.object(raw);
+  const figure = (v: unknown) => (Private.isNumber(v) ? v : null);
+  const garbage = Private.object(value.cyclic_garbage);
+  const gap = Private.object(value.allocator_gap);
+  return {
+    open_fds: figure(value.open_fds),
+    threads: figure(value.threads),
+    children: figure(value.children),
+    cyclic_garbage:
+      Private.isNumber(garbage.objects) && Private.isNumber(garbage.bytes)
+        ? { objects: garbage.objects, bytes: garbage.bytes }
+        : null,
+    allocator_gap:
+      value.allocator_gap && typeof value.allocator_gap === 'object'
+        ? { bytes: figure(gap.bytes), malloc_trim: gap.malloc_trim === true }
+        : null
+  };
+}
+
+/**
+ * Well-formed suggestions. One without an id or with an unknown action is
+ * dropped: the front end could neither describe nor confirm it. A later
+ * duplicate id is dropped too, so that applying by id is unambiguous.
+ */
+export function normalizeSuggestions(raw: unknown[]): ISuggestion[] {
+  const suggestions: ISuggestion[] = [];
+  const seen = new Set<string>();
+  for (const item of raw) {
+    const value = Private.object(item);
+    const id = value.id;
+    if (
+      typeof id !== 'string' ||
+      id === '' ||
+      seen.has(id) ||
+      !FIX_ACTIONS.includes(value.action as FixAction)
+    ) {
+      continue;
+    }
+    seen.add(id);
+    const estimate = value.estimated_freed_bytes;
+    suggestions.push({
+      id,
+      action: value.action as FixAction,
+      targets: Private.strings(value.targets),
+      code: Private.text(value.code),
+      estimated_freed_bytes: Private.isNumber(estimate) ? estimate : null,
+      reason: Private.text(value.reason),
+      // Anything but an explicit `false` asks first: confirming once too
+      // often costs a click, deleting without asking costs data.
+      destructive: value.destructive !== false,
+      holder_id: Private.text(value.holder_id) || null,
+      resource_id: Private.text(value.resource_id) || null
+    });
+  }
+  return suggestions;
 }
 
 /** A well-formed copy of one holder, or null if it has no id or name. */
@@ -121,6 +231,28 @@ namespace Private {
     return typeof value === 'number' && Number.isFinite(value) && value >= 0
       ? value
       : 0;
+  }
+
+  /** Whether `value` is a finite, non-negative number. */
+  export function isNumber(value: unknown): value is number {
+    return typeof value === 'number' && Number.isFinite(value) && value >= 0;
+  }
+
+  /** A string, else the empty string. */
+  export function text(value: unknown): string {
+    return typeof value === 'string' ? value : '';
+  }
+
+  /** The strings of an array (other entries dropped), else none. */
+  export function strings(value: unknown): string[] {
+    return Array.isArray(value)
+      ? value.filter((v): v is string => typeof v === 'string')
+      : [];
+  }
+
+  /** An execution count, or null. */
+  export function count(value: unknown): number | null {
+    return typeof value === 'number' && Number.isFinite(value) ? value : null;
   }
 
   export function kind(value: unknown): HolderKind {

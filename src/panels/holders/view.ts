@@ -7,14 +7,17 @@
 import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import type { Message } from '@lumino/messaging';
-import { PanelLayout, Widget } from '@lumino/widgets';
+import { Panel, PanelLayout, Widget } from '@lumino/widgets';
 
 import type { IHolder } from '../../protocol';
 import type { IMemoryDoctorTracker } from '../../tokens';
+import { ConfirmFix, FixController, InsertCell } from './fix';
 import { HoldersHeader } from './header';
 import { HoldersModel } from './model';
+import { ResourcesSection } from './resources';
 import { revealCell } from './reveal';
 import { HoldersTable } from './table';
+import { SuggestionsSection } from './suggestions';
 import { stateMessage } from './text';
 import { HoldersTreemap, PlotlyLoader } from './treemap';
 
@@ -66,17 +69,37 @@ export class HoldersPanel extends Widget {
     });
     this.treemap.id = `${HOLDERS_PANEL_ID}-treemap`;
     this.treemap.hide();
+    this.fixes = new FixController({
+      model: this.model,
+      trans,
+      notebook: () => this._notebook,
+      confirm: options.confirmFix,
+      insert: options.insertCell
+    });
+    // Fix outcomes, suggestions, resources and findings scroll together
+    // above the holders, which keep the rest of the height.
+    const fixes = { controller: this.fixes, settings, trans };
+    this._fixesArea.addClass('jp-MemoryDoctor-holdersFixes');
+    this._fixesArea.addWidget(new SuggestionsSection(fixes));
+    this._fixesArea.addWidget(
+      new ResourcesSection({
+        ...fixes,
+        onReveal: (cellId, name) => void this._revealCell(cellId, name)
+      })
+    );
 
     const layout = new PanelLayout();
     this.layout = layout;
     layout.addWidget(this.header);
     layout.addWidget(this._createToolbar());
     layout.addWidget(this._message);
+    layout.addWidget(this._fixesArea);
     layout.addWidget(this.table);
     layout.addWidget(this.treemap);
     this._message.addClass('jp-MemoryDoctor-holdersMessage');
 
     this.model.changed.connect(this._render, this);
+    this.fixes.changed.connect(this._render, this);
     settings.changed.connect(this._render, this);
     this._notebooks.currentChanged.connect(this._follow, this);
     this._doctor.entryAdded.connect(this._follow, this);
@@ -91,6 +114,8 @@ export class HoldersPanel extends Widget {
   readonly table: HoldersTable;
   /** The treemap. */
   readonly treemap: HoldersTreemap;
+  /** Applies suggestions and keeps their outcomes. */
+  readonly fixes: FixController;
 
   /** How the holders are drawn. */
   get mode(): HoldersMode {
@@ -114,24 +139,7 @@ export class HoldersPanel extends Widget {
    * Scroll to and highlight the cell that created a holder, or say why not.
    */
   async reveal(holder: IHolder): Promise<boolean> {
-    const trans = this._trans;
-    const name = holder.labels[0] ?? '';
-    const panel = this._notebook;
-    if (!holder.cell_id || !panel) {
-      this.header.say(trans.__('No cell is known to have created %1.', name));
-      return false;
-    }
-    this._activate(panel);
-    const found = await this._reveal(panel.content, holder.cell_id);
-    this.header.say(
-      found
-        ? ''
-        : trans.__(
-            'The cell that created %1 is no longer in this notebook.',
-            name
-          )
-    );
-    return found;
+    return this._revealCell(holder.cell_id, holder.labels[0] ?? '');
   }
 
   /** Stop following. */
@@ -142,8 +150,33 @@ export class HoldersPanel extends Widget {
     this._notebooks.currentChanged.disconnect(this._follow, this);
     this._doctor.entryAdded.disconnect(this._follow, this);
     this._doctor.settings.changed.disconnect(this._render, this);
+    this.fixes.dispose();
     this.model.dispose();
     super.dispose();
+  }
+
+  /** Reveal the cell `cellId` that created `name`, or say why not. */
+  private async _revealCell(
+    cellId: string | null,
+    name: string
+  ): Promise<boolean> {
+    const trans = this._trans;
+    const panel = this._notebook;
+    if (!cellId || !panel) {
+      this.header.say(trans.__('No cell is known to have created %1.', name));
+      return false;
+    }
+    this._activate(panel);
+    const found = await this._reveal(panel.content, cellId);
+    this.header.say(
+      found
+        ? ''
+        : trans.__(
+            'The cell that created %1 is no longer in this notebook.',
+            name
+          )
+    );
+    return found;
   }
 
   protected onAfterAttach(msg: Message): void {
@@ -236,6 +269,8 @@ export class HoldersPanel extends Widget {
     }
 
     const results = state.kind === 'results';
+    // Resources and findings matter even when no holder does.
+    this._fixesArea.setHidden(!model.result && !this.fixes.outcome);
     this._toolbar.setHidden(!results);
     this.table.setHidden(!results || this._mode !== 'table');
     this.treemap.setHidden(!results || this._mode !== 'treemap');
@@ -266,6 +301,7 @@ export class HoldersPanel extends Widget {
   private _mode: HoldersMode = 'table';
   private _toolbar = new Widget();
   private _message = new Widget();
+  private _fixesArea = new Panel();
   private _filter = document.createElement('input');
   private _tabs = new Map<HoldersMode, HTMLButtonElement>();
   private _count = document.createElement('span');
@@ -289,6 +325,10 @@ export namespace HoldersPanel {
     reveal?: typeof revealCell;
     /** Loads plotly; defaults to a dynamic import on first use. */
     loadPlotly?: PlotlyLoader;
+    /** Asks before a destructive fix; defaults to a dialog. */
+    confirmFix?: ConfirmFix;
+    /** Inserts a suggestion's code as a cell; defaults to `insertCellBelow`. */
+    insertCell?: InsertCell;
   }
 }
 
