@@ -29,6 +29,8 @@ from collections import deque
 from typing import Any, Callable
 
 from . import _comm
+from ._growth import Census, GrowthTracker, take_census, what_grew
+from ._limits import memory_limit
 from ._measure import HeapTracer, PeakProbe, current_rss, gc_collections, select_probe
 from ._protocol import (
     COMM_TARGET,
@@ -76,6 +78,8 @@ class _Frame:
     __slots__ = (
         "carried_peak",
         "cell_id",
+        "census",
+        "execution_count",
         "gc_before",
         "heap_before",
         "info_id",
@@ -98,6 +102,10 @@ class _Frame:
         self.gc_before = 0
         self.heap_before: int | None = None
         self.carried_peak = 0
+        # The count this cell will get (for live readings), and the "what grew"
+        # census before it when the cell may be flagged as leaking (names and numbers).
+        self.execution_count: int | None = None
+        self.census: Census | None = None
 
 
 def _helper_version() -> str:
@@ -123,6 +131,7 @@ class MemoryDoctor:
         # Measured cells running right now, on any thread (ipykernel 7 subshells).
         self._active: list[_Frame] = []
         self._provenance = Provenance()
+        self._growth = GrowthTracker()
         self._runner = ScanRunner(
             self._shell_ref, self._provenance, self._send_to, self._cell_running
         )
@@ -149,6 +158,7 @@ class MemoryDoctor:
         """Remove the hooks and the comm target and close every open comm."""
         self._runner.shutdown()
         self._provenance.clear()
+        self._growth.clear()
         shell = self._shell_ref()
         if shell is not None:
             for event, callback in (
@@ -257,6 +267,10 @@ class MemoryDoctor:
             return
         frame = _Frame(id(info), measured=True, parent_id=parent_id)
         frame.cell_id = self._cell_id(info)
+        frame.execution_count = self._next_execution_count()
+        if self._growth.should_watch(frame.cell_id, self._config["leak_threshold_bytes"]):
+            # Before the measurement starts: the census's own allocations are not the cell's.
+            frame.census = self._census()
         frame.started_at = time.time()
         frame.gc_before = gc_collections()
         frame.heap_before = self._heap.begin()
@@ -315,6 +329,7 @@ class MemoryDoctor:
         if not isinstance(count, int):
             shell = self._shell_ref()
             count = int(getattr(shell, "execution_count", 1)) - 1
+        growth = self._growth_of(frame, rss_after - rss_before)
         record = {
             "cell_id": frame.cell_id,
             "execution_count": count,
@@ -330,7 +345,7 @@ class MemoryDoctor:
             "gc_collections": gc_count,
             "py_heap_delta": heap_delta,
             "py_heap_peak": heap_peak,
-            "growth": None,
+            "growth": growth,
         }
         message = {"type": MSG_CELL_MEASURED, "record": record}
         with self._lock:
@@ -372,6 +387,42 @@ class MemoryDoctor:
     def _cell_running(self) -> bool:
         with self._lock:
             return bool(self._active)
+
+    def _next_execution_count(self) -> int | None:
+        # IPython increments execution_count after the cell, so in pre_run_cell it is
+        # the count this cell gets.
+        count = getattr(self._shell_ref(), "execution_count", None)
+        return count if isinstance(count, int) else None
+
+    def _census(self) -> Census | None:
+        """Names and sizes of the user's variables and live object counts (watched runs only)."""
+        shell = self._shell_ref()
+        namespace = getattr(shell, "user_ns", None)
+        hidden = getattr(shell, "user_ns_hidden", None)
+        if not isinstance(namespace, dict):
+            return None
+        census = take_census(
+            namespace,
+            hidden if isinstance(hidden, dict) else {},
+            count_types=not self._growth.skip_type_counts,
+        )
+        if census.types_s is not None:
+            self._growth.skip_type_counts = True  # too many objects to count within budget
+        return census
+
+    def _growth_of(self, frame: _Frame, rss_delta: int) -> dict[str, Any] | None:
+        """The record's ``growth``; names what grew when this run was watched and grew."""
+        before, frame.census = frame.census, None
+        try:
+            threshold = int(self._config["leak_threshold_bytes"])
+            what: list[str] | None = None
+            if before is not None and before.complete and self._growth.grew(rss_delta, threshold):
+                after = self._census()
+                what = what_grew(before, after) if after is not None else None
+            return self._growth.add_run(frame.cell_id, rss_delta, threshold, what)
+        except Exception:  # the record matters more than its growth
+            _log.debug("growth failed", exc_info=True)
+            return None
 
     def _send_to(self, comm_id: str, message: dict[str, Any]) -> bool:
         """Send on one of our comms by id; False if it is gone (the scan runner's sender)."""
@@ -467,6 +518,7 @@ class MemoryDoctor:
                 "rss": current_rss(),
                 "config": dict(self._config),
                 "records": list(self._records),
+                "memory_limit": memory_limit().as_wire(),
             }
             _comm.send(comm, hello)
             self._comms[comm.comm_id] = comm
@@ -585,9 +637,27 @@ class MemoryDoctor:
 
     def _request_get_rss(self, data: dict[str, Any]) -> dict[str, Any]:
         # Extra fields are ignored: a newer MINOR may add optional ones.
+        # With subshells this runs on another thread while a cell executes (a live
+        # reading): procfs reads and a slice of a short list only, no lock, no heap.
         probe = self._probe
         rss = current_rss()
-        return {"rss": rss, "peak_rss": max(probe.peak(), rss) if probe else rss}
+        running = None
+        active = self._active[:1]  # one C-level slice: safe against the hooks' changes
+        if active:
+            frame = active[0]
+            running = {
+                "cell_id": frame.cell_id,
+                "execution_count": frame.execution_count,
+                "started_at": frame.started_at,
+                "rss_before": frame.rss_before,
+            }
+        return {
+            "rss": rss,
+            "peak_rss": max(probe.peak(), rss) if probe else rss,
+            "time": time.time(),
+            "memory_limit": memory_limit().as_wire(),
+            "running": running,
+        }
 
     _handlers: dict[str, Callable[[MemoryDoctor, dict[str, Any]], dict[str, Any]]] = {  # noqa: RUF012 - a read-only dispatch table
         REQ_CONFIGURE: _request_configure,
