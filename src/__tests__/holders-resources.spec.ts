@@ -1,0 +1,383 @@
+import { nullTranslator } from '@jupyterlab/translation';
+
+import {
+  countsText,
+  gapText,
+  garbageText,
+  resourceKindLabel
+} from '../panels/holders/resources';
+import { normalizeScanResult } from '../panels/holders/validate';
+import { RESOURCE_KINDS } from '../protocol';
+import { flush } from './fakes';
+import {
+  disposeClients,
+  disposePanels,
+  IPanelHarness,
+  makeFindings,
+  makeFixScan,
+  makeHolder,
+  makeResource,
+  makeScanResult,
+  makeSuggestion,
+  panelHarness,
+  showScan
+} from './holders-fakes';
+
+const trans = nullTranslator.load('jupyterlab_memory_doctor');
+const XSS = '<img src=x onerror=alert(1)>';
+
+let warn: jest.SpyInstance;
+
+beforeEach(() => {
+  warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+});
+
+afterEach(() => {
+  disposePanels();
+  disposeClients();
+  warn.mockRestore();
+});
+
+const section = (harness: IPanelHarness) =>
+  harness.panel.node.querySelector<HTMLElement>('.jp-MemoryDoctor-resources')!;
+const resourceItems = (harness: IPanelHarness) =>
+  Array.from(
+    section(harness).querySelectorAll<HTMLElement>('[data-resource-id]')
+  );
+const finding = (harness: IPanelHarness, name: string) =>
+  section(harness).querySelector<HTMLElement>(`[data-finding="${name}"]`)!;
+
+describe('resource and finding words', () => {
+  it('names every resource kind', () => {
+    const names = RESOURCE_KINDS.map(kind => resourceKindLabel(kind, trans));
+    expect(new Set(names).size).toBe(RESOURCE_KINDS.length);
+  });
+
+  it('says unknown for counts it could not read', () => {
+    expect(countsText(makeFindings({ children: null }), trans)).toBe(
+      'Open file descriptors: 23 \u00b7 Threads: 4 \u00b7 Child processes: unknown'
+    );
+  });
+
+  it('explains cyclic garbage, or its absence', () => {
+    expect(garbageText(makeFindings(), 'SI', trans)).toMatch(
+      /^Cyclic garbage: 120,?000 unreachable objects \(9.6 MB\) wait for the garbage collector/
+    );
+    expect(
+      garbageText(
+        makeFindings({ cyclic_garbage: { objects: 0, bytes: 0 } }),
+        'SI',
+        trans
+      )
+    ).toMatch(/^Cyclic garbage: none/);
+    expect(
+      garbageText(makeFindings({ cyclic_garbage: null }), 'SI', trans)
+    ).toBe('Cyclic garbage: not measured.');
+  });
+
+  it('explains the allocator gap, with or without malloc_trim', () => {
+    expect(gapText(makeFindings(), 'SI', trans)).toMatch(
+      /188 MB freed by Python but not returned to the OS.*malloc_trim\(0\)/
+    );
+    expect(
+      gapText(
+        makeFindings({
+          allocator_gap: { bytes: 5_000_000, malloc_trim: false }
+        }),
+        'SI',
+        trans
+      )
+    ).toMatch(/has no malloc_trim/);
+    expect(
+      gapText(
+        makeFindings({ allocator_gap: { bytes: null, malloc_trim: false } }),
+        'SI',
+        trans
+      )
+    ).toMatch(/cannot be read here/);
+  });
+});
+
+describe('ResourcesSection in the panel', () => {
+  it('lists each resource with its kind, detail, holders and cell, and its close fix', async () => {
+    const harness = await panelHarness();
+    await showScan(
+      harness,
+      makeFixScan({
+        resources: [
+          makeResource(),
+          makeResource({
+            id: 'r2',
+            kind: 'process',
+            label: 'proc',
+            detail: 'pid 4711: sleep 600',
+            held_by: ['proc', 'procs[0]'],
+            cell_id: null,
+            execution_count: null
+          })
+        ],
+        suggestions: [
+          makeSuggestion({
+            id: 's2',
+            action: 'close_resource',
+            targets: ['r1'],
+            code: 'f.close()',
+            resource_id: 'r1',
+            holder_id: null,
+            estimated_freed_bytes: null
+          })
+        ]
+      })
+    );
+    const [file, process] = resourceItems(harness);
+    expect(file.getAttribute('role')).toBe('listitem');
+    expect(
+      file.querySelector('.jp-MemoryDoctor-resourceKind')?.textContent
+    ).toBe('open file');
+    expect(
+      file.querySelector('.jp-MemoryDoctor-resourceLabel')?.textContent
+    ).toBe('f');
+    expect(
+      file.querySelector('.jp-MemoryDoctor-resourceDetail')?.textContent
+    ).toBe("/data/big.csv (mode 'r', fd 7)");
+    expect(file.textContent).toContain('Held by: f');
+    const fix = file.querySelector<HTMLElement>('[data-suggestion-id="s2"]')!;
+    expect(
+      fix.querySelector('.jp-MemoryDoctor-suggestionTitle')?.textContent
+    ).toBe('Close f');
+    expect(process.textContent).toContain('Held by: proc, procs[0]');
+    // No cell is known for the process: no link.
+    expect(process.querySelector('.jp-MemoryDoctor-resourceCell')).toBeNull();
+    expect(
+      section(harness).querySelector('.jp-MemoryDoctor-fixToggle')?.textContent
+    ).toBe('Resources (2)');
+  });
+
+  it('reveals the cell that created a resource', async () => {
+    const harness = await panelHarness();
+    await showScan(harness, makeFixScan({ resources: [makeResource()] }));
+    const link = section(harness).querySelector<HTMLButtonElement>(
+      '.jp-MemoryDoctor-resourceCell'
+    )!;
+    expect(link.textContent).toBe('[5]');
+    expect(link.getAttribute('aria-label')).toBe(
+      'Go to the cell that created f'
+    );
+    link.click();
+    await flush();
+    expect(harness.revealed).toEqual(['cell-2']);
+  });
+
+  it('says a thread cannot be stopped from outside and shows what it holds, with no Apply', async () => {
+    const harness = await panelHarness();
+    await showScan(
+      harness,
+      makeFixScan({
+        resources: [
+          makeResource({
+            id: 't1',
+            kind: 'thread',
+            label: 'worker',
+            detail: 'Thread-3 (poll), daemon',
+            held_by: ['worker'],
+            note: 'It holds buffer (list, 80 MB) in its frame.'
+          })
+        ],
+        suggestions: []
+      })
+    );
+    const [thread] = resourceItems(harness);
+    expect(thread.textContent).toContain(
+      'A thread cannot be stopped safely from outside'
+    );
+    expect(
+      thread.querySelector('.jp-MemoryDoctor-resourceNote')?.textContent
+    ).toBe('It holds buffer (list, 80 MB) in its frame.');
+    expect(thread.querySelector('button[data-action="apply"]')).toBeNull();
+  });
+
+  it('shows the findings with Collect and malloc_trim where they belong', async () => {
+    const harness = await panelHarness();
+    await showScan(
+      harness,
+      makeFixScan({
+        suggestions: [
+          makeSuggestion({
+            id: 'gc',
+            action: 'gc_collect',
+            targets: [],
+            code: 'import gc; gc.collect()',
+            destructive: false,
+            holder_id: null
+          }),
+          makeSuggestion({
+            id: 'trim',
+            action: 'malloc_trim',
+            targets: [],
+            code: "import ctypes; ctypes.CDLL('libc.so.6').malloc_trim(0)",
+            destructive: false,
+            holder_id: null
+          })
+        ]
+      })
+    );
+    expect(finding(harness, 'counts').textContent).toContain(
+      'Open file descriptors: 23'
+    );
+    const garbage = finding(harness, 'cyclic_garbage');
+    expect(garbage.textContent).toContain('wait for the garbage collector');
+    expect(
+      garbage
+        .querySelector('[data-suggestion-id]')
+        ?.getAttribute('data-suggestion-id')
+    ).toBe('gc');
+    const gap = finding(harness, 'allocator_gap');
+    expect(gap.textContent).toContain('malloc_trim(0)');
+    expect(
+      gap
+        .querySelector('[data-suggestion-id]')
+        ?.getAttribute('data-suggestion-id')
+    ).toBe('trim');
+  });
+
+  it('says when nothing is left open', async () => {
+    const harness = await panelHarness();
+    await showScan(harness, makeFixScan({ resources: [] }));
+    expect(section(harness).textContent).toContain('Nothing left open');
+  });
+
+  it('shows resources and findings even when no holder retains anything', async () => {
+    const harness = await panelHarness();
+    await showScan(
+      harness,
+      makeFixScan({ holders: [], resources: [makeResource()] })
+    );
+    const area = harness.panel.node.querySelector<HTMLElement>(
+      '.jp-MemoryDoctor-holdersFixes'
+    )!;
+    expect(area.classList).not.toContain('lm-mod-hidden');
+    expect(resourceItems(harness)).toHaveLength(1);
+  });
+
+  it('shows nothing for a 1.1 helper', async () => {
+    const harness = await panelHarness();
+    await showScan(harness, makeScanResult([makeHolder()]));
+    expect(section(harness).textContent).toBe('');
+  });
+
+  it('folds resources and findings separately', async () => {
+    const harness = await panelHarness();
+    await showScan(harness, makeFixScan({ resources: [makeResource()] }));
+    const toggles = () =>
+      Array.from(
+        section(harness).querySelectorAll<HTMLButtonElement>(
+          '.jp-MemoryDoctor-fixToggle'
+        )
+      );
+    toggles()[0].click();
+    expect(toggles().map(t => t.getAttribute('aria-expanded'))).toEqual([
+      'false',
+      'true'
+    ]);
+    const lists =
+      section(harness).querySelectorAll<HTMLElement>('[role="list"]');
+    expect(Array.from(lists).map(l => l.hidden)).toEqual([true, false]);
+  });
+});
+
+describe('escaping user data', () => {
+  it('injects nothing from a dict key, a file path or a class name', async () => {
+    const harness = await panelHarness();
+    await showScan(
+      harness,
+      makeFixScan({
+        holders: [
+          makeHolder({
+            id: 'h1',
+            labels: ['d'],
+            type: `__main__.${XSS}`,
+            path: `d['${XSS}']`,
+            composition: [{ type: XSS, bytes: 10, count: 1 }]
+          })
+        ],
+        resources: [
+          makeResource({
+            label: XSS,
+            detail: `/tmp/${XSS}.csv (mode 'w', fd 9)`,
+            held_by: [`d['${XSS}']`],
+            note: XSS
+          })
+        ],
+        suggestions: [
+          makeSuggestion({
+            targets: [`d['${XSS}']`],
+            code: `del d['${XSS}']`,
+            reason: `${XSS} holds it`
+          }),
+          makeSuggestion({
+            id: 's2',
+            action: 'close_resource',
+            targets: ['r1'],
+            code: `d['${XSS}'].close()`,
+            resource_id: 'r1'
+          })
+        ]
+      })
+    );
+    // Expand the holder so its path and composition are in the DOM too.
+    harness.panel.model.toggleExpanded('h1');
+    const node = harness.panel.node;
+    expect(node.querySelector('img')).toBeNull();
+    expect(node.querySelector('[onerror]')).toBeNull();
+    expect(
+      node.querySelector('code.jp-MemoryDoctor-holderPath')?.textContent
+    ).toBe(`d['${XSS}']`);
+    const text = node.textContent!;
+    expect(text).toContain(`/tmp/${XSS}.csv`);
+    expect(text).toContain(`__main__.${XSS}`);
+    expect(text).toContain(`del d['${XSS}']`);
+    expect(text).toContain(`Close ${XSS}`);
+    expect(node.innerHTML).toContain('&lt;img src=x onerror=alert(1)&gt;');
+  });
+});
+
+describe('normalizing resources and findings', () => {
+  it('drops resources without an id, of an unknown kind or repeated, and fills gaps', () => {
+    const result = normalizeScanResult({
+      ...makeScanResult([]),
+      resources: [
+        { id: 'r1', kind: 'file', detail: 5, held_by: ['f', null] },
+        { id: 'r1', kind: 'socket' },
+        { id: 'r2', kind: 'warp_core' },
+        { kind: 'file' },
+        null
+      ],
+      findings: {
+        open_fds: 'many',
+        threads: 3,
+        children: -1,
+        cyclic_garbage: { objects: 5 },
+        allocator_gap: { bytes: 'x', malloc_trim: 1 }
+      }
+    });
+    expect(result.resources).toEqual([
+      {
+        id: 'r1',
+        kind: 'file',
+        label: 'r1',
+        detail: '',
+        held_by: ['f'],
+        cell_id: null,
+        execution_count: null,
+        note: null
+      }
+    ]);
+    expect(result.findings).toEqual({
+      open_fds: null,
+      threads: 3,
+      children: null,
+      cyclic_garbage: null,
+      allocator_gap: { bytes: null, malloc_trim: false }
+    });
+  });
+});
