@@ -11,6 +11,7 @@ import type { JSONObject } from '@lumino/coreutils';
 import type { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
+import { LiveReadings } from './live';
 import type { MemoryModel } from './model';
 import {
   BOOTSTRAP_CODE,
@@ -50,6 +51,12 @@ export class KernelClient implements IDisposable {
     context.statusChanged.connect(this._onStatusChanged, this);
     context.connectionStatusChanged.connect(this._onConnectionChanged, this);
     this._settings.changed.connect(this._onSettingsChanged, this);
+    this._live = new LiveReadings({
+      sessionContext: context,
+      client: this,
+      model: this._model,
+      settings: this._settings
+    });
     context.ready
       .then(() => {
         // kernelChanged may already have started this kernel; bootstrap once.
@@ -76,6 +83,19 @@ export class KernelClient implements IDisposable {
   /** Whether the client is disposed. */
   get isDisposed(): boolean {
     return this._isDisposed;
+  }
+
+  /** Live readings and the running cell of this notebook's kernel. */
+  get live(): LiveReadings {
+    return this._live;
+  }
+
+  /**
+   * The last scan of the current kernel that finished, with when it
+   * finished (epoch milliseconds); null before one did or after a restart.
+   */
+  get lastScan(): KernelClient.ILastScan | null {
+    return this._lastScan;
   }
 
   /** Emitted for every `scan_progress` message from the current kernel. */
@@ -120,7 +140,16 @@ export class KernelClient implements IDisposable {
       this._timeoutMs,
       budget * 1000 + KernelClient.SCAN_GRACE_MS
     );
-    return this._send('scan', params, timeoutMs);
+    const handle = this._send('scan', params, timeoutMs);
+    const generation = this._generation;
+    handle.done
+      .then(result => {
+        if (generation === this._generation) {
+          this._lastScan = { result, time: Date.now() };
+        }
+      })
+      .catch(() => undefined);
+    return handle;
   }
 
   /** Ask the helper to stop the scan whose request id is `target`. */
@@ -191,6 +220,7 @@ export class KernelClient implements IDisposable {
     this._isDisposed = true;
     this._generation++;
     this._dropComm('The notebook was closed.', true);
+    this._live.dispose();
     Signal.clearData(this);
   }
 
@@ -365,6 +395,9 @@ export class KernelClient implements IDisposable {
     if (typeof hello.rss === 'number') {
       this._model.setRss(hello.rss);
     }
+    if (hello.memory_limit) {
+      this._model.setMemoryLimit(hello.memory_limit);
+    }
     // Replayed records come from the kernel too: keep only well-formed ones.
     this._model.replay(hello.records.filter(isCellRecord));
     const wanted = this._settings.current.tracemalloc;
@@ -535,8 +568,16 @@ export class KernelClient implements IDisposable {
     }
     try {
       const result = await this.request('get_rss', {});
+      if (result.memory_limit) {
+        this._model.setMemoryLimit(result.memory_limit);
+      }
       if (typeof result.rss === 'number') {
-        this._model.setRss(result.rss);
+        this._model.addReading({
+          time:
+            typeof result.time === 'number' ? result.time : Date.now() / 1000,
+          rss: result.rss,
+          peakRss: typeof result.peak_rss === 'number' ? result.peak_rss : null
+        });
       }
     } catch {
       // A missed reading is harmless; the next poll or cell will update.
@@ -545,6 +586,8 @@ export class KernelClient implements IDisposable {
 
   /** Forget the comm and reject what was waiting on it. */
   private _dropComm(reason: string, close: boolean): void {
+    // The next comm talks to another process, or to this one restarted.
+    this._lastScan = null;
     if (this._pollTimer !== null) {
       clearTimeout(this._pollTimer);
       this._pollTimer = null;
@@ -590,6 +633,8 @@ export class KernelClient implements IDisposable {
   private _pollTimer: ReturnType<typeof setTimeout> | null = null;
   private _warned = new Set<string>();
   private _scanProgress = new Signal<this, IScanProgressMessage>(this);
+  private _live: LiveReadings;
+  private _lastScan: KernelClient.ILastScan | null = null;
   private _isDisposed = false;
 }
 
@@ -612,6 +657,14 @@ export namespace KernelClient {
    * running cell to end, and terminating a process may take 3 s.
    */
   export const FIX_TIMEOUT_MS = 120000;
+
+  /** The last finished scan of a kernel. */
+  export interface ILastScan {
+    /** The scan's result, as the helper sent it. */
+    readonly result: IResults['scan'];
+    /** When it arrived, epoch milliseconds. */
+    readonly time: number;
+  }
 
   /** A running scan. */
   export interface IScanHandle {

@@ -6,7 +6,7 @@
 import type { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import type { ICellRecord, PeakMethod } from './protocol';
+import type { ICellRecord, IMemoryLimit, PeakMethod } from './protocol';
 
 /**
  * Why there are (or are no) figures, as a typed union so every view can say
@@ -38,6 +38,53 @@ export type MemoryStatus =
 
 /** The kind of a `MemoryStatus`. */
 export type MemoryStatusKind = MemoryStatus['kind'];
+
+/** One reading of the kernel's memory (`get_rss`), live or idle. */
+export interface IMemoryReading {
+  /** When it was taken, epoch seconds (the kernel's clock when it says). */
+  readonly time: number;
+  /** Resident memory, bytes. */
+  readonly rss: number;
+  /** High-water mark since the running (or last) measured cell started. */
+  readonly peakRss: number | null;
+}
+
+/** Whether live readings arrive while a cell runs; see `IRunningCell.live`. */
+export type LiveMode = 'on' | 'no-subshells' | 'off';
+
+/** The measured cell executing now, as far as the front end knows. */
+export interface IRunningCell {
+  /** The cell model id. */
+  readonly cellId: string;
+  /** Its execution count, once the kernel said. */
+  readonly executionCount: number | null;
+  /** When it started, epoch seconds (front-end clock until the kernel says). */
+  readonly startedAt: number;
+  /** RSS when it started, once the kernel said. */
+  readonly rssBefore: number | null;
+  /**
+   * Whether live readings can arrive while it runs: `on` (comms go over a
+   * kernel subshell), `no-subshells` (the figures come when the cell ends)
+   * or `off` (turned off in the settings).
+   */
+  readonly live: LiveMode;
+  /** The latest live reading, if any arrived. */
+  readonly reading: IMemoryReading | null;
+}
+
+/** What was known when the kernel died or was killed. */
+export interface IDeathNote {
+  /** When the death was noticed, epoch seconds. */
+  readonly time: number;
+  /** The cell that was running, if one was. */
+  readonly cellId: string | null;
+  /** Its execution count, if known. */
+  readonly executionCount: number | null;
+  /** The last reading before the death (live, or the last known RSS). */
+  readonly reading: IMemoryReading | null;
+  /** The memory limit that applied. */
+  readonly limit: IMemoryLimit | null;
+}
 
 /**
  * Measurements and connection state for one notebook's kernel.
@@ -80,6 +127,38 @@ export class MemoryModel implements IDisposable {
     return this._rssChanged;
   }
 
+  /** The memory limit that applies to the kernel, once the helper said. */
+  get memoryLimit(): IMemoryLimit | null {
+    return this._limit;
+  }
+
+  /** The measured cell running now, if any. */
+  get running(): IRunningCell | null {
+    return this._running;
+  }
+
+  /** What was known when the kernel last died, until cleared. */
+  get lastDeath(): IDeathNote | null {
+    return this._death;
+  }
+
+  /**
+   * Readings of the kernel's memory over time (idle polls, live readings and
+   * each cell's end), oldest first, at most `READINGS_CAP`.
+   */
+  get readings(): readonly IMemoryReading[] {
+    return this._readings;
+  }
+
+  /**
+   * Emitted with the ids of the cells whose running or death state changed,
+   * and when the memory limit or the death note changes (possibly with no
+   * ids): the running cell's badge and the status bar redraw on it.
+   */
+  get liveChanged(): ISignal<this, readonly string[]> {
+    return this._liveChanged;
+  }
+
   /** Whether the model is disposed. */
   get isDisposed(): boolean {
     return this._isDisposed;
@@ -119,15 +198,109 @@ export class MemoryModel implements IDisposable {
     this._rssChanged.emit(rss);
   }
 
+  /** Set the memory limit; emits `liveChanged` on change. */
+  setMemoryLimit(limit: IMemoryLimit | null): void {
+    const old = this._limit;
+    if (old?.bytes === limit?.bytes && old?.source === limit?.source) {
+      return;
+    }
+    this._limit = limit;
+    this._liveChanged.emit([]);
+  }
+
+  /**
+   * Add a reading of the kernel's memory: it becomes `rss` and a point of
+   * `readings`. Readings older than the last one are ignored (a late reply).
+   */
+  addReading(reading: IMemoryReading): void {
+    const readings = this._readings;
+    const last = readings[readings.length - 1];
+    if (last && reading.time < last.time) {
+      return;
+    }
+    readings.push(reading);
+    if (readings.length > MemoryModel.READINGS_CAP) {
+      readings.splice(0, readings.length - MemoryModel.READINGS_CAP);
+    }
+    this.setRss(reading.rss);
+  }
+
+  /**
+   * Set the measured cell running now (or none). A reading it carries also
+   * goes through `addReading`. Starting a cell clears its death note: it is
+   * being tried again.
+   */
+  setRunning(running: IRunningCell | null): void {
+    const previous = this._running;
+    if (previous === running) {
+      return;
+    }
+    this._running = running;
+    const ids = new Set<string>();
+    if (previous) {
+      ids.add(previous.cellId);
+    }
+    if (running) {
+      ids.add(running.cellId);
+      if (this._death?.cellId === running.cellId) {
+        this._death = null;
+      }
+      if (running.reading && running.reading !== previous?.reading) {
+        this.addReading(running.reading);
+      }
+    }
+    this._liveChanged.emit([...ids]);
+  }
+
+  /**
+   * Remember what was known when the kernel died: the running cell and the
+   * last reading. Clears the running cell.
+   */
+  noteDeath(time: number): void {
+    const running = this._running;
+    const lastReading = this._readings[this._readings.length - 1] ?? null;
+    this._death = {
+      time,
+      cellId: running?.cellId ?? null,
+      executionCount: running?.executionCount ?? null,
+      reading: running?.reading ?? lastReading,
+      limit: this._limit
+    };
+    this._running = null;
+    const ids = new Set<string>();
+    if (running) {
+      ids.add(running.cellId);
+    }
+    this._liveChanged.emit([...ids]);
+  }
+
   /**
    * Add a live measurement. Records without a cell id cannot be shown on a
    * cell and only update the RSS.
    */
   addRecord(record: ICellRecord): void {
+    this.addReading({
+      time: record.started_at + record.duration_s,
+      rss: record.rss_after,
+      peakRss: record.peak_rss
+    });
     this.setRss(record.rss_after);
+    const ids: string[] = [];
+    if (this._running && this._running.cellId === record.cell_id) {
+      // The cell ended: its badge shows the record from now on.
+      ids.push(this._running.cellId);
+      this._running = null;
+    }
+    if (record.cell_id && this._death?.cellId === record.cell_id) {
+      ids.push(record.cell_id);
+      this._death = null;
+    }
     if (this._append(record)) {
       this._cellChanged.emit(record.cell_id as string);
       this._measured.emit(record);
+    }
+    if (ids.length > 0) {
+      this._liveChanged.emit(ids);
     }
   }
 
@@ -147,12 +320,21 @@ export class MemoryModel implements IDisposable {
     }
   }
 
-  /** Forget every record; emits `cellChanged` for each affected cell. */
+  /**
+   * Forget every record, the readings and the death note; emits
+   * `cellChanged` for each affected cell. The running cell stays.
+   */
   clear(): void {
     const ids = [...this._history.keys()];
     this._history.clear();
+    this._readings = [];
     for (const cellId of ids) {
       this._cellChanged.emit(cellId);
+    }
+    const death = this._death;
+    if (death) {
+      this._death = null;
+      this._liveChanged.emit(death.cellId ? [death.cellId] : []);
     }
   }
 
@@ -201,6 +383,11 @@ export class MemoryModel implements IDisposable {
   private _cellChanged = new Signal<this, string>(this);
   private _measured = new Signal<this, ICellRecord>(this);
   private _rssChanged = new Signal<this, number | null>(this);
+  private _liveChanged = new Signal<this, readonly string[]>(this);
+  private _limit: IMemoryLimit | null = null;
+  private _running: IRunningCell | null = null;
+  private _death: IDeathNote | null = null;
+  private _readings: IMemoryReading[] = [];
   private _isDisposed = false;
 }
 
@@ -208,6 +395,12 @@ export class MemoryModel implements IDisposable {
 export namespace MemoryModel {
   /** Records kept per cell. */
   export const HISTORY_CAP = 50;
+
+  /**
+   * Readings kept for the timeline: about 20 minutes of live readings every
+   * 0.5 s, or a long session of idle polls and cells.
+   */
+  export const READINGS_CAP = 2500;
 
   /** Options for a `MemoryModel`. */
   export interface IOptions {

@@ -37,6 +37,10 @@ export interface IMemoryDoctorSettings {
   autoRefreshHolders: boolean;
   /** How many of the largest holders a scan returns. */
   maxHolders: number;
+  /** Read the kernel's memory while a cell runs (needs kernel subshells). */
+  liveReadings: boolean;
+  /** Percent of the memory limit from which the kernel's memory warns. */
+  headroomWarnPercent: number;
 }
 
 /** Defaults, identical to those in schema/plugin.json. */
@@ -53,7 +57,9 @@ export const DEFAULT_SETTINGS: Readonly<IMemoryDoctorSettings> = Object.freeze({
   statusRefreshSeconds: 5,
   scanBudgetSeconds: 5,
   autoRefreshHolders: false,
-  maxHolders: 500
+  maxHolders: 500,
+  liveReadings: true,
+  headroomWarnPercent: 85
 });
 
 /**
@@ -99,6 +105,12 @@ export function readSettings(composite: unknown): IMemoryDoctorSettings {
   const holders = Math.floor(num('maxHolders') ?? 0);
   if (holders >= 1) {
     result.maxHolders = holders;
+  }
+  result.liveReadings = bool('liveReadings') ?? result.liveReadings;
+  // 0 % would warn all the time and over 100 % never: keep the default.
+  const headroom = num('headroomWarnPercent');
+  if (headroom !== undefined && headroom > 0 && headroom <= 100) {
+    result.headroomWarnPercent = headroom;
   }
   return result;
 }

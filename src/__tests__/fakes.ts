@@ -85,6 +85,7 @@ export class FakeKernel {
     this.handleComms = options.handleComms ?? true;
     this.language = options.language ?? 'python';
     this.executeReply = options.executeReply ?? { status: 'ok' };
+    this.supportsSubshells = options.supportsSubshells ?? false;
   }
 
   readonly id = `kernel-${++FakeKernel.count}`;
@@ -97,6 +98,12 @@ export class FakeKernel {
   readonly connectionStatusChanged = new Signal<this, Kernel.ConnectionStatus>(
     this
   );
+  /** Every message sent or received, as `IKernelConnection.anyMessage`. */
+  readonly anyMessage = new Signal<this, Kernel.IAnyMessageArgs>(this);
+  /** Whether the kernel advertises `kernel subshells` (ipykernel ≥ 7). */
+  supportsSubshells: boolean;
+  /** JupyterLab ≥ 4.4's default: one subshell per comm target. */
+  commsOverSubshells = 'perCommTarget';
 
   /** Every execute request's content. */
   executed: KernelMessage.IExecuteRequestMsg['content'][] = [];
@@ -154,6 +161,43 @@ export class FakeKernel {
     context?.connectionStatusChanged.emit(status);
   }
 
+  /**
+   * Emit what JupyterLab emits when a notebook cell is executed: the sent
+   * `execute_request` (with `metadata.cellId`). Returns its msg id.
+   */
+  sendExecute(cellId: string | null, silent = false): string {
+    const msgId = `execute-${++FakeKernel.count}`;
+    this.anyMessage.emit({
+      direction: 'send',
+      msg: {
+        channel: 'shell',
+        header: { msg_id: msgId, msg_type: 'execute_request' },
+        parent_header: {},
+        metadata: cellId === null ? {} : { cellId },
+        content: { code: '', silent }
+      } as unknown as KernelMessage.IMessage
+    });
+    return msgId;
+  }
+
+  /** Emit an iopub `status` whose parent is the given request. */
+  emitStatus(
+    state: 'busy' | 'idle',
+    parentId: string,
+    parentType = 'execute_request'
+  ): void {
+    this.anyMessage.emit({
+      direction: 'recv',
+      msg: {
+        channel: 'iopub',
+        header: { msg_id: `status-${++FakeKernel.count}`, msg_type: 'status' },
+        parent_header: { msg_id: parentId, msg_type: parentType },
+        metadata: {},
+        content: { execution_state: state }
+      } as unknown as KernelMessage.IMessage
+    });
+  }
+
   static count = 0;
 }
 
@@ -164,6 +208,7 @@ export namespace FakeKernel {
     handleComms?: boolean;
     language?: string;
     executeReply?: ExecuteReply;
+    supportsSubshells?: boolean;
   }
 }
 
