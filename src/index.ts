@@ -14,7 +14,8 @@ import { IStatusBar } from '@jupyterlab/statusbar';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import { addCommands } from './commands';
-import { createUserInterface } from './notify';
+import { HeadroomWatcher } from './headroom';
+import { createHeadroomNotifier, createUserInterface } from './notify';
 import {
   addHoldersCommands,
   HOLDERS_PANEL_ID,
@@ -65,6 +66,13 @@ const plugin: JupyterFrontEndPlugin<IMemoryDoctorTracker> = {
       ui: createUserInterface(trans)
     });
     addCommands({ commands: app.commands, notebooks, doctor, trans, palette });
+    // Warns near the memory limit for every notebook, current or not.
+    const headroom = new HeadroomWatcher({
+      doctor,
+      notifier: createHeadroomNotifier(trans, app.commands),
+      trans
+    });
+    notebooks.forEach(panel => headroom.watch(panel));
     return doctor;
   }
 };

@@ -9,7 +9,9 @@ import {
   showErrorMessage
 } from '@jupyterlab/apputils';
 import type { TranslationBundle } from '@jupyterlab/translation';
+import type { CommandRegistry } from '@lumino/commands';
 
+import type { IHeadroomNotifier, IHeadroomWarning } from './headroom';
 import type { IUserInterface } from './tokens';
 
 /**
@@ -44,6 +46,34 @@ export function createUserInterface(trans: TranslationBundle): IUserInterface {
         trans.__('Memory Doctor version mismatch'),
         message
       );
+    }
+  };
+}
+
+/** The command that opens the holders panel (see panels/holders/commands). */
+const OPEN_HOLDERS = 'memory-doctor:open-holders';
+
+/**
+ * The headroom warning as a notification that stays until dismissed, with a
+ * button to the holders panel when that plugin is there.
+ */
+export function createHeadroomNotifier(
+  trans: TranslationBundle,
+  commands: CommandRegistry
+): IHeadroomNotifier {
+  return {
+    headroomWarning(warning: IHeadroomWarning): void {
+      const actions = commands.hasCommand(OPEN_HOLDERS)
+        ? [
+            {
+              label: trans.__("Show what's holding memory"),
+              callback: () => void commands.execute(OPEN_HOLDERS)
+            }
+          ]
+        : [];
+      // The toast renders the message as text, so kernel-derived names in it
+      // stay inert.
+      Notification.warning(warning.message, { autoClose: false, actions });
     }
   };
 }

@@ -101,6 +101,47 @@ describe('MemoryBadge', () => {
   });
 });
 
+describe('leak mark', () => {
+  const growth = {
+    runs: 3,
+    growth_per_run_bytes: 40 * MB,
+    flagged: true,
+    what_grew: ['data (list) +40.0 MB', XSS]
+  };
+
+  it('marks a flagged cell and explains what grew, as text', () => {
+    const badge = render([makeRecord({ growth })]);
+    const mark = badge.node.querySelector('.jp-MemoryDoctor-leakMark');
+    expect(mark?.textContent).toBe('\u26a0 leak');
+    expect(badge.hasClass('jp-mod-leak')).toBe(true);
+    const title = mark?.getAttribute('title') ?? '';
+    expect(title).toContain('each of the last 3 runs');
+    expect(title).toContain('+40 MB');
+    expect(title).toContain('data (list) +40.0 MB');
+    expect(title).toContain(XSS);
+    expect(badge.node.querySelector('img')).toBeNull();
+    expect(badge.node.title.startsWith('Possible leak')).toBe(true);
+    expect(badge.node.getAttribute('aria-label')).toContain('Possible leak');
+  });
+
+  it('shows no mark for growth that is not flagged, and drops a stale one', () => {
+    const badge = render([
+      makeRecord({ growth: { ...growth, runs: 2, flagged: false } })
+    ]);
+    expect(badge.node.querySelector('.jp-MemoryDoctor-leakMark')).toBeNull();
+    badge.render([makeRecord({ growth })], {
+      settings: DEFAULT_SETTINGS,
+      trans
+    });
+    expect(
+      badge.node.querySelector('.jp-MemoryDoctor-leakMark')
+    ).not.toBeNull();
+    badge.render([makeRecord()], { settings: DEFAULT_SETTINGS, trans });
+    expect(badge.node.querySelector('.jp-MemoryDoctor-leakMark')).toBeNull();
+    expect(badge.hasClass('jp-mod-leak')).toBe(false);
+  });
+});
+
 describe('BadgeManager', () => {
   let notebook: Notebook;
   let model: MemoryModel;
@@ -268,6 +309,88 @@ describe('BadgeManager', () => {
       rss_delta: 7,
       peak_method: 'vmhwm'
     });
+  });
+
+  it('shows live readings on the running cell only, and the record after', () => {
+    setup();
+    const running = idOf(1);
+    const other = idOf(0);
+    model.addRecord(makeRecord({ cell_id: other }));
+    const otherBadge = manager.badgeFor(other)!;
+    const otherRender = jest.spyOn(otherBadge, 'render');
+    const base = {
+      cellId: running,
+      executionCount: 4,
+      startedAt: 1795032000,
+      rssBefore: 1000 * MB,
+      live: 'on' as const
+    };
+    model.setRunning({ ...base, reading: null });
+    const badge = manager.badgeFor(running)!;
+    expect(badge.node.textContent).toBe('running\u2026');
+    expect(badge.hasClass('jp-mod-running')).toBe(true);
+    model.setRunning({
+      ...base,
+      reading: { time: 1795032001, rss: 1200 * MB, peakRss: 1400 * MB }
+    });
+    expect(badge.node.textContent).toBe(
+      'running \u00b7 RSS 1.2 GB \u00b7 peak 1.4 GB'
+    );
+    expect(badge.node.title).toContain('RSS now: 1.2 GB (+200 MB');
+    expect(badge.node.title).toContain('Peak so far: 1.4 GB (+400 MB)');
+    model.setRunning({
+      ...base,
+      reading: { time: 1795032002, rss: 1300 * MB, peakRss: 1400 * MB }
+    });
+    expect(badge.node.textContent).toContain('RSS 1.3 GB');
+    // A reading re-renders the running cell's badge, no other.
+    expect(otherRender).not.toHaveBeenCalled();
+    model.addRecord(makeRecord({ cell_id: running }));
+    expect(badge.node.textContent).toBe('+412 MB \u00b7 peak +1.2 GB');
+    expect(badge.hasClass('jp-mod-running')).toBe(false);
+  });
+
+  it('says in the tooltip when figures only come at the end of the cell', () => {
+    setup();
+    const id = idOf(0);
+    model.setRunning({
+      cellId: id,
+      executionCount: null,
+      startedAt: 1795032000,
+      rssBefore: null,
+      live: 'no-subshells',
+      reading: null
+    });
+    expect(manager.badgeFor(id)?.node.title).toContain(
+      'Live readings need kernel subshells'
+    );
+  });
+
+  it('shows what was running when the kernel died, with the last RSS', () => {
+    setup();
+    const id = idOf(2);
+    model.addRecord(makeRecord({ cell_id: id, execution_count: 1 }));
+    model.setRunning({
+      cellId: id,
+      executionCount: 2,
+      startedAt: 1795032000,
+      rssBefore: 1000 * MB,
+      live: 'on',
+      reading: { time: 1795032009, rss: 7900 * MB, peakRss: 8000 * MB }
+    });
+    model.noteDeath(1795032010);
+    const badge = manager.badgeFor(id)!;
+    expect(badge.node.textContent).toBe(
+      'kernel died while running \u00b7 last RSS 7.9 GB'
+    );
+    expect(badge.hasClass('jp-mod-dead')).toBe(true);
+    expect(badge.hasClass('jp-mod-alert')).toBe(true);
+    expect(badge.node.title).toContain('running as [2]');
+    expect(badge.node.title).toContain('RSS 7.9 GB, peak 8.0 GB');
+    // The earlier run stays in the tooltip.
+    expect(badge.node.title).toContain('Before this run:');
+    model.clear();
+    expect(manager.badgeFor(id)).toBeUndefined();
   });
 
   it('removes its badges on dispose, idempotently', () => {

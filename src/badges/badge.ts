@@ -7,8 +7,17 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
 import { badgeLabel, badgeText, tooltipText } from '../format';
-import type { ICellRecord } from '../protocol';
+import type { IDeathNote, IRunningCell } from '../model';
+import type { ICellRecord, IMemoryLimit } from '../protocol';
 import type { IMemoryDoctorSettings } from '../settings';
+import {
+  deathText,
+  deathTooltip,
+  flaggedGrowth,
+  leakExplanation,
+  runningText,
+  runningTooltip
+} from './text';
 
 /** The class of every badge. */
 export const BADGE_CLASS = 'jp-MemoryDoctor-badge';
@@ -67,18 +76,109 @@ export class MemoryBadge extends Widget {
     const { settings, trans } = options;
     const text = { units: settings.units, trans };
     this._text.textContent = badgeText(last, text);
-    this.node.title = tooltipText(history, {
+    const tooltip = tooltipText(history, {
       ...text,
       historyLength: settings.historyLength
     });
-    this.node.setAttribute('aria-label', badgeLabel(last, text));
+    const growth = flaggedGrowth(last);
+    const leak = growth ? leakExplanation(growth, text) : '';
+    this.node.title = leak ? `${leak}\n\n${tooltip}` : tooltip;
+    this.node.setAttribute(
+      'aria-label',
+      leak
+        ? `${badgeLabel(last, text)}. ${trans.__('Possible leak.')}`
+        : badgeLabel(last, text)
+    );
+    this._setMark(leak ? trans.__('\u26a0 leak') : '', leak);
     const level = severity(last, settings);
+    this._setState(level, last.status === 'error');
+    this.toggleClass('jp-mod-leak', leak !== '');
+  }
+
+  /**
+   * Show the running cell's live reading (or that none can come), with the
+   * cell's past runs below in the tooltip. Touches only this badge.
+   */
+  renderRunning(
+    running: IRunningCell,
+    history: readonly ICellRecord[],
+    options: MemoryBadge.IRenderOptions
+  ): void {
+    const { settings, trans } = options;
+    const text = { units: settings.units, trans };
+    const line = runningText(running, text);
+    this._text.textContent = line;
+    const past = tooltipText(history, {
+      ...text,
+      historyLength: settings.historyLength
+    });
+    const now = runningTooltip(running, {
+      ...text,
+      limitBytes: options.limit ?? null
+    });
+    this.node.title = past
+      ? `${now}\n\n${trans.__('Before this run:')}\n${past}`
+      : now;
+    this.node.setAttribute('aria-label', trans.__('Memory: %1', line));
+    this._setMark('', '');
+    this._setState('ok', false);
+    this.toggleClass('jp-mod-running', true);
+  }
+
+  /**
+   * Show that the kernel died while this cell ran, with the last reading.
+   */
+  renderDeath(
+    note: IDeathNote,
+    history: readonly ICellRecord[],
+    options: MemoryBadge.IRenderOptions
+  ): void {
+    const { settings, trans } = options;
+    const text = { units: settings.units, trans };
+    const line = deathText(note, text);
+    this._text.textContent = line;
+    const past = tooltipText(history, {
+      ...text,
+      historyLength: settings.historyLength
+    });
+    const now = deathTooltip(note, text);
+    this.node.title = past
+      ? `${now}\n\n${trans.__('Before this run:')}\n${past}`
+      : now;
+    this.node.setAttribute('aria-label', trans.__('Memory: %1', line));
+    this._setMark('', '');
+    this._setState('alert', false);
+    this.toggleClass('jp-mod-dead', true);
+  }
+
+  /** Reset the state classes, then set the severity and error ones. */
+  private _setState(level: Severity, error: boolean): void {
     this.toggleClass('jp-mod-warn', level === 'warn');
     this.toggleClass('jp-mod-alert', level === 'alert');
-    this.toggleClass('jp-mod-error', last.status === 'error');
+    this.toggleClass('jp-mod-error', error);
+    this.toggleClass('jp-mod-running', false);
+    this.toggleClass('jp-mod-dead', false);
+    this.toggleClass('jp-mod-leak', false);
+  }
+
+  /** Show (or, with empty text, remove) the warning mark after the text. */
+  private _setMark(label: string, title: string): void {
+    if (!label) {
+      this._mark?.remove();
+      this._mark = null;
+      return;
+    }
+    if (!this._mark) {
+      this._mark = document.createElement('span');
+      this._mark.className = 'jp-MemoryDoctor-leakMark';
+      this.node.appendChild(this._mark);
+    }
+    this._mark.textContent = label;
+    this._mark.title = title;
   }
 
   private _text: HTMLSpanElement;
+  private _mark: HTMLSpanElement | null = null;
 }
 
 /** The namespace for `MemoryBadge` options. */
@@ -95,5 +195,7 @@ export namespace MemoryBadge {
     settings: Readonly<IMemoryDoctorSettings>;
     /** Translation bundle. */
     trans: TranslationBundle;
+    /** The kernel's memory limit, for the running cell's tooltip. */
+    limit?: IMemoryLimit | null;
   }
 }

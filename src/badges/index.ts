@@ -23,6 +23,16 @@ import { MemoryBadge } from './badge';
 
 export { BADGE_CLASS, MemoryBadge, severity } from './badge';
 export type { Severity } from './badge';
+export {
+  clockTime,
+  deathText,
+  deathTooltip,
+  flaggedGrowth,
+  leakExplanation,
+  readingLines,
+  runningText,
+  runningTooltip
+} from './text';
 
 /**
  * Renders a notebook's memory badges and, when asked to, writes the figures
@@ -36,6 +46,7 @@ export class BadgeManager implements IDisposable {
     this._trans = options.trans;
     this._model.cellChanged.connect(this._onCellChanged, this);
     this._model.measured.connect(this._onMeasured, this);
+    this._model.liveChanged.connect(this._onLiveChanged, this);
     this._settings.changed.connect(this._onSettingsChanged, this);
   }
 
@@ -67,6 +78,15 @@ export class BadgeManager implements IDisposable {
     }
   }
 
+  /** Only the cells named change: a live reading re-renders one badge. */
+  private _onLiveChanged(_: MemoryModel, cellIds: readonly string[]): void {
+    if (this._settings.current.showBadges) {
+      for (const cellId of cellIds) {
+        this._render(cellId);
+      }
+    }
+  }
+
   private _onMeasured(_: MemoryModel, record: ICellRecord): void {
     if (!this._settings.current.storeInMetadata || !record.cell_id) {
       return;
@@ -91,16 +111,37 @@ export class BadgeManager implements IDisposable {
     // what is on screen (units, thresholds or history length may differ).
     const ids = previous.showBadges
       ? [...this._badges.keys()]
-      : [...this._model.cellIds()];
+      : [...this._model.cellIds(), ...this._liveCellIds()];
     for (const cellId of ids) {
       this._render(cellId);
     }
   }
 
-  /** Create, update or remove the badge of one cell from the model's data. */
+  /** Cells whose badge shows a running or death state. */
+  private _liveCellIds(): string[] {
+    const ids: string[] = [];
+    const running = this._model.running?.cellId;
+    const dead = this._model.lastDeath?.cellId;
+    if (running) {
+      ids.push(running);
+    }
+    if (dead) {
+      ids.push(dead);
+    }
+    return ids;
+  }
+
+  /**
+   * Create, update or remove the badge of one cell from the model's data:
+   * the running state first, then a death note, then the last record.
+   */
   private _render(cellId: string): void {
-    const history = this._model.history(cellId);
-    if (history.length === 0) {
+    const model = this._model;
+    const history = model.history(cellId);
+    const running = model.running?.cellId === cellId ? model.running : null;
+    const death =
+      !running && model.lastDeath?.cellId === cellId ? model.lastDeath : null;
+    if (history.length === 0 && !running && !death) {
       this._removeBadge(cellId);
       return;
     }
@@ -124,10 +165,18 @@ export class BadgeManager implements IDisposable {
       }
       this._badges.set(cellId, badge);
     }
-    badge.render(history, {
+    const options = {
       settings: this._settings.current,
-      trans: this._trans
-    });
+      trans: this._trans,
+      limit: model.memoryLimit
+    };
+    if (running) {
+      badge.renderRunning(running, history, options);
+    } else if (death) {
+      badge.renderDeath(death, history, options);
+    } else {
+      badge.render(history, options);
+    }
   }
 
   /** Render once the windowed notebook has initialised the cell. */
@@ -214,7 +263,8 @@ export class BadgeManager implements IDisposable {
             // e.g. undo of a delete brings back a cell we have figures for.
             if (
               this._settings.current.showBadges &&
-              this._model.history(cellModel.id).length > 0
+              (this._model.history(cellModel.id).length > 0 ||
+                this._liveCellIds().includes(cellModel.id))
             ) {
               this._render(cellModel.id);
             }
