@@ -1,0 +1,103 @@
+import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
+import type { Locator } from '@playwright/test';
+
+/**
+ * End to end: a real kernel's suggestions in the "What's holding memory"
+ * panel. An array shown as a cell's output lives on in the output cache
+ * after `del`; the panel suggests deleting every hidden name, applies it on
+ * an explicit click and confirmation, and shows what was really freed.
+ */
+
+/** A notebook whose `Out[n]` holds a 50 MiB array that `del` did not free. */
+async function leakThroughOut(page: IJupyterLabPageFixture, name: string) {
+  await page.notebook.createNew(name);
+  await page.notebook.setCell(0, 'code', 'import numpy as np');
+  await page.notebook.addCell(
+    'code',
+    'big = np.ones(50 * 2**20 // 8)\nbig[:] = 1\nbig'
+  );
+  await page.notebook.addCell('code', 'del big');
+  await page.notebook.runCellByCell();
+}
+
+/** Open the panel and scan the kernel as it is now. */
+async function scan(page: IJupyterLabPageFixture): Promise<Locator> {
+  await page
+    .locator('.jp-SideBar.jp-mod-right [data-id="jp-MemoryDoctor-holders"]')
+    .click();
+  const panel = page.locator('#jp-MemoryDoctor-holders');
+  const refresh = panel.getByRole('button', { name: 'Refresh' });
+  await expect(refresh).toBeEnabled();
+  // The first opening scans by itself; refresh so the scan follows every cell.
+  await refresh.click();
+  await expect(refresh).toBeEnabled();
+  return panel;
+}
+
+test.describe('fixes', () => {
+  test('applying the suggested fix for an Out[n] leak shows the freed amount and the holder is gone', async ({
+    page
+  }) => {
+    await leakThroughOut(page, 'fixes-apply.ipynb');
+    const panel = await scan(page);
+
+    const holder = panel.getByRole('row', { name: /Out\[\d+\]/ });
+    await expect(holder.first()).toBeVisible();
+    const apply = panel.getByRole('button', {
+      name: /^Apply: Delete .*Out\[\d+\]/
+    });
+    await expect(apply).toHaveCount(1);
+    await apply.click();
+
+    // Destructive: a confirmation names exactly what will be deleted.
+    const dialog = page.locator('.jp-Dialog');
+    await expect(dialog.locator('.jp-MemoryDoctor-fixTargets')).toContainText(
+      /Out\[\d+\]/
+    );
+    await dialog.getByRole('button', { name: 'Delete' }).click();
+
+    // 50 MiB of float64 is 52.4 MB; the measured drop is the RSS change.
+    const result = panel.locator(
+      '.jp-MemoryDoctor-fixOutcome .jp-MemoryDoctor-fixOutcomeLine.jp-mod-result'
+    );
+    await expect(result).toHaveText(
+      /^Freed [4-5]\d(\.\d)? MB \(estimated 5[0-5](\.\d)? MB\)$/
+    );
+    // The panel rescanned: the output-cache holder is gone.
+    await expect(panel.getByRole('button', { name: 'Refresh' })).toBeEnabled();
+    await expect(holder).toHaveCount(0);
+  });
+
+  test('Insert as cell adds the fix below the active cell without running it', async ({
+    page
+  }) => {
+    await leakThroughOut(page, 'fixes-insert.ipynb');
+    const cells = await page.notebook.getCellCount();
+    await page.notebook.selectCells(0);
+    const panel = await scan(page);
+
+    const insert = panel.getByRole('button', {
+      name: /^Insert as cell: Delete .*Out\[\d+\]/
+    });
+    await expect(insert).toHaveCount(1);
+    const code = await panel
+      .locator('.jp-MemoryDoctor-suggestions .jp-MemoryDoctor-suggestionCode')
+      .first()
+      .textContent();
+    expect(code).toMatch(/Out/);
+    await insert.click();
+
+    expect(await page.notebook.getCellCount()).toBe(cells + 1);
+    expect(await page.notebook.getCellTextInput(1)).toBe(code);
+    expect(await page.notebook.getCellType(1)).toBe('code');
+    // Not run: no execution count, and the holder is still there.
+    const prompt = page
+      .locator('.jp-Notebook .jp-Cell')
+      .nth(1)
+      .locator('.jp-InputPrompt');
+    await expect(prompt).toHaveText(/\[\s*\]:/);
+    await expect(panel.locator('.jp-MemoryDoctor-fixOutcome')).toContainText(
+      'It has not been run.'
+    );
+  });
+});
