@@ -349,6 +349,21 @@ describe('SuggestionsSection in the panel', () => {
     ).toBe(true);
   });
 
+  it('keeps keyboard focus on a control that a redraw rebuilt', async () => {
+    const harness = await panelHarness();
+    await showScan(harness, makeFixScan());
+    const toggle = section(harness).querySelector<HTMLButtonElement>(
+      '.jp-MemoryDoctor-fixToggle'
+    )!;
+    toggle.focus();
+    toggle.click();
+    const rebuilt = section(harness).querySelector<HTMLButtonElement>(
+      '.jp-MemoryDoctor-fixToggle'
+    )!;
+    expect(rebuilt).not.toBe(toggle);
+    expect(document.activeElement).toBe(rebuilt);
+  });
+
   it('says when there is nothing to suggest', async () => {
     const harness = await panelHarness();
     await showScan(harness, makeFixScan({ suggestions: [] }));

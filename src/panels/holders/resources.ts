@@ -24,6 +24,7 @@ import {
   createSuggestion,
   FixClasses,
   handleFixClick,
+  keepingFocus,
   sortSuggestions,
   suggestionPlace
 } from './suggestions';
@@ -203,11 +204,13 @@ export class ResourcesSection extends Widget {
 
   /** Redraw from the controller's model. */
   render(): void {
-    const result = this._controller.model.result;
-    const resources = result?.resources;
-    const suggestions = result?.suggestions ?? [];
-    this._renderResources(resources, suggestions);
-    this._renderFindings(result?.findings, resources ?? [], suggestions);
+    keepingFocus(this.node, () => {
+      const result = this._controller.model.result;
+      const resources = result?.resources;
+      const suggestions = result?.suggestions ?? [];
+      this._renderResources(resources, suggestions);
+      this._renderFindings(result?.findings, resources ?? [], suggestions);
+    });
   }
 
   /** Stop listening. */

@@ -357,6 +357,36 @@ export function createHeading(
 }
 
 /**
+ * Run `render`, which rebuilds the buttons inside `node`, and give focus
+ * back to the rebuilt twin of the control that had it (same action and
+ * suggestion), so keyboard users stay where they were.
+ */
+export function keepingFocus(node: HTMLElement, render: () => void): void {
+  const active = document.activeElement as HTMLElement | null;
+  const had =
+    active && node.contains(active) && active.dataset.action
+      ? {
+          action: active.dataset.action,
+          id: active.dataset.suggestionId,
+          controls: active.getAttribute('aria-controls')
+        }
+      : null;
+  render();
+  if (!had) {
+    return;
+  }
+  const twin = Array.from(
+    node.querySelectorAll<HTMLElement>('[data-action]')
+  ).find(
+    el =>
+      el.dataset.action === had.action &&
+      el.dataset.suggestionId === had.id &&
+      el.getAttribute('aria-controls') === had.controls
+  );
+  twin?.focus();
+}
+
+/**
  * Handle a click inside a fix section: Apply, Insert as cell, Rescan or
  * Dismiss. Returns whether the click was one of them.
  */
@@ -436,6 +466,10 @@ export class SuggestionsSection extends Widget {
 
   /** Redraw from the controller's model. */
   render(): void {
+    keepingFocus(this.node, () => this._render());
+  }
+
+  private _render(): void {
     const controller = this._controller;
     const trans = this._trans;
     const units = this._settings.current.units;
