@@ -159,12 +159,10 @@ describe('LiveReadings with comms over a subshell', () => {
     expect(model.readings.map(r => r.rss)).toEqual([2 * GB, 2.5 * GB]);
 
     // The cell's record ends the running state, its idle ends polling.
-    kernel
-      .lastComm()
-      .receive({
-        type: 'cell_measured',
-        record: makeRecord({ cell_id: 'cell-a' })
-      });
+    kernel.lastComm().receive({
+      type: 'cell_measured',
+      record: makeRecord({ cell_id: 'cell-a' })
+    });
     expect(model.running).toBeNull();
     kernel.emitStatus('idle', msgId);
     jest.advanceTimersByTime(10 * LiveReadings.INTERVAL_MS);

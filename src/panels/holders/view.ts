@@ -20,6 +20,7 @@ import { HoldersTable } from './table';
 import { SuggestionsSection } from './suggestions';
 import { stateMessage } from './text';
 import { HoldersTreemap, PlotlyLoader } from './treemap';
+import { TimelineSection } from '../timeline/view';
 
 /** The panel's DOM id (also the id to activate it in the shell). */
 export const HOLDERS_PANEL_ID = 'jp-MemoryDoctor-holders';
@@ -96,6 +97,16 @@ export class HoldersPanel extends Widget {
     layout.addWidget(this._fixesArea);
     layout.addWidget(this.table);
     layout.addWidget(this.treemap);
+    // Issue 5: memory over time, below whatever the holders part shows.
+    this.timeline = new TimelineSection({
+      notebooks: this._notebooks,
+      doctor: this._doctor,
+      trans,
+      loadPlotly: options.loadPlotly,
+      reveal: this._reveal,
+      activate: this._activate
+    });
+    layout.addWidget(this.timeline);
     this._message.addClass('jp-MemoryDoctor-holdersMessage');
 
     this.model.changed.connect(this._render, this);
@@ -114,6 +125,8 @@ export class HoldersPanel extends Widget {
   readonly table: HoldersTable;
   /** The treemap. */
   readonly treemap: HoldersTreemap;
+  /** The Timeline section at the bottom. */
+  readonly timeline: TimelineSection;
   /** Applies suggestions and keeps their outcomes. */
   readonly fixes: FixController;
 
