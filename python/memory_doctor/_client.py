@@ -324,17 +324,7 @@ class KernelSession:
                 "kernel_died", None, {"ename": "KernelDied", "evalue": str(exc)}, "", None
             )
             return died, None
-        content = {
-            "code": code,
-            "silent": silent,
-            "store_history": store_history,
-            "user_expressions": user_expressions or {},
-            "allow_stdin": False,
-            "stop_on_error": False,
-        }
-        # JupyterLab sends the cell id in the request metadata.
-        metadata = {"cellId": cell_id} if cell_id is not None else {}
-        msg = kc.session.msg("execute_request", content, metadata=metadata)
+        msg = self._execute_msg(kc, code, cell_id, silent, store_history, user_expressions)
         msg_id = msg["header"]["msg_id"]
         status: str | None = None
         error: dict[str, Any] | None = None
@@ -361,6 +351,58 @@ class KernelSession:
                 if not self.is_alive():
                     status = "kernel_died"
                     error = {"ename": "KernelDied", "evalue": "The kernel died after an interrupt."}
+        return self._cell_result(reply, messages, status, error)
+
+    @staticmethod
+    def _execute_msg(  # noqa: PLR0917 - private, called twice, every field named at the call
+        kc: Any,
+        code: str,
+        cell_id: str | None,
+        silent: bool,
+        store_history: bool,
+        user_expressions: dict[str, str] | None,
+    ) -> dict[str, Any]:
+        content = {
+            "code": code,
+            "silent": silent,
+            "store_history": store_history,
+            "user_expressions": user_expressions or {},
+            "allow_stdin": False,
+            "stop_on_error": False,
+        }
+        # JupyterLab sends the cell id in the request metadata.
+        metadata = {"cellId": cell_id} if cell_id is not None else {}
+        return kc.session.msg("execute_request", content, metadata=metadata)  # type: ignore[no-any-return]
+
+    def start_cell(self, code: str, cell_id: str | None = None) -> str:
+        """Send ``code`` like :meth:`run_cell` but return at once, with the request's msg_id.
+
+        Collect it with :meth:`finish_cell`. Meanwhile the session can send
+        comm requests, which the kernel answers during the cell only on a
+        subshell (:meth:`create_subshell`).
+        """
+        kc = self._require_client()
+        msg = self._execute_msg(kc, code, cell_id, False, True, None)
+        msg_id: str = msg["header"]["msg_id"]
+        self._watched.add(msg_id)
+        kc.shell_channel.send(msg)
+        return msg_id
+
+    def finish_cell(self, msg_id: str, timeout: float | None = None) -> CellResult:
+        """Wait for a :meth:`start_cell` request to end.
+
+        Raises TimeoutError (the request stays pending) or KernelDiedError.
+        """
+        reply, messages = self._wait(msg_id, want_reply=True, timeout=timeout)
+        return self._cell_result(reply, messages, None, None)[0]
+
+    def _cell_result(
+        self,
+        reply: dict[str, Any] | None,
+        messages: list[dict[str, Any]],
+        status: str | None,
+        error: dict[str, Any] | None,
+    ) -> tuple[CellResult, dict[str, Any] | None]:
         self.last_messages = messages
         reply_content = reply["content"] if reply is not None else None
         if status is None:
@@ -426,13 +468,15 @@ class KernelSession:
                 return data
         raise CommError(f"The helper sent no reply to {type!r}; is it still loaded?")
 
-    def send_request(self, type: str, **params: Any) -> str:
+    def send_request(self, type: str, *, subshell_id: str | None = None, **params: Any) -> str:
         """Send a request on the session's comm without waiting; return its ``request_id``.
 
         Collect the answer with :meth:`wait_reply`. Unlike :meth:`request`, this
         catches a reply sent long after the request's own message was handled
         (a ``scan``'s reply comes when the scan ends, parented to whatever the
-        kernel was doing then).
+        kernel was doing then). With ``subshell_id`` the message goes to that
+        subshell (as JupyterLab ≥ 4.4 sends comm messages), which answers even
+        while the main shell runs a cell.
         """
         if self.comm_id is None:
             raise CommError("No Memory Doctor comm is open; call start() or bootstrap() first.")
@@ -440,6 +484,8 @@ class KernelSession:
         request_id = f"c{next(self._request_ids)}"
         data = {"type": type, "request_id": request_id, **params}
         msg = kc.session.msg("comm_msg", {"comm_id": self.comm_id, "data": data})
+        if subshell_id is not None:
+            msg["header"]["subshell_id"] = subshell_id  # JEP 91
         self._awaited[request_id] = msg["header"]["msg_id"]
         self._inbox[request_id] = []
         self._watched.add(msg["header"]["msg_id"])
@@ -517,6 +563,52 @@ class KernelSession:
         if not isinstance(result, dict):
             raise CommError("The kernel helper's scan reply has no result.")
         return result
+
+    @property
+    def supports_subshells(self) -> bool:
+        """Whether the kernel handles JEP 91 subshells (ipykernel ≥ 7)."""
+        features = (self.kernel_info or {}).get("supported_features") or []
+        return isinstance(features, list) and "kernel subshells" in features
+
+    def create_subshell(self, timeout: float = 30.0) -> str:
+        """Create a kernel subshell (JEP 91) as JupyterLab does for comms; return its id.
+
+        Raises :class:`CommError` when the kernel has no subshells, TimeoutError
+        or KernelDiedError.
+        """
+        return str(self._control("create_subshell_request", {}, timeout)["subshell_id"])
+
+    def delete_subshell(self, subshell_id: str, timeout: float = 30.0) -> None:
+        """Delete a subshell made by :meth:`create_subshell`."""
+        self._control("delete_subshell_request", {"subshell_id": subshell_id}, timeout)
+
+    def _control(self, msg_type: str, content: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """One request on the control channel (not polled by :meth:`_pump`); its reply content."""
+        if not self.supports_subshells:
+            raise CommError(
+                f"Kernel {self.kernel_name!r} does not support subshells "
+                "(JEP 91 needs ipykernel 7 or later)."
+            )
+        kc = self._require_client()
+        msg = kc.session.msg(msg_type, content)
+        kc.control_channel.send(msg)
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"No {msg_type} reply within {timeout:g} s.")
+            try:
+                reply = kc.get_control_msg(timeout=min(left, _LIVENESS_POLL_S))
+            except Empty:
+                if not self.is_alive():
+                    raise KernelDiedError(msg_type, self._exit_code()) from None
+                continue
+            if reply.get("parent_header", {}).get("msg_id") != msg["header"]["msg_id"]:
+                continue  # a late reply to an earlier control request
+            answer: dict[str, Any] = reply["content"]
+            if answer.get("status") != "ok":
+                raise CommError(f"The kernel refused {msg_type}: {answer.get('evalue', answer)}")
+            return answer
 
     def comm_send(
         self, data: Any, *, comm_id: str | None = None, timeout: float = 30.0

@@ -109,6 +109,29 @@ def unregister_target(manager: CommManagerLike, target: str, callback: TargetCal
         _log.debug("unregister_target failed", exc_info=True)
 
 
+def _sender_subshell(data: Any, default: str | None) -> str | None:
+    """The subshell the front end sent a message to (``default`` in ipykernel's call)."""
+    return default
+
+
+def route_by_sender(comm: Any) -> None:
+    """Run each message arriving on ``comm`` on the subshell the front end sent it to.
+
+    ipykernel 7.4 routes a comm's incoming messages to the subshell that last
+    *published* on it (``Comm._reply_subshell_for``), so that a widget waiting
+    in a cell gets its reply there. The helper never waits for the front end,
+    and it publishes records from the main shell's ``post_run_cell``: with that
+    rule every ``get_rss`` would queue behind the running cell, and live
+    readings would never be live. An instance attribute of the same name keeps
+    the front end's choice; kernels without the hook never look at it. A
+    module-level function keeps no reference to the helper.
+    """
+    try:
+        comm._reply_subshell_for = _sender_subshell  # ipykernel 7.4's routing hook
+    except Exception:  # a comm with __slots__ or a foreign class: keep its default
+        _log.debug("cannot set the subshell route", exc_info=True)
+
+
 def send(comm: CommLike, data: dict[str, Any]) -> bool:
     """Send ``data`` on ``comm``; False (never an exception) if that failed."""
     try:

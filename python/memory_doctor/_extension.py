@@ -38,6 +38,7 @@ from ._protocol import (
     ERR_BAD_REQUEST,
     ERR_INTERNAL,
     ERR_PROTOCOL_MISMATCH,
+    ERR_REFUSED,
     ERR_UNKNOWN_REQUEST,
     MAX_REPLAY_RECORDS,
     MSG_CELL_MEASURED,
@@ -45,6 +46,7 @@ from ._protocol import (
     MSG_HELLO,
     PEAK_VMHWM,
     PROTOCOL_VERSION,
+    REQ_APPLY_FIX,
     REQ_CANCEL,
     REQ_CONFIGURE,
     REQ_GET_RSS,
@@ -86,6 +88,7 @@ class _Frame:
         "measured",
         "parent_id",
         "rss_before",
+        "seen_count",
         "started_at",
         "t0",
     )
@@ -105,6 +108,7 @@ class _Frame:
         # The count this cell will get (for live readings), and the "what grew"
         # census before it when the cell may be flagged as leaking (names and numbers).
         self.execution_count: int | None = None
+        self.seen_count: int | None = None  # shell.execution_count in pre_run_cell
         self.census: Census | None = None
 
 
@@ -132,6 +136,8 @@ class MemoryDoctor:
         self._active: list[_Frame] = []
         self._provenance = Provenance()
         self._growth = GrowthTracker()
+        # result.execution_count minus shell.execution_count seen in pre_run_cell.
+        self._count_offset: int | None = None
         self._runner = ScanRunner(
             self._shell_ref, self._provenance, self._send_to, self._cell_running
         )
@@ -267,6 +273,8 @@ class MemoryDoctor:
             return
         frame = _Frame(id(info), measured=True, parent_id=parent_id)
         frame.cell_id = self._cell_id(info)
+        seen = getattr(self._shell_ref(), "execution_count", None)
+        frame.seen_count = seen if isinstance(seen, int) else None
         frame.execution_count = self._next_execution_count()
         if self._growth.should_watch(frame.cell_id, self._config["leak_threshold_bytes"]):
             # Before the measurement starts: the census's own allocations are not the cell's.
@@ -329,6 +337,8 @@ class MemoryDoctor:
         if not isinstance(count, int):
             shell = self._shell_ref()
             count = int(getattr(shell, "execution_count", 1)) - 1
+        elif frame.execution_count is not None and frame.seen_count is not None:
+            self._count_offset = count - frame.seen_count
         growth = self._growth_of(frame, rss_after - rss_before)
         record = {
             "cell_id": frame.cell_id,
@@ -389,10 +399,17 @@ class MemoryDoctor:
             return bool(self._active)
 
     def _next_execution_count(self) -> int | None:
-        # IPython increments execution_count after the cell, so in pre_run_cell it is
-        # the count this cell gets.
+        """The count this cell will get, for live readings (the record has the real one)."""
         count = getattr(self._shell_ref(), "execution_count", None)
-        return count if isinstance(count, int) else None
+        if not isinstance(count, int):
+            return None
+        if self._count_offset is None:
+            # IPython >= 9.8 increments execution_count before pre_run_cell, older
+            # ones after the cell; _record() then learns the offset for certain.
+            ipython = sys.modules.get("IPython")
+            version = getattr(ipython, "version_info", (0, 0))
+            return count - 1 if tuple(version[:2]) >= (9, 8) else count
+        return count + self._count_offset
 
     def _census(self) -> Census | None:
         """Names and sizes of the user's variables and live object counts (watched runs only)."""
@@ -504,6 +521,7 @@ class MemoryDoctor:
                 self._configure(data["config"])
             except _BadRequest:
                 _log.debug("ignoring bad config in comm_open", exc_info=True)
+        _comm.route_by_sender(comm)
         probe = self._probe
         with self._lock:
             hello = {
@@ -519,6 +537,7 @@ class MemoryDoctor:
                 "config": dict(self._config),
                 "records": list(self._records),
                 "memory_limit": memory_limit().as_wire(),
+                "malloc_trim": _malloc_trim_available(),
             }
             _comm.send(comm, hello)
             self._comms[comm.comm_id] = comm
@@ -606,7 +625,7 @@ class MemoryDoctor:
                 request_id, ERR_BAD_REQUEST, "The request's 'type' must be a string."
             )
         handler = self._handlers.get(request_type)
-        if handler is None and request_type != REQ_SCAN:
+        if handler is None and request_type not in (REQ_SCAN, REQ_APPLY_FIX):
             return reply_error(
                 request_id,
                 ERR_UNKNOWN_REQUEST,
@@ -614,6 +633,8 @@ class MemoryDoctor:
                 f"Known: {', '.join(REQUESTS)}.",
             )
         try:
+            if request_type == REQ_APPLY_FIX:  # runs on the main loop between cells
+                return self._apply_fix(request_id, data, comm_id)
             if handler is None:  # a scan: replies later on the comm (None here), or now
                 return self._runner.start(request_id, data, comm_id)
             return reply_ok(request_id, handler(self, data))
@@ -622,6 +643,38 @@ class MemoryDoctor:
         except Exception:  # answer, never raise
             _log.debug("request %s failed", request_type, exc_info=True)
             return reply_error(request_id, ERR_INTERNAL, _INTERNAL_MESSAGE)
+
+    def _apply_fix(
+        self, request_id: str, data: dict[str, Any], comm_id: str | None
+    ) -> dict[str, Any] | None:
+        """Validate an ``apply_fix`` and run it on the main loop once no cell runs."""
+        from . import _fixes  # noqa: PLC0415 - only when a fix is asked for
+
+        try:
+            sid, action, targets = _fixes.parse_request(data)
+        except _fixes.FixParamsError as exc:
+            raise _BadRequest(str(exc)) from None
+
+        def work() -> dict[str, Any]:
+            sh = _fixes.Shell(self._shell_ref())
+            try:
+                entry = _fixes.check(
+                    self._runner.fix_table, sid, action, targets, sh, self._provenance
+                )
+                return reply_ok(request_id, _fixes.apply(entry, sh))
+            except _fixes.FixRefused as exc:
+                return reply_error(request_id, ERR_REFUSED, str(exc))
+            except Exception as exc:  # the library's close() failed, e.g. BufferError
+                _log.debug("apply_fix failed", exc_info=True)
+                return reply_error(
+                    request_id,
+                    ERR_INTERNAL,
+                    f"The fix failed: {type(exc).__name__}: {str(exc)[:200]}. "
+                    "Your variables are as they were before, except what the fix had "
+                    "already closed; scan again to see the current state.",
+                )
+
+        return self._runner.run_on_main(request_id, comm_id, work)
 
     def _request_configure(self, data: dict[str, Any]) -> dict[str, Any]:
         options = {k: v for k, v in data.items() if k not in ("type", "request_id")}
@@ -686,6 +739,15 @@ class MemoryDoctor:
                     self._heap.disable()
             self._config.update(options)
             return dict(self._config)
+
+
+def _malloc_trim_available() -> bool:
+    from ._resources import malloc_trim_available  # noqa: PLC0415 - loads libc lazily
+
+    try:
+        return malloc_trim_available()
+    except Exception:
+        return False
 
 
 _INTERNAL_MESSAGE = (
