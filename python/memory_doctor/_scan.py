@@ -41,7 +41,7 @@ from collections import Counter
 from collections.abc import Iterable
 from itertools import chain, compress, repeat
 from operator import attrgetter, eq, ge, ne, not_
-from typing import Any, Callable, Final, Optional
+from typing import Any, Callable, Final, Optional, Protocol
 
 from ._protocol import HOLDER_KINDS, SCAN_PHASES, SCAN_STOPPED
 from ._roots import Root, RootList, _singleton_walls, user_modules
@@ -97,6 +97,24 @@ _SMALL_BATCH: Final = 4
 _SMALL_STEPS: Final = 4096
 _SMALL_FANOUT: Final = 64
 _COMPOSITION_TOP: Final = 5
+#: Levels of path search (each at most _PATH_CHUNK objects) per resource.
+_RESOURCE_PATH_STEPS: Final = 20
+
+
+class ResourceHook(Protocol):
+    """What the scan needs from ``_resources.ResourceTypes``."""
+
+    def kind(self, tp: type) -> str | None:
+        """The resource kind of objects of type ``tp``, or None."""
+        ...
+
+    def collect(
+        self,
+        noted: Iterable[tuple[Any, list[tuple[str, str]]]],
+        path_of: Callable[[Any], str | None] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Plain-data resources from the objects the walk noted."""
+        ...
 
 _EXP = attrgetter("exp")
 _FAST = attrgetter("fast")
@@ -229,13 +247,16 @@ class Scan:
         max_holders: int = 500,
         progress: Callable[[str, int, float], None] | None = None,
         clock: Callable[[], float] = time.perf_counter,
+        resources: ResourceHook | None = None,
     ) -> None:
         """Prepare a scan; nothing is walked until :meth:`step`.
 
         ``progress(phase, objects_visited, elapsed_s)`` is called at most every
         0.25 s of scan time. ``budget_s`` bounds the time spent inside
         :meth:`step` (the sum of the slices, not the wall time between them).
-        ``clock`` is for tests.
+        ``clock`` is for tests. ``resources`` (``_resources.ResourceTypes``)
+        makes the walk note objects of resource types with their roots; the
+        result then has ``resources``.
         """
         self._roots: list[Root] = list(roots)
         self._extra_walls: list[Any] = list(roots.walls) if type(roots) is RootList else []
@@ -279,6 +300,12 @@ class Scan:
         self._attributed = 0
         self._path_i = 0
         self._path_state: dict[str, Any] | None = None
+        # Resources met by the walk: id -> (object, label). A noted object is
+        # always in _lab too: holding it here adds a reference, so the
+        # single-reference shortcut must not apply to it afterwards.
+        self._rhook = resources
+        self._res_tids: set[int] = set()
+        self._res: dict[int, tuple[Any, int]] = {}
 
     # ------------------------------------------------------------------ public API
 
@@ -394,6 +421,8 @@ class Scan:
             "attributed_bytes": self._attributed,
             "holders": out,
         }
+        if self._rhook is not None:
+            self._result["resources"] = self._resource_entries()
         self._finished = True
         self._release()
 
@@ -413,6 +442,7 @@ class Scan:
         self._agg = {}
         self._top = {}
         self._top_owner = {}
+        self._res = {}
 
     # ------------------------------------------------------------------ preparation
 
@@ -458,7 +488,7 @@ class Scan:
                 if ns is not None:
                     self._wall(ns)
         self._wall(sys.modules)
-        for obj in (*self._extra_walls, *_singleton_walls()):
+        for obj in (*self._extra_walls, *_singleton_walls(), *_sys_walls()):
             self._wall(obj)
         # The scan's own state.
         for obj in (self, self.__dict__, self._lab, self._pending, self._roots, self._keep):
@@ -527,6 +557,8 @@ class Scan:
             self._tinfo[id(tp)] = info
             self._exp_by_tid[id(tp)] = info.exp
             self._tnames[id(tp)] = info.name
+            if self._rhook is not None and info.exp != EXP_WALL and self._rhook.kind(tp):
+                self._res_tids.add(id(tp))
         return info
 
     def _process_batch(self) -> None:
@@ -601,6 +633,7 @@ class Scan:
         tops = self._top
         owner = self._top_owner
         single_ref = _SINGLE_REF_SCALAR
+        res_tids = self._res_tids
         steps = _SMALL_STEPS
         while stack and steps > 0:
             steps -= 1
@@ -644,6 +677,10 @@ class Scan:
                     continue
                 if not single:
                     lab[cid] = n
+                elif tid in res_tids:
+                    lab[cid] = n  # see _note_resources
+                if tid in res_tids:
+                    self._res[cid] = (child, n)
                 self._visited += 1
                 entry = agg.get((n, tid))
                 if entry is None:
@@ -752,6 +789,8 @@ class Scan:
                 )
                 if not objs:
                     return
+        if self._res_tids and not self._res_tids.isdisjoint(tids):
+            self._note_resources(objs, tids, new)
         self._visited += len(objs)
         scalar = True
         if ids is not None:
@@ -946,6 +985,55 @@ class Scan:
             else:
                 entry[0] += sign * size * n
                 entry[1] += sign * n
+
+    # ------------------------------------------------------------------ resources
+
+    def _note_resources(self, objs: list[Any], tids: list[int], new: Any) -> None:
+        """Remember the resource objects of a settled batch with their new label.
+
+        Each goes into ``_lab`` as well: from now on it has one more reference
+        (ours), so later visits must take the shared path, which moves its
+        bytes from the label recorded here.
+        """
+        res_tids = self._res_tids
+        lab = self._lab
+        for i in compress(range(len(tids)), map(res_tids.__contains__, tids)):
+            obj = objs[i]
+            label = new if type(new) is int else new[i]
+            lab[id(obj)] = label
+            self._res[id(obj)] = (obj, label)
+
+    def _held_by(self, label: int) -> list[tuple[str, str]]:
+        if label == _WALL or not self._groups:
+            return []
+        return [(self._roots[i].label, self._roots[i].kind) for i in self._root_indices(label)]
+
+    def _resource_path(self, obj: Any) -> str | None:
+        """Pasteable Python from the first root holding ``obj`` to it (bounded search)."""
+        entry = self._res.get(id(obj))
+        if entry is None or entry[1] == _WALL:
+            return None
+        probe = _Holder(entry[1])
+        probe.target = id(obj)
+        first = self._roots[self._root_indices(entry[1])[0]]
+        if id(first.obj) == id(obj):
+            return first.path
+        state = self._start_path(probe)
+        for _ in range(_RESOURCE_PATH_STEPS):
+            if state is None or self._search_level(state):
+                break
+        return probe.path
+
+    def _resource_entries(self) -> list[dict[str, Any]]:
+        hook = self._rhook
+        if hook is None:
+            return []
+        noted = [(obj, self._held_by(label)) for obj, label in self._res.values()]
+        try:
+            return hook.collect(noted, self._resource_path)
+        except Exception:  # resources are an extra: the holders still go out
+            _log.debug("collecting resources failed", exc_info=True)
+            return []
 
     # ------------------------------------------------------------------ largest objects
 
@@ -1193,6 +1281,23 @@ class Scan:
                 text = fmt.format(text)
             cur = nxt
         return _tidy(text)
+
+
+def _sys_walls() -> list[Any]:
+    """The process's streams and hooks (ipykernel's OutStream with its sockets and
+    threads): a thread object keeps ``sys.stderr`` as ``_stderr``, which must not
+    make the kernel's machinery look like the user's."""
+    ns = module_dict(sys) or {}
+    names = ("stdin", "stdout", "stderr", "__stdin__", "__stdout__", "__stderr__")
+    out = [ns[n] for n in (*names, "displayhook", "excepthook") if ns.get(n) is not None]
+    # The kernel's event loop (a task's _loop): its selector and self-pipe sockets.
+    events = module_dict(sys.modules.get("asyncio.events")) or {}
+    running = events.get("_get_running_loop")
+    if type(running) is types.BuiltinFunctionType:
+        loop = running()
+        if loop is not None:
+            out.append(loop)
+    return out
 
 
 def _zero_size(obj: Any) -> int:

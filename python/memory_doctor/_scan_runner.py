@@ -45,6 +45,7 @@ from typing import Any, Callable, Final, Protocol
 from ._measure import current_rss
 from ._protocol import (
     ERR_INTERNAL,
+    ERR_REFUSED,
     MSG_SCAN_PROGRESS,
     SCAN_PHASES,
     reply_error,
@@ -67,6 +68,8 @@ PROGRESS_INTERVAL_S: Final = 0.25
 YIELD_S: Final = 0.002
 #: How often a scan waiting for a running cell looks again.
 WAIT_POLL_S: Final = 0.1
+#: How long an ``apply_fix`` waits for a running cell (or scan) to end.
+FIX_WAIT_S: Final = 600.0
 #: Safety margin over the budget after which the runner stops a scan itself,
 #: should the engine overrun its own budget check.
 OVERRUN_S: Final = 5.0
@@ -169,11 +172,28 @@ def _engine_factory(
     progress: Callable[[str, int, float], None],
 ) -> ScanLike:
     """The real engine: roots of the namespace, then a ``Scan`` over them."""
+    from ._resources import ResourceTypes  # noqa: PLC0415 - as below
     from ._roots import enumerate_roots  # noqa: PLC0415 - heavy; only when a scan is asked for
     from ._scan import Scan  # noqa: PLC0415 - as above
 
     roots = enumerate_roots(user_ns, user_ns_hidden)
-    return Scan(roots, budget_s=budget_s, max_holders=max_holders, progress=progress)
+    return Scan(
+        roots,
+        budget_s=budget_s,
+        max_holders=max_holders,
+        progress=progress,
+        resources=ResourceTypes(_user_dicts(user_ns)),
+    )
+
+
+def _user_dicts(user_ns: Any) -> list[int]:
+    """ids of the namespaces whose code is the user's (for asyncio tasks)."""
+    from ._roots import user_modules  # noqa: PLC0415 - heavy; only when a scan is asked for
+    from ._sizers import module_dict  # noqa: PLC0415 - as above
+
+    found = [id(user_ns)]
+    found.extend(id(ns) for ns in map(module_dict, user_modules().values()) if ns is not None)
+    return found
 
 
 class _Job:
@@ -231,6 +251,8 @@ class ScanRunner:
         self._slice_s = slice_s
         self._lock = threading.RLock()
         self._job: _Job | None = None
+        # The latest scan's suggestions (plain data) for apply_fix.
+        self.fix_table: Any = None
 
     # -- queries ---------------------------------------------------------------
 
@@ -270,6 +292,57 @@ class ScanRunner:
         else:
             loop.add_callback(self._tick, job)  # thread-safe; runs on the main loop
         return None
+
+    def run_on_main(
+        self,
+        request_id: str,
+        comm_id: str | None,
+        work: Callable[[], dict[str, Any]],
+        *,
+        wait_s: float = FIX_WAIT_S,
+    ) -> dict[str, Any] | None:
+        """Run ``work`` (which returns a whole reply) on the kernel's main loop
+        once no cell and no scan is running: an ``apply_fix`` must not change
+        the namespace under a cell or a heap walk.
+
+        Returns the reply when it ran here (no loop, or no comm to answer on
+        later), else ``None``: the reply is sent on ``comm_id`` when done.
+        """
+        loop = self._loop() if comm_id is not None else None
+        if loop is None or comm_id is None:
+            return self._guarded(work, request_id)
+        queued = time.monotonic()
+        target: str = comm_id
+
+        def attempt() -> None:
+            if self._job is not None or self._cell_running():
+                if time.monotonic() - queued < wait_s:
+                    loop.call_later(WAIT_POLL_S, attempt)
+                    return
+                reply = reply_error(
+                    request_id,
+                    ERR_REFUSED,
+                    f"A cell or scan kept running for {wait_s:g} s, so the fix was not applied; "
+                    "nothing was changed. Apply it again when the cell is done.",
+                )
+            else:
+                with self._lock:
+                    reply = self._guarded(work, request_id)
+            self._send(target, reply)
+
+        if self._on_loop(loop):
+            attempt()
+        else:
+            loop.add_callback(attempt)  # thread-safe; runs on the main loop
+        return None
+
+    @staticmethod
+    def _guarded(work: Callable[[], dict[str, Any]], request_id: str) -> dict[str, Any]:
+        try:
+            return work()
+        except Exception:  # a guest answers; it never raises into the loop
+            _log.debug("work on the main loop failed", exc_info=True)
+            return reply_error(request_id, ERR_INTERNAL, _INTERNAL_MESSAGE)
 
     def cancel(self, target: str) -> bool:
         """Stop the scan ``target`` now; its reply carries ``stopped: cancelled``.
@@ -485,13 +558,41 @@ class ScanRunner:
         namespace = getattr(shell, "user_ns", None)
         self._provenance.fill(holders, namespace if isinstance(namespace, Mapping) else None)
         rss = job.rss or current_rss()
-        return {
+        result = {
             "scan": scan_info,
             "rss": rss,
             "attributed_bytes": attributed,
             "unattributed_bytes": max(rss - attributed, 0),
             "holders": holders,
         }
+        if "resources" in raw:  # the real engine (test fakes may leave it out)
+            result.update(self._fix_sections(raw, holders, shell, reason))
+        return result
+
+    def _fix_sections(
+        self, raw: Mapping[str, Any], holders: list[Any], shell: Any, reason: str | None
+    ) -> dict[str, Any]:
+        """``resources``, ``findings`` and ``suggestions``; keeps the fix table."""
+        from ._suggest import build  # noqa: PLC0415 - only with the real engine
+
+        namespace = getattr(shell, "user_ns", None)
+        try:
+            resources, findings, suggestions, table = build(
+                holders,
+                [dict(r) for r in raw.get("resources") or []],
+                shell,
+                self._provenance,
+                _user_dicts(namespace),
+                # Stopped by a cell's pre_run_cell: the cell is waiting, so skip the
+                # heap-wide findings (cyclic garbage is a pass over the whole heap).
+                measure_findings=reason != STOP_CELL_RAN,
+            )
+        except Exception:
+            _log.debug("building suggestions failed", exc_info=True)
+            self.fix_table = None
+            return {"resources": [], "findings": None, "suggestions": []}
+        self.fix_table = table
+        return {"resources": resources, "findings": findings, "suggestions": suggestions}
 
 
 def _stop_and_collect(scan: ScanLike, reason: str | None, slice_s: float) -> dict[str, Any]:
