@@ -24,7 +24,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_raw_
 
 from memory_doctor import _report, cli
 from memory_doctor._errors import CommError
-from memory_doctor._protocol import PEAK_METHODS, PEAK_VMHWM
+from memory_doctor._protocol import LIMIT_SOURCES, PEAK_METHODS, PEAK_VMHWM
 from memory_doctor.cli import main, parse_size
 
 MB = 1_000_000
@@ -625,3 +625,124 @@ def test_a_failed_scan_is_recorded_and_the_run_goes_on():
     assert holders == [] and scan["complete"] is False and "refused" in scan["error"]
     cli._tell_scan(console, outcome, holders, scan)
     assert "the scan of what holds memory failed" in err.getvalue()
+
+
+# --------------------------------------------------------------------------- --repeat, growth
+
+
+@pytest.mark.parametrize("repeat", ["0", "-1", "three", "101"])
+def test_bad_repeat_is_a_usage_error(tmp_path, capsys, repeat):
+    nb = write_notebook(tmp_path / "nb.ipynb", [code("x = 1", "a")])
+    rc = main(["run", str(nb), "--json", str(tmp_path / "r.json"), "--repeat", repeat])
+    err = capsys.readouterr().err
+    assert rc == 2 and f"invalid repeat count {repeat!r}" in err and "Traceback" not in err
+
+
+def test_max_growth_needs_three_runs(tmp_path, capsys):
+    nb = write_notebook(tmp_path / "nb.ipynb", [code("x = 1", "a")])
+    argv = ["run", str(nb), "--json", str(tmp_path / "r.json"), "--max-growth", "10MB"]
+    rc = main([*argv, "--repeat", "2"])
+    line = one_error_line(capsys.readouterr().err)
+    assert rc == 2 and "--max-growth needs --repeat 3 or more" in line
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_growth_section_violations_and_html_escaping():
+    cells = [_measured(1, "leaky", "x.append(y)", before=100 * MB, after=140 * MB, peak=140 * MB)]
+    flagged = {
+        "runs": 3,
+        "growth_per_run_bytes": 40 * MB,
+        "flagged": True,
+        "what_grew": [f"{XSS} (list) +40.0 MB"],
+    }
+    growth = [_report.growth_entry(1, f"id-{XSS}", flagged)]
+    report = _report.build_report(
+        notebook_path="nb.ipynb",
+        total_cells=2,
+        kernel=_report.kernel_section(
+            "python3", {"memory_limit": {"bytes": 2 * 1024**3, "source": "cgroup_v2"}}
+        ),
+        thresholds={"max_peak": None, "max_delta": None, "max_rss": None},
+        cells=cells,
+        kernel_died=False,
+        growth=growth,
+        repeat=_report.repeat_section(3, 3, [140 * MB, 180 * MB, 220 * MB], None),
+        max_growth=10 * MB,
+    )
+    assert report["kernel"]["memory_limit"] == {"bytes": 2 * 1024**3, "source": "cgroup_v2"}
+    assert report["thresholds"]["max_growth"] == 10 * MB
+    assert report["growth"] == [
+        {
+            "cell_index": 1,
+            "cell_id": f"id-{XSS}",
+            "runs": 3,
+            "growth_per_run_bytes": 40 * MB,
+            "what_grew": [f"{XSS} (list) +40.0 MB"],
+        }
+    ]
+    (violation,) = report["summary"]["violations"]
+    assert violation["metric"] == "growth_per_run_bytes" and violation["value"] == 40 * MB
+    text = cli._describe_violation(violation)
+    assert text.startswith("leak: cell 1") and "--max-growth 10.0 MB" in text and XSS in text
+    page = _report.render_html(report)
+    assert XSS not in page and html.escape(XSS) in page
+    assert 'id="md-growth"' in page and "cgroup v2" in page
+    # Under the limit: flagged, but no violation.
+    quiet = _report.growth_violations(growth, 50 * MB)
+    assert quiet == []
+
+
+def test_report_without_repeat_has_no_growth_keys():
+    report = _fake_report([])
+    assert "growth" not in report and "repeat" not in report
+    assert "max_growth" not in report["thresholds"]
+    assert 'id="md-growth"' not in _report.render_html(report)
+
+
+@pytest.mark.kernel
+def test_repeat_flags_a_leaking_cell_and_max_growth_exits_3(tmp_path, capsys):
+    pytest.importorskip("numpy")
+    cells = [
+        # Kept across runs of the whole notebook, as a module-level cache would be.
+        code("import numpy as np\ntry:\n    history\nexcept NameError:\n    history = []", "setup"),
+        code("history.append(np.ones(5_000_000))", "leaks-40mb"),
+        code("arr = np.ones(5_000_000)", "rebinds-40mb"),
+    ]
+    nb = write_notebook(tmp_path / "leak.ipynb", cells)
+    json_path, html_path = tmp_path / "r.json", tmp_path / "r.html"
+    rc = main(
+        [
+            "run",
+            str(nb),
+            "--json",
+            str(json_path),
+            "--html",
+            str(html_path),
+            "--no-scan",
+            "--repeat",
+            "3",
+            "--max-growth",
+            "10MB",
+        ]
+    )
+    out, err = capsys.readouterr()
+    assert rc == 3, err
+    assert "Traceback" not in err
+    (leak_line,) = [ln for ln in err.splitlines() if "leak:" in ln]
+    assert "cell 1 (id leaks-40mb)" in leak_line and "history (list) +40.0 MB" in leak_line
+    assert "run 3 of 3" in out
+    report = json.loads(json_path.read_text(encoding="utf-8"))
+    (entry,) = report["growth"]
+    assert entry["cell_index"] == 1 and entry["cell_id"] == "leaks-40mb"
+    assert entry["runs"] == 3
+    assert 0.95 * 40 * MB <= entry["growth_per_run_bytes"] <= 1.1 * 40 * MB
+    assert entry["what_grew"][0] == "history (list) +40.0 MB"
+    assert report["repeat"]["count"] == 3 and report["repeat"]["completed"] == 3
+    assert len(report["repeat"]["rss_after"]) == 3
+    # The report's cells are the first run's: one entry per code cell.
+    assert [c["cell_id"] for c in report["cells"]] == ["setup", "leaks-40mb", "rebinds-40mb"]
+    assert report["kernel"]["memory_limit"]["source"] in LIMIT_SOURCES
+    assert report["thresholds"]["max_growth"] == 10 * MB
+    (violation,) = report["summary"]["violations"]
+    assert violation["cell_id"] == "leaks-40mb"
+    assert "leaks-40mb" in html_path.read_text(encoding="utf-8")

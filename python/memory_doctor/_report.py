@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Callable, Final
 
-from ._protocol import PEAK_NONE, PEAK_RU_MAXRSS, PEAK_VMHWM
+from ._protocol import LEAK_MIN_RUNS, PEAK_NONE, PEAK_RU_MAXRSS, PEAK_VMHWM
 
 REPORT_FORMAT: Final = "memory-doctor-report"
 REPORT_VERSION: Final = 1
@@ -184,7 +184,60 @@ def kernel_section(kernel_name: str, hello: Mapping[str, Any] | None) -> dict[st
         "peak_method_description": PEAK_METHOD_DESCRIPTIONS.get(str(method))
         if method is not None
         else None,
+        # {"bytes", "source"}: the limit that applies and where it came from (protocol 1.2).
+        "memory_limit": _memory_limit(hello.get("memory_limit")),
     }
+
+
+def _memory_limit(value: object) -> dict[str, Any] | None:
+    if not isinstance(value, Mapping):
+        return None
+    return {"bytes": _int_or_none(value.get("bytes")), "source": value.get("source")}
+
+
+def growth_entry(cell_index: int, cell_id: str, growth: Mapping[str, Any]) -> dict[str, Any]:
+    """One report ``growth`` entry from a flagged record's ``growth``."""
+    what = growth.get("what_grew")
+    return {
+        "cell_index": cell_index,
+        "cell_id": cell_id,
+        "runs": _int_or_none(growth.get("runs")),
+        "growth_per_run_bytes": _int_or_none(growth.get("growth_per_run_bytes")),
+        "what_grew": [str(w) for w in what] if isinstance(what, list) else [],
+    }
+
+
+def repeat_section(
+    count: int, completed: int, rss_after: Sequence[int | None], died_in: int | None
+) -> dict[str, Any]:
+    """The ``repeat`` section: runs asked for and done, RSS after each, where the kernel died."""
+    return {
+        "count": count,
+        "completed": completed,
+        "rss_after": list(rss_after),
+        "kernel_died_in_run": died_in,
+    }
+
+
+def growth_violations(
+    growth: Iterable[Mapping[str, Any]], max_growth: int | None
+) -> list[dict[str, Any]]:
+    """Every flagged cell growing by more than ``max_growth`` bytes per run."""
+    if max_growth is None:
+        return []
+    return [
+        {
+            "cell_index": g["cell_index"],
+            "cell_id": g["cell_id"],
+            "metric": "growth_per_run_bytes",
+            "value": g["growth_per_run_bytes"],
+            "limit": max_growth,
+            "runs": g["runs"],
+            "what_grew": list(g["what_grew"]),
+        }
+        for g in growth
+        if g.get("growth_per_run_bytes") is not None and g["growth_per_run_bytes"] > max_growth
+    ]
 
 
 def utc_now_iso() -> str:
@@ -204,11 +257,16 @@ def build_report(
     generated_at: str | None = None,
     holders: Sequence[Mapping[str, Any]] | None = None,
     scan: Mapping[str, Any] | None = None,
+    growth: Sequence[Mapping[str, Any]] | None = None,
+    repeat: Mapping[str, Any] | None = None,
+    max_growth: int | None = None,
 ) -> Report:
     """Assemble the whole report dict (see the module docstring for extension).
 
     ``holders`` and ``scan`` (from :func:`holder_entry` and :func:`scan_section`)
-    are added only when a scan was asked for.
+    are added only when a scan was asked for; ``growth`` (from
+    :func:`growth_entry`), ``repeat`` and the ``max_growth`` threshold only for
+    ``--repeat``. Growth over ``max_growth`` is a violation like the others.
     """
     report: Report = {
         "format": REPORT_FORMAT,
@@ -224,6 +282,12 @@ def build_report(
         report["holders"] = [dict(h) for h in holders]
     if scan is not None:
         report["scan"] = dict(scan)
+    if growth is not None:
+        report["growth"] = [dict(g) for g in growth]
+        report["thresholds"]["max_growth"] = max_growth
+        report["summary"]["violations"].extend(growth_violations(growth, max_growth))
+    if repeat is not None:
+        report["repeat"] = dict(repeat)
     return report
 
 
@@ -473,6 +537,7 @@ def _render_header(report: Mapping[str, Any]) -> str:
             + ("" if exact is None else (" (exact)" if exact else " (not exact)")),
         ),
         ("", kernel.get("peak_method_description") or ""),
+        ("Memory limit", _limit_text(kernel.get("memory_limit"))),
         (
             "Thresholds",
             f"peak increase {limit('max_peak')} \u00b7 RSS change {limit('max_delta')} \u00b7 "
@@ -486,6 +551,22 @@ def _render_header(report: Mapping[str, Any]) -> str:
     )
     parts.append("</header>")
     return "\n".join(parts)
+
+
+_LIMIT_SOURCE_TEXT: Final = {
+    "cgroup_v2": "the container's cgroup v2 limit (memory.max)",
+    "cgroup_v1": "the container's cgroup v1 limit (memory.limit_in_bytes)",
+    "physical": "no container limit: the machine's RAM",
+}
+
+
+def _limit_text(limit: object) -> str:
+    if not isinstance(limit, Mapping):
+        return "unknown"
+    source = str(limit.get("source"))
+    if limit.get("bytes") is None:
+        return "unknown"
+    return f"{format_bytes(limit.get('bytes'))}, {_LIMIT_SOURCE_TEXT.get(source, source)}"
 
 
 def _chart_series(report: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -728,12 +809,58 @@ def _render_holders(report: Mapping[str, Any]) -> str:
     return "\n".join(parts)
 
 
+def _render_growth(report: Mapping[str, Any]) -> str:
+    """The "Leaks across re-runs" section; empty without ``--repeat``."""
+    if "growth" not in report:
+        return ""
+    growth = report.get("growth") or []
+    repeat = report.get("repeat") or {}
+    limit = (report.get("thresholds") or {}).get("max_growth")
+    runs_after = ", ".join(format_bytes(v) for v in repeat.get("rss_after") or []) or "\u2014"
+    parts = [
+        "<section><h2>Leaks across re-runs</h2>",
+        f'<p class="md-sub">The notebook ran {_e(repeat.get("completed"))} of '
+        f"{_e(repeat.get('count'))} times in one kernel (RSS after each run: "
+        f"{_e(runs_after)}). A cell is flagged when {LEAK_MIN_RUNS} or more runs in a row "
+        "each left memory behind; \u201cwhat grew\u201d names the variables whose size grew "
+        "and the object types whose live count grew during its last run.</p>",
+    ]
+    if repeat.get("kernel_died_in_run") is not None:
+        parts.append(
+            f'<div class="md-banner md-bad" role="alert">The kernel died in run '
+            f"{_e(repeat.get('kernel_died_in_run'))}.</div>"
+        )
+    header = (
+        "<tr><th>#</th><th>Cell id</th><th>Runs</th><th>Growth per run</th><th>What grew</th></tr>"
+    )
+    rows = []
+    for entry in growth:
+        value = entry.get("growth_per_run_bytes")
+        over = limit is not None and value is not None and value > limit
+        cls = ' class="md-num md-over"' if over else ' class="md-num"'
+        title = f' title="{_e("above --max-growth " + format_bytes(limit))}"' if over else ""
+        what = "; ".join(str(w) for w in entry.get("what_grew") or []) or "nothing named"
+        rows.append(
+            f'<tr><td class="md-num">{_e(entry.get("cell_index"))}</td>'
+            f'<td class="md-id"><code>{_e(entry.get("cell_id"))}</code></td>'
+            f'<td class="md-num">{_e(entry.get("runs"))}</td>'
+            f"<td{cls}{title}>{_e(format_bytes(value))}</td>"
+            f"<td><code>{_e(what)}</code></td></tr>"
+        )
+    body = "\n".join(rows) or '<tr><td colspan="5">No cell kept growing.</td></tr>'
+    parts.append(
+        f'<table id="md-growth"><thead>{header}</thead><tbody>{body}</tbody></table></section>'
+    )
+    return "\n".join(parts)
+
+
 #: Renderers for the page body, in order. A later report section appends its own.
 SECTION_RENDERERS: list[Callable[[Mapping[str, Any]], str]] = [
     _render_header,
     _render_chart,
     _render_cells_table,
     _render_holders,
+    _render_growth,
 ]
 
 

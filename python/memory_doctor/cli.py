@@ -16,11 +16,12 @@ import signal
 import sys
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TextIO
 
 from . import _report
+from ._protocol import LEAK_MIN_RUNS
 from ._report import STATUS_ERROR, STATUS_NOT_RUN, STATUS_OK, format_bytes
 from ._scan_runner import MAX_BUDGET_S
 
@@ -83,6 +84,22 @@ def _timeout_arg(text: str) -> float:
         value = -1.0
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"invalid timeout {text!r}: use a number of seconds > 0")
+    return value
+
+
+#: Largest ``--repeat``: each repetition runs the whole notebook again.
+MAX_REPEAT: Final = 100
+
+
+def _repeat_arg(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_REPEAT:
+        raise argparse.ArgumentTypeError(
+            f"invalid repeat count {text!r}: use a whole number from 1 to {MAX_REPEAT}"
+        )
     return value
 
 
@@ -166,6 +183,26 @@ def build_parser() -> argparse.ArgumentParser:
         help=(
             "stop the scan of what holds memory after S seconds and report what it found "
             f"(marked partial); default {DEFAULT_SCAN_BUDGET_S:g}, at most {MAX_SCAN_BUDGET_S:g}"
+        ),
+    )
+    run.add_argument(
+        "--repeat",
+        type=_repeat_arg,
+        default=1,
+        metavar="N",
+        help=(
+            "run the whole notebook N times in the same kernel and report the cells whose "
+            f"re-runs keep increasing memory (flagged after {LEAK_MIN_RUNS} growing runs: "
+            "the report's 'growth'); the report's cells are the first run's"
+        ),
+    )
+    run.add_argument(
+        "--max-growth",
+        type=_size_arg,
+        metavar="SIZE",
+        help=(
+            "fail (exit 3) if a cell flagged as leaking grows by more than SIZE per run "
+            f"(needs --repeat {LEAK_MIN_RUNS} or more)"
         ),
     )
     run.add_argument("-q", "--quiet", action="store_true", help="print no per-cell progress")
@@ -375,6 +412,14 @@ class RunOutcome:
     scan_result: dict[str, Any] | None = None
     #: Why the scan asked for did not produce a result.
     scan_error: str | None = None
+    #: Whole runs of the notebook completed (``--repeat``).
+    repetitions: int = 0
+    #: RSS after the last measured cell of each completed repetition.
+    rss_after_runs: list[int | None] = field(default_factory=list)
+    #: The latest record of each cell, by notebook index (the last repetition's).
+    last_records: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: The repetition (1-based) in which the kernel died, if it did.
+    died_in_repetition: int | None = None
 
 
 def _death_message(client_error: Mapping[str, Any] | None) -> str:
@@ -414,9 +459,13 @@ def run_cells(
     timeout: float | None,
     console: _Console,
     scan_budget: float | None = None,
+    repeat: int = 1,
 ) -> RunOutcome:
     """Run the notebook's code cells in a fresh kernel; never loses what was measured.
 
+    With ``repeat`` > 1 the whole notebook runs that many times in the same
+    kernel; the entries are the first run's, ``last_records`` the latest
+    record of each cell (whose ``growth`` says whether re-running it leaks).
     With ``scan_budget``, one scan of what holds memory runs after the last cell
     (unless the kernel died or the run was interrupted).
 
@@ -426,52 +475,16 @@ def run_cells(
     from ._client import KernelSession  # noqa: PLC0415 - pulls in zmq and jupyter_client
 
     cells = _runnable(notebook.cells)
-    entries: list[dict[str, Any]] = []
-    outcome = RunOutcome(entries=entries, hello=None, kernel_died=False)
+    outcome = RunOutcome(entries=[], hello=None, kernel_died=False)
     session = KernelSession(kernel_name, cwd=str(notebook.path.parent))
     try:
         outcome.hello = session.start()
-        for position, cell in enumerate(cells):
-            try:
-                result = session.run_cell(cell.source, cell.cell_id, timeout=timeout)
-            except KeyboardInterrupt:
-                outcome.interrupted = True
-                entries.extend(_not_run(c) for c in cells[position:])
+        for repetition in range(1, repeat + 1):
+            if repeat > 1:
+                console.progress(f"{PROG}: run {repetition} of {repeat}")
+            if not _run_once(session, cells, repetition, outcome, timeout, console):
                 break
-            error: dict[str, Any] | None = result.error
-            record = result.record
-            if result.status == "ok":
-                status = STATUS_OK
-            elif result.status == "timeout":
-                status = STATUS_ERROR
-                error = {
-                    "ename": "Timeout",
-                    "evalue": f"the cell ran longer than --timeout {timeout:g} s and was "
-                    "interrupted",
-                }
-            elif result.status == "kernel_died":
-                status = STATUS_ERROR
-                record = None  # whatever was measured died with the process
-                error = {"ename": "KernelDied", "evalue": _death_message(result.error)}
-            else:
-                status = STATUS_ERROR
-                error = error or {"ename": "Error", "evalue": ""}
-            entry = _report.cell_entry(
-                index=cell.index,
-                cell_id=cell.cell_id,
-                source=cell.source,
-                status=status,
-                record=record,
-                error=error,
-                execution_count=result.execution_count,
-            )
-            entries.append(entry)
-            console.progress(_progress_line(entry))
-            if result.status == "kernel_died":
-                outcome.kernel_died = True
-                outcome.died_cell = entry
-                entries.extend(_not_run(c) for c in cells[position + 1 :])
-                break
+            outcome.repetitions = repetition
         if scan_budget is not None and not (outcome.kernel_died or outcome.interrupted):
             _run_scan(session, scan_budget, outcome, console)
     finally:
@@ -479,6 +492,94 @@ def run_cells(
         with contextlib.suppress(Exception):
             session.shutdown()
     return outcome
+
+
+def _run_once(  # noqa: PLR0917 - private; one call site
+    session: Any,
+    cells: Sequence[NotebookCell],
+    repetition: int,
+    outcome: RunOutcome,
+    timeout: float | None,
+    console: _Console,
+) -> bool:
+    """Run every cell once; False when the run stopped (interrupted, kernel died)."""
+    first = repetition == 1
+    entries = outcome.entries
+    rss_after: int | None = None
+    for position, cell in enumerate(cells):
+        try:
+            result = session.run_cell(cell.source, cell.cell_id, timeout=timeout)
+        except KeyboardInterrupt:
+            outcome.interrupted = True
+            if first:
+                entries.extend(_not_run(c) for c in cells[position:])
+            return False
+        error: dict[str, Any] | None = result.error
+        record = result.record
+        if result.status == "ok":
+            status = STATUS_OK
+        elif result.status == "timeout":
+            status = STATUS_ERROR
+            error = {
+                "ename": "Timeout",
+                "evalue": f"the cell ran longer than --timeout {timeout:g} s and was interrupted",
+            }
+        elif result.status == "kernel_died":
+            status = STATUS_ERROR
+            record = None  # whatever was measured died with the process
+            error = {"ename": "KernelDied", "evalue": _death_message(result.error)}
+        else:
+            status = STATUS_ERROR
+            error = error or {"ename": "Error", "evalue": ""}
+        entry = _report.cell_entry(
+            index=cell.index,
+            cell_id=cell.cell_id,
+            source=cell.source,
+            status=status,
+            record=record,
+            error=error,
+            execution_count=result.execution_count,
+        )
+        if first:
+            entries.append(entry)
+        if record is not None:
+            outcome.last_records[cell.index] = record
+            rss_after = entry["rss_after"]
+        console.progress(_progress_line(entry))
+        growth = (record or {}).get("growth")
+        if isinstance(growth, dict) and growth.get("flagged"):
+            console.progress(_growth_line(growth))
+        if result.status == "kernel_died":
+            outcome.kernel_died = True
+            outcome.died_cell = entry
+            outcome.died_in_repetition = repetition
+            if first:
+                entries.extend(_not_run(c) for c in cells[position + 1 :])
+            return False
+    outcome.rss_after_runs.append(rss_after)
+    return True
+
+
+def _growth_line(growth: Mapping[str, Any]) -> str:
+    what = ", ".join(str(w) for w in growth.get("what_grew") or []) or "nothing named"
+    return (
+        f"      leak: {format_bytes(growth.get('growth_per_run_bytes'), signed=True)} per run "
+        f"over {growth.get('runs')} runs ({what})"
+    )[:200]
+
+
+def growth_entries(
+    notebook: LoadedNotebook, last_records: Mapping[int, Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """The report's ``growth``: one entry per cell flagged in its latest run, in notebook order."""
+    out: list[dict[str, Any]] = []
+    for cell in notebook.cells:
+        record = last_records.get(cell.index)
+        growth = record.get("growth") if record is not None else None
+        if not isinstance(growth, dict) or not growth.get("flagged"):
+            continue
+        out.append(_report.growth_entry(cell.index, cell.cell_id, growth))
+    return out
 
 
 def _run_scan(session: Any, budget: float, outcome: RunOutcome, console: _Console) -> None:
@@ -543,7 +644,19 @@ def _scan_summary(holders: Sequence[Mapping[str, Any]], scan: Mapping[str, Any])
 
 
 def _describe_violation(v: Mapping[str, Any]) -> str:
-    option = {"peak_increase": "--max-peak", "rss_delta": "--max-delta", "peak_rss": "--max-rss"}
+    option = {
+        "peak_increase": "--max-peak",
+        "rss_delta": "--max-delta",
+        "peak_rss": "--max-rss",
+        "growth_per_run_bytes": "--max-growth",
+    }
+    if v["metric"] == "growth_per_run_bytes":
+        return (
+            f"leak: cell {v['cell_index']} (id {v['cell_id']}) grows "
+            f"{format_bytes(v['value'])} ({v['value']} bytes) per run over {v.get('runs')} runs "
+            f"> --max-growth {format_bytes(v['limit'])} ({v['limit']} bytes); what grew: "
+            f"{', '.join(v.get('what_grew') or []) or 'nothing named'}"
+        )
     return (
         f"threshold exceeded: cell {v['cell_index']} (id {v['cell_id']}): {v['metric']} "
         f"{format_bytes(v['value'])} ({v['value']} bytes) > {option.get(v['metric'], 'limit')} "
@@ -573,6 +686,11 @@ def run_command(args: argparse.Namespace, console: _Console) -> int:
     kernel_name = args.kernel or notebook.kernel_name or "python3"
     argv = _check_kernelspec(kernel_name)
     thresholds = {name: getattr(args, name) for name in _THRESHOLD_OPTIONS}
+    if args.max_growth is not None and args.repeat < LEAK_MIN_RUNS:
+        raise BadInputError(
+            f"--max-growth needs --repeat {LEAK_MIN_RUNS} or more: a cell is flagged as "
+            f"leaking after {LEAK_MIN_RUNS} runs that each leave memory behind"
+        )
 
     code_cells = _runnable(notebook.cells)
     console.progress(
@@ -586,6 +704,7 @@ def run_command(args: argparse.Namespace, console: _Console) -> int:
             timeout=args.timeout,
             console=console,
             scan_budget=args.scan_budget if args.scan else None,
+            repeat=args.repeat,
         )
     except HelperMissingError:
         raise BadInputError(
@@ -615,6 +734,13 @@ def run_command(args: argparse.Namespace, console: _Console) -> int:
         kernel_died=outcome.kernel_died,
         holders=holders,
         scan=scan,
+        growth=growth_entries(notebook, outcome.last_records) if args.repeat > 1 else None,
+        repeat=_report.repeat_section(
+            args.repeat, outcome.repetitions, outcome.rss_after_runs, outcome.died_in_repetition
+        )
+        if args.repeat > 1
+        else None,
+        max_growth=args.max_growth,
     )
     try:
         _write_reports(report, args.json, args.html)
@@ -639,9 +765,14 @@ def run_command(args: argparse.Namespace, console: _Console) -> int:
         return EXIT_KERNEL_DIED
     if outcome.kernel_died:
         died = outcome.died_cell or {}
+        during = (
+            f" in run {outcome.died_in_repetition} of {args.repeat}"
+            if args.repeat > 1 and outcome.died_in_repetition is not None
+            else ""
+        )
         console.error(
-            f"the kernel died while running cell {died.get('index')} (id {died.get('cell_id')}); "
-            f"later cells were not run; report written to {written}"
+            f"the kernel died while running cell {died.get('index')} (id {died.get('cell_id')})"
+            f"{during}; later cells were not run; report written to {written}"
         )
         return EXIT_KERNEL_DIED
     if summary["violations"]:
