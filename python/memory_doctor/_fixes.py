@@ -443,6 +443,15 @@ def _clear_traceback(entry: FixEntry, sh: Shell) -> None:
             tb = vars(BaseException)["__traceback__"].__get__(exc)
     if type(tb) is types.TracebackType:
         traceback.clear_frames(tb)  # frame.clear() on each; executing frames are skipped
+        # Python <= 3.12 keeps a dict snapshot of a frame's locals once f_locals was
+        # read (IPython's traceback display, the scan's path search) and clear()
+        # leaves it; reading f_locals again syncs it with the now empty frame.
+        frame_locals = vars(types.FrameType)["f_locals"].__get__
+        tb_frame = vars(types.TracebackType)["tb_frame"].__get__
+        tb_next = vars(types.TracebackType)["tb_next"].__get__
+        while tb is not None:
+            frame_locals(tb_frame(tb))
+            tb = tb_next(tb)
     del tb
     for name in _TRACEBACK_NAMES:
         sys_ns.pop(name, None)
