@@ -746,3 +746,100 @@ def test_repeat_flags_a_leaking_cell_and_max_growth_exits_3(tmp_path, capsys):
     (violation,) = report["summary"]["violations"]
     assert violation["cell_id"] == "leaks-40mb"
     assert "leaks-40mb" in html_path.read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- --fix
+
+
+def test_fix_needs_the_scan(tmp_path, capsys):
+    nb = write_notebook(tmp_path / "nb.ipynb", [code("x = 1", "a")])
+    rc = main(["run", str(nb), "--json", str(tmp_path / "r.json"), "--no-scan", "--fix"])
+    assert rc == 2
+    assert "--no-scan" in one_error_line(capsys.readouterr().err)
+
+
+def test_fix_applies_every_suggestion_and_scans_again(tmp_path, capsys):
+    data = tmp_path / f"{XSS}.csv"
+    data.write_text("a\n1\n", encoding="utf-8")
+    nb = write_notebook(
+        tmp_path / "nb.ipynb",
+        [
+            code("import numpy as np\nbig = np.ones(8_000_000)", "a"),
+            code("big", "b"),
+            code(f"fh = open({str(data)!r})", "c"),
+            code(f"d = {{{XSS!r}: np.ones(8_000_000)}}", "d"),
+        ],
+    )
+    json_path, html_path = tmp_path / "r.json", tmp_path / "r.html"
+    rc = main(["run", str(nb), "--json", str(json_path), "--html", str(html_path), "--fix", "-q"])
+    assert rc == 0, capsys.readouterr()
+    report = json.loads(json_path.read_text(encoding="utf-8"))
+
+    res = next(r for r in report["resources"] if r["label"] == "fh")
+    assert res == {
+        "kind": "file",
+        "label": "fh",
+        "held_by": ["fh"],
+        "cell_index": 2,
+        "detail": res["detail"],
+        "note": None,
+    }
+    assert str(data) in res["detail"]
+    delete = next(s for s in report["suggestions"] if s["targets"][:2] == ["big", "Out[2]"])
+    assert set(delete) == {"id", "action", "targets", "code", "estimated_freed_bytes", "reason"}
+    assert delete["action"] == "delete_holder" and delete["estimated_freed_bytes"] >= 64 * MB
+
+    fixes = {f["suggestion_id"]: f for f in report["fixes"]}
+    assert [f["suggestion_id"] for f in report["fixes"]] == [s["id"] for s in report["suggestions"]]
+    assert fixes[delete["id"]]["ok"] is True
+    assert fixes[delete["id"]]["measured_freed_bytes"] >= 0.9 * delete["estimated_freed_bytes"]
+    close = next(s for s in report["suggestions"] if s["action"] == "close_resource")
+    assert fixes[close["id"]]["ok"] is True and fixes[close["id"]]["error"] is None
+
+    after = report["after_fix"]
+    assert after["rss"] < report["scan"]["rss"] - 100 * MB
+    assert not [h for h in after["holders"] if (h["retained_bytes"] or 0) >= MB]
+    assert not [r for r in after["resources"] if r["label"] == "fh"]
+
+    page = html_path.read_text(encoding="utf-8")
+    assert 'id="md-suggestions"' in page and 'id="md-resources"' in page
+    assert XSS not in page  # the dict key and the file name are escaped everywhere
+    assert html.escape(XSS, quote=True) in page
+
+
+def test_html_fix_section_escapes_everything():
+    report = {
+        "resources": [
+            {
+                "kind": "file",
+                "label": XSS,
+                "held_by": [XSS],
+                "cell_index": 1,
+                "detail": XSS,
+                "note": XSS,
+            }
+        ],
+        "suggestions": [
+            {
+                "id": XSS,
+                "action": "delete_holder",
+                "targets": [XSS],
+                "code": f"del {XSS}",
+                "estimated_freed_bytes": 10,
+                "reason": XSS,
+            }
+        ],
+        "fixes": [
+            {
+                "suggestion_id": XSS,
+                "ok": False,
+                "measured_freed_bytes": None,
+                "error": XSS,
+                "explanation": None,
+            }
+        ],
+        "after_fix": {"holders": [], "resources": [], "rss": 1, "error": XSS},
+    }
+    page = _report._render_fixes(report)
+    assert XSS not in page
+    assert page.count(html.escape(XSS, quote=True)) >= 7

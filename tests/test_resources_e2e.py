@@ -79,9 +79,7 @@ def suggestion_for(result: dict[str, Any], resource: dict[str, Any]) -> dict[str
     return found[0]
 
 
-def test_open_file_is_listed_with_path_mode_and_cell(
-    session: KernelSession, tmp_path: Any
-) -> None:
+def test_open_file_is_listed_with_path_mode_and_cell(session: KernelSession, tmp_path: Any) -> None:
     path = tmp_path / "data.csv"
     path.write_text("a,b\n1,2\n")
     cid = str(uuid.uuid4())
@@ -118,7 +116,10 @@ def test_socket(session: KernelSession) -> None:
 
 
 def test_sqlite_connection(session: KernelSession) -> None:
-    run(session, "import sqlite3\ncon = sqlite3.connect(':memory:')\ncon.execute('create table t(x)')")
+    run(
+        session,
+        "import sqlite3\ncon = sqlite3.connect(':memory:')\ncon.execute('create table t(x)')",
+    )
     res = one(scan(session), "db_connection", "con")
     assert "SQLite" in res["detail"]
     run(session, "con.close()")
@@ -128,7 +129,11 @@ def test_sqlite_connection(session: KernelSession) -> None:
 def test_sqlalchemy_engine_and_connection(session: KernelSession, tmp_path: Any) -> None:
     pytest.importorskip("sqlalchemy")
     db = tmp_path / "x.db"
-    run(session, f"import sqlalchemy as sa\nengine = sa.create_engine('sqlite:///{db}')\nconn = engine.connect()")
+    run(
+        session,
+        f"import sqlalchemy as sa\nengine = sa.create_engine('sqlite:///{db}')\n"
+        "conn = engine.connect()",
+    )
     result = scan(session)
     engine = one(result, "db_connection", "engine")
     assert engine["detail"] == f"SQLAlchemy engine sqlite:///{db}"
@@ -259,4 +264,3 @@ def test_findings(session: KernelSession) -> None:
     assert findings["cyclic_garbage"]["objects"] >= 0
     assert findings["allocator_gap"]["malloc_trim"] is True  # this machine has glibc
     assert findings["allocator_gap"]["bytes"] >= 0
-

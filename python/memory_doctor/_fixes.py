@@ -20,6 +20,7 @@ object, so no user code runs. Afterwards the helper measures the drop in RSS.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import re
@@ -35,7 +36,15 @@ from typing import Any, Callable, Final
 from . import _resources
 from ._measure import current_rss
 from ._protocol import FIX_ACTIONS
-from ._sizers import instance_dict, is_a, is_identifier, module_dict, obj_lru_type, type_name, type_ns
+from ._sizers import (
+    instance_dict,
+    is_a,
+    is_identifier,
+    module_dict,
+    obj_lru_type,
+    type_name,
+    type_ns,
+)
 
 _log = logging.getLogger(__name__)
 _log.addHandler(logging.NullHandler())
@@ -150,7 +159,7 @@ def _literal(text: str) -> str:
     return value
 
 
-def places(label: str, sh: Shell) -> list[Place]:
+def places(label: str, sh: Shell) -> list[Place]:  # noqa: PLR0911 - one answer per label form
     """Every place a deletable root ``label`` is stored; [] if it is not deletable."""
     match = _OUT_LABEL.match(label)
     if match:
@@ -241,7 +250,7 @@ def resolve_dotted(label: str, sh: Shell) -> tuple[bool, Any]:
     return True, value
 
 
-def resolve(label: str, sh: Shell, action: str) -> tuple[bool, Any]:
+def resolve(label: str, sh: Shell, action: str) -> tuple[bool, Any]:  # noqa: PLR0911 - one per action
     """The object ``label`` names now, for ``action``."""
     if action in ("delete_holder", "copy_view"):
         found = places(label, sh)
@@ -307,7 +316,7 @@ def parse_request(data: Mapping[str, Any]) -> tuple[str, str, list[str]]:
     return sid, action, list(targets)
 
 
-def check(
+def check(  # noqa: PLR0917 - the request's three fields plus the context
     table: FixTable | None, sid: str, action: str, targets: list[str], sh: Shell, provenance: Any
 ) -> FixEntry:
     """The table entry the request names, after every target re-validated."""
@@ -417,10 +426,8 @@ def _delete(entry: FixEntry, sh: Shell) -> list[Any]:
     watch: list[Any] = []
     for _label, spots in found:
         value = value_at(spots[0], sh)
-        try:
+        with contextlib.suppress(TypeError):  # lists, dicts, ints: not weakly referenceable
             watch.append(weakref.ref(value))
-        except TypeError:  # lists, dicts, ints: not weakly referenceable
-            pass
         del value
     ids = {id(value_at(spots[0], sh)) for _label, spots in found}
     for _label, spots in found:
@@ -483,10 +490,15 @@ def _cache_clear(entry: FixEntry, sh: Shell) -> None:
 
 def _clear_class_attribute(entry: FixEntry, sh: Shell) -> None:
     ok, value = resolve_dotted(entry.targets[0], sh)
-    clear = {list: list.clear, dict: dict.clear, set: set.clear}.get(type(value)) if ok else None
-    if clear is None:
+    tp = type(value) if ok else None
+    if tp is list:
+        list.clear(value)
+    elif tp is dict:
+        dict.clear(value)
+    elif tp is set:
+        set.clear(value)
+    else:
         raise FixRefused(f"{entry.targets[0]} is no longer a list, dict or set.")
-    clear(value)
 
 
 def reset_output_cache(sh: Shell) -> None:
@@ -563,7 +575,7 @@ def _cancel(obj: Any) -> None:
         type(loop).call_soon_threadsafe(loop, tp.cancel, obj)
 
 
-def apply(entry: FixEntry, sh: Shell) -> dict[str, Any]:
+def apply(entry: FixEntry, sh: Shell) -> dict[str, Any]:  # noqa: PLR0912 - one branch per action
     """Run the fix (already checked) and measure it; the ``apply_fix`` result."""
     gap_before = _gap_total()
     rss_before = current_rss()

@@ -336,6 +336,79 @@ def scan_section(result: Mapping[str, Any] | None, error: str | None = None) -> 
     return section
 
 
+def resource_entry(res: Mapping[str, Any], cell_index_by_id: Mapping[str, int]) -> dict[str, Any]:
+    """One report resource from a ``scan`` reply's resource."""
+    cell_id = res.get("cell_id")
+    held = res.get("held_by")
+    return {
+        "kind": res.get("kind"),
+        "label": res.get("label"),
+        "held_by": [str(h) for h in held] if isinstance(held, list) else [],
+        "cell_index": cell_index_by_id.get(cell_id) if isinstance(cell_id, str) else None,
+        "detail": res.get("detail"),
+        "note": res.get("note"),
+    }
+
+
+def suggestion_entry(sug: Mapping[str, Any]) -> dict[str, Any]:
+    """One report suggestion from a ``scan`` reply's suggestion."""
+    targets = sug.get("targets")
+    return {
+        "id": sug.get("id"),
+        "action": sug.get("action"),
+        "targets": [str(t) for t in targets] if isinstance(targets, list) else [],
+        "code": sug.get("code"),
+        "estimated_freed_bytes": _int_or_none(sug.get("estimated_freed_bytes")),
+        "reason": sug.get("reason"),
+    }
+
+
+def fix_entry(
+    suggestion_id: str, result: Mapping[str, Any] | None, error: str | None
+) -> dict[str, Any]:
+    """One ``--fix`` outcome: the ``apply_fix`` result, or the error that stopped it."""
+    result = result or {}
+    return {
+        "suggestion_id": suggestion_id,
+        "ok": error is None,
+        "measured_freed_bytes": _int_or_none(result.get("measured_freed_bytes")),
+        "error": error,
+        "explanation": result.get("explanation"),
+    }
+
+
+def fix_sections(result: Mapping[str, Any], cell_index_by_id: Mapping[str, int]) -> dict[str, Any]:
+    """``resources`` and ``suggestions`` of a scan result (empty lists when absent)."""
+    return {
+        "resources": [
+            resource_entry(r, cell_index_by_id)
+            for r in result.get("resources") or []
+            if isinstance(r, Mapping)
+        ],
+        "suggestions": [
+            suggestion_entry(s) for s in result.get("suggestions") or [] if isinstance(s, Mapping)
+        ],
+    }
+
+
+def after_fix_section(
+    result: Mapping[str, Any] | None, cell_index_by_id: Mapping[str, int], error: str | None
+) -> dict[str, Any]:
+    """``after_fix``: a fresh scan's holders, resources and RSS after ``--fix``."""
+    if result is None:
+        return {"holders": None, "resources": None, "rss": None, "error": error}
+    return {
+        "holders": [
+            holder_entry(h, cell_index_by_id)
+            for h in result.get("holders") or []
+            if isinstance(h, Mapping)
+        ],
+        "resources": fix_sections(result, cell_index_by_id)["resources"],
+        "rss": _int_or_none(result.get("rss")),
+        "error": error,
+    }
+
+
 # --------------------------------------------------------------------------- writing
 
 
@@ -854,6 +927,60 @@ def _render_growth(report: Mapping[str, Any]) -> str:
     return "\n".join(parts)
 
 
+def _render_fixes(report: Mapping[str, Any]) -> str:
+    """Resources, suggestions and (with ``--fix``) what each fix freed; every string escaped."""
+    if "resources" not in report and "suggestions" not in report:
+        return ""
+    parts = ["<section><h2>Resources and suggested fixes</h2>"]
+    rows = [
+        f"<tr><td>{_e(r.get('kind'))}</td><td><code>{_e(r.get('label'))}</code></td>"
+        f"<td><code>{_e(r.get('detail'))}</code></td>"
+        f"<td><code>{_e(', '.join(r.get('held_by') or []))}</code></td>"
+        f'<td class="md-num">{_e(r.get("cell_index"))}</td><td>{_e(r.get("note") or "")}</td></tr>'
+        for r in report.get("resources") or []
+    ]
+    body = "\n".join(rows) or '<tr><td colspan="6">Nothing is held open.</td></tr>'
+    parts.append(
+        '<table id="md-resources"><thead><tr><th>Kind</th><th>Resource</th><th>Detail</th>'
+        f"<th>Held by</th><th>Cell</th><th>Note</th></tr></thead><tbody>{body}</tbody></table>"
+    )
+    fixes = {f.get("suggestion_id"): f for f in report.get("fixes") or []}
+    rows = []
+    for sug in report.get("suggestions") or []:
+        fix = fixes.get(sug.get("id"))
+        if fix is None:
+            outcome = ""
+        elif fix.get("ok"):
+            outcome = f"freed {format_bytes(fix.get('measured_freed_bytes'))}"
+            if fix.get("explanation"):
+                outcome += f" ({fix['explanation']})"
+        else:
+            outcome = f"not applied: {fix.get('error')}"
+        rows.append(
+            f"<tr><td><code>{_e(sug.get('id'))}</code></td><td>{_e(sug.get('action'))}</td>"
+            f"<td><pre>{_e(sug.get('code'))}</pre></td>"
+            f'<td class="md-num">{_e(format_bytes(sug.get("estimated_freed_bytes")))}</td>'
+            f"<td>{_e(sug.get('reason'))}</td><td>{_e(outcome)}</td></tr>"
+        )
+    body = "\n".join(rows) or '<tr><td colspan="6">No fixes to suggest.</td></tr>'
+    parts.append(
+        '<table id="md-suggestions"><thead><tr><th>Id</th><th>Fix</th><th>Code</th>'
+        "<th>Estimated</th><th>Why</th><th>Applied</th></tr></thead>"
+        f"<tbody>{body}</tbody></table>"
+    )
+    after = report.get("after_fix")
+    if isinstance(after, Mapping):
+        parts.append(
+            f'<p class="md-sub">After the fixes: RSS {_e(format_bytes(after.get("rss")))}, '
+            f"{_e(len(after.get('holders') or []))} holders, "
+            f"{_e(len(after.get('resources') or []))} resources still open"
+            f"{_e('; the scan failed: ' + str(after.get('error')) if after.get('error') else '')}"
+            ".</p>"
+        )
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
 #: Renderers for the page body, in order. A later report section appends its own.
 SECTION_RENDERERS: list[Callable[[Mapping[str, Any]], str]] = [
     _render_header,
@@ -861,6 +988,7 @@ SECTION_RENDERERS: list[Callable[[Mapping[str, Any]], str]] = [
     _render_cells_table,
     _render_holders,
     _render_growth,
+    _render_fixes,
 ]
 
 

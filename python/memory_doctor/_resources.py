@@ -124,7 +124,7 @@ def _attrs(obj: Any) -> dict[Any, Any]:
 
 
 def _get(attrs: Mapping[Any, Any], key: str) -> Any:
-    return dict.get(attrs, key) if is_a(attrs, dict) else None  # type: ignore[arg-type]
+    return dict.get(attrs, key) if is_a(attrs, dict) else None
 
 
 def _lib_class(tp: type, package: str) -> bool:
@@ -298,7 +298,7 @@ class ResourceTypes:
         base = (module_dict(sys.modules.get("_socket")) or {}).get("socket")
         if not is_a(base, type) or not mro_has(type(obj), base):
             return None
-        fd = int(base.fileno(obj))
+        fd = int(vars(base)["fileno"](obj))
         if fd == -1:
             return None
         family = int(vars(base)["family"].__get__(obj))
@@ -343,15 +343,28 @@ class ResourceTypes:
         name = type_name(type(obj)).rsplit(".", 1)[-1]
         if name.endswith("Engine") or "pool" in attrs:
             url = _url_text(_get(attrs, "url"))
-            return Found(obj, "db_connection", f"SQLAlchemy engine {url}", ("sqlalchemy", url),
-                         closable=True, extra={"engine": True}, inner=self._inner(obj))
+            return Found(
+                obj,
+                "db_connection",
+                f"SQLAlchemy engine {url}",
+                ("sqlalchemy", url),
+                closable=True,
+                extra={"engine": True},
+                inner=self._inner(obj),
+            )
         closed = type(obj).closed.__get__(obj)  # sqlalchemy's own property
         if closed:
             return None
         engine = _get(attrs, "engine")
         url = _url_text(_get(_attrs(engine), "url")) if engine is not None else "?"
-        return Found(obj, "db_connection", f"SQLAlchemy connection to {url}",
-                     ("sqlalchemy", url), closable=True, inner=self._inner(obj))
+        return Found(
+            obj,
+            "db_connection",
+            f"SQLAlchemy connection to {url}",
+            ("sqlalchemy", url),
+            closable=True,
+            inner=self._inner(obj),
+        )
 
     def _inner(self, obj: Any, limit: int = 2000) -> tuple[int, ...]:
         """ids of the driver connections (and their sockets) a SQLAlchemy object
@@ -386,8 +399,13 @@ class ResourceTypes:
             has_info, info_prop = lookup_in_mro(type(obj), "info")
             info = info_prop.__get__(obj) if has_info else None
             dsn = type(info).dsn.__get__(info) if info is not None else type(obj).dsn.__get__(obj)
-        return Found(obj, "db_connection", f"PostgreSQL connection {_text(dsn) or ''}".strip(),
-                     ("psycopg", _text(dsn)), closable=True)
+        return Found(
+            obj,
+            "db_connection",
+            f"PostgreSQL connection {_text(dsn) or ''}".strip(),
+            ("psycopg", _text(dsn)),
+            closable=True,
+        )
 
     def _thread(self, obj: Any) -> Found | None:
         attrs = _attrs(obj)
@@ -405,8 +423,15 @@ class ResourceTypes:
         name = _text(_get(attrs, "_name")) or f"thread {ident}"
         what = _callable_name(target) if target is not None else type_name(type(obj)) + ".run"
         daemon = " (daemon)" if _get(attrs, "_daemonic") is True else ""
-        return Found(obj, "thread", f"{name}: running {what}(){daemon}", ("thread", ident),
-                     closable=False, label=f"thread {name!r}", extra={"ident": ident})
+        return Found(
+            obj,
+            "thread",
+            f"{name}: running {what}(){daemon}",
+            ("thread", ident),
+            closable=False,
+            label=f"thread {name!r}",
+            extra={"ident": ident},
+        )
 
     def _process(self, obj: Any) -> Found | None:
         attrs = _attrs(obj)
@@ -421,8 +446,14 @@ class ResourceTypes:
         state = _proc_state(pid)
         status = {"Z": "exited, not reaped", None: "gone"}.get(state, "running")
         exact = type(obj) is vars(sys.modules["subprocess"])["Popen"]
-        return Found(obj, "process", f"pid {pid}: {shown} ({status})", ("process", pid),
-                     closable=exact, extra={"pid": pid})
+        return Found(
+            obj,
+            "process",
+            f"pid {pid}: {shown} ({status})",
+            ("process", pid),
+            closable=exact,
+            extra={"pid": pid},
+        )
 
     def _pool(self, obj: Any) -> Found | None:
         attrs = _attrs(obj)
@@ -433,8 +464,13 @@ class ResourceTypes:
         unit = "threads" if name == "ThreadPool" else "worker processes"
         count = f"{n} {unit}" if type(n) is int else unit
         exact = _lib_class(type(obj), "multiprocessing")
-        return Found(obj, "pool", f"{name} with {count}", ("pool", n if type(n) is int else None),
-                     closable=exact)
+        return Found(
+            obj,
+            "pool",
+            f"{name} with {count}",
+            ("pool", n if type(n) is int else None),
+            closable=exact,
+        )
 
     def _tempdir(self, obj: Any) -> Found | None:
         name = _text(_get(_attrs(obj), "name"))
@@ -453,8 +489,9 @@ class ResourceTypes:
             backing = "file-backed"
         except (OSError, ValueError):
             backing = "anonymous"
-        return Found(obj, "mmap", f"{_size(length)}, {backing}", ("mmap", length),
-                     closable=type(obj) is cls)
+        return Found(
+            obj, "mmap", f"{_size(length)}, {backing}", ("mmap", length), closable=type(obj) is cls
+        )
 
     def _h5py(self, obj: Any) -> Found | None:
         if not _lib_class(type(obj), "h5py"):
@@ -465,8 +502,9 @@ class ResourceTypes:
             return None
         filename = _text(tp.filename.__get__(obj)) or "?"
         mode = _text(tp.mode.__get__(obj)) or "?"
-        return Found(obj, "h5py_file", f"{filename} (mode {mode!r})", ("h5py", filename),
-                     closable=True)
+        return Found(
+            obj, "h5py_file", f"{filename} (mode {mode!r})", ("h5py", filename), closable=True
+        )
 
     def _task(self, obj: Any) -> Found | None:
         tp = type(obj)
@@ -484,8 +522,14 @@ class ResourceTypes:
             return None  # the kernel's own tasks
         name = _text(tp.get_name(obj)) or "?"
         qual = vars(type(coro))["__qualname__"].__get__(coro)
-        return Found(obj, "asyncio_task", f"{name}: {_text(qual) or '?'}() pending",
-                     ("task", name), closable=True, label=f"task {name!r}")
+        return Found(
+            obj,
+            "asyncio_task",
+            f"{name}: {_text(qual) or '?'}() pending",
+            ("task", name),
+            closable=True,
+            label=f"task {name!r}",
+        )
 
     # ------------------------------------------------------------------ registries
 
@@ -504,8 +548,15 @@ class ResourceTypes:
                 continue
             axes = _get(_attrs(fig), "_localaxes")
             n_axes = f", {len(axes)} axes" if type(axes) is list else ""
-            found = Found(fig, "figure", f"pyplot figure {num}{n_axes}", ("figure", num),
-                          closable=True, label=f"Figure {num}", extra={"num": num})
+            found = Found(
+                fig,
+                "figure",
+                f"pyplot figure {num}{n_axes}",
+                ("figure", num),
+                closable=True,
+                label=f"Figure {num}",
+                extra={"num": num},
+            )
             found.held_by.append((PYPLOT, "module"))
             out.append(found)
         return out
@@ -527,7 +578,7 @@ class ResourceTypes:
         ns = module_dict(sys.modules.get("asyncio.tasks"))
         if ns is None:
             return []
-        out = []
+        out: list[Found] = []
         for holder_name in ("_all_tasks", "_scheduled_tasks", "_eager_tasks"):
             holder = ns.get(holder_name)
             if holder is None:
@@ -754,7 +805,7 @@ def _refcount_base() -> int:
     """What ``list(map(sys.getrefcount, objs))`` reports for an object whose only
     reference is the list ``objs`` (measured: it differs between versions)."""
     objs = [object()]
-    return list(map(sys.getrefcount, objs))[0]
+    return next(map(sys.getrefcount, objs))
 
 
 def cyclic_garbage(limit: int = MAX_GC_OBJECTS) -> dict[str, int] | None:
@@ -869,7 +920,7 @@ def malloc_trim() -> bool:
 
 
 class _MallInfo2(ctypes.Structure):
-    _fields_ = [  # noqa: RUF012 - ctypes wants a list
+    _fields_ = [
         (name, ctypes.c_size_t)
         for name in (
             "arena",
@@ -923,7 +974,9 @@ def malloc_free_bytes() -> int | None:
     return int(min(info.fordblks, max(heap - info.uordblks, 0)))
 
 
-_STATS_LINE = re.compile(rb"^(#\s*bytes in available blocks|\d+ unused pools \* \d+ bytes)\s*=\s*([\d,]+)", re.M)
+_STATS_LINE = re.compile(
+    rb"^(#\s*bytes in available blocks|\d+ unused pools \* \d+ bytes)\s*=\s*([\d,]+)", re.M
+)
 
 
 def pymalloc_free_bytes() -> int | None:

@@ -116,6 +116,7 @@ class ResourceHook(Protocol):
         """Plain-data resources from the objects the walk noted."""
         ...
 
+
 _EXP = attrgetter("exp")
 _FAST = attrgetter("fast")
 _SIZER = attrgetter("sizer")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 from . import _fixes, _resources
@@ -75,7 +75,7 @@ class _Builder:
         self.suggestions: list[dict[str, Any]] = []
         self.table = _fixes.FixTable()
 
-    def add(  # noqa: PLR0913 - one field per protocol field
+    def add(
         self,
         action: str,
         targets: list[str],
@@ -167,7 +167,7 @@ def _resource_ref(res: Mapping[str, Any]) -> str:
     return f"next(o for o in __import__('gc').get_objects() if id(o) == {res['_object_id']})"
 
 
-def resource_code(action: str, res: Mapping[str, Any]) -> str:
+def resource_code(action: str, res: Mapping[str, Any]) -> str:  # noqa: PLR0911 - one per action
     """The user's equivalent of closing/terminating/cancelling ``res``."""
     ref = _resource_ref(res)
     kind = res["kind"]
@@ -346,8 +346,11 @@ def _traceback(b: _Builder, holders: Sequence[Mapping[str, Any]]) -> None:
         return
     present = [lbl for lbl in labels if lbl.startswith("sys.")]
     tb = "sys.last_traceback" if "sys.last_traceback" in present else f"{present[0]}.__traceback__"
-    names = ", ".join(f"sys.{n}" for n in ("last_type", "last_value", "last_traceback", "last_exc")
-                      if n in vars(sys))
+    names = ", ".join(
+        f"sys.{n}"
+        for n in ("last_type", "last_value", "last_traceback", "last_exc")
+        if n in vars(sys)
+    )
     code = f"import sys, traceback; traceback.clear_frames({tb})"
     if names:
         code += f"; del {names}"
@@ -470,7 +473,7 @@ def _finish_resources(
     user_dicts: Sequence[int],
 ) -> None:
     ns = getattr(shell, "user_ns", None)
-    by_label = {}
+    by_label: dict[str, Mapping[str, Any]] = {}
     for holder in holders:
         for label in holder.get("labels") or []:
             by_label.setdefault(label, holder)
@@ -486,7 +489,9 @@ def _finish_resources(
                 break
         if res["kind"] == "thread":
             held = by_label.get(res["label"])
-            size = f"{mb(int(held['retained_bytes']))} ({held['type']})" if held else "nothing large"
+            size = (
+                f"{mb(int(held['retained_bytes']))} ({held['type']})" if held else "nothing large"
+            )
             res["note"] = (
                 f"A thread cannot be stopped safely from outside; make its code return (for "
                 f"example on an Event it checks) and join() it. It holds {size}."
@@ -522,14 +527,17 @@ def build(
     """``(resources, findings, suggestions, table)`` for one scan's result."""
     b = _Builder(shell, provenance)
     _finish_resources(resources, holders, shell, provenance, user_dicts)
-    found = _resources.findings() if measure_findings else dict.fromkeys(
-        ("open_fds", "threads", "children", "cyclic_garbage", "allocator_gap")
+    found = (
+        _resources.findings()
+        if measure_findings
+        else dict.fromkeys(("open_fds", "threads", "children", "cyclic_garbage", "allocator_gap"))
     )
-    for step in (
+    steps: list[Callable[[], None]] = [
         lambda: _holder_suggestions(b, holders),
         lambda: _resource_suggestions(b, resources),
         lambda: _finding_suggestions(b, found),
-    ):
+    ]
+    for step in steps:
         try:
             step()
         except Exception:  # a suggestion we could not build is left out, not the scan

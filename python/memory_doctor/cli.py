@@ -205,6 +205,14 @@ def build_parser() -> argparse.ArgumentParser:
             f"(needs --repeat {LEAK_MIN_RUNS} or more)"
         ),
     )
+    run.add_argument(
+        "--fix",
+        action="store_true",
+        help=(
+            "after the scan, apply every suggested fix in order (deleting variables, closing "
+            "files...), then scan again: the report's 'fixes' and 'after_fix'"
+        ),
+    )
     run.add_argument("-q", "--quiet", action="store_true", help="print no per-cell progress")
     return parser
 
@@ -412,6 +420,11 @@ class RunOutcome:
     scan_result: dict[str, Any] | None = None
     #: Why the scan asked for did not produce a result.
     scan_error: str | None = None
+    #: ``apply_fix`` outcomes (``--fix``), in suggestion order.
+    fixes: list[dict[str, Any]] | None = None
+    #: The scan after the fixes (``--fix``), or why it failed.
+    after_fix_result: dict[str, Any] | None = None
+    after_fix_error: str | None = None
     #: Whole runs of the notebook completed (``--repeat``).
     repetitions: int = 0
     #: RSS after the last measured cell of each completed repetition.
@@ -460,6 +473,7 @@ def run_cells(
     console: _Console,
     scan_budget: float | None = None,
     repeat: int = 1,
+    fix: bool = False,
 ) -> RunOutcome:
     """Run the notebook's code cells in a fresh kernel; never loses what was measured.
 
@@ -487,6 +501,8 @@ def run_cells(
             outcome.repetitions = repetition
         if scan_budget is not None and not (outcome.kernel_died or outcome.interrupted):
             _run_scan(session, scan_budget, outcome, console)
+            if fix and outcome.scan_result is not None:
+                _run_fixes(session, scan_budget, outcome, console)
     finally:
         # A dead kernel may not shut down cleanly; the report matters more.
         with contextlib.suppress(Exception):
@@ -599,6 +615,80 @@ def _run_scan(session: Any, budget: float, outcome: RunOutcome, console: _Consol
             outcome.scan_error = f"the kernel died during the scan ({outcome.scan_error})"
 
 
+def _run_fixes(session: Any, budget: float, outcome: RunOutcome, console: _Console) -> None:
+    """``--fix``: apply every suggestion in order, then scan again; never raises.
+
+    A suggestion whose targets an earlier applied fix already acted on (closing
+    all figures after each one was closed) is skipped and says so.
+    """
+    from ._client import SCAN_REPLY_GRACE_S  # noqa: PLC0415 - see run_cells
+    from ._errors import MemoryDoctorError  # noqa: PLC0415
+
+    suggestions = (outcome.scan_result or {}).get("suggestions") or []
+    fixes: list[dict[str, Any]] = []
+    outcome.fixes = fixes
+    handled: dict[str, str] = {}
+    for sug in suggestions:
+        sid = str(sug.get("id"))
+        targets = [str(t) for t in sug.get("targets") or []]
+        done_by = next((handled[t] for t in targets if t in handled), None)
+        if done_by is not None:
+            fixes.append(_report.fix_entry(sid, None, f"skipped: {done_by} already acted on it"))
+            continue
+        console.progress(f"{PROG}: applying {sid} ({sug.get('action')}): {sug.get('code')}"[:200])
+        try:
+            request_id = session.send_request(
+                "apply_fix", suggestion_id=sid, action=sug.get("action"), targets=targets
+            )
+            reply = session.wait_reply(request_id, timeout=600)
+        except KeyboardInterrupt:
+            outcome.interrupted = True
+            return
+        except (MemoryDoctorError, TimeoutError) as exc:
+            fixes.append(_report.fix_entry(sid, None, _first_line(str(exc)) or "failed"))
+            if not session.is_alive():
+                outcome.kernel_died = True
+                return
+            continue
+        if reply.get("ok"):
+            fixes.append(_report.fix_entry(sid, reply.get("result") or {}, None))
+            handled.update(dict.fromkeys(targets, sid))
+        else:
+            error = reply.get("error") or {}
+            fixes.append(
+                _report.fix_entry(sid, None, f"{error.get('code')}: {error.get('message')}")
+            )
+    console.progress(f"{PROG}: scanning again after {len(fixes)} fixes")
+    try:
+        outcome.after_fix_result = session.scan(
+            budget_s=budget, timeout=budget + SCAN_REPLY_GRACE_S
+        )
+    except KeyboardInterrupt:
+        outcome.interrupted = True
+    except (MemoryDoctorError, TimeoutError) as exc:
+        outcome.after_fix_error = _first_line(str(exc)) or type(exc).__name__
+
+
+def _check_fix_option(args: argparse.Namespace) -> None:
+    if args.fix and not args.scan:
+        raise BadInputError("--fix applies the scan's suggestions: it cannot go with --no-scan")
+
+
+def _fix_sections(notebook: LoadedNotebook, outcome: RunOutcome) -> dict[str, Any]:
+    """The report's ``resources``, ``suggestions`` and, with ``--fix``, ``fixes`` and
+    ``after_fix``; empty when no scan result came back."""
+    if outcome.scan_result is None:
+        return {}
+    index_by_id = {c.cell_id: c.index for c in notebook.cells}
+    out: dict[str, Any] = _report.fix_sections(outcome.scan_result, index_by_id)
+    if outcome.fixes is not None:
+        out["fixes"] = outcome.fixes
+        out["after_fix"] = _report.after_fix_section(
+            outcome.after_fix_result, index_by_id, outcome.after_fix_error
+        )
+    return out
+
+
 def _scan_sections(
     notebook: LoadedNotebook, outcome: RunOutcome
 ) -> tuple[list[dict[str, Any]] | None, dict[str, Any] | None]:
@@ -686,6 +776,7 @@ def run_command(args: argparse.Namespace, console: _Console) -> int:
     kernel_name = args.kernel or notebook.kernel_name or "python3"
     argv = _check_kernelspec(kernel_name)
     thresholds = {name: getattr(args, name) for name in _THRESHOLD_OPTIONS}
+    _check_fix_option(args)
     if args.max_growth is not None and args.repeat < LEAK_MIN_RUNS:
         raise BadInputError(
             f"--max-growth needs --repeat {LEAK_MIN_RUNS} or more: a cell is flagged as "
@@ -705,6 +796,7 @@ def run_command(args: argparse.Namespace, console: _Console) -> int:
             console=console,
             scan_budget=args.scan_budget if args.scan else None,
             repeat=args.repeat,
+            fix=args.fix,
         )
     except HelperMissingError:
         raise BadInputError(
@@ -742,6 +834,7 @@ def run_command(args: argparse.Namespace, console: _Console) -> int:
         else None,
         max_growth=args.max_growth,
     )
+    report.update(_fix_sections(notebook, outcome))
     try:
         _write_reports(report, args.json, args.html)
     except OSError as exc:
