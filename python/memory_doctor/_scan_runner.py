@@ -590,7 +590,10 @@ class ScanRunner:
         except Exception:
             _log.debug("building suggestions failed", exc_info=True)
             self.fix_table = None
-            return {"resources": [], "findings": None, "suggestions": []}
+            unknown = dict.fromkeys(
+                ("open_fds", "threads", "children", "cyclic_garbage", "allocator_gap")
+            )
+            return {"resources": [], "findings": unknown, "suggestions": []}
         self.fix_table = table
         return {"resources": resources, "findings": findings, "suggestions": suggestions}
 
