@@ -170,6 +170,8 @@ describe('ResourcesSection in the panel', () => {
 
   it('says a thread cannot be stopped from outside and shows what it holds, with no Apply', async () => {
     const harness = await panelHarness();
+    const note =
+      'A thread cannot be stopped safely from outside; make its code return and join() it. It holds 21.0 MB (builtins.bytearray).';
     await showScan(
       harness,
       makeFixScan({
@@ -178,22 +180,28 @@ describe('ResourcesSection in the panel', () => {
             id: 't1',
             kind: 'thread',
             label: 'worker',
-            detail: 'Thread-3 (poll), daemon',
+            detail: 'poller: running poll() (daemon)',
             held_by: ['worker'],
-            note: 'It holds buffer (list, 80 MB) in its frame.'
-          })
+            note
+          }),
+          makeResource({ id: 't2', kind: 'thread', label: 'quiet', note: null })
         ],
         suggestions: []
       })
     );
-    const [thread] = resourceItems(harness);
-    expect(thread.textContent).toContain(
+    const [withNote, withoutNote] = resourceItems(harness);
+    // The helper's note says it and names what the thread holds: once.
+    expect(
+      withNote.querySelector('.jp-MemoryDoctor-resourceNote')?.textContent
+    ).toBe(note);
+    expect(withNote.textContent!.split('cannot be stopped')).toHaveLength(2);
+    // Without a note the panel says it itself.
+    expect(withoutNote.textContent).toContain(
       'A thread cannot be stopped safely from outside'
     );
-    expect(
-      thread.querySelector('.jp-MemoryDoctor-resourceNote')?.textContent
-    ).toBe('It holds buffer (list, 80 MB) in its frame.');
-    expect(thread.querySelector('button[data-action="apply"]')).toBeNull();
+    for (const thread of [withNote, withoutNote]) {
+      expect(thread.querySelector('button[data-action="apply"]')).toBeNull();
+    }
   });
 
   it('shows the findings with Collect and malloc_trim where they belong', async () => {

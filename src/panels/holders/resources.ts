@@ -77,13 +77,15 @@ export function resourceKindLabel(
 
 /**
  * What the panel says about a resource beyond its data: threads cannot be
- * stopped from outside, so there is no button, only this.
+ * stopped from outside, so there is no button, only this. The helper's note
+ * for a thread already says so and adds what the thread holds, so the panel
+ * speaks only when there is no note.
  */
 export function resourceAdvice(
   resource: IResource,
   trans: TranslationBundle
 ): string | null {
-  return resource.kind === 'thread'
+  return resource.kind === 'thread' && !resource.note
     ? trans.__(
         'A thread cannot be stopped safely from outside: the code that started it has to tell it to stop. Until then it keeps what it references alive.'
       )
