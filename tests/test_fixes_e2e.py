@@ -388,3 +388,30 @@ def test_fuzzed_apply_fix_is_answered_and_the_kernel_keeps_working(
     assert session.request("get_rss")["ok"] is True
     run(session, "x = 1 + 1")
     freed_most(applied(session, only(result, "delete_holder", targets=["big"])))
+
+
+def test_fix_sent_on_a_subshell_waits_for_the_running_cell(session: KernelSession) -> None:
+    if not session.supports_subshells:
+        pytest.skip("the kernel has no subshells (ipykernel < 7)")
+    run(session, "big = np.ones(N)")
+    sug = only(scan(session), "delete_holder", targets=["big"])
+    subshell = session.create_subshell()
+    msg_id = session.start_cell("import time\ntime.sleep(3)\nstill_there = 'big' in globals()")
+    # A live reading on the subshell proves the cell is running when the fix arrives.
+    while True:
+        rss_id = session.send_request("get_rss", subshell_id=subshell)
+        if session.wait_reply(rss_id, timeout=30)["result"]["running"] is not None:
+            break
+    fix_id = session.send_request(
+        "apply_fix",
+        subshell_id=subshell,
+        suggestion_id=sug["id"],
+        action=sug["action"],
+        targets=sug["targets"],
+    )
+    assert session.finish_cell(msg_id, timeout=60).status == "ok"
+    reply = session.wait_reply(fix_id, timeout=60)
+    assert reply["ok"] is True, reply
+    # The cell saw big to its end: the fix ran after it, on the main thread.
+    assert value(session, "(still_there, 'big' in globals())") == "(True, False)"
+    session.delete_subshell(subshell)
