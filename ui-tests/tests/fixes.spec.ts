@@ -100,4 +100,49 @@ test.describe('fixes', () => {
       'It has not been run.'
     );
   });
+
+  test('a dict key, file name and class name of <img src=x onerror=alert(1)> inject nothing', async ({
+    page
+  }) => {
+    const evil = '<img src=x onerror=alert(1)>';
+    const dialogs: string[] = [];
+    page.on('dialog', dialog => {
+      dialogs.push(dialog.message());
+      void dialog.dismiss();
+    });
+    await page.notebook.createNew('fixes-escape.ipynb');
+    await page.notebook.setCell(
+      0,
+      'code',
+      [
+        'import numpy as np',
+        `Evil = type(${JSON.stringify(evil)}, (), {})`,
+        'obj = Evil()',
+        'obj.data = np.ones(2**20)',
+        `d = {${JSON.stringify(evil)}: np.ones(2**21)}`,
+        `f = open(${JSON.stringify(evil + '.txt')}, 'w')`
+      ].join('\n')
+    );
+    await page.notebook.runCellByCell();
+    const panel = await scan(page);
+
+    const holderRow = (name: string) =>
+      panel.locator('[role=row][data-holder-id]').filter({
+        has: page.locator('.jp-MemoryDoctor-holderLabel', {
+          hasText: new RegExp(`^${name}$`)
+        })
+      });
+    const row = holderRow('d');
+    await expect(row).toBeVisible();
+    await row.locator('button.jp-MemoryDoctor-holderExpand').click();
+    await expect(
+      panel.locator('code.jp-MemoryDoctor-holderPath').first()
+    ).toHaveText(`d['${evil}']`);
+    await expect(holderRow('obj')).toContainText(`__main__.${evil}`);
+    await expect(
+      panel.locator('.jp-MemoryDoctor-resourceDetail').first()
+    ).toContainText(`${evil}.txt`);
+    await expect(panel.locator('img')).toHaveCount(0);
+    expect(dialogs).toEqual([]);
+  });
 });
