@@ -64,8 +64,7 @@ MAX_HELD_BY: Final = 8
 #: Longest description we build from user-derived text (paths, commands).
 _MAX_DETAIL: Final = 200
 #: Cyclic garbage is not measured above this many GC-tracked objects: the pass
-#: is linear in the heap and runs in one go on the kernel's loop (measured ~7 s
-#: per million tracked objects on the 2-core CI machine, so at most ~3.5 s).
+#: is linear in the heap and runs in one go on the kernel's loop, after the scan.
 MAX_GC_OBJECTS: Final = 500_000
 #: Label of pyplot's registry in ``held_by``.
 PYPLOT: Final = "matplotlib.pyplot"
