@@ -159,8 +159,15 @@ export class LiveReadings implements IDisposable {
         this._cellOf.clear();
         break;
       case 'restarting':
-        // Asked for by the user: not a death worth a note.
-        this._reset();
+        // JupyterLab 4.6 reports a server-side restart of a dead kernel as
+        // `restarting`, then `autorestarting` one microtask later; only a
+        // restart the user asked for stays `restarting`. Decide after both.
+        this._stopTimer();
+        setTimeout(() => {
+          if (!this._down && !this._isDisposed) {
+            this._reset();
+          }
+        }, 0);
         break;
       case 'idle':
       case 'busy':

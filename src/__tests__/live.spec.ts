@@ -308,8 +308,23 @@ describe('kernel death', () => {
     const { kernel, context, model } = await setup();
     kernel.emitStatus('busy', kernel.sendExecute('cell-a'));
     kernel.setStatus('restarting', context);
+    jest.advanceTimersByTime(0);
     expect(model.running).toBeNull();
     expect(model.lastDeath).toBeNull();
+  });
+
+  it('notes a death that JupyterLab reports as restarting, then autorestarting', async () => {
+    const { kernel, context, model } = await setup();
+    kernel.emitStatus('busy', kernel.sendExecute('cell-a'));
+    // What KernelConnection does on the server's `restarting` status.
+    void Promise.resolve().then(() =>
+      kernel.setStatus('autorestarting', context)
+    );
+    kernel.setStatus('restarting', context);
+    await flush();
+    jest.advanceTimersByTime(0);
+    expect(model.lastDeath?.cellId).toBe('cell-a');
+    expect(model.running).toBeNull();
   });
 
   it('clears the note when the cell runs again', async () => {
