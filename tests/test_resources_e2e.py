@@ -177,8 +177,11 @@ def test_child_process(session: KernelSession) -> None:
 
 def test_pool(session: KernelSession) -> None:
     run(session, "from multiprocessing.pool import ThreadPool\npool = ThreadPool(2)")
-    res = one(scan(session), "pool", "pool")
+    result = scan(session)
+    res = one(result, "pool", "pool")
     assert res["detail"] == "ThreadPool with 2 threads"
+    # Its worker and handler threads belong to the pool, not listed again as threads.
+    assert [r for r in result["resources"] if r["kind"] == "thread"] == []
     run(session, "pool.terminate(); pool.join()")
     assert none_held_by(scan(session), "pool")
 

@@ -418,6 +418,8 @@ class ResourceTypes:
         target = _get(attrs, "_target")
         if _package(target) in _INFRA or _lib_class(type(obj), "ipykernel"):
             return None
+        if _package(target) == "multiprocessing":
+            return None  # a pool's worker/handler threads: the pool is listed (and fixed) itself
         if target is None and _package_of_type(type(obj)) in _INFRA:
             return None
         name = _text(_get(attrs, "_name")) or f"thread {ident}"
