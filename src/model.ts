@@ -218,6 +218,17 @@ export class MemoryModel implements IDisposable {
     if (last && reading.time < last.time) {
       return;
     }
+    // A flat stretch (an idle kernel polled every few seconds) needs only
+    // its two ends: move the end instead of adding a point.
+    const before = readings[readings.length - 2];
+    if (
+      last &&
+      before &&
+      last.rss === reading.rss &&
+      before.rss === reading.rss
+    ) {
+      readings.pop();
+    }
     readings.push(reading);
     if (readings.length > MemoryModel.READINGS_CAP) {
       readings.splice(0, readings.length - MemoryModel.READINGS_CAP);

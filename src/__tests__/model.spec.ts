@@ -101,3 +101,46 @@ describe('MemoryModel', () => {
     expect(seen).toEqual([]);
   });
 });
+
+describe('MemoryModel readings', () => {
+  it('keeps readings in time order and only the ends of a flat stretch', () => {
+    const model = new MemoryModel();
+    const rss: (number | null)[] = [];
+    model.rssChanged.connect((_, value) => rss.push(value));
+    model.addReading({ time: 1, rss: 10, peakRss: null });
+    model.addReading({ time: 2, rss: 20, peakRss: null });
+    model.addReading({ time: 3, rss: 20, peakRss: null });
+    model.addReading({ time: 4, rss: 20, peakRss: null });
+    model.addReading({ time: 0.5, rss: 99, peakRss: null }); // a late reply
+    expect(model.readings.map(r => [r.time, r.rss])).toEqual([
+      [1, 10],
+      [2, 20],
+      [4, 20]
+    ]);
+    expect(model.rss).toBe(20);
+    expect(rss).toEqual([10, 20]);
+    model.dispose();
+  });
+
+  it('clears the running cell when its record arrives, and the death note of a re-run cell', () => {
+    const model = new MemoryModel();
+    const changes: (readonly string[])[] = [];
+    model.liveChanged.connect((_, ids) => changes.push(ids));
+    model.setRunning({
+      cellId: 'a',
+      executionCount: 1,
+      startedAt: 0,
+      rssBefore: 0,
+      live: 'on',
+      reading: { time: 1, rss: 5, peakRss: 6 }
+    });
+    expect(model.rss).toBe(5);
+    model.noteDeath(2);
+    expect(model.lastDeath).toMatchObject({ cellId: 'a', reading: { rss: 5 } });
+    expect(model.running).toBeNull();
+    model.addRecord(makeRecord({ cell_id: 'a' }));
+    expect(model.lastDeath).toBeNull();
+    expect(changes).toEqual([['a'], ['a'], ['a']]);
+    model.dispose();
+  });
+});

@@ -84,6 +84,18 @@ describe('MemoryDoctorSettings', () => {
     expect(registry.set).toHaveBeenCalledWith('showBadges', false);
   });
 
+  it('reads the live-reading and headroom settings, refusing useless thresholds', () => {
+    expect(
+      readSettings({ liveReadings: false, headroomWarnPercent: 90 })
+    ).toMatchObject({ liveReadings: false, headroomWarnPercent: 90 });
+    for (const bad of [0, 101, -5, 'high', null]) {
+      expect(
+        readSettings({ headroomWarnPercent: bad }).headroomWarnPercent
+      ).toBe(DEFAULT_SETTINGS.headroomWarnPercent);
+    }
+    expect(readSettings({ liveReadings: 'yes' }).liveReadings).toBe(true);
+  });
+
   it('keeps values in memory without a registry', async () => {
     const settings = new MemoryDoctorSettings();
     await settings.set('units', 'IEC');

@@ -214,17 +214,24 @@ describe('TimelineSection', () => {
     );
   });
 
-  it('collapses and expands', async () => {
-    const { section } = await setup();
+  it('starts collapsed, counts the runs in its heading, and expands', async () => {
+    const { entry, section } = await setup();
     const toggle = section.node.querySelector(
       '.jp-MemoryDoctor-timelineToggle'
     ) as HTMLButtonElement;
-    toggle.click();
+    const body = document.getElementById(toggle.getAttribute('aria-controls')!);
     expect(section.expanded).toBe(false);
     expect(toggle.getAttribute('aria-expanded')).toBe('false');
-    const body = document.getElementById(toggle.getAttribute('aria-controls')!);
     expect(body?.hidden).toBe(true);
+    expect(toggle.textContent).toBe('Timeline');
+    entry.model.addRecord(run('cell-0', 10));
+    entry.model.addRecord(run('cell-0', 20));
+    expect(toggle.textContent).toBe('Timeline (2 runs)');
     toggle.click();
+    expect(section.expanded).toBe(true);
+    expect(toggle.getAttribute('aria-expanded')).toBe('true');
     expect(body?.hidden).toBe(false);
+    toggle.click();
+    expect(body?.hidden).toBe(true);
   });
 });

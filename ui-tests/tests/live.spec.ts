@@ -82,4 +82,25 @@ test.describe('live readings', () => {
     );
     await expect(badge).toHaveAttribute('title', /possibly out of memory/);
   });
+
+  test('a cell whose re-runs keep adding memory gets a leak mark naming what grew', async ({
+    page
+  }) => {
+    await page.notebook.createNew('leak.ipynb');
+    await page.notebook.setCell(0, 'code', 'import numpy as np\nleak = []');
+    await page.notebook.addCell('code', 'leak.append(np.ones(5_000_000))');
+    await page.notebook.runCell(0, true);
+    const badge = cell(page, 1).getByRole('status');
+    const mark = badge.locator('.jp-MemoryDoctor-leakMark');
+    // 40 MB more on each run: flagged from the third.
+    for (let run = 1; run <= 2; run++) {
+      await page.notebook.runCell(1, true);
+      await expect(badge).toHaveText(/^\+4\d MB/);
+      await expect(mark).toHaveCount(0);
+    }
+    await page.notebook.runCell(1, true);
+    await expect(mark).toHaveText('\u26a0 leak');
+    await expect(mark).toHaveAttribute('title', /each of the last 3 runs/);
+    await expect(mark).toHaveAttribute('title', /leak/);
+  });
 });

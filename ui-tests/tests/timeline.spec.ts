@@ -34,9 +34,12 @@ test.describe('timeline', () => {
     const timeline = page.locator(
       '#jp-MemoryDoctor-holders .jp-MemoryDoctor-timeline'
     );
-    await expect(
-      timeline.getByRole('button', { name: 'Timeline' })
-    ).toBeVisible();
+    // Collapsed at first; its heading counts the runs.
+    const toggle = timeline.getByRole('button', {
+      name: `Timeline (${SMALL_CELLS + 1} runs)`
+    });
+    await expect(toggle).toHaveAttribute('aria-expanded', 'false');
+    await toggle.click();
     const markers = timeline
       .locator('.scatterlayer .trace')
       .nth(1)
@@ -52,12 +55,18 @@ test.describe('timeline', () => {
     // earliest: markers are in time order).
     await cells.nth(SMALL_CELLS).scrollIntoViewIfNeeded();
     await expect(cells.first()).not.toBeInViewport();
-    const box = await markers.first().boundingBox();
-    expect(box).not.toBeNull();
-    // plotly clicks the point it hovers: hover first, as a user would.
-    await page.mouse.move(box!.x + box!.width / 2, box!.y + box!.height / 2);
+    // plotly clicks the point it hovers: hover first, as a user would. Idle
+    // readings keep extending the time axis, so the marker may move between
+    // finding it and hovering it: find it again until the hover is right.
     const hover = timeline.locator('.hoverlayer .hovertext');
-    await expect(hover).toContainText('[1] import numpy as np');
+    await expect(async () => {
+      const box = await markers.first().boundingBox();
+      expect(box).not.toBeNull();
+      await page.mouse.move(box!.x + box!.width / 2, box!.y + box!.height / 2);
+      await expect(hover).toContainText('[1] import numpy as np', {
+        timeout: 1000
+      });
+    }).toPass({ timeout: 30_000 });
     await expect(hover).toContainText('RSS change: +');
     await expect(hover).toContainText('Peak:');
     await page.mouse.down();

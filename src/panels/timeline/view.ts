@@ -119,7 +119,7 @@ export class TimelineSection extends Widget {
     this._activate = options.activate ?? (() => undefined);
     this.model = new TimelineModel();
     this._build();
-    this.model.changed.connect(this._schedule, this);
+    this.model.changed.connect(this._onModelChanged, this);
     this._doctor.settings.changed.connect(this._schedule, this);
     this._notebooks.currentChanged.connect(this._follow, this);
     this._doctor.entryAdded.connect(this._follow, this);
@@ -307,7 +307,8 @@ export class TimelineSection extends Widget {
     toggle.type = 'button';
     toggle.className = 'jp-MemoryDoctor-timelineToggle';
     toggle.textContent = trans.__('Timeline');
-    toggle.setAttribute('aria-expanded', 'true');
+    // Collapsed at first: the holders table above needs the sidebar's height.
+    toggle.setAttribute('aria-expanded', 'false');
     toggle.addEventListener('click', () => this.setExpanded(!this._expanded));
     const heading = document.createElement('h3');
     heading.className = 'jp-MemoryDoctor-timelineHeading';
@@ -316,6 +317,7 @@ export class TimelineSection extends Widget {
 
     const body = this._body;
     body.className = 'jp-MemoryDoctor-timelineBody';
+    body.hidden = true;
     body.id = `jp-MemoryDoctor-timelineBody-${++bodyIds}`;
     toggle.setAttribute('aria-controls', body.id);
     this._status.className = 'jp-MemoryDoctor-timelineStatus';
@@ -327,6 +329,15 @@ export class TimelineSection extends Widget {
     this._lists.className = 'jp-MemoryDoctor-timelineLists';
     body.appendChild(this._lists);
     this.node.appendChild(body);
+  }
+
+  private _onModelChanged(): void {
+    const runs = this.model.points.length;
+    this._toggle.textContent =
+      runs === 0
+        ? this._trans.__('Timeline')
+        : this._trans._n('Timeline (%1 run)', 'Timeline (%1 runs)', runs);
+    this._schedule();
   }
 
   private _follow(): void {
@@ -477,7 +488,7 @@ export class TimelineSection extends Widget {
   private _panel: NotebookPanel | null = null;
   private _plotly: IPlotly | null = null;
   private _listening = false;
-  private _expanded = true;
+  private _expanded = false;
   private _timer: ReturnType<typeof setTimeout> | null = null;
   private _lastDraw = 0;
   private _toggle = document.createElement('button');
