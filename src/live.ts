@@ -27,7 +27,8 @@ import type {
   IMemoryReading,
   IRunningCell,
   LiveMode,
-  MemoryModel
+  MemoryModel,
+  MemoryStatus
 } from './model';
 import type { IResults } from './protocol';
 import type { ISettingsSource } from './settings';
@@ -63,6 +64,7 @@ export class LiveReadings implements IDisposable {
     this._context.kernelChanged.connect(this._onKernelChanged, this);
     this._context.statusChanged.connect(this._onStatusChanged, this);
     this._settings.changed.connect(this._onSettingsChanged, this);
+    this._model.stateChanged.connect(this._onModelStatus, this);
     this._follow(this._context.session?.kernel ?? null);
   }
 
@@ -118,6 +120,25 @@ export class LiveReadings implements IDisposable {
     }
   }
 
+  /**
+   * Remember whether the helper answered on this kernel: when the death is
+   * reported the status already says `stale` or `dead`.
+   */
+  private _onModelStatus(_: MemoryModel, status: MemoryStatus): void {
+    switch (status.kind) {
+      case 'ready':
+        this._measured = true;
+        break;
+      case 'no-helper':
+      case 'unsupported':
+      case 'mismatch':
+        this._measured = false;
+        break;
+      default:
+        break;
+    }
+  }
+
   private _onKernelChanged(
     _: ISessionContext,
     args: { newValue: Kernel.IKernelConnection | null }
@@ -133,6 +154,7 @@ export class LiveReadings implements IDisposable {
     this._reset();
     this._kernel = kernel;
     this._down = false;
+    this._measured = this._model.status.kind === 'ready';
     kernel?.anyMessage.connect(this._onMessage, this);
   }
 
@@ -153,7 +175,9 @@ export class LiveReadings implements IDisposable {
         if (!this._down) {
           this._down = true;
           this._stopTimer();
-          this._model.noteDeath(this._now());
+          if (this._measured) {
+            this._model.noteDeath(this._now());
+          }
         }
         this._executing.clear();
         this._cellOf.clear();
@@ -231,7 +255,9 @@ export class LiveReadings implements IDisposable {
   private _onExecutionStarted(msgId: string): void {
     this._executing.add(msgId);
     const cellId = this._cellOf.get(msgId);
-    if (cellId) {
+    // Only a kernel whose helper answered measures cells: no "running" badge
+    // on other kernels or before the helper is loaded.
+    if (cellId && this._model.status.kind === 'ready') {
       this._model.setRunning({
         cellId,
         executionCount: null,
@@ -339,6 +365,7 @@ export class LiveReadings implements IDisposable {
   private _timer: ReturnType<typeof setTimeout> | null = null;
   private _inFlight = false;
   private _down = false;
+  private _measured = false;
   private _isDisposed = false;
 }
 

@@ -231,6 +231,34 @@ describe('LiveReadings with comms over a subshell', () => {
     expect(model.rss).toBe(2 * GB);
   });
 
+  it('marks no running cell on a kernel without the helper', async () => {
+    const kernel = new FakeKernel({
+      supportsSubshells: true,
+      executeReply: {
+        status: 'error',
+        ename: 'ModuleNotFoundError',
+        evalue: "No module named 'memory_doctor'"
+      }
+    });
+    const context = new FakeSessionContext(kernel);
+    const model = new MemoryModel();
+    const settings = new MemoryDoctorSettings();
+    const client = new KernelClient({
+      sessionContext: context.asContext(),
+      model,
+      settings,
+      ui: new RecordingUserInterface()
+    });
+    clients.push(client);
+    context.makeReady();
+    await flush();
+    expect(model.status.kind).toBe('no-helper');
+    kernel.emitStatus('busy', kernel.sendExecute('cell-a'));
+    expect(model.running).toBeNull();
+    kernel.setStatus('dead', context);
+    expect(model.lastDeath).toBeNull();
+  });
+
   it('does not track silent executions or other comms', async () => {
     const { kernel, model } = await setup();
     kernel.emitStatus('busy', kernel.sendExecute('cell-a', true));
@@ -332,7 +360,11 @@ describe('kernel death', () => {
     kernel.emitStatus('busy', kernel.sendExecute('cell-a'));
     kernel.setStatus('autorestarting', context);
     expect(model.lastDeath?.cellId).toBe('cell-a');
+    // The client loads the helper into the restarted kernel.
     kernel.setStatus('idle', context);
+    await flush();
+    kernel.lastComm().receive(makeHello({ protocol_version: '1.2' }));
+    expect(model.lastDeath?.cellId).toBe('cell-a');
     kernel.emitStatus('busy', kernel.sendExecute('cell-a'));
     expect(model.lastDeath).toBeNull();
   });

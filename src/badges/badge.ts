@@ -114,7 +114,7 @@ export class MemoryBadge extends Widget {
     });
     const now = runningTooltip(running, {
       ...text,
-      limitBytes: options.limit ?? null
+      limit: options.limit ?? null
     });
     this.node.title = past
       ? `${now}\n\n${trans.__('Before this run:')}\n${past}`

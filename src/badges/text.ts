@@ -50,7 +50,7 @@ export function runningText(
 /** The running cell's tooltip. */
 export function runningTooltip(
   running: IRunningCell,
-  options: IStateTextOptions & { limitBytes?: IDeathNote['limit'] }
+  options: IStateTextOptions & { limit?: IDeathNote['limit'] }
 ): string {
   const { units, trans } = options;
   const size = (n: number) => formatBytes(n, units);
@@ -97,7 +97,7 @@ export function runningTooltip(
   }
   const limit = limitSentence(
     reading?.rss ?? null,
-    options.limitBytes ?? null,
+    options.limit ?? null,
     units,
     trans
   );
