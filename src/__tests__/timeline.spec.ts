@@ -165,6 +165,9 @@ describe('TimelineSection', () => {
     expect(texts.join('')).not.toContain('<img');
     // Only plain text in hover: no templates that could read `%{…}`.
     expect(JSON.stringify(data)).not.toContain('hovertemplate');
+    // The RSS line leaves hover and clicks to the markers.
+    expect(data[0].hoverinfo).toBe('skip');
+    expect(markers.hoverinfo).toBe('text');
     expect(layout.xaxis).toMatchObject({ type: 'date' });
 
     handlers.get('plotly_click')!({ points: [{ customdata: 'cell-1' }] });

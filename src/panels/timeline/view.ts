@@ -188,7 +188,6 @@ export class TimelineSection extends Widget {
     }
     this._say('');
     const line = this.model.rss;
-    const size = (n: number) => formatBytes(n, units);
     const color = (name: string, fallback: string) =>
       getComputedStyle(this.node).getPropertyValue(name).trim() || fallback;
     await this._plotly.react(
@@ -200,13 +199,9 @@ export class TimelineSection extends Widget {
           name: plotlyText(trans.__('Kernel RSS')),
           x: line.times.map(plotlyDate),
           y: line.rss,
-          text: line.times.map((t, i) =>
-            plotlyText(
-              trans.__('RSS %1 at %2', size(line.rss[i]), clockTime(t))
-            )
-          ),
-          // Plain text only: templates would interpret `%{…}` in sources.
-          hoverinfo: 'text',
+          // The markers are what one hovers and clicks: a line point at the
+          // same time would otherwise win the hover over its cell's marker.
+          hoverinfo: 'skip',
           line: { color: color('--jp-brand-color1', '#1976d2'), width: 1.5 }
         },
         {
@@ -216,6 +211,7 @@ export class TimelineSection extends Widget {
           x: points.map(p => plotlyDate(p.end)),
           y: points.map(p => p.record.peak_rss),
           customdata: points.map(p => p.cellId),
+          // Plain text only: templates would interpret `%{…}` in sources.
           text: points.map(p =>
             markerText(p, sources.get(p.cellId), units, trans)
           ),
