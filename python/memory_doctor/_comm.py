@@ -7,12 +7,11 @@ the helper independent of ipykernel's and ``comm``'s versions.
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Callable, Protocol
 
-_log = logging.getLogger(__name__)
-_log.addHandler(logging.NullHandler())
-_log.propagate = False  # ipykernel routes stderr into the user's cell
+from ._log import quiet_logger
+
+_log = quiet_logger(__name__)
 
 #: ``f(comm, comm_open_msg)``, as ``CommManager.register_target`` calls it.
 TargetCallback = Callable[[Any, dict[str, Any]], None]

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import sys
 import threading
@@ -31,6 +30,7 @@ from typing import Any, Callable
 from . import _comm
 from ._growth import Census, GrowthTracker, take_census, what_grew
 from ._limits import memory_limit
+from ._log import quiet_logger
 from ._measure import HeapTracer, PeakProbe, current_rss, gc_collections, select_probe
 from ._protocol import (
     COMM_TARGET,
@@ -60,9 +60,7 @@ from ._protocol import (
 from ._provenance import Provenance
 from ._scan_runner import ScanBusyError, ScanParamsError, ScanRunner
 
-_log = logging.getLogger(__name__)
-_log.addHandler(logging.NullHandler())
-_log.propagate = False  # ipykernel routes stderr into the user's cell
+_log = quiet_logger(__name__)
 
 #: Largest request we parse further, as compact JSON. Real requests are < 200 B.
 MAX_REQUEST_BYTES = 64 * 1024

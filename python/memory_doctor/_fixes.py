@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import logging
 import re
 import subprocess
 import sys
@@ -34,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Final
 
 from . import _resources
+from ._log import quiet_logger
 from ._measure import current_rss
 from ._protocol import FIX_ACTIONS
 from ._sizers import (
@@ -46,9 +46,7 @@ from ._sizers import (
     type_ns,
 )
 
-_log = logging.getLogger(__name__)
-_log.addHandler(logging.NullHandler())
-_log.propagate = False  # ipykernel routes stderr into the user's cell
+_log = quiet_logger(__name__)
 
 #: A fix whose measured drop is below this share of the estimate gets an explanation.
 EXPLAIN_BELOW: Final = 0.5

@@ -26,7 +26,6 @@ and the next censuses skip them.
 from __future__ import annotations
 
 import gc
-import logging
 import threading
 import time
 import types
@@ -35,11 +34,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from ._log import quiet_logger
 from ._protocol import LEAK_MIN_RUNS
 
-_log = logging.getLogger(__name__)
-_log.addHandler(logging.NullHandler())
-_log.propagate = False  # ipykernel routes stderr into the user's cell
+_log = quiet_logger(__name__)
 
 #: Runs kept per cell id; ``runs`` counts at most this many.
 HISTORY_RUNS: Final = 64

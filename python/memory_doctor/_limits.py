@@ -26,7 +26,6 @@ every status-bar poll, and it must stay a dictionary lookup there.
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import time
@@ -34,9 +33,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-_log = logging.getLogger(__name__)
-_log.addHandler(logging.NullHandler())
-_log.propagate = False  # ipykernel routes stderr into the user's cell
+from ._log import quiet_logger
+
+_log = quiet_logger(__name__)
 
 SOURCE_V2: Final = "cgroup_v2"
 SOURCE_V1: Final = "cgroup_v1"

@@ -27,16 +27,14 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import logging
 import os
 import sys
 from typing import Protocol
 
+from ._log import quiet_logger
 from ._protocol import PEAK_NONE, PEAK_RU_MAXRSS, PEAK_VMHWM
 
-_log = logging.getLogger(__name__)
-_log.addHandler(logging.NullHandler())
-_log.propagate = False  # ipykernel routes stderr into the user's cell
+_log = quiet_logger(__name__)
 
 _KIB = 1024
 #: Slack allowed between VmHWM and VmRSS right after a reset when we check that

@@ -28,15 +28,14 @@ function that an earlier cell defined with one of those in its body.
 
 from __future__ import annotations
 
-import logging
 import re
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any, Final, Optional
 
-_log = logging.getLogger(__name__)
-_log.addHandler(logging.NullHandler())
-_log.propagate = False  # ipykernel routes stderr into the user's cell
+from ._log import quiet_logger
+
+_log = quiet_logger(__name__)
 
 #: How many ``execution_count → cell_id`` pairs are kept (numbers and short strings).
 MAX_CELLS: Final = 10_000

@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import gc
-import logging
 import os
 import re
 import sys
@@ -37,6 +36,7 @@ from itertools import compress, repeat
 from operator import gt, not_, sub
 from typing import Any, Final
 
+from ._log import quiet_logger
 from ._protocol import RESOURCE_KINDS
 from ._sizers import (
     _GEN_FRAME,
@@ -55,9 +55,7 @@ from ._sizers import (
     type_ns,
 )
 
-_log = logging.getLogger(__name__)
-_log.addHandler(logging.NullHandler())
-_log.propagate = False  # ipykernel routes stderr into the user's cell
+_log = quiet_logger(__name__)
 
 #: At most this many root labels are reported per resource.
 MAX_HELD_BY: Final = 8

@@ -16,7 +16,6 @@ is exactly the "deleting ``big`` alone frees nothing" trap users need to see.
 from __future__ import annotations
 
 import gc
-import logging
 import os
 import re
 import sys
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 from itertools import compress
 from typing import Any, Final
 
+from ._log import quiet_logger
 from ._protocol import HOLDER_KINDS
 from ._sizers import (
     _GEN_FRAME,
@@ -55,9 +55,7 @@ from ._sizers import (
     _staticmethod_func as staticmethod_func,
 )
 
-_log = logging.getLogger(__name__)
-_log.addHandler(logging.NullHandler())
-_log.propagate = False  # ipykernel routes stderr into the user's cell
+_log = quiet_logger(__name__)
 
 #: Names IPython keeps in the user namespace for itself.
 _IPYTHON_NAMES: Final = frozenset(

@@ -31,7 +31,6 @@ No recursion (explicit work lists), a time budget and cooperative slicing
 from __future__ import annotations
 
 import gc
-import logging
 import re
 import sys
 import threading
@@ -43,6 +42,7 @@ from itertools import chain, compress, repeat
 from operator import attrgetter, eq, ge, ne, not_
 from typing import Any, Callable, Final, Optional, Protocol
 
+from ._log import quiet_logger
 from ._protocol import HOLDER_KINDS, SCAN_PHASES, SCAN_STOPPED
 from ._roots import Root, RootList, _singleton_walls, user_modules
 from ._sizers import (
@@ -77,9 +77,7 @@ from ._sizers import (
     type_ns,
 )
 
-_log = logging.getLogger(__name__)
-_log.addHandler(logging.NullHandler())
-_log.propagate = False  # ipykernel routes stderr into the user's cell
+_log = quiet_logger(__name__)
 
 #: Label 0 marks walls: never counted, never entered.
 _WALL: Final = 0

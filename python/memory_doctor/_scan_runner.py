@@ -35,13 +35,13 @@ Rules the runner keeps:
 from __future__ import annotations
 
 import asyncio
-import logging
 import math
 import threading
 import time
 from collections.abc import Mapping
 from typing import Any, Callable, Final, Protocol
 
+from ._log import quiet_logger
 from ._measure import current_rss
 from ._protocol import (
     ERR_INTERNAL,
@@ -53,9 +53,7 @@ from ._protocol import (
 )
 from ._provenance import Provenance
 
-_log = logging.getLogger(__name__)
-_log.addHandler(logging.NullHandler())
-_log.propagate = False  # ipykernel routes stderr into the user's cell
+_log = quiet_logger(__name__)
 
 #: Seconds of work per slice before the loop gets to handle other messages.
 SLICE_S: Final = 0.05

@@ -23,20 +23,19 @@ from __future__ import annotations
 
 import gc
 import keyword
-import logging
 import sys
 import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+from ._log import quiet_logger
 
 if TYPE_CHECKING:  # typing.TypeGuard needs 3.10; annotations are not evaluated at runtime
     from typing_extensions import TypeGuard
 
 _T = TypeVar("_T")
 
-_log = logging.getLogger(__name__)
-_log.addHandler(logging.NullHandler())
-_log.propagate = False  # ipykernel routes stderr into the user's cell
+_log = quiet_logger(__name__)
 
 # --------------------------------------------------------------------------- type access
 

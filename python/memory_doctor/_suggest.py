@@ -13,17 +13,15 @@ it reads the namespace only to record ids and types (no user code).
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 from . import _fixes, _resources
+from ._log import quiet_logger
 from ._sizers import is_identifier, type_name
 
-_log = logging.getLogger(__name__)
-_log.addHandler(logging.NullHandler())
-_log.propagate = False  # ipykernel routes stderr into the user's cell
+_log = quiet_logger(__name__)
 
 #: Holders retaining less than this get no suggestion (not worth a click).
 MIN_BYTES: Final = 1 << 20
