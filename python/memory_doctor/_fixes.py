@@ -527,9 +527,6 @@ def _close(obj: Any, res: Mapping[str, Any]) -> None:
         tp.cleanup(obj)
     elif kind == "db_connection" and res["_extra"].get("engine"):
         tp.dispose(obj)  # SQLAlchemy: closes the pooled connections
-    elif kind == "socket":
-        sock = (module_dict(sys.modules.get("socket")) or {}).get("socket")
-        (tp if tp is not sock else sock).close(obj)
     else:
         tp.close(obj)
 

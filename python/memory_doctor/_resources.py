@@ -38,6 +38,7 @@ from typing import Any, Final
 
 from ._log import quiet_logger
 from ._protocol import RESOURCE_KINDS
+from ._roots import registered_tasks
 from ._sizers import (
     _GEN_FRAME,
     Classifier,
@@ -47,6 +48,7 @@ from ._sizers import (
     is_a,
     lookup_in_mro,
     method_parts,
+    module_attr,
     module_dict,
     mro_has,
     type_module,
@@ -203,8 +205,7 @@ class ResourceTypes:
         self._bases: list[tuple[type, str]] = []
         self.user_dicts = set(user_dicts)
         for module_name, attr, kind in _BASES:
-            ns = module_dict(sys.modules.get(module_name))
-            cls = ns.get(attr) if ns is not None else None
+            cls = module_attr(module_name, attr)
             if is_a(cls, type):
                 self._bases.append((cls, kind))
         io_ns = module_dict(sys.modules.get("_io")) or {}
@@ -293,7 +294,7 @@ class ResourceTypes:
         )
 
     def _socket(self, obj: Any) -> Found | None:
-        base = (module_dict(sys.modules.get("_socket")) or {}).get("socket")
+        base = module_attr("_socket", "socket")
         if not is_a(base, type) or not mro_has(type(obj), base):
             return None
         fd = int(vars(base)["fileno"](obj))
@@ -302,12 +303,12 @@ class ResourceTypes:
         family = int(vars(base)["family"].__get__(obj))
         kind = int(vars(base)["type"].__get__(obj))
         proto = {1: "TCP", 2: "UDP"}.get(kind, f"type {kind}")
-        if family == (module_dict(sys.modules.get("_socket")) or {}).get("AF_UNIX", -1):
+        if family == module_attr("_socket", "AF_UNIX"):
             proto = "Unix"
         local = _addr(base, "getsockname", obj)
         peer = _addr(base, "getpeername", obj)
         text = f"{proto} {local}" + (f" → {peer}" if peer else "") + f" (fd {fd})"
-        exact = type(obj) is _socket_class() or _lib_class(type(obj), "ssl")
+        exact = type(obj) is module_attr("socket", "socket") or _lib_class(type(obj), "ssl")
         return Found(obj, "socket", text, ("socket", fd), closable=exact)
 
     def _db(self, obj: Any) -> Found | None:
@@ -578,20 +579,7 @@ class ResourceTypes:
         ns = module_dict(sys.modules.get("asyncio.tasks"))
         if ns is None:
             return []
-        out: list[Found] = []
-        for holder_name in ("_all_tasks", "_scheduled_tasks", "_eager_tasks"):
-            holder = ns.get(holder_name)
-            if holder is None:
-                continue
-            try:
-                tasks = list(holder)  # a WeakSet (library code) or a set
-            except Exception:  # noqa: S112 - changed size while copied: skip that registry
-                continue
-            for task in tasks:
-                found = self.describe(task)
-                if found is not None and not any(f.object_id == found.object_id for f in out):
-                    out.append(found)
-        return out
+        return [f for f in map(self.describe, registered_tasks(ns)) if f is not None]
 
     def collect(
         self,
@@ -644,10 +632,6 @@ _DESCRIBERS: Final[dict[str, Callable[[ResourceTypes, Any], Found | None]]] = {
     "h5py_file": ResourceTypes._h5py,
     "asyncio_task": ResourceTypes._task,
 }
-
-
-def _socket_class() -> Any:
-    return (module_dict(sys.modules.get("socket")) or {}).get("socket")
 
 
 def _addr(base: Any, method: str, obj: Any) -> str:

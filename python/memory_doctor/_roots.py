@@ -495,16 +495,9 @@ def _user_generator(gen: Any, user_dicts: set[int]) -> tuple[bool, Any]:
     return id(globs) in user_dicts, frame
 
 
-def _task_names() -> dict[int, str]:
-    """``id(coroutine) -> task name`` for every pending asyncio task."""
-    asyncio_tasks = sys.modules.get("asyncio.tasks")
-    ns = module_dict(asyncio_tasks) if asyncio_tasks is not None else None
-    if ns is None:
-        return {}
-    task_type: Any = ns.get("Task")
-    if not mro_has(type(task_type), type):
-        return {}
-    names: dict[int, str] = {}
+def registered_tasks(ns: dict[str, Any]) -> list[Any]:
+    """The tasks in asyncio's registries (``ns`` is ``vars(asyncio.tasks)``), each once."""
+    found: dict[int, Any] = {}
     for holder_name in ("_all_tasks", "_scheduled_tasks", "_eager_tasks"):
         holder = ns.get(holder_name)
         if holder is None:
@@ -514,15 +507,29 @@ def _task_names() -> dict[int, str]:
         except Exception:  # noqa: S112 - changed size while copied: skip that registry
             continue
         for task in tasks:
-            if not mro_has(type(task), task_type):
-                continue
-            try:
-                coro = task_type.get_coro(task)
-                name = task_type.get_name(task)
-            except Exception:  # noqa: S112 - a finished or odd task holds nothing to report
-                continue
-            if type(name) is str:
-                names[id(coro)] = name
+            found.setdefault(id(task), task)
+    return list(found.values())
+
+
+def _task_names() -> dict[int, str]:
+    """``id(coroutine) -> task name`` for every pending asyncio task."""
+    ns = module_dict(sys.modules.get("asyncio.tasks"))
+    if ns is None:
+        return {}
+    task_type: Any = ns.get("Task")
+    if not mro_has(type(task_type), type):
+        return {}
+    names: dict[int, str] = {}
+    for task in registered_tasks(ns):
+        if not mro_has(type(task), task_type):
+            continue
+        try:
+            coro = task_type.get_coro(task)
+            name = task_type.get_name(task)
+        except Exception:  # noqa: S112 - a finished or odd task holds nothing to report
+            continue
+        if type(name) is str:
+            names[id(coro)] = name
     return names
 
 

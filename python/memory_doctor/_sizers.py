@@ -217,6 +217,11 @@ def module_dict(module: Any) -> dict[str, Any] | None:
     return found if type(found) is dict else None
 
 
+def module_attr(module_name: str, name: str) -> Any:
+    """``name`` in the already imported module ``module_name``, else None."""
+    return (module_dict(sys.modules.get(module_name)) or {}).get(name)
+
+
 def method_parts(method: types.MethodType) -> tuple[Any, Any]:
     """``(__self__, __func__)`` of a bound method."""
     return _method_self(method), _method_func(method)
