@@ -9,6 +9,7 @@ import { Widget } from '@lumino/widgets';
 
 import { formatBytes, formatDuration } from '../../format';
 import type { ISettingsSource } from '../../settings';
+import { el } from './dom';
 import type { HoldersModel } from './model';
 import {
   errorText,
@@ -34,9 +35,9 @@ export class HoldersHeader extends Widget {
     const trans = this._trans;
     this.addClass(HEADER_CLASS);
 
-    const titleRow = Private.el('div', 'jp-MemoryDoctor-holdersTitleRow');
+    const titleRow = el('div', 'jp-MemoryDoctor-holdersTitleRow');
     titleRow.appendChild(
-      Private.el(
+      el(
         'span',
         'jp-MemoryDoctor-holdersTitle',
         trans.__("What's holding memory")
@@ -52,17 +53,13 @@ export class HoldersHeader extends Widget {
     this._rss = this._figure('rss', trans.__('Kernel RSS'));
     this._attributed = this._figure('attributed', trans.__('Attributed'));
     this._unattributed = this._figure('unattributed', trans.__('Unattributed'));
-    const bar = Private.el('div', 'jp-MemoryDoctor-holdersBar');
+    const bar = el('div', 'jp-MemoryDoctor-holdersBar');
     bar.setAttribute('aria-hidden', 'true');
     this._barFill.className = 'jp-MemoryDoctor-holdersBarFill';
     bar.appendChild(this._barFill);
     this._figures.appendChild(bar);
     this._figures.appendChild(
-      Private.el(
-        'div',
-        'jp-MemoryDoctor-holdersExplain',
-        unattributedText(trans)
-      )
+      el('div', 'jp-MemoryDoctor-holdersExplain', unattributedText(trans))
     );
     this._scanned.className = 'jp-MemoryDoctor-holdersScanned';
     this._figures.appendChild(this._scanned);
@@ -165,12 +162,10 @@ export class HoldersHeader extends Widget {
 
   /** Add a labelled figure; returns the element holding its value. */
   private _figure(name: string, label: string): HTMLElement {
-    const figure = Private.el('div', 'jp-MemoryDoctor-holdersFigure');
+    const figure = el('div', 'jp-MemoryDoctor-holdersFigure');
     figure.dataset.figure = name;
-    figure.appendChild(
-      Private.el('span', 'jp-MemoryDoctor-holdersFigureLabel', label)
-    );
-    const value = Private.el('span', 'jp-MemoryDoctor-holdersFigureValue');
+    figure.appendChild(el('span', 'jp-MemoryDoctor-holdersFigureLabel', label));
+    const value = el('span', 'jp-MemoryDoctor-holdersFigureValue');
     figure.appendChild(value);
     this._figures.appendChild(figure);
     return value;
@@ -178,7 +173,7 @@ export class HoldersHeader extends Widget {
 
   private _notice(className: string, text: string): void {
     this._notices.appendChild(
-      Private.el('div', `jp-MemoryDoctor-holdersNotice ${className}`, text)
+      el('div', `jp-MemoryDoctor-holdersNotice ${className}`, text)
     );
   }
 
@@ -207,21 +202,5 @@ export namespace HoldersHeader {
     settings: ISettingsSource;
     /** Translation bundle. */
     trans: TranslationBundle;
-  }
-}
-
-namespace Private {
-  /** An element with a class and, optionally, text (never HTML). */
-  export function el(
-    tag: string,
-    className: string,
-    text?: string
-  ): HTMLElement {
-    const node = document.createElement(tag);
-    node.className = className;
-    if (text !== undefined) {
-      node.textContent = text;
-    }
-    return node;
   }
 }

@@ -18,6 +18,7 @@ import type {
   ResourceKind
 } from '../../protocol';
 import type { ISettingsSource } from '../../settings';
+import { el, nextId } from './dom';
 import type { FixController } from './fix';
 import {
   createHeading,
@@ -165,7 +166,7 @@ export class ResourcesSection extends Widget {
     this._onReveal = options.onReveal;
     this.addClass(FixClasses.section);
     this.addClass('jp-MemoryDoctor-resources');
-    const id = Private.nextId();
+    const id = nextId();
     this._resourcesList.id = `jp-MemoryDoctor-resources-list-${id}`;
     this._findingsList.id = `jp-MemoryDoctor-findings-list-${id}`;
     this.node.appendChild(this._resources);
@@ -254,7 +255,7 @@ export class ResourcesSection extends Widget {
     list.hidden = this._folded.has(list.id);
     if (resources.length === 0) {
       list.appendChild(
-        Private.el(
+        el(
           'div',
           FixClasses.empty,
           trans.__(
@@ -280,20 +281,16 @@ export class ResourcesSection extends Widget {
     fixes: ISuggestion[]
   ): HTMLElement {
     const trans = this._trans;
-    const item = Private.el('div', ResourceClasses.resource);
+    const item = el('div', ResourceClasses.resource);
     item.setAttribute('role', 'listitem');
     item.dataset.resourceId = resource.id;
     item.dataset.kind = resource.kind;
 
-    const head = Private.el('div', ResourceClasses.head);
+    const head = el('div', ResourceClasses.head);
     head.appendChild(
-      Private.el(
-        'span',
-        ResourceClasses.kind,
-        resourceKindLabel(resource.kind, trans)
-      )
+      el('span', ResourceClasses.kind, resourceKindLabel(resource.kind, trans))
     );
-    const label = Private.el('span', ResourceClasses.label, resource.label);
+    const label = el('span', ResourceClasses.label, resource.label);
     label.title = resource.label;
     head.appendChild(label);
     if (resource.cell_id) {
@@ -301,7 +298,7 @@ export class ResourcesSection extends Widget {
         resource.execution_count === null
           ? '[ ]'
           : `[${resource.execution_count}]`;
-      const link = Private.el('button', ResourceClasses.cell, prompt);
+      const link = el('button', ResourceClasses.cell, prompt);
       link.type = 'button';
       link.dataset.action = 'reveal';
       link.dataset.cellId = resource.cell_id;
@@ -316,13 +313,13 @@ export class ResourcesSection extends Widget {
     item.appendChild(head);
 
     if (resource.detail) {
-      const detail = Private.el('div', ResourceClasses.detail, resource.detail);
+      const detail = el('div', ResourceClasses.detail, resource.detail);
       detail.title = resource.detail;
       item.appendChild(detail);
     }
     if (resource.held_by.length > 0) {
       item.appendChild(
-        Private.el(
+        el(
           'div',
           ResourceClasses.line,
           trans.__('Held by: %1', resource.held_by.join(', '))
@@ -331,10 +328,10 @@ export class ResourcesSection extends Widget {
     }
     const advice = resourceAdvice(resource, trans);
     if (advice !== null) {
-      item.appendChild(Private.el('div', ResourceClasses.line, advice));
+      item.appendChild(el('div', ResourceClasses.line, advice));
     }
     if (resource.note) {
-      item.appendChild(Private.el('div', ResourceClasses.note, resource.note));
+      item.appendChild(el('div', ResourceClasses.note, resource.note));
     }
     for (const suggestion of sortSuggestions(fixes)) {
       item.appendChild(this._createSuggestion(suggestion, resources));
@@ -370,8 +367,8 @@ export class ResourcesSection extends Widget {
     list.textContent = '';
     list.hidden = this._folded.has(list.id);
     const finding = (name: string, text: string) => {
-      const item = Private.el('div', ResourceClasses.finding);
-      item.appendChild(Private.el('div', 'jp-MemoryDoctor-findingText', text));
+      const item = el('div', ResourceClasses.finding);
+      item.appendChild(el('div', 'jp-MemoryDoctor-findingText', text));
       item.setAttribute('role', 'listitem');
       item.dataset.finding = name;
       list.appendChild(item);
@@ -433,28 +430,5 @@ export namespace ResourcesSection {
     trans: TranslationBundle;
     /** Reveals the cell (by id) that created the resource named `name`. */
     onReveal: (cellId: string, name: string) => void;
-  }
-}
-
-namespace Private {
-  let lastId = 0;
-
-  /** A fresh number for DOM ids (several panels may exist in tests). */
-  export function nextId(): number {
-    return ++lastId;
-  }
-
-  /** An element with a class and, optionally, text (never HTML). */
-  export function el<K extends keyof HTMLElementTagNameMap>(
-    tag: K,
-    className: string,
-    text?: string
-  ): HTMLElementTagNameMap[K] {
-    const node = document.createElement(tag);
-    node.className = className;
-    if (text !== undefined) {
-      node.textContent = text;
-    }
-    return node;
   }
 }

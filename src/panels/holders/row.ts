@@ -8,6 +8,7 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 
 import { formatBytes, Units } from '../../format';
 import type { IHolder } from '../../protocol';
+import { el } from './dom';
 import {
   cellText,
   compositionText,
@@ -100,7 +101,7 @@ export interface IRowOptions {
 export function createRow(options: IRowOptions): HTMLElement {
   const { holder, expanded, units, trans } = options;
   const names = holderNames(holder);
-  const row = Private.el('div', RowClasses.row);
+  const row = el('div', RowClasses.row);
   row.setAttribute('role', 'row');
   row.setAttribute('aria-rowindex', String(options.index + 1));
   row.dataset.holderId = holder.id;
@@ -110,7 +111,7 @@ export function createRow(options: IRowOptions): HTMLElement {
   }
 
   const nameCell = Private.cell(row, RowClasses.names);
-  const expand = Private.el('button', RowClasses.expand);
+  const expand = el('button', RowClasses.expand);
   expand.type = 'button';
   expand.dataset.action = 'expand';
   expand.setAttribute('aria-expanded', String(expanded));
@@ -122,7 +123,7 @@ export function createRow(options: IRowOptions): HTMLElement {
   );
   expand.title = expand.getAttribute('aria-label')!;
   nameCell.appendChild(expand);
-  const label = Private.el('span', 'jp-MemoryDoctor-holderLabel', names);
+  const label = el('span', 'jp-MemoryDoctor-holderLabel', names);
   label.title = names;
   nameCell.appendChild(label);
 
@@ -138,7 +139,7 @@ export function createRow(options: IRowOptions): HTMLElement {
   const cellCell = Private.cell(row, 'jp-MemoryDoctor-holderCellColumn');
   const prompt = cellText(holder);
   if (holder.cell_id && prompt) {
-    const link = Private.el('button', RowClasses.cellLink, prompt);
+    const link = el('button', RowClasses.cellLink, prompt);
     link.type = 'button';
     link.dataset.action = 'reveal';
     link.setAttribute(
@@ -170,15 +171,15 @@ function createDetails(
   units: Units,
   trans: TranslationBundle
 ): HTMLElement {
-  const details = Private.el('div', RowClasses.details);
+  const details = el('div', RowClasses.details);
   details.setAttribute('role', 'cell');
   details.style.height = `${detailsHeight(holder)}px`;
 
-  const pathLine = Private.el('div', RowClasses.line);
+  const pathLine = el('div', RowClasses.line);
   pathLine.appendChild(
-    Private.el('span', 'jp-MemoryDoctor-holderKey', trans.__('Why alive:'))
+    el('span', 'jp-MemoryDoctor-holderKey', trans.__('Why alive:'))
   );
-  const path = Private.el(
+  const path = el(
     'code',
     RowClasses.path,
     holder.path || trans.__('(no path)')
@@ -186,7 +187,7 @@ function createDetails(
   path.title = holder.path;
   pathLine.appendChild(path);
   if (holder.path) {
-    const copy = Private.el('button', RowClasses.copy, trans.__('Copy'));
+    const copy = el('button', RowClasses.copy, trans.__('Copy'));
     copy.type = 'button';
     copy.dataset.action = 'copy';
     copy.title = trans.__('Copy the path as Python');
@@ -213,20 +214,6 @@ function createDetails(
 }
 
 namespace Private {
-  /** An element with a class and, optionally, text (never HTML). */
-  export function el<K extends keyof HTMLElementTagNameMap>(
-    tag: K,
-    className: string,
-    text?: string
-  ): HTMLElementTagNameMap[K] {
-    const node = document.createElement(tag);
-    node.className = className;
-    if (text !== undefined) {
-      node.textContent = text;
-    }
-    return node;
-  }
-
   /** A `role="cell"` child of `row`. */
   export function cell(
     row: HTMLElement,

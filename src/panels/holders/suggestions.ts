@@ -10,6 +10,7 @@ import { Widget } from '@lumino/widgets';
 import { formatBytes, Units } from '../../format';
 import type { IResource, ISuggestion } from '../../protocol';
 import type { ISettingsSource } from '../../settings';
+import { el, nextId } from './dom';
 import type { FixController, FixOutcome } from './fix';
 import { nameList } from './text';
 
@@ -245,30 +246,30 @@ export interface ISuggestionOptions {
  */
 export function createSuggestion(options: ISuggestionOptions): HTMLElement {
   const { suggestion, resources, applying, blocked, units, trans } = options;
-  const item = Private.el('div', FixClasses.suggestion);
+  const item = el('div', FixClasses.suggestion);
   item.setAttribute('role', 'listitem');
   item.dataset.suggestionId = suggestion.id;
   const title = suggestionTitle(suggestion, resources, trans);
 
-  const head = Private.el('div', 'jp-MemoryDoctor-suggestionHead');
-  const titleNode = Private.el('span', FixClasses.title, title);
+  const head = el('div', 'jp-MemoryDoctor-suggestionHead');
+  const titleNode = el('span', FixClasses.title, title);
   titleNode.title = title;
   head.appendChild(titleNode);
   const estimate = estimateText(suggestion, units, trans);
   if (estimate !== null) {
-    head.appendChild(Private.el('span', FixClasses.estimate, estimate));
+    head.appendChild(el('span', FixClasses.estimate, estimate));
   }
   item.appendChild(head);
   if (suggestion.reason) {
-    item.appendChild(Private.el('div', FixClasses.reason, suggestion.reason));
+    item.appendChild(el('div', FixClasses.reason, suggestion.reason));
   }
   if (suggestion.code) {
-    const code = Private.el('pre', FixClasses.code, suggestion.code);
+    const code = el('pre', FixClasses.code, suggestion.code);
     code.setAttribute('aria-label', trans.__('Equivalent code'));
     item.appendChild(code);
   }
 
-  const actions = Private.el('div', FixClasses.actions);
+  const actions = el('div', FixClasses.actions);
   const apply = Private.button(
     applying
       ? trans.__('Applying\u2026')
@@ -310,12 +311,12 @@ export function createOutcome(
   units: Units,
   trans: TranslationBundle
 ): HTMLElement {
-  const box = Private.el('div', FixClasses.outcome);
+  const box = el('div', FixClasses.outcome);
   box.classList.add(`jp-mod-${outcome.kind}`);
   box.setAttribute('role', 'status');
   const lines = outcomeLines(outcome, resources, units, trans);
   lines.forEach((line, index) => {
-    const node = Private.el('div', FixClasses.outcomeLine, line);
+    const node = el('div', FixClasses.outcomeLine, line);
     if (index === 0) {
       node.classList.add('jp-mod-title');
     } else if (index === 1) {
@@ -323,7 +324,7 @@ export function createOutcome(
     }
     box.appendChild(node);
   });
-  const actions = Private.el('div', FixClasses.actions);
+  const actions = el('div', FixClasses.actions);
   if (outcome.kind === 'refused' || outcome.kind === 'failed') {
     actions.appendChild(Private.button(trans.__('Rescan'), 'rescan'));
   }
@@ -342,8 +343,8 @@ export function createHeading(
   expanded: boolean,
   controls: string
 ): HTMLElement {
-  const heading = Private.el('h3', FixClasses.heading);
-  const toggle = Private.el(
+  const heading = el('h3', FixClasses.heading);
+  const toggle = el(
     'button',
     FixClasses.toggle,
     count === null ? label : `${label} (${count})`
@@ -378,10 +379,10 @@ export function keepingFocus(node: HTMLElement, render: () => void): void {
   const twin = Array.from(
     node.querySelectorAll<HTMLElement>('[data-action]')
   ).find(
-    el =>
-      el.dataset.action === had.action &&
-      el.dataset.suggestionId === had.id &&
-      el.getAttribute('aria-controls') === had.controls
+    candidate =>
+      candidate.dataset.action === had.action &&
+      candidate.dataset.suggestionId === had.id &&
+      candidate.getAttribute('aria-controls') === had.controls
   );
   twin?.focus();
 }
@@ -441,7 +442,7 @@ export class SuggestionsSection extends Widget {
     this.addClass('jp-MemoryDoctor-suggestions');
     this.node.appendChild(this._outcome);
     this.node.appendChild(this._body);
-    this._list.id = `jp-MemoryDoctor-suggestions-list-${Private.nextId()}`;
+    this._list.id = `jp-MemoryDoctor-suggestions-list-${nextId()}`;
     this.node.addEventListener('click', this);
     this._controller.changed.connect(this.render, this);
     this._settings.changed.connect(this.render, this);
@@ -510,7 +511,7 @@ export class SuggestionsSection extends Widget {
     list.hidden = !this._expanded;
     if (general.length === 0) {
       list.appendChild(
-        Private.el(
+        el(
           'div',
           FixClasses.empty,
           trans.__(
@@ -570,27 +571,6 @@ export namespace SuggestionsSection {
 }
 
 namespace Private {
-  let lastId = 0;
-
-  /** A fresh number for DOM ids (several panels may exist in tests). */
-  export function nextId(): number {
-    return ++lastId;
-  }
-
-  /** An element with a class and, optionally, text (never HTML). */
-  export function el<K extends keyof HTMLElementTagNameMap>(
-    tag: K,
-    className: string,
-    text?: string
-  ): HTMLElementTagNameMap[K] {
-    const node = document.createElement(tag);
-    node.className = className;
-    if (text !== undefined) {
-      node.textContent = text;
-    }
-    return node;
-  }
-
   /** A button with a `data-action` (and the suggestion it acts on). */
   export function button(
     label: string,
