@@ -77,21 +77,10 @@ export function normalizeScanResult(raw: unknown): IScanResult {
  * keep their first entry, since suggestions name resources by id.
  */
 export function normalizeResources(raw: unknown[]): IResource[] {
-  const resources: IResource[] = [];
-  const seen = new Set<string>();
-  for (const item of raw) {
-    const value = Private.object(item);
-    const id = value.id;
-    if (
-      typeof id !== 'string' ||
-      id === '' ||
-      seen.has(id) ||
-      !RESOURCE_KINDS.includes(value.kind as ResourceKind)
-    ) {
-      continue;
-    }
-    seen.add(id);
-    resources.push({
+  return Private.byId(
+    raw,
+    value => RESOURCE_KINDS.includes(value.kind as ResourceKind),
+    (value, id) => ({
       id,
       kind: value.kind as ResourceKind,
       label: Private.text(value.label) || id,
@@ -100,9 +89,8 @@ export function normalizeResources(raw: unknown[]): IResource[] {
       cell_id: Private.text(value.cell_id) || null,
       execution_count: Private.count(value.execution_count),
       note: Private.text(value.note) || null
-    });
-  }
-  return resources;
+    })
+  );
 }
 
 /** Well-formed findings; every unreadable figure becomes null (unknown). */
@@ -132,36 +120,26 @@ export function normalizeFindings(raw: unknown): IFindings {
  * duplicate id is dropped too, so that applying by id is unambiguous.
  */
 export function normalizeSuggestions(raw: unknown[]): ISuggestion[] {
-  const suggestions: ISuggestion[] = [];
-  const seen = new Set<string>();
-  for (const item of raw) {
-    const value = Private.object(item);
-    const id = value.id;
-    if (
-      typeof id !== 'string' ||
-      id === '' ||
-      seen.has(id) ||
-      !FIX_ACTIONS.includes(value.action as FixAction)
-    ) {
-      continue;
+  return Private.byId(
+    raw,
+    value => FIX_ACTIONS.includes(value.action as FixAction),
+    (value, id) => {
+      const estimate = value.estimated_freed_bytes;
+      return {
+        id,
+        action: value.action as FixAction,
+        targets: Private.strings(value.targets),
+        code: Private.text(value.code),
+        estimated_freed_bytes: Private.isNumber(estimate) ? estimate : null,
+        reason: Private.text(value.reason),
+        // Anything but an explicit `false` asks first: confirming once too
+        // often costs a click, deleting without asking costs data.
+        destructive: value.destructive !== false,
+        holder_id: Private.text(value.holder_id) || null,
+        resource_id: Private.text(value.resource_id) || null
+      };
     }
-    seen.add(id);
-    const estimate = value.estimated_freed_bytes;
-    suggestions.push({
-      id,
-      action: value.action as FixAction,
-      targets: Private.strings(value.targets),
-      code: Private.text(value.code),
-      estimated_freed_bytes: Private.isNumber(estimate) ? estimate : null,
-      reason: Private.text(value.reason),
-      // Anything but an explicit `false` asks first: confirming once too
-      // often costs a click, deleting without asking costs data.
-      destructive: value.destructive !== false,
-      holder_id: Private.text(value.holder_id) || null,
-      resource_id: Private.text(value.resource_id) || null
-    });
-  }
-  return suggestions;
+  );
 }
 
 /** A well-formed copy of one holder, or null if it has no id or name. */
@@ -224,6 +202,34 @@ namespace Private {
     return typeof value === 'object' && value !== null && !Array.isArray(value)
       ? (value as Record<string, unknown>)
       : {};
+  }
+
+  /**
+   * The objects in `raw` with a non-empty string id that `known` accepts,
+   * each made well formed by `build`; a repeated id keeps its first entry.
+   */
+  export function byId<T>(
+    raw: unknown[],
+    known: (value: Record<string, unknown>) => boolean,
+    build: (value: Record<string, unknown>, id: string) => T
+  ): T[] {
+    const entries: T[] = [];
+    const seen = new Set<string>();
+    for (const item of raw) {
+      const value = object(item);
+      const id = value.id;
+      if (
+        typeof id !== 'string' ||
+        id === '' ||
+        seen.has(id) ||
+        !known(value)
+      ) {
+        continue;
+      }
+      seen.add(id);
+      entries.push(build(value, id));
+    }
+    return entries;
   }
 
   /** A finite, non-negative number, else 0. */
