@@ -287,6 +287,12 @@ def what_grew(before: Census, after: Census, limit: int = MAX_LABELS) -> list[st
     return [label for _, label in grown_vars + grown_types][:limit]
 
 
+def _growth_floor(threshold: int) -> int:
+    """The smallest ``rss_delta`` that counts as growing: a run that left nothing
+    behind never grew, whatever the threshold."""
+    return max(threshold, 1)
+
+
 class GrowthTracker:
     """Per cell id: the ``rss_delta`` of its last runs, and the ``growth`` of a record.
 
@@ -306,7 +312,7 @@ class GrowthTracker:
 
     @staticmethod
     def _streak(deltas: deque[int] | list[int], threshold: int) -> list[int]:
-        floor = max(threshold, 1)  # a run that left nothing behind never grew
+        floor = _growth_floor(threshold)
         streak: list[int] = []
         for delta in reversed(deltas):
             if delta < floor:
@@ -324,7 +330,7 @@ class GrowthTracker:
 
     def grew(self, rss_delta: int, threshold: int) -> bool:
         """Whether one run with this ``rss_delta`` counts as growing."""
-        return rss_delta >= max(threshold, 1)
+        return rss_delta >= _growth_floor(threshold)
 
     def add_run(
         self,
