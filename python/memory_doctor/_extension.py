@@ -273,7 +273,7 @@ class MemoryDoctor:
         frame.cell_id = self._cell_id(info)
         seen = getattr(self._shell_ref(), "execution_count", None)
         frame.seen_count = seen if isinstance(seen, int) else None
-        frame.execution_count = self._next_execution_count()
+        frame.execution_count = self._next_execution_count(frame.seen_count)
         if self._growth.should_watch(frame.cell_id, self._config["leak_threshold_bytes"]):
             # Before the measurement starts: the census's own allocations are not the cell's.
             frame.census = self._census()
@@ -326,16 +326,11 @@ class MemoryDoctor:
         gc_count = gc_collections() - frame.gc_before
         rss_before = frame.rss_before
         peak = max(peak, frame.carried_peak, rss_before, rss_after)
-        failed = (
-            result is None
-            or getattr(result, "error_before_exec", None) is not None
-            or getattr(result, "error_in_exec", None) is not None
-        )
+        failed = _failed(result)
         count = getattr(result, "execution_count", None)
         if not isinstance(count, int):
-            shell = self._shell_ref()
-            count = int(getattr(shell, "execution_count", 1)) - 1
-        elif frame.execution_count is not None and frame.seen_count is not None:
+            count = self._last_count()
+        elif frame.seen_count is not None:
             self._count_offset = count - frame.seen_count
         growth = self._growth_of(frame, rss_after - rss_before)
         record = {
@@ -379,27 +374,27 @@ class MemoryDoctor:
             return
         count = getattr(result, "execution_count", None)
         if not isinstance(count, int) and frame.measured:
-            count = int(getattr(shell, "execution_count", 1)) - 1
-        failed = result is None or (
-            getattr(result, "error_before_exec", None) is not None
-            or getattr(result, "error_in_exec", None) is not None
-        )
+            count = self._last_count()
         self._provenance.end(
             frame.info_id,
             namespace,
             frame.cell_id,
             count if isinstance(count, int) else None,
-            failed=failed,
+            failed=_failed(result),
         )
+
+    def _last_count(self) -> int:
+        """The count of the cell that just ran, when its result does not say."""
+        return int(getattr(self._shell_ref(), "execution_count", 1)) - 1
 
     def _cell_running(self) -> bool:
         with self._lock:
             return bool(self._active)
 
-    def _next_execution_count(self) -> int | None:
-        """The count this cell will get, for live readings (the record has the real one)."""
-        count = getattr(self._shell_ref(), "execution_count", None)
-        if not isinstance(count, int):
+    def _next_execution_count(self, count: int | None) -> int | None:
+        """The count a cell will get, for live readings (the record has the real one),
+        from ``count``, the shell's ``execution_count`` in ``pre_run_cell``."""
+        if count is None:
             return None
         if self._count_offset is None:
             # IPython >= 9.8 increments execution_count before pre_run_cell, older
@@ -737,6 +732,15 @@ class MemoryDoctor:
                     self._heap.disable()
             self._config.update(options)
             return dict(self._config)
+
+
+def _failed(result: Any) -> bool:
+    """Whether the cell raised (IPython then points ``sys.last_*`` at its error)."""
+    return (
+        result is None
+        or getattr(result, "error_before_exec", None) is not None
+        or getattr(result, "error_in_exec", None) is not None
+    )
 
 
 def _malloc_trim_available() -> bool:

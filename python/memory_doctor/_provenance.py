@@ -181,13 +181,10 @@ def _ids_of(names: Iterable[str], namespace: Mapping[str, Any]) -> dict[str, int
     compared on an exact 64-bit hash match with one of them.
     """
     missing = _MISSING
+    get = dict.get.__get__(namespace) if isinstance(namespace, dict) else namespace.get
     ids = {}
     for name in names:
-        value = (
-            dict.get(namespace, name, missing)
-            if isinstance(namespace, dict)
-            else namespace.get(name, missing)
-        )
+        value = get(name, missing)
         if value is not missing:
             ids[name] = id(value)
     return ids
