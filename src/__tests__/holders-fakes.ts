@@ -363,6 +363,28 @@ export interface IPanelHarness extends IConnectedNotebook {
 
 const harnessPanels: HoldersPanel[] = [];
 
+/** The translation bundle the panel tests read their words from. */
+export const trans = nullTranslator.load('jupyterlab_memory_doctor');
+
+/** A user-derived string that would run script if it were parsed as HTML. */
+export const XSS = '<img src=x onerror=alert(1)>';
+
+/**
+ * The hooks of a panel test file: console warnings muted (malformed replies
+ * are warned about on purpose), every harness panel and client disposed.
+ */
+export function usePanelHooks(): void {
+  let warn: jest.SpyInstance;
+  beforeEach(() => {
+    warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+  });
+  afterEach(() => {
+    disposePanels();
+    disposeClients();
+    warn.mockRestore();
+  });
+}
+
 /** Dispose every panel made by `panelHarness` (call in `afterEach`). */
 export function disposePanels(): void {
   for (const panel of harnessPanels.splice(0)) {
@@ -386,7 +408,7 @@ export async function panelHarness(cells = 10): Promise<IPanelHarness> {
   const panel = new HoldersPanel({
     notebooks: connected.tracker.asTracker(),
     doctor: connected.doctor,
-    trans: nullTranslator.load('jupyterlab_memory_doctor'),
+    trans,
     copy: () => undefined,
     activate: () => undefined,
     reveal: (_, cellId) => {

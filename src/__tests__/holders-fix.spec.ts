@@ -5,7 +5,6 @@ import {
   dismissDialog,
   waitForDialog
 } from '@jupyterlab/testutils';
-import { nullTranslator } from '@jupyterlab/translation';
 
 import {
   confirmBody,
@@ -18,8 +17,6 @@ import { flush } from './fakes';
 import {
   answerFix,
   answerScan,
-  disposeClients,
-  disposePanels,
   IPanelHarness,
   makeFixResult,
   makeFixScan,
@@ -27,23 +24,13 @@ import {
   makeResource,
   makeSuggestion,
   panelHarness,
-  showScan
+  showScan,
+  trans,
+  usePanelHooks,
+  XSS
 } from './holders-fakes';
 
-const trans = nullTranslator.load('jupyterlab_memory_doctor');
-const XSS = '<img src=x onerror=alert(1)>';
-
-let warn: jest.SpyInstance;
-
-beforeEach(() => {
-  warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
-});
-
-afterEach(() => {
-  disposePanels();
-  disposeClients();
-  warn.mockRestore();
-});
+usePanelHooks();
 
 const button = (harness: IPanelHarness, name: RegExp) => {
   const found = Array.from(

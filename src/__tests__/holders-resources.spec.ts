@@ -1,5 +1,3 @@
-import { nullTranslator } from '@jupyterlab/translation';
-
 import {
   countsText,
   gapText,
@@ -10,8 +8,6 @@ import { normalizeScanResult } from '../panels/holders/validate';
 import { RESOURCE_KINDS } from '../protocol';
 import { flush } from './fakes';
 import {
-  disposeClients,
-  disposePanels,
   IPanelHarness,
   makeFindings,
   makeFixScan,
@@ -20,23 +16,13 @@ import {
   makeScanResult,
   makeSuggestion,
   panelHarness,
-  showScan
+  showScan,
+  trans,
+  usePanelHooks,
+  XSS
 } from './holders-fakes';
 
-const trans = nullTranslator.load('jupyterlab_memory_doctor');
-const XSS = '<img src=x onerror=alert(1)>';
-
-let warn: jest.SpyInstance;
-
-beforeEach(() => {
-  warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
-});
-
-afterEach(() => {
-  disposePanels();
-  disposeClients();
-  warn.mockRestore();
-});
+usePanelHooks();
 
 const section = (harness: IPanelHarness) =>
   harness.panel.node.querySelector<HTMLElement>('.jp-MemoryDoctor-resources')!;

@@ -1,5 +1,3 @@
-import { nullTranslator } from '@jupyterlab/translation';
-
 import type { FixOutcome } from '../panels/holders/fix';
 import {
   createOutcome,
@@ -13,8 +11,6 @@ import {
 import { normalizeScanResult } from '../panels/holders/validate';
 import { FIX_ACTIONS } from '../protocol';
 import {
-  disposeClients,
-  disposePanels,
   IPanelHarness,
   makeFixResult,
   makeFixScan,
@@ -23,23 +19,13 @@ import {
   makeHolder,
   makeSuggestion,
   panelHarness,
-  showScan
+  showScan,
+  trans,
+  usePanelHooks,
+  XSS
 } from './holders-fakes';
 
-const trans = nullTranslator.load('jupyterlab_memory_doctor');
-const XSS = '<img src=x onerror=alert(1)>';
-
-let warn: jest.SpyInstance;
-
-beforeEach(() => {
-  warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
-});
-
-afterEach(() => {
-  disposePanels();
-  disposeClients();
-  warn.mockRestore();
-});
+usePanelHooks();
 
 const render = (
   overrides: Parameters<typeof makeSuggestion>[0] = {},
