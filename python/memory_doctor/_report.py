@@ -769,15 +769,17 @@ def _render_chart(report: Mapping[str, Any]) -> str:
     )
 
 
+def _table(table_id: str, headings: Sequence[str], rows: Sequence[str], empty: str) -> str:
+    """A report table: our own ``headings`` and ``empty`` text, rows already escaped."""
+    header = "<tr>" + "".join(f"<th>{h}</th>" for h in headings) + "</tr>"
+    body = "\n".join(rows) or f'<tr><td colspan="{len(headings)}">{empty}</td></tr>'
+    return f'<table id="{table_id}"><thead>{header}</thead><tbody>{body}</tbody></table>'
+
+
 def _render_cells_table(report: Mapping[str, Any]) -> str:
     over: dict[tuple[int, str], Mapping[str, Any]] = {
         (v["cell_index"], v["metric"]): v for v in report.get("summary", {}).get("violations", [])
     }
-    header = (
-        "<tr><th>#</th><th>Cell id</th><th>Status</th><th>Exec</th><th>Time</th>"
-        "<th>RSS before</th><th>RSS after</th><th>RSS change</th><th>Peak RSS</th>"
-        "<th>Peak increase</th><th>GCs</th><th>Error</th><th>Source</th></tr>"
-    )
     rows = []
     for c in report.get("cells", []):
 
@@ -807,14 +809,23 @@ def _render_cells_table(report: Mapping[str, Any]) -> str:
             f"<td>{_e(error_text)}</td>"
             f"<td><code>{_e(c.get('source_preview'))}</code></td></tr>"
         )
-    if not rows:
-        body = '<tr><td colspan="13">This notebook has no code cells.</td></tr>'
-    else:
-        body = "\n".join(rows)
-    return (
-        '<section><h2>Cells</h2><table id="md-cells">'
-        f"<thead>{header}</thead><tbody>{body}</tbody></table></section>"
+    headings = (
+        "#",
+        "Cell id",
+        "Status",
+        "Exec",
+        "Time",
+        "RSS before",
+        "RSS after",
+        "RSS change",
+        "Peak RSS",
+        "Peak increase",
+        "GCs",
+        "Error",
+        "Source",
     )
+    table = _table("md-cells", headings, rows, "This notebook has no code cells.")
+    return f"<section><h2>Cells</h2>{table}</section>"
 
 
 _STOPPED_TEXT: Final = {
@@ -855,10 +866,6 @@ def _render_holders(report: Mapping[str, Any]) -> str:
                 '<div class="md-banner md-note">This scan is partial: sizes are lower bounds '
                 "and some holders may be missing.</div>"
             )
-    header = (
-        "<tr><th>#</th><th>Held by</th><th>Kind</th><th>Type</th><th>Retained</th>"
-        "<th>Objects</th><th>Cell</th><th>Why alive</th></tr>"
-    )
     rows = []
     for rank, holder in enumerate(holders, start=1):
         labels = holder.get("labels") or []
@@ -875,10 +882,8 @@ def _render_holders(report: Mapping[str, Any]) -> str:
             f'<td class="md-num">{_e("" if cell is None else cell)}</td>'
             f"<td><code>{_e(holder.get('path'))}</code></td></tr>"
         )
-    body = "\n".join(rows) or '<tr><td colspan="8">No holders were found.</td></tr>'
-    parts.append(
-        f'<table id="md-holders"><thead>{header}</thead><tbody>{body}</tbody></table></section>'
-    )
+    headings = ("#", "Held by", "Kind", "Type", "Retained", "Objects", "Cell", "Why alive")
+    parts.append(_table("md-holders", headings, rows, "No holders were found.") + "</section>")
     return "\n".join(parts)
 
 
@@ -903,9 +908,6 @@ def _render_growth(report: Mapping[str, Any]) -> str:
             f'<div class="md-banner md-bad" role="alert">The kernel died in run '
             f"{_e(repeat.get('kernel_died_in_run'))}.</div>"
         )
-    header = (
-        "<tr><th>#</th><th>Cell id</th><th>Runs</th><th>Growth per run</th><th>What grew</th></tr>"
-    )
     rows = []
     for entry in growth:
         value = entry.get("growth_per_run_bytes")
@@ -920,10 +922,8 @@ def _render_growth(report: Mapping[str, Any]) -> str:
             f"<td{cls}{title}>{_e(format_bytes(value))}</td>"
             f"<td><code>{_e(what)}</code></td></tr>"
         )
-    body = "\n".join(rows) or '<tr><td colspan="5">No cell kept growing.</td></tr>'
-    parts.append(
-        f'<table id="md-growth"><thead>{header}</thead><tbody>{body}</tbody></table></section>'
-    )
+    headings = ("#", "Cell id", "Runs", "Growth per run", "What grew")
+    parts.append(_table("md-growth", headings, rows, "No cell kept growing.") + "</section>")
     return "\n".join(parts)
 
 
@@ -939,11 +939,8 @@ def _render_fixes(report: Mapping[str, Any]) -> str:
         f'<td class="md-num">{_e(r.get("cell_index"))}</td><td>{_e(r.get("note") or "")}</td></tr>'
         for r in report.get("resources") or []
     ]
-    body = "\n".join(rows) or '<tr><td colspan="6">Nothing is held open.</td></tr>'
-    parts.append(
-        '<table id="md-resources"><thead><tr><th>Kind</th><th>Resource</th><th>Detail</th>'
-        f"<th>Held by</th><th>Cell</th><th>Note</th></tr></thead><tbody>{body}</tbody></table>"
-    )
+    headings = ("Kind", "Resource", "Detail", "Held by", "Cell", "Note")
+    parts.append(_table("md-resources", headings, rows, "Nothing is held open."))
     fixes = {f.get("suggestion_id"): f for f in report.get("fixes") or []}
     rows = []
     for sug in report.get("suggestions") or []:
@@ -962,12 +959,8 @@ def _render_fixes(report: Mapping[str, Any]) -> str:
             f'<td class="md-num">{_e(format_bytes(sug.get("estimated_freed_bytes")))}</td>'
             f"<td>{_e(sug.get('reason'))}</td><td>{_e(outcome)}</td></tr>"
         )
-    body = "\n".join(rows) or '<tr><td colspan="6">No fixes to suggest.</td></tr>'
-    parts.append(
-        '<table id="md-suggestions"><thead><tr><th>Id</th><th>Fix</th><th>Code</th>'
-        "<th>Estimated</th><th>Why</th><th>Applied</th></tr></thead>"
-        f"<tbody>{body}</tbody></table>"
-    )
+    headings = ("Id", "Fix", "Code", "Estimated", "Why", "Applied")
+    parts.append(_table("md-suggestions", headings, rows, "No fixes to suggest."))
     after = report.get("after_fix")
     if isinstance(after, Mapping):
         parts.append(
