@@ -34,33 +34,31 @@ def _tree(root: Path, files: dict[str, str]) -> str:
     return str(root)
 
 
+def _v2_tree(root: Path, memory_max: str) -> str:
+    """A cgroup v2 machine whose process sits in the root cgroup, limited by ``memory_max``."""
+    return _tree(
+        root,
+        {
+            "/proc/self/cgroup": "0::/\n",
+            "/proc/self/mountinfo": V2_MOUNT,
+            "/sys/fs/cgroup/memory.max": memory_max,
+        },
+    )
+
+
 def _ram() -> int:
     return RAM
 
 
 def test_v2_limit(tmp_path: Path) -> None:
-    root = _tree(
-        tmp_path,
-        {
-            "/proc/self/cgroup": "0::/\n",
-            "/proc/self/mountinfo": V2_MOUNT,
-            "/sys/fs/cgroup/memory.max": "536870912\n",
-        },
-    )
+    root = _v2_tree(tmp_path, "536870912\n")
     limit = detect_limit(root, _ram)
     assert limit == MemoryLimit(512 << 20, "cgroup_v2", "/sys/fs/cgroup/memory.max")
     assert limit.as_wire() == {"bytes": 512 << 20, "source": "cgroup_v2"}
 
 
 def test_v2_max_means_no_limit(tmp_path: Path) -> None:
-    root = _tree(
-        tmp_path,
-        {
-            "/proc/self/cgroup": "0::/\n",
-            "/proc/self/mountinfo": V2_MOUNT,
-            "/sys/fs/cgroup/memory.max": "max\n",
-        },
-    )
+    root = _v2_tree(tmp_path, "max\n")
     assert detect_limit(root, _ram) == MemoryLimit(RAM, "physical")
 
 
@@ -135,21 +133,12 @@ def test_hybrid_uses_v1_when_unified_has_no_memory_controller(tmp_path: Path) ->
             "/sys/fs/cgroup/memory/job/memory.limit_in_bytes": str(3 * GIB),
         },
     )
-    assert (detect_limit(root, _ram).bytes, detect_limit(root, _ram).source) == (
-        3 * GIB,
-        "cgroup_v1",
-    )
+    limit = detect_limit(root, _ram)
+    assert (limit.bytes, limit.source) == (3 * GIB, "cgroup_v1")
 
 
 def test_limit_above_ram_is_physical(tmp_path: Path) -> None:
-    root = _tree(
-        tmp_path,
-        {
-            "/proc/self/cgroup": "0::/\n",
-            "/proc/self/mountinfo": V2_MOUNT,
-            "/sys/fs/cgroup/memory.max": str(64 * GIB),
-        },
-    )
+    root = _v2_tree(tmp_path, str(64 * GIB))
     assert detect_limit(root, _ram) == MemoryLimit(RAM, "physical")
 
 
@@ -175,14 +164,7 @@ def test_nothing_known_is_unknown(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("garbage", ["", "lots\n", "-5\n", "\x00\x01"])
 def test_garbage_limit_files_are_ignored(tmp_path: Path, garbage: str) -> None:
-    root = _tree(
-        tmp_path,
-        {
-            "/proc/self/cgroup": "0::/\n",
-            "/proc/self/mountinfo": V2_MOUNT,
-            "/sys/fs/cgroup/memory.max": garbage,
-        },
-    )
+    root = _v2_tree(tmp_path, garbage)
     assert detect_limit(root, _ram) == MemoryLimit(RAM, "physical")
 
 
