@@ -8,7 +8,10 @@ import type { Kernel, KernelMessage } from '@jupyterlab/services';
 import { PromiseDelegate } from '@lumino/coreutils';
 import { Signal } from '@lumino/signaling';
 
+import { KernelClient } from '../kernelClient';
+import { MemoryModel } from '../model';
 import type { ICellRecord } from '../protocol';
+import { MemoryDoctorSettings } from '../settings';
 import type { IUserInterface } from '../tokens';
 
 /** A comm that records what the client sends and lets tests push messages. */
@@ -312,4 +315,57 @@ export function makeHello(
     records: [],
     ...overrides
   };
+}
+
+/** A kernel client on a fake kernel, with what it was built from. */
+export interface IClientHarness {
+  kernel: FakeKernel;
+  context: FakeSessionContext;
+  model: MemoryModel;
+  settings: MemoryDoctorSettings;
+  ui: RecordingUserInterface;
+  client: KernelClient;
+}
+
+const clients: KernelClient[] = [];
+
+/** Dispose every client made by `makeClient` (call in `afterEach`). */
+export function disposeClients(): void {
+  for (const client of clients.splice(0)) {
+    client.dispose();
+  }
+}
+
+/**
+ * A `KernelClient` on a new `FakeKernel`, with status polling off (no test
+ * wants it unless it asks) and its session ready unless `ready` is false.
+ * The helper has not answered yet: send a `hello` on `kernel.lastComm()`.
+ */
+export async function makeClient(
+  options: {
+    kernel?: FakeKernel.IOptions;
+    settings?: MemoryDoctorSettings;
+    requestTimeoutMs?: number;
+    ready?: boolean;
+  } = {}
+): Promise<IClientHarness> {
+  const settings = options.settings ?? new MemoryDoctorSettings();
+  settings.update({ ...settings.current, statusRefreshSeconds: 0 });
+  const kernel = new FakeKernel(options.kernel);
+  const context = new FakeSessionContext(kernel);
+  const model = new MemoryModel();
+  const ui = new RecordingUserInterface();
+  const client = new KernelClient({
+    sessionContext: context.asContext(),
+    model,
+    settings,
+    ui,
+    requestTimeoutMs: options.requestTimeoutMs
+  });
+  clients.push(client);
+  if (options.ready !== false) {
+    context.makeReady();
+    await flush();
+  }
+  return { kernel, context, model, settings, ui, client };
 }

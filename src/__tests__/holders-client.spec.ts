@@ -1,12 +1,6 @@
 import { KernelClient } from '../kernelClient';
-import { MemoryModel } from '../model';
 import type { IScanProgressMessage } from '../protocol';
-import { MemoryDoctorSettings } from '../settings';
-import {
-  FakeKernel,
-  FakeSessionContext,
-  RecordingUserInterface
-} from './fakes';
+import { makeClient } from './fakes';
 import { connect, disposeClients, makeScanResult } from './holders-fakes';
 
 let warn: jest.SpyInstance;
@@ -93,23 +87,11 @@ describe('KernelClient.scan', () => {
   });
 
   it('has no request id when it cannot send', async () => {
-    const settings = new MemoryDoctorSettings();
-    settings.update({ statusRefreshSeconds: 0 });
-    const context = new FakeSessionContext(new FakeKernel());
-    const client = new KernelClient({
-      sessionContext: context.asContext(),
-      model: new MemoryModel(),
-      settings,
-      ui: new RecordingUserInterface()
+    const { client } = await makeClient({ ready: false });
+    const handle = client.scan({});
+    expect(handle.requestId).toBeNull();
+    await expect(handle.done).rejects.toMatchObject({
+      code: 'not_connected'
     });
-    try {
-      const handle = client.scan({});
-      expect(handle.requestId).toBeNull();
-      await expect(handle.done).rejects.toMatchObject({
-        code: 'not_connected'
-      });
-    } finally {
-      client.dispose();
-    }
   });
 });

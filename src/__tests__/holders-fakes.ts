@@ -8,8 +8,6 @@ import { nullTranslator } from '@jupyterlab/translation';
 import { Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
-import { KernelClient } from '../kernelClient';
-import { MemoryModel } from '../model';
 import { HoldersPanel } from '../panels/holders/view';
 import type {
   IFindings,
@@ -22,12 +20,13 @@ import type {
 import { MemoryDoctorSettings } from '../settings';
 import type { IMemoryDoctorEntry, IMemoryDoctorTracker } from '../tokens';
 import {
+  disposeClients,
   FakeComm,
   FakeKernel,
   FakeSessionContext,
   flush,
-  makeHello,
-  RecordingUserInterface
+  makeClient,
+  makeHello
 } from './fakes';
 
 /** A valid holder, with overrides. */
@@ -103,32 +102,14 @@ export interface IConnected {
   comm(): FakeComm;
 }
 
-const clients: KernelClient[] = [];
-
 /** Dispose every client made by `connect` (call in `afterEach`). */
-export function disposeClients(): void {
-  for (const client of clients.splice(0)) {
-    client.dispose();
-  }
-}
+export { disposeClients };
 
 /** A `MemoryModel` + `KernelClient` whose helper answered `hello`. */
 export async function connect(
   settings = new MemoryDoctorSettings()
 ): Promise<IConnected> {
-  settings.update({ ...settings.current, statusRefreshSeconds: 0 });
-  const kernel = new FakeKernel();
-  const context = new FakeSessionContext(kernel);
-  const model = new MemoryModel();
-  const client = new KernelClient({
-    sessionContext: context.asContext(),
-    model,
-    settings,
-    ui: new RecordingUserInterface()
-  });
-  clients.push(client);
-  context.makeReady();
-  await flush();
+  const { kernel, context, model, client } = await makeClient({ settings });
   kernel.lastComm().receive(makeHello({ protocol_version: '1.1' }));
   return {
     kernel,

@@ -1,63 +1,31 @@
-import { KernelClient } from '../kernelClient';
-import { MemoryModel } from '../model';
 import {
   BOOTSTRAP_CODE,
   COMM_TARGET,
   PIP_INSTALL_HINT,
   PROTOCOL_VERSION
 } from '../protocol';
-import { MemoryDoctorSettings } from '../settings';
 import { CLIENT_NAME } from '../tokens';
 import {
+  disposeClients,
   FakeKernel,
-  FakeSessionContext,
   flush,
+  IClientHarness,
+  makeClient,
   makeHello,
-  makeRecord,
-  RecordingUserInterface
+  makeRecord
 } from './fakes';
 
-interface IHarness {
-  kernel: FakeKernel;
-  context: FakeSessionContext;
-  model: MemoryModel;
-  settings: MemoryDoctorSettings;
-  ui: RecordingUserInterface;
-  client: KernelClient;
-}
-
-const clients: KernelClient[] = [];
-
-async function setup(
+function setup(
   kernelOptions: FakeKernel.IOptions = {},
   extra: { requestTimeoutMs?: number; ready?: boolean } = {}
-): Promise<IHarness> {
-  const kernel = new FakeKernel(kernelOptions);
-  const context = new FakeSessionContext(kernel);
-  const model = new MemoryModel();
-  const settings = new MemoryDoctorSettings();
-  // No polling unless a test asks for it.
-  settings.update({ statusRefreshSeconds: 0 });
-  const ui = new RecordingUserInterface();
-  const client = new KernelClient({
-    sessionContext: context.asContext(),
-    model,
-    settings,
-    ui,
-    requestTimeoutMs: extra.requestTimeoutMs
-  });
-  clients.push(client);
-  if (extra.ready !== false) {
-    context.makeReady();
-    await flush();
-  }
-  return { kernel, context, model, settings, ui, client };
+): Promise<IClientHarness> {
+  return makeClient({ kernel: kernelOptions, ...extra });
 }
 
 /** Set up and answer the comm_open with a hello. */
 async function setupReady(
   extra: { requestTimeoutMs?: number } = {}
-): Promise<IHarness> {
+): Promise<IClientHarness> {
   const harness = await setup({}, extra);
   harness.kernel.lastComm().receive(makeHello());
   return harness;
@@ -70,9 +38,7 @@ beforeEach(() => {
 });
 
 afterEach(() => {
-  for (const client of clients.splice(0)) {
-    client.dispose();
-  }
+  disposeClients();
   warn.mockRestore();
 });
 

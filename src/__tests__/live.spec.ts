@@ -1,53 +1,33 @@
-import { KernelClient } from '../kernelClient';
 import { commsOverSubshells, LiveReadings } from '../live';
-import { MemoryModel } from '../model';
 import { MemoryDoctorSettings } from '../settings';
 import {
+  disposeClients,
   FakeKernel,
-  FakeSessionContext,
   flush,
+  IClientHarness,
+  makeClient,
   makeHello,
-  makeRecord,
-  RecordingUserInterface
+  makeRecord
 } from './fakes';
 
 const GB = 1000 ** 3;
 const LIMIT = { bytes: 8 * GB, source: 'cgroup_v2' as const };
 
-interface IHarness {
-  kernel: FakeKernel;
-  context: FakeSessionContext;
-  model: MemoryModel;
-  settings: MemoryDoctorSettings;
-  client: KernelClient;
-}
-
-const clients: KernelClient[] = [];
-
+/** A client whose 1.2 helper answered `hello`, live readings on by default. */
 async function setup(
   options: { subshells?: boolean; live?: boolean } = {}
-): Promise<IHarness> {
-  const kernel = new FakeKernel({
-    supportsSubshells: options.subshells ?? true
-  });
-  const context = new FakeSessionContext(kernel);
-  const model = new MemoryModel();
+): Promise<IClientHarness> {
   const settings = new MemoryDoctorSettings();
   settings.update({
     statusRefreshSeconds: 0,
     liveReadings: options.live ?? true
   });
-  const client = new KernelClient({
-    sessionContext: context.asContext(),
-    model,
-    settings,
-    ui: new RecordingUserInterface()
+  const harness = await makeClient({
+    kernel: { supportsSubshells: options.subshells ?? true },
+    settings
   });
-  clients.push(client);
-  context.makeReady();
-  await flush();
-  kernel.lastComm().receive(makeHello({ protocol_version: '1.2' }));
-  return { kernel, context, model, settings, client };
+  harness.kernel.lastComm().receive(makeHello({ protocol_version: '1.2' }));
+  return harness;
 }
 
 /** The get_rss requests sent so far. */
@@ -85,9 +65,7 @@ beforeEach(() => {
 });
 
 afterEach(() => {
-  for (const client of clients.splice(0)) {
-    client.dispose();
-  }
+  disposeClients();
   jest.useRealTimers();
 });
 
@@ -232,26 +210,16 @@ describe('LiveReadings with comms over a subshell', () => {
   });
 
   it('marks no running cell on a kernel without the helper', async () => {
-    const kernel = new FakeKernel({
-      supportsSubshells: true,
-      executeReply: {
-        status: 'error',
-        ename: 'ModuleNotFoundError',
-        evalue: "No module named 'memory_doctor'"
+    const { kernel, context, model } = await makeClient({
+      kernel: {
+        supportsSubshells: true,
+        executeReply: {
+          status: 'error',
+          ename: 'ModuleNotFoundError',
+          evalue: "No module named 'memory_doctor'"
+        }
       }
     });
-    const context = new FakeSessionContext(kernel);
-    const model = new MemoryModel();
-    const settings = new MemoryDoctorSettings();
-    const client = new KernelClient({
-      sessionContext: context.asContext(),
-      model,
-      settings,
-      ui: new RecordingUserInterface()
-    });
-    clients.push(client);
-    context.makeReady();
-    await flush();
     expect(model.status.kind).toBe('no-helper');
     kernel.emitStatus('busy', kernel.sendExecute('cell-a'));
     expect(model.running).toBeNull();
