@@ -15,15 +15,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from kernel_helpers import run, scan
 
-from memory_doctor._client import CellResult, KernelSession
+from memory_doctor._client import KernelSession
 from memory_doctor._protocol import ERR_BAD_REQUEST, ERR_REFUSED
 
 pytestmark = pytest.mark.kernel
 
 N = 8_000_000  # float64: 64 MB
 NBYTES = N * 8
-BUDGET_S = 120.0
 XSS = "<img src=x onerror=alert(1)>"
 
 
@@ -34,18 +34,6 @@ def session(kernel_env: dict[str, str]) -> Iterator[KernelSession]:
         s.start()
         run(s, f"import numpy as np, gc, sys, functools\nN = {N}")
         yield s
-
-
-def run(session: KernelSession, code: str, cid: str | None = None) -> CellResult:
-    result = session.run_cell(code, cid or str(uuid.uuid4()))
-    assert result.status == "ok", (code, result.error, result.stdout)
-    return result
-
-
-def scan(session: KernelSession) -> dict[str, Any]:
-    result = session.scan(budget_s=BUDGET_S)
-    assert result["scan"]["complete"] is True, result["scan"]
-    return result
 
 
 def apply(session: KernelSession, sug: dict[str, Any], **override: Any) -> dict[str, Any]:

@@ -13,13 +13,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from kernel_helpers import run
+from kernel_helpers import scan as complete_scan
 
-from memory_doctor._client import CellResult, KernelSession
+from memory_doctor._client import KernelSession
 from memory_doctor._protocol import FIX_ACTIONS, RESOURCE_KINDS
 
 pytestmark = pytest.mark.kernel
-
-BUDGET_S = 120.0
 
 
 @pytest.fixture(scope="module")
@@ -28,15 +28,9 @@ def session(kernel_session: KernelSession) -> Iterator[KernelSession]:
     yield kernel_session
 
 
-def run(session: KernelSession, code: str, cid: str | None = None) -> CellResult:
-    result = session.run_cell(code, cid or str(uuid.uuid4()))
-    assert result.status == "ok", (code, result.error, result.stdout)
-    return result
-
-
 def scan(session: KernelSession) -> dict[str, Any]:
-    result = session.scan(budget_s=BUDGET_S)
-    assert result["scan"]["complete"] is True, result["scan"]
+    """A complete scan whose resources and suggestions have the wire's shape."""
+    result = complete_scan(session)
     for res in result["resources"]:
         assert res["kind"] in RESOURCE_KINDS
         assert set(res) == {

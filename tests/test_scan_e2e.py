@@ -12,8 +12,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from kernel_helpers import BUDGET_S, run, scan
 
-from memory_doctor._client import CellResult, KernelSession
+from memory_doctor._client import KernelSession
 from memory_doctor._protocol import HOLDER_KINDS, SCAN_PHASES
 
 pytestmark = pytest.mark.kernel
@@ -22,7 +23,6 @@ pytestmark = pytest.mark.kernel
 N = 4_000_000
 NBYTES = N * 8
 #: Generous: the reply must come, the budget is not what is tested here.
-BUDGET_S = 120.0
 
 
 @pytest.fixture(scope="module")
@@ -38,18 +38,6 @@ def session(kernel_session: KernelSession) -> KernelSession:
 
 def cell_id() -> str:
     return str(uuid.uuid4())
-
-
-def run(session: KernelSession, code: str, cid: str | None = None) -> CellResult:
-    result = session.run_cell(code, cid or cell_id())
-    assert result.status == "ok", (code, result.error)
-    return result
-
-
-def scan(session: KernelSession, **params: Any) -> dict[str, Any]:
-    result = session.scan(budget_s=params.pop("budget_s", BUDGET_S), **params)
-    assert result["scan"]["complete"] is True, result["scan"]
-    return result
 
 
 def holders_with(result: dict[str, Any], label: str) -> list[dict[str, Any]]:
