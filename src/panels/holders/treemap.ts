@@ -63,6 +63,33 @@ export const loadPlotly: PlotlyLoader = () => {
   return pendingPlotly;
 };
 
+/** A clicked point of a plotly chart: the fields the panels' traces set. */
+export interface IPlotlyPoint {
+  id?: unknown;
+  customdata?: unknown;
+}
+
+/**
+ * Call `handler` with the points of every click on the plotly chart drawn
+ * in `plot`. Returns false, listening to nothing, while plotly has not yet
+ * drawn there (it adds `on` to the element when it does).
+ */
+export function listenForClicks(
+  plot: HTMLElement,
+  handler: (points: IPlotlyPoint[] | undefined) => void
+): boolean {
+  const node = plot as HTMLElement & {
+    on?: (event: string, handler: (data: unknown) => void) => void;
+  };
+  if (typeof node.on !== 'function') {
+    return false;
+  }
+  node.on('plotly_click', data =>
+    handler((data as { points?: IPlotlyPoint[] })?.points)
+  );
+  return true;
+}
+
 /**
  * Make user-derived text inert for plotly, whose SVG text understands a few
  * HTML-like tags (`<b>`, `<a href>`, `<br>`): encode the characters that
@@ -250,15 +277,10 @@ export class HoldersTreemap extends Widget {
 
   /** Clicking a holder's tile leads to its cell, like clicking its row. */
   private _listen(): void {
-    const plot = this._plot as HTMLElement & {
-      on?: (event: string, handler: (data: unknown) => void) => void;
-    };
-    if (this._listening || typeof plot.on !== 'function') {
+    if (this._listening) {
       return;
     }
-    this._listening = true;
-    plot.on('plotly_click', data => {
-      const points = (data as { points?: { id?: unknown }[] })?.points;
+    this._listening = listenForClicks(this._plot, points => {
       const id = points?.[0]?.id;
       const holder = this._model.rows.find(h => h.id === id);
       if (holder) {

@@ -16,6 +16,7 @@ import type { IMemoryDoctorTracker } from '../../tokens';
 import { revealCell } from '../holders/reveal';
 import {
   IPlotly,
+  listenForClicks,
   loadPlotly,
   PlotlyLoader,
   plotlyText
@@ -458,15 +459,10 @@ export class TimelineSection extends Widget {
 
   /** Clicking a cell's marker goes to the cell. */
   private _listen(): void {
-    const plot = this._plot as HTMLElement & {
-      on?: (event: string, handler: (data: unknown) => void) => void;
-    };
-    if (this._listening || typeof plot.on !== 'function') {
+    if (this._listening) {
       return;
     }
-    this._listening = true;
-    plot.on('plotly_click', data => {
-      const points = (data as { points?: { customdata?: unknown }[] })?.points;
+    this._listening = listenForClicks(this._plot, points => {
       const cellId = points?.find(p => typeof p.customdata === 'string')
         ?.customdata as string | undefined;
       if (cellId) {
