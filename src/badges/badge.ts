@@ -104,23 +104,13 @@ export class MemoryBadge extends Widget {
     history: readonly ICellRecord[],
     options: MemoryBadge.IRenderOptions
   ): void {
-    const { settings, trans } = options;
-    const text = { units: settings.units, trans };
-    const line = runningText(running, text);
-    this._text.textContent = line;
-    const past = tooltipText(history, {
-      ...text,
-      historyLength: settings.historyLength
-    });
-    const now = runningTooltip(running, {
-      ...text,
-      limit: options.limit ?? null
-    });
-    this.node.title = past
-      ? `${now}\n\n${trans.__('Before this run:')}\n${past}`
-      : now;
-    this.node.setAttribute('aria-label', trans.__('Memory: %1', line));
-    this._setMark('', '');
+    const text = { units: options.settings.units, trans: options.trans };
+    this._setCurrent(
+      runningText(running, text),
+      runningTooltip(running, { ...text, limit: options.limit ?? null }),
+      history,
+      options
+    );
     this._setState('ok', false);
     this.toggleClass('jp-mod-running', true);
   }
@@ -133,22 +123,39 @@ export class MemoryBadge extends Widget {
     history: readonly ICellRecord[],
     options: MemoryBadge.IRenderOptions
   ): void {
+    const text = { units: options.settings.units, trans: options.trans };
+    this._setCurrent(
+      deathText(note, text),
+      deathTooltip(note, text),
+      history,
+      options
+    );
+    this._setState('alert', false);
+    this.toggleClass('jp-mod-dead', true);
+  }
+
+  /**
+   * Show the current run's `line` as the text and label, and its tooltip
+   * `now` above the cell's past runs; no leak mark while a run is shown.
+   */
+  private _setCurrent(
+    line: string,
+    now: string,
+    history: readonly ICellRecord[],
+    options: MemoryBadge.IRenderOptions
+  ): void {
     const { settings, trans } = options;
-    const text = { units: settings.units, trans };
-    const line = deathText(note, text);
     this._text.textContent = line;
     const past = tooltipText(history, {
-      ...text,
+      units: settings.units,
+      trans,
       historyLength: settings.historyLength
     });
-    const now = deathTooltip(note, text);
     this.node.title = past
       ? `${now}\n\n${trans.__('Before this run:')}\n${past}`
       : now;
     this.node.setAttribute('aria-label', trans.__('Memory: %1', line));
     this._setMark('', '');
-    this._setState('alert', false);
-    this.toggleClass('jp-mod-dead', true);
   }
 
   /** Reset the state classes, then set the severity and error ones. */
