@@ -271,7 +271,7 @@ describe('HoldersModel sorting and filtering', () => {
     expect(ids(model)).toEqual(['c']);
   });
 
-  it('expands rows and forgets expansion on a new scan', async () => {
+  it('expands rows and keeps a row open across scans by its names only', async () => {
     const harness = await setup();
     const model = harness.model;
     await scan(harness, makeScanResult(THREE));
@@ -280,8 +280,22 @@ describe('HoldersModel sorting and filtering', () => {
     model.toggleExpanded('a');
     expect(model.isExpanded('a')).toBe(false);
     model.toggleExpanded('b');
-    await scan(harness, makeScanResult(THREE));
+    // The next scan numbers holders afresh: `df` is now 'x', and 'b' is `cache`.
+    const renumbered = [
+      { ...THREE[1], id: 'x' },
+      { ...THREE[2], id: 'b' },
+      { ...THREE[0], id: 'a' }
+    ];
+    await scan(harness, makeScanResult(renumbered));
+    expect(model.isExpanded('x')).toBe(true);
     expect(model.isExpanded('b')).toBe(false);
+    expect(model.isExpanded('a')).toBe(false);
+    // A holder whose names changed is a different holder: it starts closed.
+    await scan(
+      harness,
+      makeScanResult([{ ...THREE[1], id: 'x', labels: ['df2'] }])
+    );
+    expect(model.isExpanded('x')).toBe(false);
   });
 });
 

@@ -348,13 +348,21 @@ export class HoldersModel implements IDisposable {
     this._changed.emit('state');
     try {
       const raw = await handle.done;
+      const open = Private.expandedKeys(scan);
       scan.result = normalizeScanResult(raw);
       scan.scannedAt = this._now();
       scan.budgetS = budgetS;
       scan.stale = false;
       scan.error = null;
-      // Ids are positions in one scan's answer; they mean nothing in the next.
+      // Ids are positions in one scan's answer and mean nothing in the next, so
+      // a row stays open across scans by its names (a refresh, or the setting
+      // that rescans after each cell, would otherwise close it under the user).
       scan.expanded.clear();
+      for (const holder of scan.result.holders) {
+        if (open.has(Private.holderKey(holder))) {
+          scan.expanded.add(holder.id);
+        }
+      }
     } catch (reason) {
       scan.error = Private.scanError(reason);
     } finally {
@@ -487,6 +495,17 @@ namespace Private {
     running: IRunning | null;
     error: IScanError | null;
     expanded: Set<string>;
+  }
+
+  /** What identifies a holder across scans: its root names. */
+  export function holderKey(holder: IHolder): string {
+    return holder.labels.join('\u0000');
+  }
+
+  /** The keys of the rows open in `scan`'s current result. */
+  export function expandedKeys(scan: IScanState): Set<string> {
+    const holders = scan.result?.holders ?? [];
+    return new Set(holders.filter(h => scan.expanded.has(h.id)).map(holderKey));
   }
 
   /** The mutable form of `IRunningScan`. */
