@@ -466,18 +466,22 @@ def _thread_roots(b: _Builder) -> None:
         frames = sys._current_frames()
     except Exception:
         return
+    # The dict holds this very frame. Neither it nor a local may still point at
+    # this frame when it returns: the frame would hold itself, a cycle that
+    # keeps every caller's locals (the roots) alive until a GC.
     main = threading.main_thread().ident
     current = threading.get_ident()
+    for ident in (main, current):
+        if ident is not None:
+            frames.pop(ident, None)
     active = vars(threading).get("_active")
     active = active if is_a(active, dict) else {}
-    for ident, frame in sorted(frames.items(), key=lambda kv: kv[0]):
-        if ident in (main, current):
-            continue
+    for ident in sorted(frames):
         name, infra = _thread_info(dict.get(active, ident))
         if infra:
             continue
         label = f"thread {name!r}" if name is not None else f"thread {ident}"
-        b.add(label, "thread", frame, f"sys._current_frames()[{ident}]")
+        b.add(label, "thread", frames[ident], f"sys._current_frames()[{ident}]")
 
 
 def _user_generator(gen: Any, user_dicts: set[int]) -> tuple[bool, Any]:

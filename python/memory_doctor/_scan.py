@@ -426,22 +426,23 @@ class Scan:
         self._release()
 
     def _release(self) -> None:
-        """Drop every reference to user objects (and the tables keyed by their ids)."""
-        self._roots = []
-        self._extra_walls = []
-        self._groups = []
-        self._pending = {}
-        self._tinfo = {}
-        self._keep = []
-        self._lab = {}
-        self._trans = _Trans(self, -1)
+        """Drop every reference to user objects (and the tables keyed by their ids).
+
+        Containers are emptied in place, not only rebound: anything else that
+        still points at one (a frame kept as a wall, a caller's local) must not
+        keep its contents alive, and nothing may wait for a GC.
+        """
+        for table in (self._roots, self._extra_walls, self._groups, self._keep, self._order):
+            table.clear()
+        for mapping in (self._pending, self._tinfo, self._lab, self._agg, self._top):
+            mapping.clear()
+        self._top_owner.clear()
+        self._res.clear()
+        self._trans.clear()
+        self._trans._scan = None  # type: ignore[assignment]  # breaks the scan <-> memo cycle
         self._path_state = None
         self._classifier = None
         self._ctx = None
-        self._agg = {}
-        self._top = {}
-        self._top_owner = {}
-        self._res = {}
 
     # ------------------------------------------------------------------ preparation
 
@@ -456,19 +457,27 @@ class Scan:
             frames = sys._current_frames()
         except Exception:
             return
-        live: set[int] = set()
-        for top in frames.values():
-            frame: Any = top
-            while frame is not None and id(frame) not in live:
-                live.add(id(frame))
-                frame = _frame_back(frame)
-        if self._ctx is not None:
-            self._ctx.live_frames = live
-        for ident in {threading.main_thread().ident, threading.get_ident()}:
-            stack: Any = frames.get(ident) if ident is not None else None
-            while stack is not None and self._lab.get(id(stack)) != _WALL:
-                self._wall(stack)
-                stack = _frame_back(stack)
+        # The dict holds this frame, which holds the dict: clear it on the way
+        # out, or the cycle keeps the callers' locals alive until a GC.
+        try:
+            live: set[int] = set()
+            top: Any
+            for top in frames.values():
+                frame: Any = top
+                while frame is not None and id(frame) not in live:
+                    live.add(id(frame))
+                    frame = _frame_back(frame)
+            if self._ctx is not None:
+                self._ctx.live_frames = live
+            for ident in {threading.main_thread().ident, threading.get_ident()}:
+                stack: Any = frames.get(ident) if ident is not None else None
+                while stack is not None and self._lab.get(id(stack)) != _WALL:
+                    self._wall(stack)
+                    stack = _frame_back(stack)
+        finally:
+            # This frame is among them: no local may point at it on return.
+            frames.clear()
+            top = frame = stack = None
 
     def _prepare(self) -> None:
         stop_ids = {
@@ -489,9 +498,11 @@ class Scan:
         self._wall(sys.modules)
         for obj in (*self._extra_walls, *_singleton_walls(), *_sys_walls()):
             self._wall(obj)
-        # The scan's own state.
+        # The scan's own state: by id only. These live as long as the scan, and
+        # holding them in _keep would make _keep hold itself, a cycle that keeps
+        # every walled frame (and the roots in their locals) until a GC.
         for obj in (self, self.__dict__, self._lab, self._pending, self._roots, self._keep):
-            self._wall(obj)
+            self._lab[id(obj)] = _WALL
         by_key: dict[tuple[int, bool], int] = {}
         for i, root in enumerate(self._roots):
             key = (id(root.obj), root.kind == "cache")
