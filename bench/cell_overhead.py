@@ -32,7 +32,7 @@ from collections.abc import Iterable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
-from memory_doctor._client import KernelSession
+from memory_doctor.headless.driver import KernelSession
 
 # "plain (A/A)" is a second plain kernel: its row is the noise floor of this
 # run, the difference two identical kernels show.

@@ -31,7 +31,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from memory_doctor._client import KernelSession
+from memory_doctor.headless.driver import KernelSession
 
 MODES: dict[str, float | None] = {
     "none": None,

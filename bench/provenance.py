@@ -1,6 +1,6 @@
 """What recording "which cell bound each variable" costs per cell, by namespace size.
 
-The helper's :class:`~memory_doctor._provenance.Provenance` runs ``begin`` in
+The helper's :class:`~memory_doctor.kernel.provenance.Provenance` runs ``begin`` in
 ``pre_run_cell`` and ``end`` in ``post_run_cell``. It used to snapshot the whole
 namespace both times; since IPython adds ``_i<n>`` (and ``_<n>`` for outputs)
 every cell, that cost grew with the session. It now compares only the names
@@ -27,7 +27,7 @@ import platform
 import statistics
 import time
 
-from memory_doctor._provenance import Provenance
+from memory_doctor.kernel.provenance import Provenance
 
 SIZES = (300, 3_000, 9_000)
 CODE = "x = 1"

@@ -84,8 +84,8 @@ def build(objects: int) -> dict[str, Any]:
 
 
 def _ours(ns: dict[str, Any]) -> dict[str, Any]:
-    from memory_doctor._roots import enumerate_roots  # noqa: PLC0415 - after sys.path is set
-    from memory_doctor._scan import scan_now  # noqa: PLC0415 - as above
+    from memory_doctor.heap.roots import enumerate_roots  # noqa: PLC0415 - after sys.path is set
+    from memory_doctor.heap.scan import scan_now  # noqa: PLC0415 - as above
 
     result, took, extra = measure(lambda: scan_now(enumerate_roots(ns, {}), budget_s=1e9))
     by_label = {h["labels"][0]: h for h in result["holders"] if len(h["labels"]) == 1}

@@ -1,4 +1,4 @@
-"""Shared pytest fixtures: real kernels driven through ``memory_doctor._client``."""
+"""Shared pytest fixtures: real kernels driven through ``memory_doctor.headless.driver``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from traitlets.config import Config
 
-from memory_doctor._client import KernelSession
+from memory_doctor.headless.driver import KernelSession
 
 TESTS = Path(__file__).resolve().parent
 NOHELPER_KERNEL = "python3-nohelper"

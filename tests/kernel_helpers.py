@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from memory_doctor._client import CellResult, KernelSession
+from memory_doctor.headless.driver import CellResult, KernelSession
 
 #: Generous: the tests want complete scans, and CI machines are slow.
 BUDGET_S = 120.0

@@ -22,10 +22,11 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_raw_cell
 
-from memory_doctor import _report, cli
-from memory_doctor._errors import CommError
-from memory_doctor._protocol import LIMIT_SOURCES, PEAK_METHODS, PEAK_VMHWM
-from memory_doctor.cli import main, parse_size
+from memory_doctor.headless import cli
+from memory_doctor.headless import report as _report
+from memory_doctor.headless.cli import main, parse_size
+from memory_doctor.headless.errors import CommError
+from memory_doctor.protocol import LIMIT_SOURCES, PEAK_METHODS, PEAK_VMHWM
 
 MB = 1_000_000
 XSS = "<img src=x onerror=alert(1)>"

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from kernel_helpers import run, scan
 
-from memory_doctor._client import KernelSession
-from memory_doctor._protocol import ERR_BAD_REQUEST, ERR_REFUSED
+from memory_doctor.headless.driver import KernelSession
+from memory_doctor.protocol import ERR_BAD_REQUEST, ERR_REFUSED
 
 pytestmark = pytest.mark.kernel
 

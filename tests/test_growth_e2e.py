@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from memory_doctor import _growth as growth_module
-from memory_doctor._client import KernelSession
-from memory_doctor._growth import Census, GrowthTracker, take_census, what_grew
-from memory_doctor._protocol import LEAK_MIN_RUNS
+from memory_doctor.headless.driver import KernelSession
+from memory_doctor.kernel import growth as growth_module
+from memory_doctor.kernel.growth import Census, GrowthTracker, take_census, what_grew
+from memory_doctor.protocol import LEAK_MIN_RUNS
 
 np = pytest.importorskip("numpy")
 

@@ -1,7 +1,7 @@
 """Unit tests of the kernel helper in a real IPython ``InteractiveShell``.
 
 No kernel here: comms go through a recording fake swapped in with
-``memory_doctor._comm.use_manager`` (the shim exists for this).
+``memory_doctor.kernel.comm.use_manager`` (the shim exists for this).
 """
 
 from __future__ import annotations
@@ -21,8 +21,10 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 import memory_doctor
-from memory_doctor import _comm, _extension, _measure
-from memory_doctor._protocol import (
+from memory_doctor.kernel import comm as _comm
+from memory_doctor.kernel import extension as _extension
+from memory_doctor.kernel import measure as _measure
+from memory_doctor.protocol import (
     COMM_TARGET,
     PROTOCOL_VERSION,
     RECORD_FIELDS,

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from memory_doctor._client import KernelSession
-from memory_doctor._errors import HelperMissingError
-from memory_doctor._protocol import PIP_INSTALL_HINT, PROTOCOL_VERSION, RECORD_FIELDS
+from memory_doctor.headless.driver import KernelSession
+from memory_doctor.headless.errors import HelperMissingError
+from memory_doctor.protocol import PIP_INSTALL_HINT, PROTOCOL_VERSION, RECORD_FIELDS
 
 pytestmark = pytest.mark.kernel
 

@@ -7,9 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from memory_doctor import _limits
-from memory_doctor._limits import MemoryLimit, detect_limit, parse_mountinfo, parse_proc_cgroup
-from memory_doctor._protocol import LIMIT_SOURCES
+from memory_doctor.kernel import limits as _limits
+from memory_doctor.kernel.limits import (
+    MemoryLimit,
+    detect_limit,
+    parse_mountinfo,
+    parse_proc_cgroup,
+)
+from memory_doctor.protocol import LIMIT_SOURCES
 
 GIB = 1 << 30
 RAM = 16 * GIB

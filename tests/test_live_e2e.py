@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from memory_doctor._client import KernelSession
-from memory_doctor._limits import detect_limit
-from memory_doctor._protocol import LIMIT_SOURCES
+from memory_doctor.headless.driver import KernelSession
+from memory_doctor.kernel.limits import detect_limit
+from memory_doctor.protocol import LIMIT_SOURCES
 
 pytest.importorskip("numpy")
 
@@ -142,7 +142,7 @@ def test_without_a_subshell_the_reading_waits_for_the_cell(
 def test_subshells_refused_clearly_by_a_kernel_without_them(
     kernel_session: KernelSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from memory_doctor._errors import CommError  # noqa: PLC0415 - only this test
+    from memory_doctor.headless.errors import CommError  # noqa: PLC0415 - only this test
 
     info = dict(kernel_session.kernel_info or {})
     info["supported_features"] = []

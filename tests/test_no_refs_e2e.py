@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from memory_doctor._client import KernelSession
+from memory_doctor.headless.driver import KernelSession
 from tests.kernel_helpers import run, scan
 
 pytestmark = pytest.mark.kernel

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from memory_doctor import _protocol
+from memory_doctor import protocol as _protocol
 
 ROOT = Path(__file__).resolve().parent.parent
 TS = (ROOT / "src" / "protocol.ts").read_text(encoding="utf-8")

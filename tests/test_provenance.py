@@ -1,6 +1,6 @@
 """Provenance: which cell last bound each variable, from per-cell namespace diffs.
 
-Units of ``memory_doctor._provenance`` plus the helper's hooks in a real
+Units of ``memory_doctor.kernel.provenance`` plus the helper's hooks in a real
 ``InteractiveShell`` (no kernel; comms go through the recording fake of
 ``test_helper_unit``).
 """
@@ -15,8 +15,9 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 import memory_doctor
-from memory_doctor import _comm, _extension
-from memory_doctor._provenance import Provenance, base_name, output_count, snapshot
+from memory_doctor.kernel import comm as _comm
+from memory_doctor.kernel import extension as _extension
+from memory_doctor.kernel.provenance import Provenance, base_name, output_count, snapshot
 
 # --------------------------------------------------------------------------- pure units
 

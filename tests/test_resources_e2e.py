@@ -16,8 +16,8 @@ import pytest
 from kernel_helpers import run
 from kernel_helpers import scan as complete_scan
 
-from memory_doctor._client import KernelSession
-from memory_doctor._protocol import FIX_ACTIONS, RESOURCE_KINDS
+from memory_doctor.headless.driver import KernelSession
+from memory_doctor.protocol import FIX_ACTIONS, RESOURCE_KINDS
 
 pytestmark = pytest.mark.kernel
 

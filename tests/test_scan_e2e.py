@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from kernel_helpers import BUDGET_S, run, scan
 
-from memory_doctor._client import KernelSession
-from memory_doctor._protocol import HOLDER_KINDS, SCAN_PHASES
+from memory_doctor.headless.driver import KernelSession
+from memory_doctor.protocol import HOLDER_KINDS, SCAN_PHASES
 
 pytestmark = pytest.mark.kernel
 

@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from memory_doctor._protocol import HOLDER_KINDS, SCAN_PHASES
-from memory_doctor._roots import Root, RootList, enumerate_roots, user_modules
-from memory_doctor._scan import Scan, scan_now
+from memory_doctor.heap.roots import Root, RootList, enumerate_roots, user_modules
+from memory_doctor.heap.scan import Scan, scan_now
+from memory_doctor.protocol import HOLDER_KINDS, SCAN_PHASES
 
 N = 5_000_000  # float64 elements: 40 MB per array
 NBYTES = N * 8

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from memory_doctor._roots import enumerate_roots
-from memory_doctor._scan import Scan, scan_now
+from memory_doctor.heap.roots import enumerate_roots
+from memory_doctor.heap.scan import Scan, scan_now
 
 N = 1_000_000  # float64: 8 MB
 NBYTES = N * 8

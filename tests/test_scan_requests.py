@@ -22,8 +22,10 @@ from IPython.core.interactiveshell import InteractiveShell
 from tornado.ioloop import IOLoop
 
 import memory_doctor
-from memory_doctor import _comm, _extension, _scan_runner
-from memory_doctor._protocol import COMM_TARGET, PROTOCOL_VERSION
+from memory_doctor.kernel import comm as _comm
+from memory_doctor.kernel import extension as _extension
+from memory_doctor.kernel import runner as _scan_runner
+from memory_doctor.protocol import COMM_TARGET, PROTOCOL_VERSION
 
 # --------------------------------------------------------------------------- fakes
 

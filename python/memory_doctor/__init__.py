@@ -38,14 +38,14 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
 
 def load_ipython_extension(ipython: Any) -> None:
     """Entry point of ``%load_ext memory_doctor``; loading twice is a no-op."""
-    from ._extension import load  # noqa: PLC0415 - keep `import memory_doctor` light
+    from .kernel.extension import load  # noqa: PLC0415 - keep `import memory_doctor` light
 
     load(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
     """Entry point of ``%unload_ext memory_doctor``: remove hooks, comm target and comms."""
-    from ._extension import unload  # noqa: PLC0415 - as above
+    from .kernel.extension import unload  # noqa: PLC0415 - as above
 
     unload(ipython)
 

@@ -6,7 +6,7 @@ drives a kernel from outside. Every message says what to do next.
 
 from __future__ import annotations
 
-from ._protocol import PIP_INSTALL_HINT, mismatch_message
+from ..protocol import PIP_INSTALL_HINT, mismatch_message
 
 
 class MemoryDoctorError(Exception):

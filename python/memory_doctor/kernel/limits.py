@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ._log import quiet_logger
+from ..log import quiet_logger
 
 _log = quiet_logger(__name__)
 

@@ -31,8 +31,8 @@ import os
 import sys
 from typing import Protocol
 
-from ._log import quiet_logger
-from ._protocol import PEAK_NONE, PEAK_RU_MAXRSS, PEAK_VMHWM
+from ..log import quiet_logger
+from ..protocol import PEAK_NONE, PEAK_RU_MAXRSS, PEAK_VMHWM
 
 _log = quiet_logger(__name__)
 

@@ -36,10 +36,8 @@ from itertools import compress, repeat
 from operator import gt, not_, sub
 from typing import Any, Final
 
-from ._log import quiet_logger
-from ._protocol import RESOURCE_KINDS
-from ._roots import registered_tasks
-from ._sizers import (
+from ..heap.roots import registered_tasks
+from ..heap.sizers import (
     _GEN_FRAME,
     Classifier,
     Context,
@@ -56,6 +54,8 @@ from ._sizers import (
     type_name,
     type_ns,
 )
+from ..log import quiet_logger
+from ..protocol import RESOURCE_KINDS
 
 _log = quiet_logger(__name__)
 

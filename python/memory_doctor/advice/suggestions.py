@@ -2,7 +2,7 @@
 
 :func:`build` turns one scan's plain results into the protocol's
 ``resources``, ``findings`` and ``suggestions`` (see ``docs/protocol.md``),
-and the :class:`~._fixes.FixTable` that ``apply_fix`` validates against. Each
+and the :class:`~.fixes.FixTable` that ``apply_fix`` validates against. Each
 suggestion carries the exact Python a user could type instead (``code``),
 which does the same as the helper's operation: e.g. the output-cache copies
 IPython keeps in ``user_ns_hidden`` are removed too, or the memory would stay.
@@ -17,9 +17,10 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
-from . import _fixes, _resources
-from ._log import quiet_logger
-from ._sizers import is_identifier, type_name
+from ..heap.sizers import is_identifier, type_name
+from ..log import quiet_logger
+from . import fixes
+from .resources import findings as process_findings
 
 _log = quiet_logger(__name__)
 
@@ -68,10 +69,10 @@ def mb(n: int | None) -> str:
 
 class _Builder:
     def __init__(self, shell: Any, provenance: Any) -> None:
-        self.sh = _fixes.Shell(shell)
+        self.sh = fixes.Shell(shell)
         self.provenance = provenance
         self.suggestions: list[dict[str, Any]] = []
-        self.table = _fixes.FixTable()
+        self.table = fixes.FixTable()
 
     def add(
         self,
@@ -84,7 +85,7 @@ class _Builder:
         holder_id: str | None = None,
         resource: Mapping[str, Any] | None = None,
         resources: Sequence[Mapping[str, Any]] = (),
-        records: Sequence[_fixes.Target] = (),
+        records: Sequence[fixes.Target] = (),
     ) -> None:
         sid = f"s{len(self.suggestions) + 1}"
         destructive = action not in ("gc_collect", "malloc_trim")
@@ -101,7 +102,7 @@ class _Builder:
                 "resource_id": resource["id"] if resource is not None else None,
             }
         )
-        self.table.entries[sid] = _fixes.FixEntry(
+        self.table.entries[sid] = fixes.FixEntry(
             sid,
             action,
             list(targets),
@@ -110,10 +111,10 @@ class _Builder:
             [dict(r) for r in (resources or ([resource] if resource is not None else []))],
         )
 
-    def records(self, labels: Sequence[str], action: str) -> list[_fixes.Target] | None:
+    def records(self, labels: Sequence[str], action: str) -> list[fixes.Target] | None:
         out = []
         for label in labels:
-            rec = _fixes.record(label, self.sh, action, self.provenance)
+            rec = fixes.record(label, self.sh, action, self.provenance)
             if rec is None:
                 return None
             out.append(rec)
@@ -123,7 +124,7 @@ class _Builder:
 # ---------------------------------------------------------------------- code strings
 
 
-def delete_code(labels: Sequence[str], sh: _fixes.Shell) -> str:
+def delete_code(labels: Sequence[str], sh: fixes.Shell) -> str:
     """Python that removes every place the labels are stored, as the fix does.
 
     Expression statements (``Out.pop``) come first and a ``del`` last, so the
@@ -134,7 +135,7 @@ def delete_code(labels: Sequence[str], sh: _fixes.Shell) -> str:
     sets: list[str] = []
     dels: list[str] = []
     for label in labels:
-        for where, key in _fixes.places(label, sh):
+        for where, key in fixes.places(label, sh):
             if where == "out":
                 pops.append(f"Out.pop({key}, None)")
             elif where == "hook":
@@ -175,7 +176,7 @@ def resource_code(action: str, res: Mapping[str, Any]) -> str:  # noqa: PLR0911 
             f"proc = {ref}\n"
             "proc.terminate()\n"
             "try:\n"
-            f"    proc.wait({_fixes.TERMINATE_WAIT_S:g})\n"
+            f"    proc.wait({fixes.TERMINATE_WAIT_S:g})\n"
             "except subprocess.TimeoutExpired:\n"
             "    proc.kill()\n"
             "    proc.wait()"
@@ -255,10 +256,10 @@ def _copy_view(b: _Builder, label: str, retained: int, hid: Any) -> None:
     np = sys.modules.get("numpy")
     if np is None or not is_identifier(label):
         return
-    found = _fixes.places(label, b.sh)
+    found = fixes.places(label, b.sh)
     if not found:
         return
-    view = _fixes.value_at(found[0], b.sh)
+    view = fixes.value_at(found[0], b.sh)
     if type(view) is not np.ndarray:
         return
     ns = vars(np.ndarray)
@@ -303,7 +304,7 @@ def _cache(b: _Builder, label: str, retained: int, hid: Any) -> None:
 
 
 def _class_attribute(b: _Builder, label: str, retained: int, hid: Any) -> None:
-    ok, value = _fixes.resolve_dotted(label, b.sh)
+    ok, value = fixes.resolve_dotted(label, b.sh)
     if not ok or type(value) not in (list, dict, set):
         return
     kind = type(value).__name__
@@ -521,12 +522,12 @@ def build(
     user_dicts: Sequence[int] = (),
     *,
     measure_findings: bool = True,
-) -> tuple[list[dict[str, Any]], dict[str, Any], list[dict[str, Any]], _fixes.FixTable]:
+) -> tuple[list[dict[str, Any]], dict[str, Any], list[dict[str, Any]], fixes.FixTable]:
     """``(resources, findings, suggestions, table)`` for one scan's result."""
     b = _Builder(shell, provenance)
     _finish_resources(resources, holders, shell, provenance, user_dicts)
     found = (
-        _resources.findings()
+        process_findings()
         if measure_findings
         else dict.fromkeys(("open_fds", "threads", "children", "cyclic_garbage", "allocator_gap"))
     )

@@ -25,14 +25,7 @@ from queue import Empty
 from types import TracebackType
 from typing import Any, Callable
 
-from ._errors import (
-    CommError,
-    HelperLoadError,
-    HelperMissingError,
-    KernelDiedError,
-    ProtocolMismatchError,
-)
-from ._protocol import (
+from ..protocol import (
     BOOTSTRAP_CODE,
     COMM_TARGET,
     ERR_PROTOCOL_MISMATCH,
@@ -43,6 +36,13 @@ from ._protocol import (
     MSG_SCAN_PROGRESS,
     PROTOCOL_VERSION,
     REQ_SCAN,
+)
+from .errors import (
+    CommError,
+    HelperLoadError,
+    HelperMissingError,
+    KernelDiedError,
+    ProtocolMismatchError,
 )
 
 #: How long to wait for an interrupted cell to finish before giving up on it.
@@ -771,6 +771,6 @@ def _drain(get_msg: Any) -> Iterator[dict[str, Any]]:
 
 
 def _package_version() -> str:
-    from . import __version__  # noqa: PLC0415 - the package imports nothing from here
+    from .. import __version__  # noqa: PLC0415 - the package imports nothing from here
 
     return str(__version__)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Protocol
 
-from ._log import quiet_logger
+from ..log import quiet_logger
 
 _log = quiet_logger(__name__)
 

@@ -2,7 +2,7 @@
 
 ``memory-doctor run NOTEBOOK.ipynb --json REPORT.json`` runs every code cell
 top to bottom in a fresh kernel with the helper loaded, and writes a report
-(see ``_report.py``). Exit codes: 0 ok, 1 the kernel died, 2 bad input,
+(see ``report.py``). Exit codes: 0 ok, 1 the kernel died, 2 bad input,
 3 a threshold was exceeded.
 """
 
@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TextIO
 
-from . import _report
-from ._protocol import LEAK_MIN_RUNS
-from ._report import STATUS_ERROR, STATUS_NOT_RUN, STATUS_OK, format_bytes
-from ._scan_runner import MAX_BUDGET_S
+from ..kernel.runner import MAX_BUDGET_S
+from ..protocol import LEAK_MIN_RUNS
+from . import report
+from .report import STATUS_ERROR, STATUS_NOT_RUN, STATUS_OK, format_bytes
 
 EXIT_OK: Final = 0
 EXIT_KERNEL_DIED: Final = 1
@@ -454,7 +454,7 @@ def _death_message(client_error: Mapping[str, Any] | None) -> str:
 
 
 def _not_run(cell: NotebookCell) -> dict[str, Any]:
-    return _report.cell_entry(
+    return report.cell_entry(
         index=cell.index, cell_id=cell.cell_id, source=cell.source, status=STATUS_NOT_RUN
     )
 
@@ -486,7 +486,7 @@ def run_cells(
     Raises the client's start-up errors (helper missing, protocol mismatch, kernel
     died or timed out while starting) for ``main`` to turn into exit codes.
     """
-    from ._client import KernelSession  # noqa: PLC0415 - pulls in zmq and jupyter_client
+    from .driver import KernelSession  # noqa: PLC0415 - pulls in zmq and jupyter_client
 
     cells = _runnable(notebook.cells)
     outcome = RunOutcome(entries=[], hello=None, kernel_died=False)
@@ -547,7 +547,7 @@ def _run_once(  # noqa: PLR0917 - private; one call site
         else:
             status = STATUS_ERROR
             error = error or {"ename": "Error", "evalue": ""}
-        entry = _report.cell_entry(
+        entry = report.cell_entry(
             index=cell.index,
             cell_id=cell.cell_id,
             source=cell.source,
@@ -594,14 +594,14 @@ def growth_entries(
         growth = record.get("growth") if record is not None else None
         if not isinstance(growth, dict) or not growth.get("flagged"):
             continue
-        out.append(_report.growth_entry(cell.index, cell.cell_id, growth))
+        out.append(report.growth_entry(cell.index, cell.cell_id, growth))
     return out
 
 
 def _run_scan(session: Any, budget: float, outcome: RunOutcome, console: _Console) -> None:
     """The one scan after the last cell; failures are recorded, never raised."""
-    from ._client import SCAN_REPLY_GRACE_S  # noqa: PLC0415 - see run_cells
-    from ._errors import MemoryDoctorError  # noqa: PLC0415
+    from .driver import SCAN_REPLY_GRACE_S  # noqa: PLC0415 - see run_cells
+    from .errors import MemoryDoctorError  # noqa: PLC0415
 
     console.progress(f"{PROG}: scanning what holds memory (budget {budget:g} s)")
     try:
@@ -621,8 +621,8 @@ def _run_fixes(session: Any, budget: float, outcome: RunOutcome, console: _Conso
     A suggestion whose targets an earlier applied fix already acted on (closing
     all figures after each one was closed) is skipped and says so.
     """
-    from ._client import SCAN_REPLY_GRACE_S  # noqa: PLC0415 - see run_cells
-    from ._errors import MemoryDoctorError  # noqa: PLC0415
+    from .driver import SCAN_REPLY_GRACE_S  # noqa: PLC0415 - see run_cells
+    from .errors import MemoryDoctorError  # noqa: PLC0415
 
     suggestions = (outcome.scan_result or {}).get("suggestions") or []
     fixes: list[dict[str, Any]] = []
@@ -633,7 +633,7 @@ def _run_fixes(session: Any, budget: float, outcome: RunOutcome, console: _Conso
         targets = [str(t) for t in sug.get("targets") or []]
         done_by = next((handled[t] for t in targets if t in handled), None)
         if done_by is not None:
-            fixes.append(_report.fix_entry(sid, None, f"skipped: {done_by} already acted on it"))
+            fixes.append(report.fix_entry(sid, None, f"skipped: {done_by} already acted on it"))
             continue
         console.progress(f"{PROG}: applying {sid} ({sug.get('action')}): {sug.get('code')}"[:200])
         try:
@@ -645,18 +645,18 @@ def _run_fixes(session: Any, budget: float, outcome: RunOutcome, console: _Conso
             outcome.interrupted = True
             return
         except (MemoryDoctorError, TimeoutError) as exc:
-            fixes.append(_report.fix_entry(sid, None, _first_line(str(exc)) or "failed"))
+            fixes.append(report.fix_entry(sid, None, _first_line(str(exc)) or "failed"))
             if not session.is_alive():
                 outcome.kernel_died = True
                 return
             continue
         if reply.get("ok"):
-            fixes.append(_report.fix_entry(sid, reply.get("result") or {}, None))
+            fixes.append(report.fix_entry(sid, reply.get("result") or {}, None))
             handled.update(dict.fromkeys(targets, sid))
         else:
             error = reply.get("error") or {}
             fixes.append(
-                _report.fix_entry(sid, None, f"{error.get('code')}: {error.get('message')}")
+                report.fix_entry(sid, None, f"{error.get('code')}: {error.get('message')}")
             )
     console.progress(f"{PROG}: scanning again after {len(fixes)} fixes")
     try:
@@ -680,10 +680,10 @@ def _fix_sections(notebook: LoadedNotebook, outcome: RunOutcome) -> dict[str, An
     if outcome.scan_result is None:
         return {}
     index_by_id = {c.cell_id: c.index for c in notebook.cells}
-    out: dict[str, Any] = _report.fix_sections(outcome.scan_result, index_by_id)
+    out: dict[str, Any] = report.fix_sections(outcome.scan_result, index_by_id)
     if outcome.fixes is not None:
         out["fixes"] = outcome.fixes
-        out["after_fix"] = _report.after_fix_section(
+        out["after_fix"] = report.after_fix_section(
             outcome.after_fix_result, index_by_id, outcome.after_fix_error
         )
     return out
@@ -697,8 +697,8 @@ def _scan_sections(
         return None, None
     index_by_id = {c.cell_id: c.index for c in notebook.cells}
     raw = (outcome.scan_result or {}).get("holders") or []
-    holders = [_report.holder_entry(h, index_by_id) for h in raw if isinstance(h, dict)]
-    return holders, _report.scan_section(outcome.scan_result, outcome.scan_error)
+    holders = [report.holder_entry(h, index_by_id) for h in raw if isinstance(h, dict)]
+    return holders, report.scan_section(outcome.scan_result, outcome.scan_error)
 
 
 def _tell_scan(
@@ -754,15 +754,15 @@ def _describe_violation(v: Mapping[str, Any]) -> str:
     )
 
 
-def _write_reports(report: Mapping[str, Any], json_path: str, html_path: str | None) -> None:
-    _report.write_json(report, json_path)
+def _write_reports(built: Mapping[str, Any], json_path: str, html_path: str | None) -> None:
+    report.write_json(built, json_path)
     if html_path:
-        _report.write_html(report, html_path)
+        report.write_html(built, html_path)
 
 
 def run_command(args: argparse.Namespace, console: _Console) -> int:
     """``memory-doctor run``; returns the exit code."""
-    from ._errors import (  # noqa: PLC0415 - only needed once a kernel starts
+    from .errors import (  # noqa: PLC0415 - only needed once a kernel starts
         HelperMissingError,
         KernelDiedError,
         MemoryDoctorError,
@@ -817,30 +817,30 @@ def run_command(args: argparse.Namespace, console: _Console) -> int:
         raise BadInputError(f"could not start kernel {kernel_name!r}: {exc}") from None
 
     holders, scan = _scan_sections(notebook, outcome)
-    report = _report.build_report(
+    built = report.build_report(
         notebook_path=str(notebook_path),
         total_cells=len(notebook.cells),
-        kernel=_report.kernel_section(kernel_name, outcome.hello),
+        kernel=report.kernel_section(kernel_name, outcome.hello),
         thresholds=thresholds,
         cells=outcome.entries,
         kernel_died=outcome.kernel_died,
         holders=holders,
         scan=scan,
         growth=growth_entries(notebook, outcome.last_records) if args.repeat > 1 else None,
-        repeat=_report.repeat_section(
+        repeat=report.repeat_section(
             args.repeat, outcome.repetitions, outcome.rss_after_runs, outcome.died_in_repetition
         )
         if args.repeat > 1
         else None,
         max_growth=args.max_growth,
     )
-    report.update(_fix_sections(notebook, outcome))
+    built.update(_fix_sections(notebook, outcome))
     try:
-        _write_reports(report, args.json, args.html)
+        _write_reports(built, args.json, args.html)
     except OSError as exc:
         raise BadInputError(f"could not write the report: {exc}") from None
 
-    summary = report["summary"]
+    summary = built["summary"]
     written = args.json + (f" and {args.html}" if args.html else "")
     _tell_scan(console, outcome, holders, scan)
     console.progress(

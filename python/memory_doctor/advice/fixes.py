@@ -32,11 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Callable, Final
 
-from . import _resources
-from ._log import quiet_logger
-from ._measure import current_rss
-from ._protocol import FIX_ACTIONS
-from ._sizers import (
+from ..heap.sizers import (
     instance_dict,
     is_a,
     is_identifier,
@@ -45,6 +41,10 @@ from ._sizers import (
     type_name,
     type_ns,
 )
+from ..kernel.measure import current_rss
+from ..log import quiet_logger
+from ..protocol import FIX_ACTIONS
+from .resources import ResourceTypes, allocator_gap, malloc_trim, malloc_trim_available
 
 _log = quiet_logger(__name__)
 
@@ -366,7 +366,7 @@ def find_resource(res: Mapping[str, Any], sh: Shell) -> Any:
     label = f"{res['label']} ({res['detail']})"
     if obj is None or id(obj) != oid or type_name(type(obj)) != res["_type"]:
         raise FixRefused(f"{label} is no longer there (closed or released?); nothing was changed.")
-    found = _resources.ResourceTypes(res.get("_user_dicts", ())).describe(obj)
+    found = ResourceTypes(res.get("_user_dicts", ())).describe(obj)
     if kind == "figure":
         if list(res["_fingerprint"]) != ["figure", res["_extra"].get("num")]:
             raise FixRefused(f"{label} changed since the scan; nothing was changed.")
@@ -604,7 +604,7 @@ def apply(entry: FixEntry, sh: Shell) -> dict[str, Any]:  # noqa: PLR0912 - one 
                 op(obj)
             del obj
     elif action == "malloc_trim":
-        _resources.malloc_trim()
+        malloc_trim()
     if action not in ("malloc_trim",):
         gc.collect()  # what was freed inside reference cycles goes now, not later
     if action == "cancel_task":
@@ -624,7 +624,7 @@ def apply(entry: FixEntry, sh: Shell) -> dict[str, Any]:  # noqa: PLR0912 - one 
 
 
 def _gap_total() -> int | None:
-    py_free, c_free = _resources.allocator_gap()
+    py_free, c_free = allocator_gap()
     parts = [p for p in (py_free, c_free) if p is not None]
     return sum(parts) if parts else None
 
@@ -645,7 +645,7 @@ def explain(entry: FixEntry, measured: int, gap_before: int | None, alive: int) 
     if gap_before is not None and gap_after is not None and gap_after - gap_before >= short / 2:
         trim = (
             " malloc_trim returns the part held by the C allocator."
-            if _resources.malloc_trim_available()
+            if malloc_trim_available()
             else ""
         )
         return (

@@ -34,8 +34,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from ._log import quiet_logger
-from ._protocol import LEAK_MIN_RUNS
+from ..log import quiet_logger
+from ..protocol import LEAK_MIN_RUNS
 
 _log = quiet_logger(__name__)
 
@@ -96,7 +96,7 @@ class _Sizer:
     """Bounded size estimates of the objects reachable from one variable."""
 
     def __init__(self, deadline: float) -> None:
-        from ._sizers import EXP_LEAF, EXP_SPECIAL, EXP_WALL, Classifier, Context  # noqa: PLC0415 - heavy, and only watched runs need it
+        from ..heap.sizers import EXP_LEAF, EXP_SPECIAL, EXP_WALL, Classifier, Context  # noqa: PLC0415 - heavy, and only watched runs need it
 
         self._classifier = Classifier(Context(frozenset(), set()))
         self._infos: dict[int, Any] = {}
@@ -177,7 +177,7 @@ class _Sizer:
 
 
 def _short_type(tp: type) -> str:
-    from ._sizers import type_name  # noqa: PLC0415 - as in _Sizer
+    from ..heap.sizers import type_name  # noqa: PLC0415 - as in _Sizer
 
     name = type_name(tp)
     return name[len("builtins.") :] if name.startswith("builtins.") else name
@@ -263,7 +263,7 @@ def what_grew(before: Census, after: Census, limit: int = MAX_LABELS) -> list[st
     Variables first, by bytes: ``"data (list) +40.0 MB"``; then types, by count:
     ``"dict +10000"``.
     """
-    from ._report import format_bytes  # noqa: PLC0415 - only on watched runs
+    from ..headless.report import format_bytes  # noqa: PLC0415 - only on watched runs
 
     if not (before.complete and after.complete):
         return []

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Callable, Final
 
-from ._protocol import LEAK_MIN_RUNS, PEAK_NONE, PEAK_RU_MAXRSS, PEAK_VMHWM
+from ..protocol import LEAK_MIN_RUNS, PEAK_NONE, PEAK_RU_MAXRSS, PEAK_VMHWM
 
 REPORT_FORMAT: Final = "memory-doctor-report"
 REPORT_VERSION: Final = 1
@@ -502,8 +502,8 @@ def json_for_script(data: object) -> str:
 
 
 def _plotly_js() -> str | None:
-    """plotly.js's minified bundle, copied next to this module by the JS build, or ``None``."""
-    path = Path(__file__).with_name("static") / "plotly.min.js"
+    """plotly.js's bundle, copied into ``memory_doctor/static`` by the JS build, or None."""
+    path = Path(__file__).parent.parent / "static" / "plotly.min.js"
     try:
         text = path.read_text(encoding="utf-8")
     except OSError:

@@ -27,12 +27,8 @@ import weakref
 from collections import deque
 from typing import Any, Callable
 
-from . import _comm
-from ._growth import Census, GrowthTracker, take_census, what_grew
-from ._limits import memory_limit
-from ._log import quiet_logger
-from ._measure import HeapTracer, PeakProbe, current_rss, gc_collections, select_probe
-from ._protocol import (
+from ..log import quiet_logger
+from ..protocol import (
     COMM_TARGET,
     DEFAULT_CONFIG,
     ERR_BAD_REQUEST,
@@ -57,8 +53,12 @@ from ._protocol import (
     reply_error,
     reply_ok,
 )
-from ._provenance import Provenance
-from ._scan_runner import ScanBusyError, ScanParamsError, ScanRunner
+from . import comm as comm_shim
+from .growth import Census, GrowthTracker, take_census, what_grew
+from .limits import memory_limit
+from .measure import HeapTracer, PeakProbe, current_rss, gc_collections, select_probe
+from .provenance import Provenance
+from .runner import ScanBusyError, ScanParamsError, ScanRunner
 
 _log = quiet_logger(__name__)
 
@@ -111,7 +111,7 @@ class _Frame:
 
 
 def _helper_version() -> str:
-    from . import __version__  # noqa: PLC0415 - the package imports this module lazily
+    from .. import __version__  # noqa: PLC0415 - the package imports this module lazily
 
     return str(__version__)
 
@@ -128,8 +128,8 @@ class MemoryDoctor:
         self._heap = HeapTracer()
         self._config: dict[str, Any] = dict(DEFAULT_CONFIG)
         self._records: deque[dict[str, Any]] = deque(maxlen=MAX_REPLAY_RECORDS)
-        self._comms: dict[str, _comm.CommLike] = {}
-        self._manager: _comm.CommManagerLike | None = None
+        self._comms: dict[str, comm_shim.CommLike] = {}
+        self._manager: comm_shim.CommManagerLike | None = None
         # Measured cells running right now, on any thread (ipykernel 7 subshells).
         self._active: list[_Frame] = []
         self._provenance = Provenance()
@@ -153,8 +153,10 @@ class MemoryDoctor:
         self._probe = select_probe()
         shell.events.register("pre_run_cell", self._pre_run_cell)
         shell.events.register("post_run_cell", self._post_run_cell)
-        manager = _comm.find_manager(shell)
-        if manager is not None and _comm.register_target(manager, COMM_TARGET, self._on_comm_open):
+        manager = comm_shim.find_manager(shell)
+        if manager is not None and comm_shim.register_target(
+            manager, COMM_TARGET, self._on_comm_open
+        ):
             self._manager = manager
         self.loaded = True
 
@@ -172,7 +174,7 @@ class MemoryDoctor:
                 with contextlib.suppress(ValueError):  # already gone
                     shell.events.unregister(event, callback)
         if self._manager is not None:
-            _comm.unregister_target(self._manager, COMM_TARGET, self._on_comm_open)
+            comm_shim.unregister_target(self._manager, COMM_TARGET, self._on_comm_open)
             self._manager = None
         with self._lock:
             comms = list(self._comms.values())
@@ -180,7 +182,7 @@ class MemoryDoctor:
             self._active.clear()
         for comm in comms:
             self._detach(comm)
-            _comm.close(comm)
+            comm_shim.close(comm)
         self._heap.disable()
         if self._probe is not None:
             self._probe.close()
@@ -356,7 +358,7 @@ class MemoryDoctor:
             # Sent under the lock so a comm opening concurrently gets its hello
             # (with or without this record) strictly before or after this.
             for comm in self._comms.values():
-                _comm.send(comm, message)
+                comm_shim.send(comm, message)
 
     def _provenance_begin(self, info: Any) -> None:
         shell = self._shell_ref()
@@ -438,7 +440,7 @@ class MemoryDoctor:
         """Send on one of our comms by id; False if it is gone (the scan runner's sender)."""
         with self._lock:
             comm = self._comms.get(comm_id)
-            return comm is not None and _comm.send(comm, message)
+            return comm is not None and comm_shim.send(comm, message)
 
     def _kernel_parent(self) -> dict[str, Any] | None:
         kernel = getattr(self._shell_ref(), "kernel", None)
@@ -472,7 +474,7 @@ class MemoryDoctor:
 
     # -- comms ---------------------------------------------------------------
 
-    def _detach(self, comm: _comm.CommLike) -> None:
+    def _detach(self, comm: comm_shim.CommLike) -> None:
         """Drop the comm's references to us so an unloaded helper can be freed."""
         try:
             comm.on_msg(None)
@@ -485,8 +487,10 @@ class MemoryDoctor:
             self._open(comm, msg)
         except Exception:  # answer and close rather than leave the tab hanging
             _log.debug("comm_open failed", exc_info=True)
-            _comm.send(comm, self._error(ERR_INTERNAL, "The Memory Doctor helper failed to open."))
-            _comm.close(comm)
+            comm_shim.send(
+                comm, self._error(ERR_INTERNAL, "The Memory Doctor helper failed to open.")
+            )
+            comm_shim.close(comm)
 
     def _open(self, comm: Any, msg: dict[str, Any]) -> None:
         content = msg.get("content") if isinstance(msg, dict) else None
@@ -503,18 +507,18 @@ class MemoryDoctor:
         bad = [v for v in versions if not is_compatible(v)]
         if bad or not versions:
             frontend = str(bad[0])[:MAX_ID_CHARS] if bad else "(none)"
-            _comm.send(
+            comm_shim.send(
                 comm,
                 self._error(ERR_PROTOCOL_MISMATCH, mismatch_message(frontend, PROTOCOL_VERSION)),
             )
-            _comm.close(comm)
+            comm_shim.close(comm)
             return
         if isinstance(data, dict) and isinstance(data.get("config"), dict):
             try:
                 self._configure(data["config"])
             except _BadRequest:
                 _log.debug("ignoring bad config in comm_open", exc_info=True)
-        _comm.route_by_sender(comm)
+        comm_shim.route_by_sender(comm)
         probe = self._probe
         with self._lock:
             hello = {
@@ -532,7 +536,7 @@ class MemoryDoctor:
                 "memory_limit": memory_limit().as_wire(),
                 "malloc_trim": _malloc_trim_available(),
             }
-            _comm.send(comm, hello)
+            comm_shim.send(comm, hello)
             self._comms[comm.comm_id] = comm
         comm.on_msg(self._on_comm_msg)
         comm.on_close(self._on_comm_close)
@@ -559,11 +563,11 @@ class MemoryDoctor:
                 return
             answer = self._dispatch(content.get("data"), comm.comm_id)
             if answer is not None:  # None: a scan that replies when it ends
-                _comm.send(comm, answer)
+                comm_shim.send(comm, answer)
         except Exception:  # never raise out of a handler
             _log.debug("comm_msg failed", exc_info=True)
             if comm is not None:
-                _comm.send(comm, reply_error(None, ERR_INTERNAL, _INTERNAL_MESSAGE))
+                comm_shim.send(comm, reply_error(None, ERR_INTERNAL, _INTERNAL_MESSAGE))
 
     @staticmethod
     def _error(code: str, message: str) -> dict[str, Any]:
@@ -641,7 +645,7 @@ class MemoryDoctor:
         self, request_id: str, data: dict[str, Any], comm_id: str | None
     ) -> dict[str, Any] | None:
         """Validate an ``apply_fix`` and run it on the main loop once no cell runs."""
-        from . import _fixes  # noqa: PLC0415 - only when a fix is asked for
+        from ..advice import fixes as _fixes  # noqa: PLC0415 - only when a fix is asked for
 
         try:
             sid, action, targets = _fixes.parse_request(data)
@@ -744,7 +748,7 @@ def _failed(result: Any) -> bool:
 
 
 def _malloc_trim_available() -> bool:
-    from ._resources import malloc_trim_available  # noqa: PLC0415 - loads libc lazily
+    from ..advice.resources import malloc_trim_available  # noqa: PLC0415 - loads libc lazily
 
     try:
         return malloc_trim_available()

@@ -33,7 +33,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any, Final, Optional
 
-from ._log import quiet_logger
+from ..log import quiet_logger
 
 _log = quiet_logger(__name__)
 

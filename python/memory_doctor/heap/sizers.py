@@ -28,7 +28,7 @@ import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from ._log import quiet_logger
+from ..log import quiet_logger
 
 if TYPE_CHECKING:  # typing.TypeGuard needs 3.10; annotations are not evaluated at runtime
     from typing_extensions import TypeGuard

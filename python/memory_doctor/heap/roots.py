@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from itertools import compress
 from typing import Any, Final
 
-from ._log import quiet_logger
-from ._protocol import HOLDER_KINDS
-from ._sizers import (
+from ..log import quiet_logger
+from ..protocol import HOLDER_KINDS
+from .sizers import (
     _GEN_FRAME,
     cell_contents,
     func_module,
@@ -45,13 +45,13 @@ from ._sizers import (
     type_module,
     type_ns,
 )
-from ._sizers import (
+from .sizers import (
     _classmethod_func as classmethod_func,
 )
-from ._sizers import (
+from .sizers import (
     _frame_globals as frame_globals,
 )
-from ._sizers import (
+from .sizers import (
     _staticmethod_func as staticmethod_func,
 )
 

@@ -42,10 +42,10 @@ from itertools import chain, compress, repeat
 from operator import attrgetter, eq, ge, ne, not_
 from typing import Any, Callable, Final, Optional, Protocol
 
-from ._log import quiet_logger
-from ._protocol import HOLDER_KINDS, SCAN_PHASES, SCAN_STOPPED
-from ._roots import Root, RootList, _singleton_walls, user_modules
-from ._sizers import (
+from ..log import quiet_logger
+from ..protocol import HOLDER_KINDS, SCAN_PHASES, SCAN_STOPPED
+from .roots import Root, RootList, _singleton_walls, user_modules
+from .sizers import (
     _GEN_FRAME,
     EXP_DICT,
     EXP_LEAF,

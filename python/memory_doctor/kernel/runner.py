@@ -41,9 +41,8 @@ import time
 from collections.abc import Mapping
 from typing import Any, Callable, Final, Protocol
 
-from ._log import quiet_logger
-from ._measure import current_rss
-from ._protocol import (
+from ..log import quiet_logger
+from ..protocol import (
     ERR_INTERNAL,
     ERR_REFUSED,
     MSG_SCAN_PROGRESS,
@@ -51,7 +50,8 @@ from ._protocol import (
     reply_error,
     reply_ok,
 )
-from ._provenance import Provenance
+from .measure import current_rss
+from .provenance import Provenance
 
 _log = quiet_logger(__name__)
 
@@ -170,9 +170,9 @@ def _engine_factory(
     progress: Callable[[str, int, float], None],
 ) -> ScanLike:
     """The real engine: roots of the namespace, then a ``Scan`` over them."""
-    from ._resources import ResourceTypes  # noqa: PLC0415 - as below
-    from ._roots import enumerate_roots  # noqa: PLC0415 - heavy; only when a scan is asked for
-    from ._scan import Scan  # noqa: PLC0415 - as above
+    from ..advice.resources import ResourceTypes  # noqa: PLC0415 - as below
+    from ..heap.roots import enumerate_roots  # noqa: PLC0415 - heavy; only when a scan is asked for
+    from ..heap.scan import Scan  # noqa: PLC0415 - as above
 
     roots = enumerate_roots(user_ns, user_ns_hidden)
     return Scan(
@@ -186,8 +186,8 @@ def _engine_factory(
 
 def _user_dicts(user_ns: Any) -> list[int]:
     """ids of the namespaces whose code is the user's (for asyncio tasks)."""
-    from ._roots import user_modules  # noqa: PLC0415 - heavy; only when a scan is asked for
-    from ._sizers import module_dict  # noqa: PLC0415 - as above
+    from ..heap.roots import user_modules  # noqa: PLC0415 - heavy; only when a scan is asked for
+    from ..heap.sizers import module_dict  # noqa: PLC0415 - as above
 
     found = [id(user_ns)]
     found.extend(id(ns) for ns in map(module_dict, user_modules().values()) if ns is not None)
@@ -571,7 +571,7 @@ class ScanRunner:
         self, raw: Mapping[str, Any], holders: list[Any], shell: Any, reason: str | None
     ) -> dict[str, Any]:
         """``resources``, ``findings`` and ``suggestions``; keeps the fix table."""
-        from ._suggest import build  # noqa: PLC0415 - only with the real engine
+        from ..advice.suggestions import build  # noqa: PLC0415 - only with the real engine
 
         namespace = getattr(shell, "user_ns", None)
         try:
