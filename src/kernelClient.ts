@@ -16,6 +16,7 @@ import type { MemoryModel } from './model';
 import {
   BOOTSTRAP_CODE,
   COMM_TARGET,
+  FIX_WAIT_S,
   IErrorMessage,
   IHelloMessage,
   IReplyMessage,
@@ -160,7 +161,9 @@ export class KernelClient implements IDisposable {
   /**
    * Apply one suggestion of the latest scan. The helper re-checks every
    * target and rejects with code `refused` when they changed. A fix waits
-   * for a running cell to end, so the timeout is `FIX_TIMEOUT_MS`.
+   * for a running cell to end (up to `FIX_WAIT_S` in the helper; without
+   * subshells the request itself queues behind the cell), so the timeout is
+   * `FIX_TIMEOUT_MS` and starts again while a cell of this notebook runs.
    */
   applyFix(
     suggestion: Pick<ISuggestion, 'id' | 'action' | 'targets'>
@@ -172,15 +175,20 @@ export class KernelClient implements IDisposable {
         action: suggestion.action,
         targets: suggestion.targets
       },
-      Math.max(this._timeoutMs, KernelClient.FIX_TIMEOUT_MS)
+      Math.max(this._timeoutMs, KernelClient.FIX_TIMEOUT_MS),
+      () => this._live.busy
     ).done;
   }
 
-  /** Send a request; the handle resolves with its result. */
+  /**
+   * Send a request; the handle resolves with its result. When `keepWaiting`
+   * says so at the deadline, the deadline moves `timeoutMs` further.
+   */
   private _send<K extends keyof IRequests>(
     type: K,
     params: IRequests[K],
-    timeoutMs: number
+    timeoutMs: number,
+    keepWaiting?: () => boolean
   ): { requestId: string | null; done: Promise<IResults[K]> } {
     const comm = this._comm;
     if (!comm || !this.isReady) {
@@ -193,7 +201,11 @@ export class KernelClient implements IDisposable {
     }
     const requestId = String(++this._lastRequestId);
     const done = new Promise<IResults[K]>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const expire = () => {
+        if (keepWaiting?.()) {
+          pending.timer = setTimeout(expire, timeoutMs);
+          return;
+        }
         this._pending.delete(requestId);
         reject(
           new KernelClient.RequestError(
@@ -201,12 +213,13 @@ export class KernelClient implements IDisposable {
             `No reply to ${type} within ${timeoutMs} ms.`
           )
         );
-      }, timeoutMs);
-      this._pending.set(requestId, {
+      };
+      const pending: Private.IPending = {
         resolve: resolve as (result: unknown) => void,
         reject,
-        timer
-      });
+        timer: setTimeout(expire, timeoutMs)
+      };
+      this._pending.set(requestId, pending);
       comm.send({ ...params, type, request_id: requestId } as JSONObject);
     });
     return { requestId, done };
@@ -653,10 +666,14 @@ export namespace KernelClient {
   export const SCAN_GRACE_MS = 60000;
 
   /**
-   * Milliseconds an `apply_fix` reply may take: the helper waits for a
-   * running cell to end, and terminating a process may take 3 s.
+   * Milliseconds an `apply_fix` reply may take beyond the helper's wait for
+   * a running cell (`FIX_WAIT_S`): its last check, terminating a process
+   * (up to 3 s) and the reply.
    */
-  export const FIX_TIMEOUT_MS = 120000;
+  export const FIX_GRACE_MS = 30000;
+
+  /** Milliseconds an `apply_fix` reply may take while no cell runs. */
+  export const FIX_TIMEOUT_MS = FIX_WAIT_S * 1000 + FIX_GRACE_MS;
 
   /** The last finished scan of a kernel. */
   export interface ILastScan {

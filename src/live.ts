@@ -82,6 +82,11 @@ export class LiveReadings implements IDisposable {
     return kernel && commsOverSubshells(kernel) ? 'on' : 'no-subshells';
   }
 
+  /** Whether an execution this notebook sent is running in the kernel. */
+  get busy(): boolean {
+    return this._executing.size > 0;
+  }
+
   /** Whether a `get_rss` poll is waiting for its reply or its timer. */
   get isPolling(): boolean {
     return this._timer !== null || this._inFlight;

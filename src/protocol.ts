@@ -18,6 +18,13 @@ export const BOOTSTRAP_CODE = '%load_ext memory_doctor';
 /** The command shown when the helper is missing from a kernel's environment. */
 export const PIP_INSTALL_HINT = '%pip install jupyterlab-memory-doctor';
 
+/**
+ * Seconds the helper waits for a running cell (or scan) to end before it
+ * applies a fix, or refuses it when they are still running; the front end
+ * waits at least as long for the `apply_fix` reply.
+ */
+export const FIX_WAIT_S = 600;
+
 /** Message types sent by the kernel. */
 export const KERNEL_MESSAGES = [
   'hello',

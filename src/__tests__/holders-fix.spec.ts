@@ -231,6 +231,90 @@ describe('applying a suggestion', () => {
   });
 });
 
+describe('a fix clicked while a cell runs', () => {
+  /** The helper's wait for a running cell (FIX_WAIT_S, 600 s), in ms. */
+  const HELPER_WAIT_MS = 600_000;
+
+  afterEach(() => {
+    jest.useRealTimers();
+  });
+
+  /** A panel with a fix on screen and cell `cell-1` running. */
+  async function whileACellRuns(): Promise<{
+    harness: IPanelHarness;
+    endCell: () => void;
+  }> {
+    const harness = await panelHarness();
+    await showScan(harness, makeFixScan());
+    const msgId = harness.kernel.sendExecute('cell-1');
+    harness.kernel.emitStatus('busy', msgId);
+    jest.useFakeTimers();
+    return {
+      harness,
+      endCell: () => harness.kernel.emitStatus('idle', msgId)
+    };
+  }
+
+  it('says it waits for the cell, waits as long as the helper may, and shows the real outcome', async () => {
+    const { harness, endCell } = await whileACellRuns();
+    button(harness, /^Apply: Delete/).click();
+    await flush();
+    expect(harness.comm().lastRequest().type).toBe('apply_fix');
+    expect(button(harness, /^Apply: Delete/).textContent).toBe(
+      'Waiting for the running cell\u2026'
+    );
+    // Longer than any front-end deadline shorter than the helper's wait.
+    jest.advanceTimersByTime(HELPER_WAIT_MS - 1000);
+    await flush();
+    expect(outcome(harness)).toBeNull();
+    endCell();
+    await flush();
+    expect(button(harness, /^Apply: Delete/).textContent).toBe(
+      'Applying\u2026'
+    );
+    answerFix(harness.comm(), { result: makeFixResult() });
+    await flush();
+    expect(outcome(harness)?.querySelector('.jp-mod-result')?.textContent).toBe(
+      'Freed 1.2 GB (estimated 1.2 GB)'
+    );
+    expect(harness.comm().lastRequest().type).toBe('scan');
+  });
+
+  it("keeps waiting while the cell runs, past the helper's wait (the request queues behind it without subshells)", async () => {
+    const { harness, endCell } = await whileACellRuns();
+    button(harness, /^Apply: Delete/).click();
+    await flush();
+    jest.advanceTimersByTime(3 * HELPER_WAIT_MS);
+    await flush();
+    expect(outcome(harness)).toBeNull();
+    endCell();
+    answerFix(harness.comm(), {
+      error: { code: 'refused', message: 'big changed.' }
+    });
+    await flush();
+    expect(outcome(harness)?.textContent).toContain(
+      'Not applied: big changed.'
+    );
+  });
+
+  it('gives up only after the helper would have', async () => {
+    const harness = await panelHarness();
+    await showScan(harness, makeFixScan());
+    jest.useFakeTimers();
+    button(harness, /^Apply: Delete/).click();
+    await flush();
+    expect(button(harness, /^Apply: Delete/).textContent).toBe(
+      'Applying\u2026'
+    );
+    jest.advanceTimersByTime(HELPER_WAIT_MS);
+    await flush();
+    expect(outcome(harness)).toBeNull();
+    jest.advanceTimersByTime(HELPER_WAIT_MS);
+    await flush();
+    expect(outcome(harness)?.classList).toContain('jp-mod-failed');
+  });
+});
+
 describe('Insert as cell', () => {
   it('inserts the code through the notebook and says it was not run', async () => {
     const harness = await panelHarness();

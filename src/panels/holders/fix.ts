@@ -90,6 +90,15 @@ export class FixController implements IDisposable {
   }
 
   /**
+   * Whether the followed kernel's fix was sent and waits for the running
+   * cell to end (the helper applies it only then).
+   */
+  get waiting(): boolean {
+    const model = this._model.entry?.model;
+    return !!model && this._sent.has(model) && model.running !== null;
+  }
+
+  /**
    * Why Apply cannot run now, as a sentence, or null when it can: only a
    * connected kernel's latest, current scan has suggestions the helper will
    * accept, and one fix runs at a time.
@@ -169,6 +178,10 @@ export class FixController implements IDisposable {
         };
         return outcome;
       }
+      // Say whether it waits for a cell while the reply is outstanding.
+      this._sent.add(memory);
+      memory.liveChanged.connect(this._onLiveChanged, this);
+      this._changed.emit();
       try {
         const raw = await entry.client.applyFix(current);
         outcome = {
@@ -178,6 +191,9 @@ export class FixController implements IDisposable {
         };
       } catch (reason) {
         outcome = Private.failure(current, reason);
+      } finally {
+        this._sent.delete(memory);
+        memory.liveChanged.disconnect(this._onLiveChanged, this);
       }
       return outcome;
     } finally {
@@ -239,6 +255,12 @@ export class FixController implements IDisposable {
     this._changed.emit();
   }
 
+  private _onLiveChanged(memory: MemoryModel): void {
+    if (this._model.entry?.model === memory) {
+      this._changed.emit();
+    }
+  }
+
   private _onModelChanged(_: HoldersModel, change: string): void {
     // Another notebook, a scan or a restart changes what there is to say.
     if (change === 'state') {
@@ -253,6 +275,7 @@ export class FixController implements IDisposable {
   private _insert: InsertCell;
   private _outcomes = new WeakMap<MemoryModel, FixOutcome>();
   private _applying = new WeakMap<MemoryModel, string>();
+  private _sent = new WeakSet<MemoryModel>();
   private _changed = new Signal<this, void>(this);
   private _isDisposed = false;
 }

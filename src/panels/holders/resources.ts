@@ -401,6 +401,7 @@ export class ResourcesSection extends Widget {
       suggestion,
       resources,
       applying: controller.applying === suggestion.id,
+      waiting: controller.waiting,
       blocked: controller.blocked,
       units: this._settings.current.units,
       trans: this._trans

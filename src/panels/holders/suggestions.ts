@@ -231,6 +231,8 @@ export interface ISuggestionOptions {
   resources: readonly IResource[];
   /** Whether this suggestion is being confirmed or applied. */
   applying: boolean;
+  /** Whether it was sent and waits for the running cell to end. */
+  waiting?: boolean;
   /** Why Apply cannot run now, or null. */
   blocked: string | null;
   /** Byte units. */
@@ -246,6 +248,7 @@ export interface ISuggestionOptions {
  */
 export function createSuggestion(options: ISuggestionOptions): HTMLElement {
   const { suggestion, resources, applying, blocked, units, trans } = options;
+  const waiting = applying && options.waiting === true;
   const item = el('div', FixClasses.suggestion);
   item.setAttribute('role', 'listitem');
   item.dataset.suggestionId = suggestion.id;
@@ -270,23 +273,23 @@ export function createSuggestion(options: ISuggestionOptions): HTMLElement {
   }
 
   const actions = el('div', FixClasses.actions);
-  const apply = Private.button(
-    applying
-      ? trans.__('Applying\u2026')
-      : suggestion.destructive
-        ? trans.__('Apply\u2026')
-        : trans.__('Apply'),
-    'apply',
-    suggestion.id
-  );
+  let label = suggestion.destructive
+    ? trans.__('Apply\u2026')
+    : trans.__('Apply');
+  let tip = suggestion.destructive
+    ? trans.__('Apply this fix in the kernel (asks first)')
+    : trans.__('Apply this fix in the kernel');
+  if (waiting) {
+    label = trans.__('Waiting for the running cell\u2026');
+    tip = trans.__('The kernel applies this fix when the running cell ends.');
+  } else if (applying) {
+    label = trans.__('Applying\u2026');
+  }
+  const apply = Private.button(label, 'apply', suggestion.id);
   apply.classList.add('jp-mod-apply');
   apply.setAttribute('aria-label', trans.__('Apply: %1', title));
   apply.disabled = applying || blocked !== null;
-  apply.title =
-    blocked ??
-    (suggestion.destructive
-      ? trans.__('Apply this fix in the kernel (asks first)')
-      : trans.__('Apply this fix in the kernel'));
+  apply.title = waiting ? tip : (blocked ?? tip);
   actions.appendChild(apply);
   if (suggestion.code) {
     const insert = Private.button(
@@ -528,6 +531,7 @@ export class SuggestionsSection extends Widget {
           suggestion,
           resources,
           applying: applying === suggestion.id,
+          waiting: controller.waiting,
           blocked,
           units,
           trans
