@@ -37,7 +37,7 @@ export function addCommands(options: addCommands.IOptions): void {
     ),
     isEnabled: () => current() !== undefined,
     execute: async () => {
-      await current()?.client.reload();
+      await current()?.service.reload();
     }
   });
 

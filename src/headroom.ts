@@ -11,9 +11,9 @@ import type { IDisposable } from '@lumino/disposable';
 import { Signal } from '@lumino/signaling';
 
 import { formatBytes, Units } from './format';
-import type { KernelClient } from './kernelClient';
 import type { MemoryModel } from './model';
 import type { IHolder, IMemoryLimit } from './protocol';
+import type { MemoryDoctorService } from './service';
 import type { IMemoryDoctorTracker } from './tokens';
 
 /** How close the kernel is to its limit. */
@@ -236,7 +236,7 @@ export class HeadroomWatcher implements IDisposable {
       return;
     }
     const model = entry.model;
-    const check = () => this._check(panel, model, entry.client);
+    const check = () => this._check(panel, model, entry.service);
     this._watched.set(model, { armed: true, check });
     model.rssChanged.connect(check, this);
     model.liveChanged.connect(check, this);
@@ -260,7 +260,7 @@ export class HeadroomWatcher implements IDisposable {
   private _check(
     panel: NotebookPanel,
     model: MemoryModel,
-    client: KernelClient
+    service: MemoryDoctorService
   ): void {
     const watched = this._watched.get(model);
     if (!watched || this._isDisposed) {
@@ -282,7 +282,7 @@ export class HeadroomWatcher implements IDisposable {
       return;
     }
     watched.armed = false;
-    const last = client.lastScan;
+    const last = service.lastScan;
     const holders = last?.result?.holders;
     this._notifier.headroomWarning(
       headroomWarning({

@@ -1,7 +1,9 @@
 /**
  * The connection between one notebook's session and the kernel helper:
  * bootstrap, comm, typed requests and the kernel lifecycle (restart, kernel
- * change, death), in the manner of ipywidgets' `manager.ts`.
+ * change, death), in the manner of ipywidgets' `manager.ts`. It keeps the
+ * connection status and tells what arrives through signals; what to make of
+ * it is the service's business (`service.ts`), which owns this client.
  */
 
 import type { ISessionContext } from '@jupyterlab/apputils';
@@ -11,37 +13,32 @@ import type { JSONObject } from '@lumino/coreutils';
 import type { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { LiveReadings } from './live';
-import type { MemoryModel } from './model';
+import { MemoryStatus, sameStatus } from './model';
 import {
   BOOTSTRAP_CODE,
   COMM_TARGET,
-  FIX_WAIT_S,
+  ICellRecord,
   IErrorMessage,
   IHelloMessage,
+  IKernelConfig,
   IReplyMessage,
   IRequests,
   IResults,
   IScanProgressMessage,
-  isCellRecord,
-  ISuggestion,
   isCompatible,
   parseKernelMessage,
   PIP_INSTALL_HINT,
   PROTOCOL_VERSION
 } from './protocol';
-import type { IMemoryDoctorSettings, ISettingsSource } from './settings';
 import { CLIENT_NAME, IUserInterface, TRANSLATION_DOMAIN } from './tokens';
 
 /**
- * Bootstraps the helper into a notebook's kernel and keeps a comm to it,
- * feeding a `MemoryModel`.
+ * Bootstraps the helper into a notebook's kernel and keeps a comm to it.
  */
 export class KernelClient implements IDisposable {
   constructor(options: KernelClient.IOptions) {
     this._sessionContext = options.sessionContext;
-    this._model = options.model;
-    this._settings = options.settings;
+    this._config = options.config;
     this._ui = options.ui;
     this._trans = options.trans ?? nullTranslator.load(TRANSLATION_DOMAIN);
     this._timeoutMs =
@@ -51,13 +48,6 @@ export class KernelClient implements IDisposable {
     context.kernelChanged.connect(this._onKernelChanged, this);
     context.statusChanged.connect(this._onStatusChanged, this);
     context.connectionStatusChanged.connect(this._onConnectionChanged, this);
-    this._settings.changed.connect(this._onSettingsChanged, this);
-    this._live = new LiveReadings({
-      sessionContext: context,
-      client: this,
-      model: this._model,
-      settings: this._settings
-    });
     context.ready
       .then(() => {
         // kernelChanged may already have started this kernel; bootstrap once.
@@ -71,37 +61,39 @@ export class KernelClient implements IDisposable {
       });
   }
 
-  /** The model this client feeds. */
-  get model(): MemoryModel {
-    return this._model;
+  /** The connection status. */
+  get status(): MemoryStatus {
+    return this._status;
   }
 
-  /** Whether the helper answered and requests can be sent. */
-  get isReady(): boolean {
-    return this._comm !== null && this._model.status.kind === 'ready';
+  /** Emitted when `status` changes. */
+  get statusChanged(): ISignal<this, MemoryStatus> {
+    return this._statusChanged;
   }
 
-  /** Whether the client is disposed. */
-  get isDisposed(): boolean {
-    return this._isDisposed;
+  /** Emitted with a compatible `hello`, right after `status` became ready. */
+  get hello(): ISignal<this, IHelloMessage> {
+    return this._hello;
   }
 
-  /** Live readings and the running cell of this notebook's kernel. */
-  get live(): LiveReadings {
-    return this._live;
-  }
-
-  /**
-   * The last scan of the current kernel that finished, with when it
-   * finished (epoch milliseconds); null before one did or after a restart.
-   */
-  get lastScan(): KernelClient.ILastScan | null {
-    return this._lastScan;
+  /** Emitted with the record of every `cell_measured` message. */
+  get cellMeasured(): ISignal<this, ICellRecord> {
+    return this._cellMeasured;
   }
 
   /** Emitted for every `scan_progress` message from the current kernel. */
   get scanProgress(): ISignal<this, IScanProgressMessage> {
     return this._scanProgress;
+  }
+
+  /** Whether the helper answered and requests can be sent. */
+  get isReady(): boolean {
+    return this._comm !== null && this._status.kind === 'ready';
+  }
+
+  /** Whether the client is disposed. */
+  get isDisposed(): boolean {
+    return this._isDisposed;
   }
 
   /**
@@ -122,74 +114,26 @@ export class KernelClient implements IDisposable {
    */
   request<K extends keyof IRequests>(
     type: K,
-    params: IRequests[K]
+    params: IRequests[K],
+    options: KernelClient.ISendOptions = {}
   ): Promise<IResults[K]> {
-    return this._send(type, params, this._timeoutMs).done;
+    return this.send(type, params, options).done;
   }
 
   /**
-   * Start a `scan`. The handle carries the request id, which `scan_progress`
-   * messages and a `cancel` refer to (null when nothing could be sent).
-   *
-   * The reply may take the whole budget, and with ipykernel < 7 the request
-   * also waits behind a running cell, so the timeout is the budget plus
-   * `SCAN_GRACE_MS` (and never shorter than the ordinary timeout).
+   * Send a request. The handle carries the request id, which a `scan`'s
+   * `scan_progress` messages and a `cancel` refer to (null when nothing
+   * could be sent), and resolves like `request()`. The timeout is never
+   * shorter than `requestTimeoutMs`; when `keepWaiting` says so at the
+   * deadline, the deadline moves that far again.
    */
-  scan(params: IRequests['scan']): KernelClient.IScanHandle {
-    const budget = params.budget_s ?? KernelClient.DEFAULT_SCAN_BUDGET_S;
-    const timeoutMs = Math.max(
-      this._timeoutMs,
-      budget * 1000 + KernelClient.SCAN_GRACE_MS
-    );
-    const handle = this._send('scan', params, timeoutMs);
-    const generation = this._generation;
-    handle.done
-      .then(result => {
-        if (generation === this._generation) {
-          this._lastScan = { result, time: Date.now() };
-        }
-      })
-      .catch(() => undefined);
-    return handle;
-  }
-
-  /** Ask the helper to stop the scan whose request id is `target`. */
-  cancel(target: string): Promise<IResults['cancel']> {
-    return this.request('cancel', { target });
-  }
-
-  /**
-   * Apply one suggestion of the latest scan. The helper re-checks every
-   * target and rejects with code `refused` when they changed. A fix waits
-   * for a running cell to end (up to `FIX_WAIT_S` in the helper; without
-   * subshells the request itself queues behind the cell), so the timeout is
-   * `FIX_TIMEOUT_MS` and starts again while a cell of this notebook runs.
-   */
-  applyFix(
-    suggestion: Pick<ISuggestion, 'id' | 'action' | 'targets'>
-  ): Promise<IResults['apply_fix']> {
-    return this._send(
-      'apply_fix',
-      {
-        suggestion_id: suggestion.id,
-        action: suggestion.action,
-        targets: suggestion.targets
-      },
-      Math.max(this._timeoutMs, KernelClient.FIX_TIMEOUT_MS),
-      () => this._live.busy
-    ).done;
-  }
-
-  /**
-   * Send a request; the handle resolves with its result. When `keepWaiting`
-   * says so at the deadline, the deadline moves `timeoutMs` further.
-   */
-  private _send<K extends keyof IRequests>(
+  send<K extends keyof IRequests>(
     type: K,
     params: IRequests[K],
-    timeoutMs: number,
-    keepWaiting?: () => boolean
-  ): { requestId: string | null; done: Promise<IResults[K]> } {
+    options: KernelClient.ISendOptions = {}
+  ): KernelClient.IRequestHandle<K> {
+    const timeoutMs = Math.max(this._timeoutMs, options.timeoutMs ?? 0);
+    const keepWaiting = options.keepWaiting;
     const comm = this._comm;
     if (!comm || !this.isReady) {
       return {
@@ -225,6 +169,15 @@ export class KernelClient implements IDisposable {
     return { requestId, done };
   }
 
+  /** Log a problem with the helper, once per message. */
+  warnOnce(message: string): void {
+    if (this._warned.has(message)) {
+      return;
+    }
+    this._warned.add(message);
+    console.warn(`Memory Doctor: ${message}`);
+  }
+
   /** Close the comm and stop listening. Safe to call twice. */
   dispose(): void {
     if (this._isDisposed) {
@@ -233,7 +186,6 @@ export class KernelClient implements IDisposable {
     this._isDisposed = true;
     this._generation++;
     this._dropComm('The notebook was closed.', true);
-    this._live.dispose();
     Signal.clearData(this);
   }
 
@@ -250,20 +202,20 @@ export class KernelClient implements IDisposable {
     this._needsBootstrap = false;
     const stale = () => this._isDisposed || generation !== this._generation;
     if (!kernel) {
-      this._model.setStatus({ kind: 'connecting' });
+      this._setStatus({ kind: 'connecting' });
       return;
     }
     if (kernel.handleComms === false) {
-      this._model.setStatus({ kind: 'unsupported', reason: 'comms' });
+      this._setStatus({ kind: 'unsupported', reason: 'comms' });
       return;
     }
-    this._model.setStatus({ kind: 'connecting' });
+    this._setStatus({ kind: 'connecting' });
     const info = await this._settle(kernel.info, stale);
     if (info === undefined) {
       return;
     }
     if (info.language_info?.name !== 'python') {
-      this._model.setStatus({ kind: 'unsupported', reason: 'language' });
+      this._setStatus({ kind: 'unsupported', reason: 'language' });
       return;
     }
     // The future is cancelled when the kernel restarts mid-bootstrap; the
@@ -284,13 +236,13 @@ export class KernelClient implements IDisposable {
     const content = reply.content;
     if (content.status === 'error') {
       if (content.ename === 'ModuleNotFoundError') {
-        this._model.setStatus({ kind: 'no-helper', hint: PIP_INSTALL_HINT });
+        this._setStatus({ kind: 'no-helper', hint: PIP_INSTALL_HINT });
         if (!this._notifiedMissing) {
           this._notifiedMissing = true;
           this._ui.helperMissing(PIP_INSTALL_HINT);
         }
       } else {
-        this._model.setStatus({
+        this._setStatus({
           kind: 'error',
           message: `${content.ename}: ${content.evalue}`
         });
@@ -298,7 +250,7 @@ export class KernelClient implements IDisposable {
       return;
     }
     if (content.status !== 'ok') {
-      this._model.setStatus({
+      this._setStatus({
         kind: 'error',
         message: this._trans.__('Loading the kernel helper was aborted.')
       });
@@ -321,7 +273,7 @@ export class KernelClient implements IDisposable {
       return stale() ? undefined : value;
     } catch (reason) {
       if (!stale()) {
-        this._model.setStatus({ kind: 'error', message: String(reason) });
+        this._setStatus({ kind: 'error', message: String(reason) });
       }
       return undefined;
     }
@@ -335,7 +287,7 @@ export class KernelClient implements IDisposable {
     try {
       comm = kernel.createComm(COMM_TARGET);
     } catch (reason) {
-      this._model.setStatus({ kind: 'error', message: String(reason) });
+      this._setStatus({ kind: 'error', message: String(reason) });
       return;
     }
     this._comm = comm;
@@ -345,7 +297,7 @@ export class KernelClient implements IDisposable {
       {
         protocol_version: PROTOCOL_VERSION,
         client: CLIENT_NAME,
-        config: { tracemalloc: this._settings.current.tracemalloc }
+        config: this._config() as unknown as JSONObject
       },
       { version: PROTOCOL_VERSION }
     );
@@ -361,7 +313,7 @@ export class KernelClient implements IDisposable {
     }
     const message = parseKernelMessage(msg.content?.data);
     if (!message) {
-      this._warnOnce(
+      this.warnOnce(
         'Ignoring a malformed or unknown message from the kernel helper.'
       );
       return;
@@ -374,7 +326,7 @@ export class KernelClient implements IDisposable {
         this._onError(message);
         break;
       case 'cell_measured':
-        this._model.addRecord(message.record);
+        this._cellMeasured.emit(message.record);
         break;
       case 'scan_progress':
         this._scanProgress.emit(message);
@@ -398,36 +350,23 @@ export class KernelClient implements IDisposable {
       );
       return;
     }
-    this._model.setStatus({
+    this._setStatus({
       kind: 'ready',
       peakMethod: hello.peak_method,
       peakExact: hello.peak_exact === true,
       helperVersion: String(hello.helper_version),
       python: String(hello.python)
     });
-    if (typeof hello.rss === 'number') {
-      this._model.setRss(hello.rss);
-    }
-    if (hello.memory_limit) {
-      this._model.setMemoryLimit(hello.memory_limit);
-    }
-    // Replayed records come from the kernel too: keep only well-formed ones.
-    this._model.replay(hello.records.filter(isCellRecord));
-    const wanted = this._settings.current.tracemalloc;
-    if (hello.config && hello.config.tracemalloc !== wanted) {
-      // The setting changed between comm_open and hello.
-      this._configure(wanted);
-    }
-    this._schedulePoll();
+    this._hello.emit(hello);
   }
 
   private _onError(error: IErrorMessage): void {
     if (error.code === 'protocol_mismatch') {
       this._fail(error.message);
-    } else if (this._model.status.kind === 'ready') {
-      this._warnOnce(`Kernel helper error: ${error.message}`);
+    } else if (this._status.kind === 'ready') {
+      this.warnOnce(`Kernel helper error: ${error.message}`);
     } else {
-      this._model.setStatus({ kind: 'error', message: error.message });
+      this._setStatus({ kind: 'error', message: error.message });
     }
   }
 
@@ -437,7 +376,7 @@ export class KernelClient implements IDisposable {
         ? undefined
         : this._pending.get(reply.request_id);
     if (!pending) {
-      this._warnOnce('Ignoring a reply to an unknown request.');
+      this.warnOnce('Ignoring a reply to an unknown request.');
       return;
     }
     this._pending.delete(reply.request_id as string);
@@ -459,8 +398,8 @@ export class KernelClient implements IDisposable {
       return;
     }
     this._dropComm('The kernel closed the connection.', false);
-    if (this._model.status.kind !== 'mismatch') {
-      this._model.setStatus({
+    if (this._status.kind !== 'mismatch') {
+      this._setStatus({
         kind: 'error',
         message: this._trans.__(
           'The kernel helper closed the connection. Run "Reload Memory Doctor Helper" to reconnect.'
@@ -472,7 +411,7 @@ export class KernelClient implements IDisposable {
   /** A fatal version problem: say so once, in a dialog, and stop. */
   private _fail(message: string): void {
     this._dropComm(message, true);
-    this._model.setStatus({ kind: 'mismatch', message });
+    this._setStatus({ kind: 'mismatch', message });
     this._ui.versionMismatch(message);
   }
 
@@ -487,20 +426,20 @@ export class KernelClient implements IDisposable {
     switch (status) {
       case 'restarting':
       case 'autorestarting':
-        if (this._model.status.kind === 'unsupported') {
+        if (this._status.kind === 'unsupported') {
           return;
         }
         // JupyterLab drops messages sent while restarting; wait for idle.
         this._generation++;
         this._dropComm('The kernel is restarting.', false);
         this._needsBootstrap = true;
-        this._model.setStatus({ kind: 'stale' });
+        this._setStatus({ kind: 'stale' });
         break;
       case 'dead':
         this._generation++;
         this._dropComm('The kernel died.', false);
         this._needsBootstrap = false;
-        this._model.setStatus({ kind: 'dead' });
+        this._setStatus({ kind: 'dead' });
         break;
       case 'idle':
         this._maybeRebootstrap();
@@ -531,80 +470,15 @@ export class KernelClient implements IDisposable {
     }
   }
 
-  private _onSettingsChanged(
-    _: ISettingsSource,
-    previous: Readonly<IMemoryDoctorSettings>
-  ): void {
-    const current = this._settings.current;
-    if (current.tracemalloc !== previous.tracemalloc && this.isReady) {
-      this._configure(current.tracemalloc);
-    }
-    if (current.statusRefreshSeconds !== previous.statusRefreshSeconds) {
-      this._schedulePoll();
-    }
-  }
-
-  private _configure(tracemalloc: boolean): void {
-    this.request('configure', { tracemalloc }).catch(reason => {
-      // A restart or close re-sends the config with the next comm_open.
-      if (!this._isDisposed && reason?.code !== 'closed') {
-        this._warnOnce(`Could not configure the kernel helper: ${reason}`);
-      }
-    });
-  }
-
-  /** Read the kernel's RSS every `statusRefreshSeconds` while it is idle. */
-  private _schedulePoll(): void {
-    if (this._pollTimer !== null) {
-      clearTimeout(this._pollTimer);
-      this._pollTimer = null;
-    }
-    const seconds = this._settings.current.statusRefreshSeconds;
-    if (this._isDisposed || !this.isReady || !(seconds > 0)) {
-      return;
-    }
-    this._pollTimer = setTimeout(() => {
-      this._pollTimer = null;
-      void this._poll().then(() => this._schedulePoll());
-    }, seconds * 1000);
-  }
-
-  private async _poll(): Promise<void> {
-    // Comm messages queue behind a running cell (ipykernel < 7), so only
-    // ask while idle; cell_measured carries the RSS after each cell anyway.
-    if (
-      !this.isReady ||
-      this._kernel?.status !== 'idle' ||
-      document.visibilityState === 'hidden'
-    ) {
-      return;
-    }
-    try {
-      const result = await this.request('get_rss', {});
-      if (result.memory_limit) {
-        this._model.setMemoryLimit(result.memory_limit);
-      }
-      if (typeof result.rss === 'number') {
-        this._model.addReading({
-          time:
-            typeof result.time === 'number' ? result.time : Date.now() / 1000,
-          rss: result.rss,
-          peakRss: typeof result.peak_rss === 'number' ? result.peak_rss : null
-        });
-      }
-    } catch {
-      // A missed reading is harmless; the next poll or cell will update.
+  private _setStatus(status: MemoryStatus): void {
+    if (!sameStatus(this._status, status)) {
+      this._status = status;
+      this._statusChanged.emit(status);
     }
   }
 
   /** Forget the comm and reject what was waiting on it. */
   private _dropComm(reason: string, close: boolean): void {
-    // The next comm talks to another process, or to this one restarted.
-    this._lastScan = null;
-    if (this._pollTimer !== null) {
-      clearTimeout(this._pollTimer);
-      this._pollTimer = null;
-    }
     const comm = this._comm;
     this._comm = null;
     if (comm && close && !comm.isDisposed) {
@@ -622,17 +496,8 @@ export class KernelClient implements IDisposable {
     }
   }
 
-  private _warnOnce(message: string): void {
-    if (this._warned.has(message)) {
-      return;
-    }
-    this._warned.add(message);
-    console.warn(`Memory Doctor: ${message}`);
-  }
-
   private _sessionContext: ISessionContext;
-  private _model: MemoryModel;
-  private _settings: ISettingsSource;
+  private _config: () => IKernelConfig;
   private _ui: IUserInterface;
   private _trans: TranslationBundle;
   private _timeoutMs: number;
@@ -643,11 +508,12 @@ export class KernelClient implements IDisposable {
   private _notifiedMissing = false;
   private _lastRequestId = 0;
   private _pending = new Map<string, Private.IPending>();
-  private _pollTimer: ReturnType<typeof setTimeout> | null = null;
   private _warned = new Set<string>();
+  private _status: MemoryStatus = { kind: 'connecting' };
+  private _statusChanged = new Signal<this, MemoryStatus>(this);
+  private _hello = new Signal<this, IHelloMessage>(this);
+  private _cellMeasured = new Signal<this, ICellRecord>(this);
   private _scanProgress = new Signal<this, IScanProgressMessage>(this);
-  private _live: LiveReadings;
-  private _lastScan: KernelClient.ILastScan | null = null;
   private _isDisposed = false;
 }
 
@@ -656,49 +522,31 @@ export namespace KernelClient {
   /** Milliseconds to wait for a reply by default. */
   export const REQUEST_TIMEOUT_MS = 10000;
 
-  /** The scan budget the helper applies when a request names none. */
-  export const DEFAULT_SCAN_BUDGET_S = 5;
-
-  /**
-   * Milliseconds a scan reply may take beyond its budget: queueing behind a
-   * running cell (ipykernel < 7), the final attribution slice and the reply.
-   */
-  export const SCAN_GRACE_MS = 60000;
-
-  /**
-   * Milliseconds an `apply_fix` reply may take beyond the helper's wait for
-   * a running cell (`FIX_WAIT_S`): its last check, terminating a process
-   * (up to 3 s) and the reply.
-   */
-  export const FIX_GRACE_MS = 30000;
-
-  /** Milliseconds an `apply_fix` reply may take while no cell runs. */
-  export const FIX_TIMEOUT_MS = FIX_WAIT_S * 1000 + FIX_GRACE_MS;
-
-  /** The last finished scan of a kernel. */
-  export interface ILastScan {
-    /** The scan's result, as the helper sent it. */
-    readonly result: IResults['scan'];
-    /** When it arrived, epoch milliseconds. */
-    readonly time: number;
+  /** How long to wait for a reply. */
+  export interface ISendOptions {
+    /** Milliseconds; never less than the client's `requestTimeoutMs`. */
+    timeoutMs?: number;
+    /**
+     * Asked at the deadline: true moves the deadline `timeoutMs` further
+     * (e.g. while a cell runs that the reply has to wait for).
+     */
+    keepWaiting?: () => boolean;
   }
 
-  /** A running scan. */
-  export interface IScanHandle {
-    /** The scan's request id, or null when it could not be sent. */
+  /** A request on its way. */
+  export interface IRequestHandle<K extends keyof IRequests> {
+    /** The request id, or null when it could not be sent. */
     readonly requestId: string | null;
     /** Resolves with the result; rejects like `request()`. */
-    readonly done: Promise<IResults['scan']>;
+    readonly done: Promise<IResults[K]>;
   }
 
   /** Options for a `KernelClient`. */
   export interface IOptions {
     /** The notebook's session context. */
     sessionContext: ISessionContext;
-    /** The model to feed. */
-    model: MemoryModel;
-    /** Live settings (tracemalloc, polling interval). */
-    settings: ISettingsSource;
+    /** The helper configuration sent with every `comm_open`. */
+    config: () => IKernelConfig;
     /** Notifications and dialogs; swapped for a recorder in tests. */
     ui: IUserInterface;
     /** Translation bundle for user-facing messages. */

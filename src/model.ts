@@ -39,6 +39,17 @@ export type MemoryStatus =
 /** The kind of a `MemoryStatus`. */
 export type MemoryStatusKind = MemoryStatus['kind'];
 
+/** Whether two statuses are the same (all their fields are primitives). */
+export function sameStatus(a: MemoryStatus, b: MemoryStatus): boolean {
+  const left = a as unknown as Record<string, unknown>;
+  const right = b as unknown as Record<string, unknown>;
+  const keys = Object.keys(left);
+  return (
+    keys.length === Object.keys(right).length &&
+    keys.every(key => left[key] === right[key])
+  );
+}
+
 /** One reading of the kernel's memory (`get_rss`), live or idle. */
 export interface IMemoryReading {
   /** When it was taken, epoch seconds (the kernel's clock when it says). */
@@ -182,7 +193,7 @@ export class MemoryModel implements IDisposable {
 
   /** Set the connection status; emits only on change. */
   setStatus(status: MemoryStatus): void {
-    if (Private.sameStatus(this._status, status)) {
+    if (sameStatus(this._status, status)) {
       return;
     }
     this._status = status;
@@ -422,15 +433,4 @@ export namespace MemoryModel {
 
 namespace Private {
   export const EMPTY: readonly ICellRecord[] = Object.freeze([]);
-
-  /** Shallow comparison of two statuses (all their fields are primitives). */
-  export function sameStatus(a: MemoryStatus, b: MemoryStatus): boolean {
-    const left = a as unknown as Record<string, unknown>;
-    const right = b as unknown as Record<string, unknown>;
-    const keys = Object.keys(left);
-    return (
-      keys.length === Object.keys(right).length &&
-      keys.every(key => left[key] === right[key])
-    );
-  }
 }

@@ -7,8 +7,8 @@ import type { NotebookPanel } from '@jupyterlab/notebook';
 import { Token } from '@lumino/coreutils';
 import type { ISignal } from '@lumino/signaling';
 
-import type { KernelClient } from './kernelClient';
 import type { MemoryModel } from './model';
+import type { MemoryDoctorService } from './service';
 import type { MemoryDoctorSettings } from './settings';
 
 /** The main plugin id; also the settings schema id (schema/plugin.json). */
@@ -47,8 +47,8 @@ export interface IUserInterface {
 export interface IMemoryDoctorEntry {
   /** Status, per-cell records and RSS of the notebook's kernel. */
   readonly model: MemoryModel;
-  /** The connection to the kernel helper. */
-  readonly client: KernelClient;
+  /** Sends requests to the kernel helper and writes `model`. */
+  readonly service: MemoryDoctorService;
 }
 
 /** Maps notebook panels to their memory state. */

@@ -1,6 +1,7 @@
 /**
- * One `MemoryModel`, `KernelClient` and `BadgeManager` per open notebook,
- * created when the notebook tracker sees the panel and disposed with it.
+ * One `MemoryModel`, `MemoryDoctorService` and `BadgeManager` per open
+ * notebook, created when the notebook tracker sees the panel and disposed
+ * with it.
  */
 
 import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
@@ -9,8 +10,8 @@ import type { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { BadgeManager } from './badges';
-import { KernelClient } from './kernelClient';
 import { MemoryModel } from './model';
+import { MemoryDoctorService } from './service';
 import type { MemoryDoctorSettings } from './settings';
 import type {
   IMemoryDoctorEntry,
@@ -56,7 +57,7 @@ export class MemoryDoctorTracker implements IMemoryDoctorTracker, IDisposable {
       return;
     }
     const model = new MemoryModel();
-    const client = new KernelClient({
+    const service = new MemoryDoctorService({
       sessionContext: panel.sessionContext,
       model,
       settings: this.settings,
@@ -69,7 +70,7 @@ export class MemoryDoctorTracker implements IMemoryDoctorTracker, IDisposable {
       settings: this.settings,
       trans: this._trans
     });
-    this._entries.set(panel, { model, client, badges });
+    this._entries.set(panel, { model, service, badges });
     panel.disposed.connect(this._onPanelDisposed, this);
     this._entryAdded.emit(panel);
   }
@@ -98,7 +99,7 @@ export class MemoryDoctorTracker implements IMemoryDoctorTracker, IDisposable {
     this._entries.delete(panel);
     panel.disposed.disconnect(this._onPanelDisposed, this);
     entry.badges.dispose();
-    entry.client.dispose();
+    entry.service.dispose();
     entry.model.dispose();
   }
 

@@ -29,7 +29,7 @@ describe('commands', () => {
     notebooks = { currentWidget: panel };
     const doctor = {
       get: (p: NotebookPanel) =>
-        p === panel ? { model, client: { reload } } : undefined,
+        p === panel ? { model, service: { reload } } : undefined,
       entryAdded: new Signal<object, NotebookPanel>({}),
       settings
     };

@@ -8,9 +8,10 @@ import type { Kernel, KernelMessage } from '@jupyterlab/services';
 import { PromiseDelegate } from '@lumino/coreutils';
 import { Signal } from '@lumino/signaling';
 
-import { KernelClient } from '../kernelClient';
+import type { KernelClient } from '../kernelClient';
 import { MemoryModel } from '../model';
 import type { ICellRecord } from '../protocol';
+import { MemoryDoctorService } from '../service';
 import { MemoryDoctorSettings } from '../settings';
 import type { IUserInterface } from '../tokens';
 
@@ -317,29 +318,35 @@ export function makeHello(
   };
 }
 
-/** A kernel client on a fake kernel, with what it was built from. */
+/**
+ * A notebook's service on a fake kernel, with what it was built from: the
+ * model it writes and its kernel client.
+ */
 export interface IClientHarness {
   kernel: FakeKernel;
   context: FakeSessionContext;
   model: MemoryModel;
   settings: MemoryDoctorSettings;
   ui: RecordingUserInterface;
+  service: MemoryDoctorService;
   client: KernelClient;
 }
 
-const clients: KernelClient[] = [];
+const services: MemoryDoctorService[] = [];
 
-/** Dispose every client made by `makeClient` (call in `afterEach`). */
+/** Dispose every service made by `makeClient` (call in `afterEach`). */
 export function disposeClients(): void {
-  for (const client of clients.splice(0)) {
-    client.dispose();
+  for (const service of services.splice(0)) {
+    service.dispose();
   }
 }
 
 /**
- * A `KernelClient` on a new `FakeKernel`, with status polling off (no test
- * wants it unless it asks) and its session ready unless `ready` is false.
- * The helper has not answered yet: send a `hello` on `kernel.lastComm()`.
+ * A `MemoryDoctorService` (and so a `KernelClient`) on a new `FakeKernel`,
+ * with idle polling off unless `settings` say otherwise after the call (no
+ * test wants it unless it asks), and its session ready unless `ready` is
+ * false. The helper has not answered yet: send a `hello` on
+ * `kernel.lastComm()`.
  */
 export async function makeClient(
   options: {
@@ -347,6 +354,7 @@ export async function makeClient(
     settings?: MemoryDoctorSettings;
     requestTimeoutMs?: number;
     ready?: boolean;
+    now?: () => number;
   } = {}
 ): Promise<IClientHarness> {
   const settings = options.settings ?? new MemoryDoctorSettings();
@@ -355,17 +363,26 @@ export async function makeClient(
   const context = new FakeSessionContext(kernel);
   const model = new MemoryModel();
   const ui = new RecordingUserInterface();
-  const client = new KernelClient({
+  const service = new MemoryDoctorService({
     sessionContext: context.asContext(),
     model,
     settings,
     ui,
-    requestTimeoutMs: options.requestTimeoutMs
+    requestTimeoutMs: options.requestTimeoutMs,
+    now: options.now
   });
-  clients.push(client);
+  services.push(service);
   if (options.ready !== false) {
     context.makeReady();
     await flush();
   }
-  return { kernel, context, model, settings, ui, client };
+  return {
+    kernel,
+    context,
+    model,
+    settings,
+    ui,
+    service,
+    client: service.client
+  };
 }

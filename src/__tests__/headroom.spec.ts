@@ -132,7 +132,7 @@ describe('HeadroomWatcher', () => {
     const entryAdded = new Signal<object, NotebookPanel>({});
     const doctor = {
       get: (p: NotebookPanel) =>
-        p === panel ? { model, client: { lastScan } } : undefined,
+        p === panel ? { model, service: { lastScan } } : undefined,
       entryAdded,
       settings
     } as unknown as IMemoryDoctorTracker;

@@ -1,4 +1,5 @@
 import { KernelClient } from '../kernelClient';
+import { MemoryDoctorService } from '../service';
 import type { IScanProgressMessage } from '../protocol';
 import { makeClient } from './fakes';
 import { connect, disposeClients, makeScanResult } from './holders-fakes';
@@ -18,7 +19,7 @@ afterEach(() => {
 describe('KernelClient.scan', () => {
   it('sends a scan and resolves with its reply', async () => {
     const { entry, comm } = await connect();
-    const handle = entry.client.scan({ budget_s: 3, max_holders: 20 });
+    const handle = entry.service.scan({ budget_s: 3, max_holders: 20 });
     const sent = comm().lastRequest();
     expect(sent).toEqual({
       type: 'scan',
@@ -39,7 +40,7 @@ describe('KernelClient.scan', () => {
   it('delivers scan_progress to listeners and ignores malformed ones', async () => {
     const { entry, comm } = await connect();
     const seen: IScanProgressMessage[] = [];
-    entry.client.scanProgress.connect((_, message) => seen.push(message));
+    entry.service.scanProgress.connect((_, message) => seen.push(message));
     const progress = {
       type: 'scan_progress',
       request_id: '9',
@@ -55,7 +56,7 @@ describe('KernelClient.scan', () => {
   it('waits the budget plus a grace period before timing out', async () => {
     const { entry } = await connect();
     jest.useFakeTimers();
-    const handle = entry.client.scan({ budget_s: 5 });
+    const handle = entry.service.scan({ budget_s: 5 });
     let settled: string | null = null;
     handle.done.then(
       () => (settled = 'resolved'),
@@ -64,7 +65,7 @@ describe('KernelClient.scan', () => {
     jest.advanceTimersByTime(KernelClient.REQUEST_TIMEOUT_MS + 1);
     await Promise.resolve();
     expect(settled).toBeNull();
-    jest.advanceTimersByTime(5000 + KernelClient.SCAN_GRACE_MS);
+    jest.advanceTimersByTime(5000 + MemoryDoctorService.SCAN_GRACE_MS);
     await Promise.resolve();
     await Promise.resolve();
     expect(settled).toBe('timeout');
@@ -72,9 +73,9 @@ describe('KernelClient.scan', () => {
 
   it('cancels by target', async () => {
     const { entry, comm } = await connect();
-    const handle = entry.client.scan({});
+    const handle = entry.service.scan({});
     handle.done.catch(() => undefined); // Rejected by dispose after the test.
-    const cancelled = entry.client.cancel(handle.requestId!);
+    const cancelled = entry.service.cancel(handle.requestId!);
     const sent = comm().lastRequest();
     expect(sent).toMatchObject({ type: 'cancel', target: handle.requestId });
     comm().receive({
@@ -87,8 +88,8 @@ describe('KernelClient.scan', () => {
   });
 
   it('has no request id when it cannot send', async () => {
-    const { client } = await makeClient({ ready: false });
-    const handle = client.scan({});
+    const { service } = await makeClient({ ready: false });
+    const handle = service.scan({});
     expect(handle.requestId).toBeNull();
     await expect(handle.done).rejects.toMatchObject({
       code: 'not_connected'

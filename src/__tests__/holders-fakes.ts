@@ -105,16 +105,16 @@ export interface IConnected {
 /** Dispose every client made by `connect` (call in `afterEach`). */
 export { disposeClients };
 
-/** A `MemoryModel` + `KernelClient` whose helper answered `hello`. */
+/** A `MemoryModel` + `MemoryDoctorService` whose helper answered `hello`. */
 export async function connect(
   settings = new MemoryDoctorSettings()
 ): Promise<IConnected> {
-  const { kernel, context, model, client } = await makeClient({ settings });
+  const { kernel, context, model, service } = await makeClient({ settings });
   kernel.lastComm().receive(makeHello({ protocol_version: '1.1' }));
   return {
     kernel,
     context,
-    entry: { model, client },
+    entry: { model, service },
     settings,
     comm: () => kernel.lastComm()
   };

@@ -1,5 +1,5 @@
-import { KernelClient } from '../kernelClient';
 import { MemoryModel } from '../model';
+import type { MemoryDoctorService } from '../service';
 import { HoldersModel } from '../panels/holders/model';
 import { normalizeScanResult } from '../panels/holders/validate';
 import { MemoryDoctorSettings } from '../settings';
@@ -82,7 +82,7 @@ describe('HoldersModel states', () => {
     expect(model.canRefresh).toBe(false);
 
     const memory = new MemoryModel();
-    const entry = { model: memory, client: {} as KernelClient };
+    const entry = { model: memory, service: {} as MemoryDoctorService };
     model.setEntry(entry);
     expect(model.state).toEqual({ kind: 'connecting' });
     memory.setStatus({ kind: 'no-helper', hint: '%pip install x' });

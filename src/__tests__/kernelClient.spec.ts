@@ -324,7 +324,7 @@ describe('requests', () => {
     jest.useFakeTimers();
     try {
       settings.update({ statusRefreshSeconds: 2 });
-      jest.advanceTimersByTime(2000);
+      await jest.advanceTimersByTimeAsync(2000);
       expect(comm.lastRequest()).toMatchObject({ type: 'get_rss' });
       comm.receive({
         type: 'reply',
@@ -336,7 +336,7 @@ describe('requests', () => {
       expect(model.rss).toBe(777);
       const count = comm.sent.length;
       kernel.setStatus('busy', context);
-      jest.advanceTimersByTime(10000);
+      await jest.advanceTimersByTimeAsync(10000);
       expect(comm.sent.length).toBe(count);
     } finally {
       jest.useRealTimers();

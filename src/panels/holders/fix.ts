@@ -183,7 +183,7 @@ export class FixController implements IDisposable {
       memory.liveChanged.connect(this._onLiveChanged, this);
       this._changed.emit();
       try {
-        const raw = await entry.client.applyFix(current);
+        const raw = await entry.service.applyFix(current);
         outcome = {
           kind: 'applied',
           suggestion: current,

@@ -7,7 +7,6 @@
 import type { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import type { KernelClient } from '../../kernelClient';
 import type { MemoryModel, MemoryStatus } from '../../model';
 import type {
   IHolder,
@@ -319,7 +318,7 @@ export class HoldersModel implements IDisposable {
     }
     const settings = this._settings.current;
     const budgetS = settings.scanBudgetSeconds;
-    const client = entry.client;
+    const client = entry.service;
     const handle = client.scan({
       budget_s: budgetS,
       max_holders: settings.maxHolders
@@ -336,7 +335,7 @@ export class HoldersModel implements IDisposable {
     };
     scan.running = running;
     scan.error = null;
-    const onProgress = (_: KernelClient, message: IScanProgressMessage) => {
+    const onProgress = (_: unknown, message: IScanProgressMessage) => {
       if (message.request_id === running.requestId) {
         running.progress = message;
         if (this._entry === entry) {
@@ -391,7 +390,7 @@ export class HoldersModel implements IDisposable {
     running.cancelling = true;
     this._changed.emit('state');
     try {
-      await entry.client.cancel(running.requestId);
+      await entry.service.cancel(running.requestId);
     } catch {
       // The scan's own reply (or its failure) still ends the running state.
     }

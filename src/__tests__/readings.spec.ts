@@ -1,4 +1,4 @@
-import { commsOverSubshells, LiveReadings } from '../live';
+import { commsOverSubshells, ReadingsPoll } from '../readings';
 import { MemoryDoctorSettings } from '../settings';
 import {
   disposeClients,
@@ -13,21 +13,38 @@ import {
 const GB = 1000 ** 3;
 const LIMIT = { bytes: 8 * GB, source: 'cgroup_v2' as const };
 
-/** A client whose 1.2 helper answered `hello`, live readings on by default. */
+/**
+ * A service whose 1.2 helper answered `hello`, live readings on by default,
+ * idle readings every `idleSeconds` (default: off).
+ */
 async function setup(
-  options: { subshells?: boolean; live?: boolean } = {}
+  options: { subshells?: boolean; live?: boolean; idleSeconds?: number } = {}
 ): Promise<IClientHarness> {
   const settings = new MemoryDoctorSettings();
-  settings.update({
-    statusRefreshSeconds: 0,
-    liveReadings: options.live ?? true
-  });
   const harness = await makeClient({
     kernel: { supportsSubshells: options.subshells ?? true },
     settings
   });
+  settings.update({
+    ...settings.current,
+    statusRefreshSeconds: options.idleSeconds ?? 0,
+    liveReadings: options.live ?? true
+  });
   harness.kernel.lastComm().receive(makeHello({ protocol_version: '1.2' }));
   return harness;
+}
+
+/** Make the browser tab hidden or visible, as the page would tell. */
+function setHidden(hidden: boolean): void {
+  if (hidden) {
+    Object.defineProperty(document, 'visibilityState', {
+      configurable: true,
+      get: () => 'hidden'
+    });
+  } else {
+    delete (document as { visibilityState?: unknown }).visibilityState;
+  }
+  document.dispatchEvent(new Event('visibilitychange'));
 }
 
 /** The get_rss requests sent so far. */
@@ -94,7 +111,7 @@ describe('commsOverSubshells', () => {
   });
 });
 
-describe('LiveReadings with comms over a subshell', () => {
+describe('live readings with comms over a subshell', () => {
   it('marks the running cell and polls get_rss until it ends', async () => {
     const { kernel, model } = await setup();
     const msgId = kernel.sendExecute('cell-a');
@@ -106,7 +123,7 @@ describe('LiveReadings with comms over a subshell', () => {
     });
     expect(rssRequests(kernel)).toHaveLength(0);
 
-    jest.advanceTimersByTime(LiveReadings.INTERVAL_MS);
+    await jest.advanceTimersByTimeAsync(ReadingsPoll.LIVE_INTERVAL_MS);
     expect(rssRequests(kernel)).toHaveLength(1);
     await answer(kernel, {
       rss: 2 * GB,
@@ -125,7 +142,7 @@ describe('LiveReadings with comms over a subshell', () => {
     expect(model.memoryLimit).toEqual(LIMIT);
 
     // The next reading differs: the badge changes while the cell runs.
-    jest.advanceTimersByTime(LiveReadings.INTERVAL_MS);
+    await jest.advanceTimersByTimeAsync(ReadingsPoll.LIVE_INTERVAL_MS);
     expect(rssRequests(kernel)).toHaveLength(2);
     await answer(kernel, {
       rss: 2.5 * GB,
@@ -143,15 +160,15 @@ describe('LiveReadings with comms over a subshell', () => {
     });
     expect(model.running).toBeNull();
     kernel.emitStatus('idle', msgId);
-    jest.advanceTimersByTime(10 * LiveReadings.INTERVAL_MS);
+    await jest.advanceTimersByTimeAsync(10 * ReadingsPoll.LIVE_INTERVAL_MS);
     expect(rssRequests(kernel)).toHaveLength(2);
   });
 
   it('sends one request at a time, however slow the reply', async () => {
     const { kernel } = await setup();
     kernel.emitStatus('busy', kernel.sendExecute('cell-a'));
-    jest.advanceTimersByTime(LiveReadings.INTERVAL_MS);
-    jest.advanceTimersByTime(5 * LiveReadings.INTERVAL_MS);
+    await jest.advanceTimersByTimeAsync(ReadingsPoll.LIVE_INTERVAL_MS);
+    await jest.advanceTimersByTimeAsync(5 * ReadingsPoll.LIVE_INTERVAL_MS);
     expect(rssRequests(kernel)).toHaveLength(1);
   });
 
@@ -159,7 +176,7 @@ describe('LiveReadings with comms over a subshell', () => {
     const { kernel, model } = await setup();
     const msgId = kernel.sendExecute('cell-a');
     kernel.emitStatus('busy', msgId);
-    jest.advanceTimersByTime(LiveReadings.INTERVAL_MS);
+    await jest.advanceTimersByTimeAsync(ReadingsPoll.LIVE_INTERVAL_MS);
     const record = makeRecord({ cell_id: 'cell-a', started_at: 1795032000.25 });
     kernel.lastComm().receive({ type: 'cell_measured', record });
     await answer(kernel, {
@@ -174,7 +191,7 @@ describe('LiveReadings with comms over a subshell', () => {
   it('trusts the kernel about which cell runs', async () => {
     const { kernel, model } = await setup();
     kernel.emitStatus('busy', kernel.sendExecute('cell-a'));
-    jest.advanceTimersByTime(LiveReadings.INTERVAL_MS);
+    await jest.advanceTimersByTimeAsync(ReadingsPoll.LIVE_INTERVAL_MS);
     await answer(kernel, {
       rss: 2 * GB,
       peak_rss: 2 * GB,
@@ -187,7 +204,7 @@ describe('LiveReadings with comms over a subshell', () => {
   it('applies a 1.1 reply (no running field) to the cell iopub named', async () => {
     const { kernel, model } = await setup();
     kernel.emitStatus('busy', kernel.sendExecute('cell-a'));
-    jest.advanceTimersByTime(LiveReadings.INTERVAL_MS);
+    await jest.advanceTimersByTimeAsync(ReadingsPoll.LIVE_INTERVAL_MS);
     await answer(kernel, { rss: 2 * GB, peak_rss: 3 * GB });
     expect(model.running).toMatchObject({
       cellId: 'cell-a',
@@ -198,7 +215,7 @@ describe('LiveReadings with comms over a subshell', () => {
   it('only records the RSS when the kernel says no measured cell runs', async () => {
     const { kernel, model } = await setup();
     kernel.emitStatus('busy', kernel.sendExecute('cell-a'));
-    jest.advanceTimersByTime(LiveReadings.INTERVAL_MS);
+    await jest.advanceTimersByTimeAsync(ReadingsPoll.LIVE_INTERVAL_MS);
     await answer(kernel, {
       rss: 2 * GB,
       peak_rss: 3 * GB,
@@ -236,16 +253,16 @@ describe('LiveReadings with comms over a subshell', () => {
   });
 });
 
-describe('LiveReadings without live readings', () => {
+describe('no live readings', () => {
   it('says the figures come at the end when comms cannot use a subshell', async () => {
-    const { kernel, model, client } = await setup({ subshells: false });
+    const { kernel, model, service } = await setup({ subshells: false });
     kernel.emitStatus('busy', kernel.sendExecute('cell-a'));
-    expect(client.live.mode).toBe('no-subshells');
+    expect(service.liveMode).toBe('no-subshells');
     expect(model.running).toMatchObject({
       cellId: 'cell-a',
       live: 'no-subshells'
     });
-    jest.advanceTimersByTime(10 * LiveReadings.INTERVAL_MS);
+    await jest.advanceTimersByTimeAsync(10 * ReadingsPoll.LIVE_INTERVAL_MS);
     expect(rssRequests(kernel)).toHaveLength(0);
   });
 
@@ -253,11 +270,11 @@ describe('LiveReadings without live readings', () => {
     const { kernel, model, settings } = await setup({ live: false });
     kernel.emitStatus('busy', kernel.sendExecute('cell-a'));
     expect(model.running?.live).toBe('off');
-    jest.advanceTimersByTime(10 * LiveReadings.INTERVAL_MS);
+    await jest.advanceTimersByTimeAsync(10 * ReadingsPoll.LIVE_INTERVAL_MS);
     expect(rssRequests(kernel)).toHaveLength(0);
     settings.update({ ...settings.current, liveReadings: true });
     expect(model.running?.live).toBe('on');
-    jest.advanceTimersByTime(LiveReadings.INTERVAL_MS);
+    await jest.advanceTimersByTimeAsync(ReadingsPoll.LIVE_INTERVAL_MS);
     expect(rssRequests(kernel)).toHaveLength(1);
   });
 });
@@ -266,7 +283,7 @@ describe('kernel death', () => {
   it('keeps the running cell and its last live reading', async () => {
     const { kernel, context, model } = await setup();
     kernel.emitStatus('busy', kernel.sendExecute('cell-a'));
-    jest.advanceTimersByTime(LiveReadings.INTERVAL_MS);
+    await jest.advanceTimersByTimeAsync(ReadingsPoll.LIVE_INTERVAL_MS);
     await answer(kernel, {
       rss: 7.9 * GB,
       peak_rss: 8 * GB,
@@ -286,7 +303,7 @@ describe('kernel death', () => {
     // Restarts that fail end in `dead`: the first note stays.
     kernel.setStatus('dead', context);
     expect(model.lastDeath?.cellId).toBe('cell-a');
-    jest.advanceTimersByTime(10 * LiveReadings.INTERVAL_MS);
+    await jest.advanceTimersByTimeAsync(10 * ReadingsPoll.LIVE_INTERVAL_MS);
     expect(rssRequests(kernel)).toHaveLength(1);
   });
 
@@ -304,7 +321,7 @@ describe('kernel death', () => {
     const { kernel, context, model } = await setup();
     kernel.emitStatus('busy', kernel.sendExecute('cell-a'));
     kernel.setStatus('restarting', context);
-    jest.advanceTimersByTime(0);
+    await jest.advanceTimersByTimeAsync(0);
     expect(model.running).toBeNull();
     expect(model.lastDeath).toBeNull();
   });
@@ -318,7 +335,7 @@ describe('kernel death', () => {
     );
     kernel.setStatus('restarting', context);
     await flush();
-    jest.advanceTimersByTime(0);
+    await jest.advanceTimersByTimeAsync(0);
     expect(model.lastDeath?.cellId).toBe('cell-a');
     expect(model.running).toBeNull();
   });
@@ -335,5 +352,148 @@ describe('kernel death', () => {
     expect(model.lastDeath?.cellId).toBe('cell-a');
     kernel.emitStatus('busy', kernel.sendExecute('cell-a'));
     expect(model.lastDeath).toBeNull();
+  });
+});
+
+describe('idle readings', () => {
+  const IDLE_S = 5;
+
+  afterEach(() => setHidden(false));
+
+  it('reads every statusRefreshSeconds and records the reading, limit included', async () => {
+    const { kernel, model } = await setup({ idleSeconds: IDLE_S });
+    await jest.advanceTimersByTimeAsync(IDLE_S * 1000 - 1);
+    expect(rssRequests(kernel)).toHaveLength(0);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(rssRequests(kernel)).toHaveLength(1);
+    await answer(kernel, {
+      rss: 3 * GB,
+      peak_rss: 4 * GB,
+      time: 1795032100,
+      memory_limit: LIMIT,
+      running: null
+    });
+    expect(model.memoryLimit).toEqual(LIMIT);
+    expect(model.rss).toBe(3 * GB);
+    expect(model.readings).toEqual([
+      { time: 1795032100, rss: 3 * GB, peakRss: 4 * GB }
+    ]);
+    expect(model.running).toBeNull();
+    await jest.advanceTimersByTimeAsync(IDLE_S * 1000);
+    expect(rssRequests(kernel)).toHaveLength(2);
+  });
+
+  it('takes the time of a 1.1 reply from the clock', async () => {
+    const { kernel, model } = await setup({ idleSeconds: IDLE_S });
+    await jest.advanceTimersByTimeAsync(IDLE_S * 1000);
+    await answer(kernel, { rss: 3 * GB, peak_rss: 4 * GB });
+    expect(model.readings[0].time).toBe(Date.now() / 1000);
+    expect(model.memoryLimit).toBeNull();
+  });
+
+  it('does not ask a busy kernel (the request would wait behind the cell)', async () => {
+    const { kernel, context } = await setup({ idleSeconds: IDLE_S });
+    kernel.setStatus('busy', context);
+    await jest.advanceTimersByTimeAsync(3 * IDLE_S * 1000);
+    expect(rssRequests(kernel)).toHaveLength(0);
+    kernel.setStatus('idle', context);
+    await jest.advanceTimersByTimeAsync(IDLE_S * 1000);
+    expect(rssRequests(kernel)).toHaveLength(1);
+  });
+
+  it('stands by while the tab is hidden and resumes when it shows', async () => {
+    const { kernel } = await setup({ idleSeconds: IDLE_S });
+    setHidden(true);
+    await jest.advanceTimersByTimeAsync(3 * IDLE_S * 1000);
+    expect(rssRequests(kernel)).toHaveLength(0);
+    setHidden(false);
+    await jest.advanceTimersByTimeAsync(IDLE_S * 1000);
+    expect(rssRequests(kernel)).toHaveLength(1);
+  });
+
+  it('goes on reading a running cell in a hidden tab, for the death note', async () => {
+    const { kernel } = await setup({ idleSeconds: IDLE_S });
+    setHidden(true);
+    kernel.emitStatus('busy', kernel.sendExecute('cell-a'));
+    await jest.advanceTimersByTimeAsync(ReadingsPoll.LIVE_INTERVAL_MS);
+    expect(rssRequests(kernel)).toHaveLength(1);
+  });
+
+  it('never reads when statusRefreshSeconds is 0, and starts when it is set', async () => {
+    const { kernel, settings } = await setup({ idleSeconds: 0 });
+    await jest.advanceTimersByTimeAsync(3600 * 1000);
+    expect(rssRequests(kernel)).toHaveLength(0);
+    settings.update({ ...settings.current, statusRefreshSeconds: 2 });
+    await jest.advanceTimersByTimeAsync(2000);
+    expect(rssRequests(kernel)).toHaveLength(1);
+  });
+
+  it('stops when the kernel restarts and starts again with the next hello', async () => {
+    const { kernel, context } = await setup({ idleSeconds: IDLE_S });
+    kernel.setStatus('restarting', context);
+    await jest.advanceTimersByTimeAsync(3 * IDLE_S * 1000);
+    expect(kernel.comms).toHaveLength(1);
+    expect(rssRequests(kernel)).toHaveLength(0);
+    kernel.setStatus('idle', context);
+    await flush();
+    kernel.lastComm().receive(makeHello({ protocol_version: '1.2' }));
+    await jest.advanceTimersByTimeAsync(IDLE_S * 1000);
+    expect(rssRequests(kernel)).toHaveLength(1);
+  });
+});
+
+describe('one poll, two cadences', () => {
+  const IDLE_S = 5;
+  const LIVE = ReadingsPoll.LIVE_INTERVAL_MS;
+
+  const reply = { rss: GB, peak_rss: GB, running: null };
+
+  it('reads twice a second while a cell runs, then at the idle cadence again', async () => {
+    const { kernel, service } = await setup({ idleSeconds: IDLE_S });
+    expect(service.readings.interval).toBe(IDLE_S * 1000);
+    await jest.advanceTimersByTimeAsync(IDLE_S * 1000 - LIVE);
+    const msgId = kernel.sendExecute('cell-a');
+    kernel.emitStatus('busy', msgId);
+    expect(service.readings.interval).toBe(LIVE);
+    // The idle countdown does not fire in between: the next is LIVE away.
+    await jest.advanceTimersByTimeAsync(LIVE - 1);
+    expect(rssRequests(kernel)).toHaveLength(0);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(rssRequests(kernel)).toHaveLength(1);
+    await answer(kernel, reply);
+    await jest.advanceTimersByTimeAsync(LIVE);
+    expect(rssRequests(kernel)).toHaveLength(2);
+    await answer(kernel, reply);
+
+    kernel.emitStatus('idle', msgId);
+    expect(service.readings.interval).toBe(IDLE_S * 1000);
+    await jest.advanceTimersByTimeAsync(IDLE_S * 1000 - 1);
+    expect(rssRequests(kernel)).toHaveLength(2);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(rssRequests(kernel)).toHaveLength(3);
+  });
+
+  it('sends nothing while a cell runs on a kernel without subshells', async () => {
+    const { kernel, service } = await setup({
+      idleSeconds: IDLE_S,
+      subshells: false
+    });
+    const msgId = kernel.sendExecute('cell-a');
+    kernel.emitStatus('busy', msgId);
+    await jest.advanceTimersByTimeAsync(10 * IDLE_S * 1000);
+    expect(rssRequests(kernel)).toHaveLength(0);
+    expect(service.readings.interval).toBe(Infinity);
+    kernel.emitStatus('idle', msgId);
+    await jest.advanceTimersByTimeAsync(IDLE_S * 1000);
+    expect(rssRequests(kernel)).toHaveLength(1);
+  });
+
+  it('keeps the live countdown when a second execution starts', async () => {
+    const { kernel } = await setup({ idleSeconds: IDLE_S });
+    kernel.emitStatus('busy', kernel.sendExecute('cell-a'));
+    await jest.advanceTimersByTimeAsync(LIVE - 100);
+    kernel.emitStatus('busy', kernel.sendExecute('cell-b'));
+    await jest.advanceTimersByTimeAsync(100);
+    expect(rssRequests(kernel)).toHaveLength(1);
   });
 });
