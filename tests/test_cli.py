@@ -23,7 +23,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_raw_cell
 
 from memory_doctor.headless import cli
-from memory_doctor.headless import report as _report
+from memory_doctor.headless import report as report_module
 from memory_doctor.headless.cli import main, parse_size
 from memory_doctor.headless.errors import CommError
 from memory_doctor.protocol import LIMIT_SOURCES, PEAK_METHODS, PEAK_VMHWM
@@ -152,10 +152,10 @@ def test_missing_output_folder_exits_2_before_running(tmp_path, capsys):
 
 def _fake_report(cells, thresholds=None, *, died=False):
     thresholds = thresholds or {"max_peak": None, "max_delta": None, "max_rss": None}
-    return _report.build_report(
+    return report_module.build_report(
         notebook_path="dir/<b>nb</b>.ipynb",
         total_cells=len(cells),
-        kernel=_report.kernel_section(
+        kernel=report_module.kernel_section(
             "python3",
             {
                 "python": "3.11.7",
@@ -182,7 +182,7 @@ def _measured(index, cell_id, source, *, before, after, peak):
         "gc_collections": 1,
         "execution_count": index + 1,
     }
-    return _report.cell_entry(
+    return report_module.cell_entry(
         index=index, cell_id=cell_id, source=source, status="ok", record=record
     )
 
@@ -191,7 +191,7 @@ def test_summary_and_violations_are_computed_from_cells():
     cells = [
         _measured(0, "a", "a = 1", before=100 * MB, after=150 * MB, peak=400 * MB),
         _measured(2, "b", "b = 2", before=150 * MB, after=120 * MB, peak=160 * MB),
-        _report.cell_entry(index=3, cell_id="c", source="c", status="not_run"),
+        report_module.cell_entry(index=3, cell_id="c", source="c", status="not_run"),
     ]
     report = _fake_report(cells, {"max_peak": 200 * MB, "max_delta": None, "max_rss": 399 * MB})
     summary = report["summary"]
@@ -221,30 +221,30 @@ def test_html_escapes_and_embeds_chart_json_safely(monkeypatch):
     evil_id = "</script><script>alert(2)</script>"
     cells = [_measured(0, evil_id, f"# {XSS}\nx = 1", before=1 * MB, after=2 * MB, peak=3 * MB)]
     cells[0]["error"] = {"ename": "E<b>", "evalue": "<i>bad</i>"}
-    page = _report.render_html(_fake_report(cells))
+    page = report_module.render_html(_fake_report(cells))
     assert XSS not in page
     assert "<script>alert(2)" not in page
     assert "<b>nb</b>" not in page and "&lt;b&gt;nb&lt;/b&gt;" in page
     assert "<i>bad</i>" not in page
-    if _report._plotly_js() is not None:
+    if report_module._plotly_js() is not None:
         data = re.search(r'id="md-chart-data">(.*?)</script>', page, re.S).group(1)
         assert json.loads(data)[0]["cell_id"] == evil_id  # escaped, yet the same data
 
 
 def test_html_falls_back_to_svg_without_plotly(monkeypatch):
-    monkeypatch.setattr(_report, "_plotly_js", lambda: None)
+    monkeypatch.setattr(report_module, "_plotly_js", lambda: None)
     cells = [
         _measured(0, "a", "a", before=1 * MB, after=2 * MB, peak=3 * MB),
         _measured(1, "b", "b", before=2 * MB, after=2 * MB, peak=9 * MB),
     ]
-    page = _report.render_html(_fake_report(cells))
+    page = report_module.render_html(_fake_report(cells))
     assert "<svg" in page and "<polyline" in page
     assert "plotly.js was not found" in page
     assert "<script" not in page
 
 
 def test_json_for_script_cannot_close_the_element():
-    text = _report.json_for_script({"s": "</script><!-- & -->"})
+    text = report_module.json_for_script({"s": "</script><!-- & -->"})
     assert "</" not in text and "<!--" not in text
     assert json.loads(text) == {"s": "</script><!-- & -->"}
 
@@ -252,7 +252,7 @@ def test_json_for_script_cannot_close_the_element():
 def test_write_atomic_replaces_and_leaves_no_temp_files(tmp_path):
     target = tmp_path / "r.json"
     target.write_text("old", encoding="utf-8")
-    _report.write_atomic(target, "new")
+    report_module.write_atomic(target, "new")
     assert target.read_text(encoding="utf-8") == "new"
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
 
@@ -504,7 +504,7 @@ SCAN_RESULT = {
 
 
 def test_holder_entry_keeps_the_report_fields_and_maps_the_cell():
-    entry = _report.holder_entry(_scan_reply_holder(), {"a": 0, "b": 2})
+    entry = report_module.holder_entry(_scan_reply_holder(), {"a": 0, "b": 2})
     assert entry == {
         "labels": ["big", "Out[3]", "_3"],
         "kind": "variable",
@@ -514,16 +514,21 @@ def test_holder_entry_keeps_the_report_fields_and_maps_the_cell():
         "path": "Out[3]",
         "cell_index": 2,
     }
-    assert _report.holder_entry(_scan_reply_holder(cell_id="gone"), {"b": 2})["cell_index"] is None
-    assert _report.holder_entry(_scan_reply_holder(cell_id=None), {"b": 2})["cell_index"] is None
+    assert (
+        report_module.holder_entry(_scan_reply_holder(cell_id="gone"), {"b": 2})["cell_index"]
+        is None
+    )
+    assert (
+        report_module.holder_entry(_scan_reply_holder(cell_id=None), {"b": 2})["cell_index"] is None
+    )
 
 
 def test_scan_section_and_failed_scan():
-    section = _report.scan_section(SCAN_RESULT)
+    section = report_module.scan_section(SCAN_RESULT)
     assert section["duration_s"] == 1.25 and section["objects_visited"] == 5000
     assert section["complete"] is True and section["stopped"] is None
     assert section["unattributed_bytes"] == 600 * MB - 419_430_400
-    failed = _report.scan_section(None, "the kernel died during the scan")
+    failed = report_module.scan_section(None, "the kernel died during the scan")
     assert failed["complete"] is False and failed["error"] == "the kernel died during the scan"
     assert failed["objects_visited"] is None
 
@@ -531,7 +536,7 @@ def test_scan_section_and_failed_scan():
 def test_report_without_scan_has_no_holders_keys():
     report = _fake_report([_measured(0, "a", "a", before=1 * MB, after=2 * MB, peak=3 * MB)])
     assert "holders" not in report and "scan" not in report
-    assert 'id="md-holders"' not in _report.render_html(report)
+    assert 'id="md-holders"' not in report_module.render_html(report)
 
 
 def test_html_holders_table_escapes_everything():
@@ -540,17 +545,17 @@ def test_html_holders_table_escapes_everything():
         labels=[XSS, "Out[3]"], type=f"<b>{XSS}</b>", path=f"d['{XSS}']", kind="<i>k</i>"
     )
     report = _fake_report(cells)
-    report["holders"] = [_report.holder_entry(evil, {"b": 0})]
-    report["scan"] = _report.scan_section({**SCAN_RESULT, "holders": [evil]})
-    page = _report.render_html(report)
+    report["holders"] = [report_module.holder_entry(evil, {"b": 0})]
+    report["scan"] = report_module.scan_section({**SCAN_RESULT, "holders": [evil]})
+    page = report_module.render_html(report)
     assert 'id="md-holders"' in page
     assert XSS not in page and "<i>k</i>" not in page
     assert html.escape(XSS) in page
-    assert "419.4 MB" in page  # retained, formatted
+    assert "419 MB" in page  # retained, formatted
     partial = dict(report, scan={**report["scan"], "complete": False, "stopped": "budget"})
-    assert "This scan is partial" in _report.render_html(partial)
-    failed = dict(report, holders=[], scan=_report.scan_section(None, f"boom {XSS}"))
-    page = _report.render_html(failed)
+    assert "This scan is partial" in report_module.render_html(partial)
+    failed = dict(report, holders=[], scan=report_module.scan_section(None, f"boom {XSS}"))
+    page = report_module.render_html(failed)
     assert "The scan failed" in page and XSS not in page
 
 
@@ -654,20 +659,20 @@ def test_growth_section_violations_and_html_escaping():
         "runs": 3,
         "growth_per_run_bytes": 40 * MB,
         "flagged": True,
-        "what_grew": [f"{XSS} (list) +40.0 MB"],
+        "what_grew": [f"{XSS} (list) +40 MB"],
     }
-    growth = [_report.growth_entry(1, f"id-{XSS}", flagged)]
-    report = _report.build_report(
+    growth = [report_module.growth_entry(1, f"id-{XSS}", flagged)]
+    report = report_module.build_report(
         notebook_path="nb.ipynb",
         total_cells=2,
-        kernel=_report.kernel_section(
+        kernel=report_module.kernel_section(
             "python3", {"memory_limit": {"bytes": 2 * 1024**3, "source": "cgroup_v2"}}
         ),
         thresholds={"max_peak": None, "max_delta": None, "max_rss": None},
         cells=cells,
         kernel_died=False,
         growth=growth,
-        repeat=_report.repeat_section(3, 3, [140 * MB, 180 * MB, 220 * MB], None),
+        repeat=report_module.repeat_section(3, 3, [140 * MB, 180 * MB, 220 * MB], None),
         max_growth=10 * MB,
     )
     assert report["kernel"]["memory_limit"] == {"bytes": 2 * 1024**3, "source": "cgroup_v2"}
@@ -678,18 +683,18 @@ def test_growth_section_violations_and_html_escaping():
             "cell_id": f"id-{XSS}",
             "runs": 3,
             "growth_per_run_bytes": 40 * MB,
-            "what_grew": [f"{XSS} (list) +40.0 MB"],
+            "what_grew": [f"{XSS} (list) +40 MB"],
         }
     ]
     (violation,) = report["summary"]["violations"]
     assert violation["metric"] == "growth_per_run_bytes" and violation["value"] == 40 * MB
     text = cli._describe_violation(violation)
-    assert text.startswith("leak: cell 1") and "--max-growth 10.0 MB" in text and XSS in text
-    page = _report.render_html(report)
+    assert text.startswith("leak: cell 1") and "--max-growth 10 MB" in text and XSS in text
+    page = report_module.render_html(report)
     assert XSS not in page and html.escape(XSS) in page
     assert 'id="md-growth"' in page and "cgroup v2" in page
     # Under the limit: flagged, but no violation.
-    quiet = _report.growth_violations(growth, 50 * MB)
+    quiet = report_module.growth_violations(growth, 50 * MB)
     assert quiet == []
 
 
@@ -697,7 +702,7 @@ def test_report_without_repeat_has_no_growth_keys():
     report = _fake_report([])
     assert "growth" not in report and "repeat" not in report
     assert "max_growth" not in report["thresholds"]
-    assert 'id="md-growth"' not in _report.render_html(report)
+    assert 'id="md-growth"' not in report_module.render_html(report)
 
 
 @pytest.mark.kernel
@@ -730,14 +735,14 @@ def test_repeat_flags_a_leaking_cell_and_max_growth_exits_3(tmp_path, capsys):
     assert rc == 3, err
     assert "Traceback" not in err
     (leak_line,) = [ln for ln in err.splitlines() if "leak:" in ln]
-    assert "cell 1 (id leaks-40mb)" in leak_line and "history (list) +40.0 MB" in leak_line
+    assert "cell 1 (id leaks-40mb)" in leak_line and "history (list) +40 MB" in leak_line
     assert "run 3 of 3" in out
     report = json.loads(json_path.read_text(encoding="utf-8"))
     (entry,) = report["growth"]
     assert entry["cell_index"] == 1 and entry["cell_id"] == "leaks-40mb"
     assert entry["runs"] == 3
     assert 0.95 * 40 * MB <= entry["growth_per_run_bytes"] <= 1.1 * 40 * MB
-    assert entry["what_grew"][0] == "history (list) +40.0 MB"
+    assert entry["what_grew"][0] == "history (list) +40 MB"
     assert report["repeat"]["count"] == 3 and report["repeat"]["completed"] == 3
     assert len(report["repeat"]["rss_after"]) == 3
     # The report's cells are the first run's: one entry per code cell.
@@ -841,6 +846,6 @@ def test_html_fix_section_escapes_everything():
         ],
         "after_fix": {"holders": [], "resources": [], "rss": 1, "error": XSS},
     }
-    page = _report._render_fixes(report)
+    page = report_module._render_fixes(report)
     assert XSS not in page
     assert page.count(html.escape(XSS, quote=True)) >= 7

@@ -53,7 +53,7 @@ def test_appending_40mb_to_a_global_list_is_flagged_after_3_runs(
     assert third["runs"] == LEAK_MIN_RUNS == 3
     assert third["flagged"] is True
     assert 0.95 * ARRAY_BYTES <= third["growth_per_run_bytes"] <= 1.1 * ARRAY_BYTES
-    assert third["what_grew"][0] == "leaky (list) +40.0 MB", third["what_grew"]
+    assert third["what_grew"][0] == "leaky (list) +40 MB", third["what_grew"]
     # A fourth run stays flagged, with one more run counted.
     fourth = _growth(_run(kernel_session, "leaky.append(np.ones(5_000_000))", "leak-cell"))
     assert fourth is not None and fourth["runs"] == 4 and fourth["flagged"]

@@ -21,9 +21,8 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 import memory_doctor
-from memory_doctor.kernel import comm as _comm
-from memory_doctor.kernel import extension as _extension
-from memory_doctor.kernel import measure as _measure
+from memory_doctor.kernel import comm as comm_shim
+from memory_doctor.kernel import extension, measure
 from memory_doctor.protocol import (
     COMM_TARGET,
     PROTOCOL_VERSION,
@@ -105,15 +104,15 @@ class RecordingManager:
 @pytest.fixture
 def manager() -> Iterator[RecordingManager]:
     fake = RecordingManager()
-    previous = _comm.use_manager(fake)
+    previous = comm_shim.use_manager(fake)
     yield fake
-    _comm.use_manager(previous)
+    comm_shim.use_manager(previous)
 
 
 @pytest.fixture
-def doctor(shell: InteractiveShell, manager: RecordingManager) -> Iterator[_extension.MemoryDoctor]:
+def doctor(shell: InteractiveShell, manager: RecordingManager) -> Iterator[extension.MemoryDoctor]:
     memory_doctor.load_ipython_extension(shell)
-    state = _extension.get(shell)
+    state = extension.get(shell)
     assert state is not None
     yield state
     memory_doctor.unload_ipython_extension(shell)
@@ -123,7 +122,7 @@ def ours(shell: InteractiveShell, event: str) -> list[Any]:
     return [
         cb
         for cb in shell.events.callbacks[event]
-        if isinstance(getattr(cb, "__self__", None), _extension.MemoryDoctor)
+        if isinstance(getattr(cb, "__self__", None), extension.MemoryDoctor)
     ]
 
 
@@ -137,10 +136,10 @@ def run(shell: InteractiveShell, code: str, **kwargs: Any) -> Any:
 
 def test_load_twice_registers_once(shell, manager):
     memory_doctor.load_ipython_extension(shell)
-    first = _extension.get(shell)
+    first = extension.get(shell)
     memory_doctor.load_ipython_extension(shell)
     try:
-        assert _extension.get(shell) is first
+        assert extension.get(shell) is first
         assert len(ours(shell, "pre_run_cell")) == 1
         assert len(ours(shell, "post_run_cell")) == 1
         assert manager.registrations == 1
@@ -173,7 +172,7 @@ def test_load_ext_magic_is_idempotent_and_silent(shell, manager, capsys):
 
 def test_unload_removes_hooks_target_and_comms(shell, manager):
     memory_doctor.load_ipython_extension(shell)
-    state = _extension.get(shell)
+    state = extension.get(shell)
     tab1, tab2 = manager.open(), manager.open()
     assert len(state.comm_ids) == 2
 
@@ -182,7 +181,7 @@ def test_unload_removes_hooks_target_and_comms(shell, manager):
     assert COMM_TARGET not in manager.targets
     assert tab1.closed and tab2.closed
     assert tab1.msg_callback is None and tab2.close_callback is None
-    assert _extension.get(shell) is None
+    assert extension.get(shell) is None
     sent = len(tab1.sent)
     run(shell, "x_after_unload = 1")
     assert len(tab1.sent) == sent
@@ -196,16 +195,16 @@ def test_unload_removes_hooks_target_and_comms(shell, manager):
 
 
 def test_terminal_shell_without_kernel_still_records(shell):
-    previous = _comm.use_manager(None)  # InteractiveShell has no .kernel: no comm
+    previous = comm_shim.use_manager(None)  # InteractiveShell has no .kernel: no comm
     try:
         memory_doctor.load_ipython_extension(shell)
-        state = _extension.get(shell)
+        state = extension.get(shell)
         run(shell, "x_terminal = [0] * 1000")
         (record,) = state.records
         assert record["status"] == "ok" and record["execution_count"] > 0
     finally:
         memory_doctor.unload_ipython_extension(shell)
-        _comm.use_manager(previous)
+        comm_shim.use_manager(previous)
 
 
 def test_no_names_and_no_history_added(shell, manager):
@@ -315,7 +314,7 @@ def test_failing_probe_neither_raises_nor_prints(shell, doctor, manager, capsys,
     assert result.success
     monkeypatch.undo()
     monkeypatch.setattr(doctor.probe, "stop", boom)
-    monkeypatch.setattr(_extension, "gc_collections", boom)
+    monkeypatch.setattr(extension, "gc_collections", boom)
     result = run(shell, "x_probe = 2")
     assert result.success
     assert capsys.readouterr() == ("", "")
@@ -366,7 +365,7 @@ def test_no_reference_kept_to_user_objects_or_results(shell, doctor, manager, ca
 
 
 def test_hello_replays_records_up_to_the_limit(shell, manager, monkeypatch):
-    monkeypatch.setattr(_extension, "MAX_REPLAY_RECORDS", 3)
+    monkeypatch.setattr(extension, "MAX_REPLAY_RECORDS", 3)
     memory_doctor.load_ipython_extension(shell)
     try:
         counts = [run(shell, f"x_replay = {i}").execution_count for i in range(5)]
@@ -516,7 +515,7 @@ def test_internal_failure_becomes_an_internal_error_reply(shell, doctor, manager
         raise RuntimeError("no rss for you")
 
     comm = manager.open()
-    monkeypatch.setattr(_extension, "current_rss", boom)
+    monkeypatch.setattr(extension, "current_rss", boom)
     answer = comm.deliver({"type": "get_rss", "request_id": "9"})
     assert answer["ok"] is False and answer["request_id"] == "9"
     assert answer["error"]["code"] == "internal"
@@ -548,7 +547,7 @@ def test_import_without_ipython_never_raises():
 
 @pytest.mark.parametrize(
     ("probe_class", "method"),
-    [(_measure.RuMaxrssProbe, "ru_maxrss"), (_measure.NoPeakProbe, "none")],
+    [(measure.RuMaxrssProbe, "ru_maxrss"), (measure.NoPeakProbe, "none")],
 )
 def test_fallback_probes_label_themselves_inexact(probe_class, method):
     probe = probe_class()
@@ -566,14 +565,14 @@ def test_select_probe_falls_back_in_order(monkeypatch):
     def unavailable() -> None:
         raise OSError("clear_refs not writable")
 
-    monkeypatch.setattr(_measure, "VmHWMProbe", unavailable)
-    assert _measure.select_probe().method == "ru_maxrss"
-    monkeypatch.setattr(_measure, "RuMaxrssProbe", unavailable)
-    assert _measure.select_probe().method == "none"
+    monkeypatch.setattr(measure, "VmHWMProbe", unavailable)
+    assert measure.select_probe().method == "ru_maxrss"
+    monkeypatch.setattr(measure, "RuMaxrssProbe", unavailable)
+    assert measure.select_probe().method == "none"
 
 
 def test_hello_and_records_report_a_fallback_probe(shell, manager, monkeypatch):
-    monkeypatch.setattr(_extension, "select_probe", _measure.NoPeakProbe)
+    monkeypatch.setattr(extension, "select_probe", measure.NoPeakProbe)
     memory_doctor.load_ipython_extension(shell)
     try:
         comm = manager.open()
@@ -590,7 +589,7 @@ def test_hello_and_records_report_a_fallback_probe(shell, manager, monkeypatch):
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="VmHWM is Linux only")
 def test_vmhwm_probe_sees_a_freed_spike():
     try:
-        probe = _measure.VmHWMProbe()
+        probe = measure.VmHWMProbe()
     except OSError:
         pytest.skip("clear_refs is not writable here")
     before = probe.start()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from memory_doctor.kernel import limits as _limits
+from memory_doctor.kernel import limits
 from memory_doctor.kernel.limits import (
     MemoryLimit,
     detect_limit,
@@ -209,4 +209,4 @@ def test_this_machine() -> None:
         assert limit.path is not None
         assert int(Path(limit.path).read_text().strip()) == limit.bytes
     # The cached reader gives the same answer.
-    assert _limits.memory_limit() == limit
+    assert limits.memory_limit() == limit

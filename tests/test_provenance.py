@@ -15,8 +15,8 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 import memory_doctor
-from memory_doctor.kernel import comm as _comm
-from memory_doctor.kernel import extension as _extension
+from memory_doctor.kernel import comm as comm_shim
+from memory_doctor.kernel import extension
 from memory_doctor.kernel.provenance import Provenance, base_name, output_count, snapshot
 
 # --------------------------------------------------------------------------- pure units
@@ -198,16 +198,16 @@ class _Manager:
 
 
 @pytest.fixture
-def doctor(shell: InteractiveShell) -> Iterator[_extension.MemoryDoctor]:
-    previous = _comm.use_manager(_Manager())
+def doctor(shell: InteractiveShell) -> Iterator[extension.MemoryDoctor]:
+    previous = comm_shim.use_manager(_Manager())
     memory_doctor.load_ipython_extension(shell)
-    state = _extension.get(shell)
+    state = extension.get(shell)
     assert state is not None
     try:
         yield state
     finally:
         memory_doctor.unload_ipython_extension(shell)
-        _comm.use_manager(previous)
+        comm_shim.use_manager(previous)
 
 
 def test_hooks_record_the_cell_that_bound_each_name(shell, doctor):
@@ -250,17 +250,17 @@ def test_silent_runs_bind_nothing_we_see(shell, doctor):
 
 
 def test_unload_forgets_everything(shell):
-    previous = _comm.use_manager(_Manager())
+    previous = comm_shim.use_manager(_Manager())
     try:
         memory_doctor.load_ipython_extension(shell)
-        state = _extension.get(shell)
+        state = extension.get(shell)
         assert state is not None
         shell.run_cell("prov_unload = 1", store_history=True, cell_id="c")
         assert state.provenance.where("prov_unload") is not None
         memory_doctor.unload_ipython_extension(shell)
         assert state.provenance.where("prov_unload") is None
     finally:
-        _comm.use_manager(previous)
+        comm_shim.use_manager(previous)
 
 
 def test_names_bound_by_an_earlier_cells_global_function_count_for_the_caller(shell, doctor):

@@ -22,9 +22,8 @@ from IPython.core.interactiveshell import InteractiveShell
 from tornado.ioloop import IOLoop
 
 import memory_doctor
-from memory_doctor.kernel import comm as _comm
-from memory_doctor.kernel import extension as _extension
-from memory_doctor.kernel import runner as _scan_runner
+from memory_doctor.kernel import comm as comm_shim
+from memory_doctor.kernel import extension, runner
 from memory_doctor.protocol import COMM_TARGET, PROTOCOL_VERSION
 
 # --------------------------------------------------------------------------- fakes
@@ -157,7 +156,16 @@ class FakeScan:
                     "file_backed": False,
                 }
             ],
+            "resources": [],
         }
+
+
+NO_FINDINGS = dict.fromkeys(("open_fds", "threads", "children", "cyclic_garbage", "allocator_gap"))
+
+
+def no_advice(raw: Any, holders: list[Any], stopped: str | None) -> dict[str, Any]:
+    """The post-scan steps, for a fake engine: nothing held open, nothing to suggest."""
+    return {"resources": list(raw["resources"]), "findings": NO_FINDINGS, "suggestions": []}
 
 
 class Engine:
@@ -185,26 +193,27 @@ class Engine:
 @pytest.fixture
 def manager() -> Iterator[Manager]:
     fake = Manager()
-    previous = _comm.use_manager(fake)
+    previous = comm_shim.use_manager(fake)
     yield fake
-    _comm.use_manager(previous)
+    comm_shim.use_manager(previous)
 
 
 @pytest.fixture
 def engine(monkeypatch: pytest.MonkeyPatch) -> Engine:
     fake = Engine()
-    monkeypatch.setattr(_scan_runner, "time", fake.clock)
+    monkeypatch.setattr(runner, "time", fake.clock)
     return fake
 
 
 @pytest.fixture
 def doctor(
     shell: InteractiveShell, manager: Manager, engine: Engine, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[_extension.MemoryDoctor]:
+) -> Iterator[extension.MemoryDoctor]:
     memory_doctor.load_ipython_extension(shell)
-    state = _extension.get(shell)
+    state = extension.get(shell)
     assert state is not None
-    monkeypatch.setattr(state.runner, "_factory", engine)
+    monkeypatch.setattr(state.runner, "scan_factory", engine)
+    monkeypatch.setattr(state.runner, "advice", no_advice)
     yield state
     memory_doctor.unload_ipython_extension(shell)
 
@@ -235,7 +244,7 @@ def slices_ran(engine: Engine, n: int) -> Any:
     return lambda: bool(engine.scans) and engine.scans[0].slices >= n
 
 
-def idle(doctor: _extension.MemoryDoctor) -> Any:
+def idle(doctor: extension.MemoryDoctor) -> Any:
     return lambda: doctor.runner.running is None
 
 
@@ -250,7 +259,16 @@ def test_without_a_loop_the_scan_runs_to_completion_in_the_request(shell, doctor
     (reply,) = [a for a in answers if a["type"] == "reply"]
     assert reply["ok"] is True and reply["request_id"] == "s1"
     result = reply["result"]
-    assert list(result) == ["scan", "rss", "attributed_bytes", "unattributed_bytes", "holders"]
+    assert list(result) == [
+        "scan",
+        "rss",
+        "attributed_bytes",
+        "unattributed_bytes",
+        "holders",
+        "resources",
+        "findings",
+        "suggestions",
+    ]
     assert result["scan"]["complete"] is True and result["scan"]["stopped"] is None
     assert result["rss"] > 0 and result["attributed_bytes"] == 1000
     assert result["unattributed_bytes"] == max(result["rss"] - 1000, 0)
@@ -429,7 +447,7 @@ def test_a_cell_starting_stops_the_scan_before_it_runs(shell, doctor, manager, e
 
 def test_a_scan_asked_for_during_a_cell_waits_for_it(doctor, manager, engine, io_loop, monkeypatch):
     busy = [True]
-    monkeypatch.setattr(doctor.runner, "_cell_running", lambda: busy[0])
+    monkeypatch.setattr(doctor.runner, "is_cell_running", lambda: busy[0])
     comm = manager.open()
 
     async def scenario() -> None:
@@ -500,9 +518,10 @@ def test_no_reference_to_user_objects_survives_the_reply(shell, doctor, manager,
 
 def test_unload_during_a_scan_drops_it(shell, manager, engine, io_loop, monkeypatch):
     memory_doctor.load_ipython_extension(shell)
-    state = _extension.get(shell)
+    state = extension.get(shell)
     assert state is not None
-    monkeypatch.setattr(state.runner, "_factory", engine)
+    monkeypatch.setattr(state.runner, "scan_factory", engine)
+    monkeypatch.setattr(state.runner, "advice", no_advice)
     engine.steps = 1000
     comm = manager.open()
 

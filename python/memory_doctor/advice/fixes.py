@@ -32,19 +32,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Callable, Final
 
-from ..heap.sizers import (
-    instance_dict,
-    is_a,
-    is_identifier,
-    module_dict,
-    obj_lru_type,
-    type_name,
-    type_ns,
-)
-from ..kernel.measure import current_rss
+from ..format import format_bytes
+from ..heap.introspect import instance_dict, is_a, is_identifier, module_dict, type_name, type_ns
+from ..heap.sizers import lru_cache_type
 from ..log import quiet_logger
+from ..procmem import current_rss
 from ..protocol import FIX_ACTIONS
-from .resources import ResourceTypes, allocator_gap, malloc_trim, malloc_trim_available
+from .allocator import AllocatorGap, malloc_trim, malloc_trim_available
+from .resources import ResourceTypes
 
 _log = quiet_logger(__name__)
 
@@ -480,7 +475,7 @@ def _copy_view(entry: FixEntry, sh: Shell) -> None:
 
 def _cache_clear(entry: FixEntry, sh: Shell) -> None:
     ok, wrapper = resolve(entry.targets[0], sh, "cache_clear")
-    lru = obj_lru_type()
+    lru = lru_cache_type()
     if not ok or lru is None or type(wrapper) is not lru:
         raise FixRefused(f"{entry.targets[0]} is no longer an lru_cache; nothing was changed.")
     vars(lru)["cache_clear"](wrapper)
@@ -624,9 +619,7 @@ def apply(entry: FixEntry, sh: Shell) -> dict[str, Any]:  # noqa: PLR0912 - one 
 
 
 def _gap_total() -> int | None:
-    py_free, c_free = allocator_gap()
-    parts = [p for p in (py_free, c_free) if p is not None]
-    return sum(parts) if parts else None
+    return AllocatorGap.measure().total
 
 
 def explain(entry: FixEntry, measured: int, gap_before: int | None, alive: int) -> str | None:
@@ -637,9 +630,9 @@ def explain(entry: FixEntry, measured: int, gap_before: int | None, alive: int) 
     short = estimated - measured
     if alive:
         return (
-            f"Only {_mb(measured)} of the estimated {_mb(estimated)} came back: other "
-            "references still hold the objects (for example a copy inside another object "
-            "or a local of a running function). Scan again to see who holds them."
+            f"Only {format_bytes(measured)} of the estimated {format_bytes(estimated)} came "
+            "back: other references still hold the objects (for example a copy inside another "
+            "object or a local of a running function). Scan again to see who holds them."
         )
     gap_after = _gap_total()
     if gap_before is not None and gap_after is not None and gap_after - gap_before >= short / 2:
@@ -649,9 +642,10 @@ def explain(entry: FixEntry, measured: int, gap_before: int | None, alive: int) 
             else ""
         )
         return (
-            f"Python freed the objects, but the allocator kept {_mb(gap_after - gap_before)} "
-            "instead of returning it to the operating system (the allocator gap): it is "
-            f"reused for new objects, yet RSS only dropped by {_mb(measured)}.{trim}"
+            "Python freed the objects, but the allocator kept "
+            f"{format_bytes(gap_after - gap_before)} instead of returning it to the operating "
+            "system (the allocator gap): it is reused for new objects, yet RSS only dropped by "
+            f"{format_bytes(measured)}.{trim}"
         )
     if entry.action == "malloc_trim":
         return (
@@ -659,15 +653,10 @@ def explain(entry: FixEntry, measured: int, gap_before: int | None, alive: int) 
             "memory inside Python's own small-object arenas is not returned by malloc_trim."
         )
     return (
-        f"RSS dropped by {_mb(measured)}, less than the estimated {_mb(estimated)}: the "
-        "memory may still be referenced from elsewhere, or the allocator kept it for reuse."
+        f"RSS dropped by {format_bytes(measured)}, less than the estimated "
+        f"{format_bytes(estimated)}: the memory may still be referenced from elsewhere, or the "
+        "allocator kept it for reuse."
     )
-
-
-def _mb(n: int) -> str:
-    if n >= 1e9:
-        return f"{n / 1e9:.2f} GB"
-    return f"{n / 1e6:.1f} MB"
 
 
 __all__ = [

@@ -2,9 +2,9 @@
 
 Two sources, merged by object identity:
 
-- the heap walk of the scan (``_scan.Scan``) notes every object whose type is
-  one of the resource types below, with the set of roots it is labelled with,
-  so ``held_by`` comes from the same root attribution as the holders;
+- the heap walk of the scan (``heap.scan.Scan``) notes every object whose type
+  is one of the resource types below, with the set of roots it is labelled
+  with, so ``held_by`` comes from the same root attribution as the holders;
 - registries the libraries keep themselves: pyplot's figure manager
   (``matplotlib._pylab_helpers.Gcf``), ``threading._active`` and asyncio's
   task sets. A figure is open while pyplot holds it, whoever else does.
@@ -16,31 +16,25 @@ types, and third-party modules are looked up in ``sys.modules`` only. Where a
 description needs a library's own Python (a SQLAlchemy URL, an h5py file name)
 it is called only on objects whose class belongs to that library.
 
-The module also computes the process-wide :func:`findings`: open file
-descriptors, threads, child processes, cyclic garbage and the allocator gap.
+After the scan, :func:`finish_resources` numbers the entries and names the
+cell behind each, and :func:`wire_resource` keeps the fields the protocol
+sends (the private ``_`` fields stay in the helper, for the fixes).
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import gc
 import os
-import re
 import sys
 import threading
 import types
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
-from itertools import compress, repeat
-from operator import gt, not_, sub
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
-from ..heap.roots import registered_tasks
-from ..heap.sizers import (
-    _GEN_FRAME,
-    Classifier,
-    Context,
+from ..format import format_bytes
+from ..heap.introspect import (
+    GENERATOR_FRAME,
     func_qualname,
     instance_dict,
     is_a,
@@ -54,6 +48,8 @@ from ..heap.sizers import (
     type_name,
     type_ns,
 )
+from ..heap.ownership import is_kernel_thread, package_of, package_of_type, thread_target
+from ..heap.roots import registered_tasks
 from ..log import quiet_logger
 from ..protocol import RESOURCE_KINDS
 
@@ -63,9 +59,6 @@ _log = quiet_logger(__name__)
 MAX_HELD_BY: Final = 8
 #: Longest description we build from user-derived text (paths, commands).
 _MAX_DETAIL: Final = 200
-#: Cyclic garbage is not measured above this many GC-tracked objects: the pass
-#: is linear in the heap and runs in one go on the kernel's loop, after the scan.
-MAX_GC_OBJECTS: Final = 500_000
 #: Label of pyplot's registry in ``held_by``.
 PYPLOT: Final = "matplotlib.pyplot"
 
@@ -86,23 +79,6 @@ _BASES: Final = (
     ("h5py._hl.files", "File", "h5py_file"),
     ("_asyncio", "Task", "asyncio_task"),
     ("asyncio.tasks", "_PyTask", "asyncio_task"),
-)
-#: Packages whose threads and tasks are the kernel's machinery, not the user's.
-_INFRA: Final = frozenset(
-    {
-        "ipykernel",
-        "IPython",
-        "jupyter_client",
-        "zmq",
-        "tornado",
-        "traitlets",
-        "comm",
-        "memory_doctor",
-        "debugpy",
-        "_pydevd_bundle",
-        "pydevd",
-        "anyio",
-    }
 )
 
 
@@ -125,12 +101,6 @@ def _attrs(obj: Any) -> dict[Any, Any]:
 
 def _get(attrs: Mapping[Any, Any], key: str) -> Any:
     return dict.get(attrs, key) if is_a(attrs, dict) else None
-
-
-def _lib_class(tp: type, package: str) -> bool:
-    """Whether ``tp`` is defined by ``package`` (so its methods are library code)."""
-    module = type_module(tp)
-    return module is not None and (module == package or module.startswith(package + "."))
 
 
 class Found:
@@ -308,16 +278,16 @@ class ResourceTypes:
         local = _addr(base, "getsockname", obj)
         peer = _addr(base, "getpeername", obj)
         text = f"{proto} {local}" + (f" → {peer}" if peer else "") + f" (fd {fd})"
-        exact = type(obj) is module_attr("socket", "socket") or _lib_class(type(obj), "ssl")
+        exact = type(obj) is module_attr("socket", "socket") or package_of_type(type(obj)) == "ssl"
         return Found(obj, "socket", text, ("socket", fd), closable=exact)
 
     def _db(self, obj: Any) -> Found | None:
         tp = type(obj)
-        if _lib_class(tp, "sqlite3"):
+        if package_of_type(tp) == "sqlite3":
             return self._sqlite(obj)
-        if _lib_class(tp, "sqlalchemy"):
+        if package_of_type(tp) == "sqlalchemy":
             return self._sqlalchemy(obj)
-        if _lib_class(tp, "psycopg") or _lib_class(tp, "psycopg2"):
+        if package_of_type(tp) in ("psycopg", "psycopg2"):
             return self._psycopg(obj)
         return None
 
@@ -378,8 +348,9 @@ class ResourceTypes:
                     continue
                 seen.add(id(item))
                 kind = self.kind(type(item))
-                if kind in ("db_connection", "socket", "file") and not _lib_class(
-                    type(item), "sqlalchemy"
+                if (
+                    kind in ("db_connection", "socket", "file")
+                    and package_of_type(type(item)) != "sqlalchemy"
                 ):
                     found.append(id(item))
                 nxt.append(item)
@@ -414,13 +385,11 @@ class ResourceTypes:
             return None  # not started, or finished
         if ident in (threading.main_thread().ident, threading.get_ident()):
             return None
-        target = _get(attrs, "_target")
-        if _package(target) in _INFRA or _lib_class(type(obj), "ipykernel"):
+        if is_kernel_thread(obj):
             return None
-        if _package(target) == "multiprocessing":
+        target = thread_target(obj)
+        if package_of(target) == "multiprocessing":
             return None  # a pool's worker/handler threads: the pool is listed (and fixed) itself
-        if target is None and _package_of_type(type(obj)) in _INFRA:
-            return None
         name = _text(_get(attrs, "_name")) or f"thread {ident}"
         what = _callable_name(target) if target is not None else type_name(type(obj)) + ".run"
         daemon = " (daemon)" if _get(attrs, "_daemonic") is True else ""
@@ -464,7 +433,7 @@ class ResourceTypes:
         name = type_name(type(obj)).rsplit(".", 1)[-1]
         unit = "threads" if name == "ThreadPool" else "worker processes"
         count = f"{n} {unit}" if type(n) is int else unit
-        exact = _lib_class(type(obj), "multiprocessing")
+        exact = package_of_type(type(obj)) == "multiprocessing"
         return Found(
             obj,
             "pool",
@@ -491,11 +460,15 @@ class ResourceTypes:
         except (OSError, ValueError):
             backing = "anonymous"
         return Found(
-            obj, "mmap", f"{_size(length)}, {backing}", ("mmap", length), closable=type(obj) is cls
+            obj,
+            "mmap",
+            f"{format_bytes(length)}, {backing}",
+            ("mmap", length),
+            closable=type(obj) is cls,
         )
 
     def _h5py(self, obj: Any) -> Found | None:
-        if not _lib_class(type(obj), "h5py"):
+        if package_of_type(type(obj)) != "h5py":
             return None
         tp = type(obj)
         ident = tp.id.__get__(obj)  # h5py's own properties
@@ -509,12 +482,12 @@ class ResourceTypes:
 
     def _task(self, obj: Any) -> Found | None:
         tp = type(obj)
-        if not (_lib_class(tp, "_asyncio") or _lib_class(tp, "asyncio")):
+        if package_of_type(tp) not in ("_asyncio", "asyncio"):
             return None
         if tp.done(obj):
             return None
         coro = tp.get_coro(obj)
-        getter = _GEN_FRAME.get(id(type(coro)))
+        getter = GENERATOR_FRAME.get(id(type(coro)))
         frame = getter[0](coro) if getter is not None else None
         if frame is None:
             return None
@@ -661,23 +634,6 @@ def _url_text(url: Any) -> str:
     return f"{driver}://{where}/{database}"
 
 
-def _package(value: Any) -> str | None:
-    if value is None:
-        return None
-    if type(value) is types.MethodType:
-        owner, func = method_parts(value)
-        return _package(func) or _package_of_type(type(owner))
-    if type(value) is types.FunctionType:
-        module = vars(types.FunctionType)["__module__"].__get__(value)
-        return module.split(".")[0] if type(module) is str else None
-    return _package_of_type(type(value))
-
-
-def _package_of_type(tp: type) -> str | None:
-    module = type_module(tp)
-    return module.split(".")[0] if module else None
-
-
 def _callable_name(value: Any) -> str:
     if type(value) is types.FunctionType:
         return func_qualname(value)
@@ -685,13 +641,6 @@ def _callable_name(value: Any) -> str:
         _owner, func = method_parts(value)
         return _callable_name(func)
     return type_name(type(value))
-
-
-def _size(n: int) -> str:
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.1f} {unit}"
-    return f"{n} B"
 
 
 def _proc_state(pid: int) -> str | None:
@@ -706,323 +655,72 @@ def _proc_state(pid: int) -> str | None:
     return parts[0].decode() if end >= 0 and parts else "?"
 
 
-# ---------------------------------------------------------------------- findings
+# ---------------------------------------------------------------------- after the scan
 
-
-def findings() -> dict[str, Any]:
-    """Process-wide figures (see ``docs/protocol.md``); each is None where unknown."""
-    return {
-        "open_fds": _guard(open_fds),
-        "threads": _guard(thread_count),
-        "children": _guard(child_count),
-        "cyclic_garbage": _guard(cyclic_garbage),
-        "allocator_gap": _guard(allocator_gap_entry),
-    }
-
-
-def _guard(func: Callable[[], Any]) -> Any:
-    try:
-        return func()
-    except Exception:
-        _log.debug("finding %s failed", getattr(func, "__name__", "?"), exc_info=True)
-        return None
-
-
-def open_fds() -> int | None:
-    """Open file descriptors of this process (``/proc/self/fd``)."""
-    try:
-        # listdir's own directory descriptor is listed too.
-        return max(len(os.listdir("/proc/self/fd")) - 1, 0)
-    except OSError:
-        return None
-
-
-def thread_count() -> int | None:
-    """OS threads of this process (``Threads:`` of ``/proc/self/status``)."""
-    try:
-        with open("/proc/self/status", "rb") as f:
-            for line in f:
-                if line.startswith(b"Threads:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return threading.active_count()
-
-
-def child_pids() -> list[int] | None:
-    """Pids of this process's children (``/proc/<pid>/task/*/children``, else a
-    scan of ``/proc/*/stat``), None without procfs."""
-    me = os.getpid()
-    try:
-        tasks = os.listdir(f"/proc/{me}/task")
-    except OSError:
-        return None
-    pids: set[int] = set()
-    try:
-        for tid in tasks:
-            with open(f"/proc/{me}/task/{tid}/children", "rb") as f:
-                pids.update(int(p) for p in f.read().split())
-        return sorted(pids)
-    except (OSError, ValueError):
-        pass  # no CONFIG_PROC_CHILDREN: scan the process table
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                data = f.read()
-        except OSError:
-            continue
-        fields = data[data.rfind(b")") + 2 :].split()
-        if len(fields) > 1 and fields[1] == str(me).encode():
-            pids.add(int(entry))
-    return sorted(pids)
-
-
-def child_count() -> int | None:
-    """How many child processes this process has."""
-    pids = child_pids()
-    return None if pids is None else len(pids)
-
-
-def _refcount_base() -> int:
-    """What ``list(map(sys.getrefcount, objs))`` reports for an object whose only
-    reference is the list ``objs`` (measured: it differs between versions)."""
-    objs = [object()]
-    return next(map(sys.getrefcount, objs))
-
-
-def cyclic_garbage(limit: int = MAX_GC_OBJECTS) -> dict[str, int] | None:
-    """Objects unreachable except through reference cycles, without collecting them.
-
-    ``gc.collect()`` would free them (and run their finalizers), so instead this
-    repeats the collector's own analysis read-only: for every GC-tracked object,
-    its references from outside the tracked heap are its reference count minus
-    the references other tracked objects hold (``gc.get_referents``); objects
-    with outside references are reachable, and so is everything they reach.
-    What is left is cyclic garbage. Its bytes are the known-type sizes of those
-    objects plus the untracked objects (arrays, strings) only they hold.
-    None when the heap has more than ``limit`` tracked objects.
-    """
-    objs = gc.get_objects()
-    if len(objs) > limit:
-        return None
-    base = _refcount_base()
-    ids = list(map(id, objs))
-    outside = list(map(sys.getrefcount, objs))
-    index = dict(zip(ids, range(len(ids))))
-    internal = Counter(map(id, gc.get_referents(*objs)))
-    outside = list(map(sub, outside, map(internal.get, ids, repeat(0))))
-    reached = set(compress(ids, map(gt, outside, repeat(base))))
-    del internal, outside
-    frontier = list(map(objs.__getitem__, map(index.__getitem__, reached)))
-    while frontier:
-        new = set(map(id, gc.get_referents(*frontier)))
-        new.difference_update(reached)
-        new = set(filter(index.__contains__, new))  # tracked objects only
-        reached |= new
-        frontier = list(map(objs.__getitem__, map(index.__getitem__, new)))
-    garbage = list(compress(objs, map(not_, map(reached.__contains__, ids))))
-    del objs, frontier, reached, index, ids
-    if not garbage:
-        return {"objects": 0, "bytes": 0}
-    return {"objects": len(garbage), "bytes": _garbage_bytes(garbage)}
-
-
-def _garbage_bytes(garbage: list[Any]) -> int:
-    classifier = Classifier(Context(frozenset(), set()))
-    sizers: dict[int, Callable[[Any], int]] = {}
-
-    def size(obj: Any) -> int:
-        tid = id(type(obj))
-        sizer = sizers.get(tid)
-        if sizer is None:
-            sizer = sizers[tid] = classifier.classify(type(obj)).sizer
-        try:
-            return max(int(sizer(obj)), 0)
-        except Exception:
-            return 0
-
-    total = sum(map(size, garbage))
-    # Untracked objects (arrays, strings, numbers) count when the garbage holds
-    # every reference to them.
-    kids = [k for k in gc.get_referents(*garbage) if not gc.is_tracked(k)]
-    from_garbage = Counter(map(id, kids))
-    unique = list({id(k): k for k in kids}.values())
-    del kids
-    base = _refcount_base()
-    counts = list(map(sys.getrefcount, unique))
-    for obj, count in zip(unique, counts):
-        if count - base == from_garbage[id(obj)]:
-            total += size(obj)
-    return total
-
-
-# -------------------------------------------------------------- the allocator gap
-
-_libc: Any = None
-_libc_failed = False
-
-
-def is_glibc() -> bool:
-    """Whether this process runs on glibc (where ``malloc_trim`` exists)."""
-    try:
-        return os.confstr("CS_GNU_LIBC_VERSION") is not None
-    except (ValueError, OSError, AttributeError):
-        return False
-
-
-def libc() -> Any:
-    """glibc through ctypes, loaded on first use; None elsewhere."""
-    global _libc, _libc_failed  # noqa: PLW0603 - loaded once per process
-    if _libc is None and not _libc_failed:
-        try:
-            if not is_glibc():
-                raise OSError("not glibc")
-            lib = ctypes.CDLL("libc.so.6")
-            lib.malloc_trim.argtypes = [ctypes.c_size_t]
-            lib.malloc_trim.restype = ctypes.c_int
-            _libc = lib
-        except (OSError, AttributeError):
-            _libc_failed = True
-    return _libc
-
-
-def malloc_trim_available() -> bool:
-    """Whether the ``malloc_trim`` fix can run here."""
-    return libc() is not None
-
-
-def malloc_trim() -> bool:
-    """glibc ``malloc_trim(0)``: give free heap pages back to the OS."""
-    lib = libc()
-    if lib is None:
-        return False
-    return bool(lib.malloc_trim(0))
-
-
-class _MallInfo2(ctypes.Structure):
-    _fields_ = [
-        (name, ctypes.c_size_t)
-        for name in (
-            "arena",
-            "ordblks",
-            "smblks",
-            "hblks",
-            "hblkhd",
-            "usmblks",
-            "fsmblks",
-            "uordblks",
-            "fordblks",
-            "keepcost",
-        )
-    ]
-
-
-def _heap_rss() -> int | None:
-    """Resident bytes of the ``[heap]`` mapping (glibc's main arena)."""
-    try:
-        with open("/proc/self/smaps", "rb") as f:
-            in_heap = False
-            for line in f:
-                if line[:1].isupper() and b":" in line.split(b" ", 1)[0]:
-                    if in_heap and line.startswith(b"Rss:"):
-                        return int(line.split()[1]) * 1024
-                    continue
-                in_heap = line.rstrip().endswith(b"[heap]")
-    except (OSError, ValueError, IndexError):
-        return None
-    return 0
-
-
-def malloc_free_bytes() -> int | None:
-    """Bytes free inside glibc's heap that are still resident (what
-    ``malloc_trim(0)`` can give back): the ``[heap]`` mapping's RSS minus the
-    bytes malloc has handed out (``mallinfo2().uordblks``), at most the free
-    bytes (``fordblks``). Free chunks already given back by an earlier trim are
-    not resident, so they do not count. Thread arenas are not included."""
-    lib = libc()
-    if lib is None:
-        return None
-    try:
-        func = lib.mallinfo2  # glibc >= 2.33
-    except AttributeError:
-        return None
-    func.restype = _MallInfo2
-    info = func()
-    heap = _heap_rss()
-    if heap is None:
-        return None
-    return int(min(info.fordblks, max(heap - info.uordblks, 0)))
-
-
-_STATS_LINE = re.compile(
-    rb"^(#\s*bytes in available blocks|\d+ unused pools \* \d+ bytes)\s*=\s*([\d,]+)", re.M
+#: Root kinds whose label starts from a name in the user namespace.
+_NAMED_KINDS: Final = frozenset(
+    ("variable", "output_cache", "closure", "default_arg", "class_attribute", "cache")
+)
+#: The fields of a resource the protocol sends, in docs/protocol.md's order.
+WIRE_KEYS: Final = (
+    "id",
+    "kind",
+    "label",
+    "detail",
+    "held_by",
+    "cell_id",
+    "execution_count",
+    "note",
 )
 
 
-def pymalloc_free_bytes() -> int | None:
-    """Bytes free inside the arenas of Python's small-object allocator (pymalloc).
-
-    An arena (1 MiB) goes back to the OS only when every object in it is gone,
-    so a few survivors pin whole arenas. The figures come from CPython's own
-    ``_PyObject_DebugMallocStats`` written into a memory buffer (``fmemopen``):
-    available blocks plus unused pools. Nothing is printed.
-    """
-    lib = libc()
-    if lib is None:
-        return None
-    try:
-        stats = ctypes.pythonapi._PyObject_DebugMallocStats
-        fmemopen = lib.fmemopen
-        fclose = lib.fclose
-    except AttributeError:
-        return None
-    stats.argtypes = [ctypes.c_void_p]
-    stats.restype = ctypes.c_int
-    fmemopen.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p]
-    fmemopen.restype = ctypes.c_void_p
-    fclose.argtypes = [ctypes.c_void_p]
-    buf = ctypes.create_string_buffer(1 << 16)
-    stream = fmemopen(buf, len(buf) - 1, b"w")
-    if not stream:
-        return None
-    try:
-        if not stats(stream):
-            return 0  # pymalloc is not in use (PYTHONMALLOC=malloc)
-    finally:
-        fclose(stream)
-    found = _STATS_LINE.findall(buf.value)
-    if len(found) != 2:
-        return None
-    return sum(int(value.replace(b",", b"")) for _label, value in found)
-
-
-def allocator_gap() -> tuple[int | None, int | None]:
-    """``(pymalloc free bytes, glibc free resident bytes)``; None where unknown."""
-    return _guard(pymalloc_free_bytes), _guard(malloc_free_bytes)
+def finish_resources(
+    resources: list[dict[str, Any]],
+    holders: Sequence[Mapping[str, Any]],
+    namespace: Any,
+    provenance: Any,
+    user_dicts: Sequence[int] = (),
+) -> None:
+    """Number the scan's resource entries (``r1``...), name the cell that bound the
+    first root holding each (``provenance.lookup``), and explain threads; in place."""
+    ns = namespace if isinstance(namespace, Mapping) else None
+    by_label: dict[str, Mapping[str, Any]] = {}
+    for holder in holders:
+        for label in holder.get("labels") or []:
+            by_label.setdefault(label, holder)
+    for i, res in enumerate(resources, 1):
+        res["id"] = f"r{i}"
+        res["_user_dicts"] = list(user_dicts)
+        res["cell_id"], res["execution_count"] = None, None
+        for label, kind in zip(res["held_by"], res["_root_kinds"]):
+            if kind in _NAMED_KINDS and provenance is not None:
+                where = provenance.lookup(label, ns, kind)
+                if where is not None:
+                    res["cell_id"], res["execution_count"] = where
+                break
+        if res["kind"] == "thread":
+            held = by_label.get(res["label"])
+            size = (
+                f"{format_bytes(int(held['retained_bytes']))} ({held['type']})"
+                if held
+                else "nothing large"
+            )
+            res["note"] = (
+                f"A thread cannot be stopped safely from outside; make its code return (for "
+                f"example on an Event it checks) and join() it. It holds {size}."
+            )
 
 
-def allocator_gap_entry() -> dict[str, Any]:
-    """``findings.allocator_gap`` plus private parts for the suggestion."""
-    py_free, c_free = allocator_gap()
-    parts = [p for p in (py_free, c_free) if p is not None]
-    return {
-        "bytes": sum(parts) if parts else None,
-        "malloc_trim": malloc_trim_available(),
-        "_pymalloc": py_free,
-        "_malloc": c_free,
-    }
+def wire_resource(res: Mapping[str, Any]) -> dict[str, Any]:
+    """The resource as the protocol sends it (no private ``_`` fields)."""
+    return {k: res.get(k) for k in WIRE_KEYS}
 
 
 __all__ = [
     "PYPLOT",
+    "WIRE_KEYS",
     "Found",
     "ResourceTypes",
-    "allocator_gap",
-    "cyclic_garbage",
-    "findings",
-    "is_glibc",
-    "malloc_trim",
-    "malloc_trim_available",
+    "finish_resources",
+    "wire_resource",
 ]

@@ -1,11 +1,12 @@
 """Suggestions: the fixes a scan's holders, resources and findings call for.
 
-:func:`build` turns one scan's plain results into the protocol's
-``resources``, ``findings`` and ``suggestions`` (see ``docs/protocol.md``),
-and the :class:`~.fixes.FixTable` that ``apply_fix`` validates against. Each
-suggestion carries the exact Python a user could type instead (``code``),
-which does the same as the helper's operation: e.g. the output-cache copies
-IPython keeps in ``user_ns_hidden`` are removed too, or the memory would stay.
+:func:`build_suggestions` turns one scan's plain results (its holders, its
+finished resources, its :class:`~.findings.Findings`) into the protocol's
+``suggestions`` (see ``docs/protocol.md``) and the :class:`~.fixes.FixTable`
+that ``apply_fix`` validates against. Each suggestion carries the exact
+Python a user could type instead (``code``), which does the same as the
+helper's operation: e.g. the output-cache copies IPython keeps in
+``user_ns_hidden`` are removed too, or the memory would stay.
 
 Runs on the kernel's main thread right after the scan, while no cell runs;
 it reads the namespace only to record ids and types (no user code).
@@ -15,12 +16,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
-from ..heap.sizers import is_identifier, type_name
+from ..format import format_bytes
+from ..heap.introspect import is_identifier
 from ..log import quiet_logger
 from . import fixes
-from .resources import findings as process_findings
+from .findings import Findings
 
 _log = quiet_logger(__name__)
 
@@ -51,20 +54,6 @@ _CLOSE_ACTION: Final = {
     "figure": "close_figures",
     "asyncio_task": "cancel_task",
 }
-_NAMED_KINDS: Final = frozenset(
-    ("variable", "output_cache", "closure", "default_arg", "class_attribute", "cache")
-)
-
-
-def mb(n: int | None) -> str:
-    """Bytes as a short decimal size (the units the panel shows)."""
-    if n is None:
-        return "an unknown amount"
-    if n >= 1e9:
-        return f"{n / 1e9:.2f} GB"
-    if n >= 1e6:
-        return f"{n / 1e6:.1f} MB"
-    return f"{n / 1e3:.0f} kB"
 
 
 class _Builder:
@@ -233,12 +222,12 @@ def _delete(b: _Builder, labels: list[str], retained: int, hid: Any) -> bool:
         return False
     names = ", ".join(labels)
     if len(labels) == 1:
-        reason = f"Deleting {labels[0]} frees {mb(retained)}."
+        reason = f"Deleting {labels[0]} frees {format_bytes(retained)}."
     else:
         hidden = [lbl for lbl in labels[1:]]
         reason = (
             f"{labels[0]} is also held by {', '.join(hidden)}; deleting {names} together "
-            f"frees {mb(retained)} (deleting only one of them frees nothing)."
+            f"frees {format_bytes(retained)} (deleting only one of them frees nothing)."
         )
     b.add(
         "delete_holder",
@@ -279,8 +268,9 @@ def _copy_view(b: _Builder, label: str, retained: int, hid: Any) -> None:
         [label],
         f"{label} = {label}.copy()",
         retained - nbytes,
-        f"{label} is a {mb(nbytes)} view that keeps its whole {mb(retained)} base array "
-        f"alive; a copy keeps only its own {mb(nbytes)}.",
+        f"{label} is a {format_bytes(nbytes)} view that keeps its whole "
+        f"{format_bytes(retained)} base array alive; a copy keeps only its own "
+        f"{format_bytes(nbytes)}.",
         holder_id=hid,
         records=records,
     )
@@ -296,8 +286,8 @@ def _cache(b: _Builder, label: str, retained: int, hid: Any) -> None:
         [label],
         f"{func}.cache_clear()",
         retained,
-        f"The lru_cache of {func} holds {mb(retained)} of results; clearing it frees them "
-        "(later calls compute again).",
+        f"The lru_cache of {func} holds {format_bytes(retained)} of results; clearing it frees "
+        "them (later calls compute again).",
         holder_id=hid,
         records=records,
     )
@@ -318,7 +308,7 @@ def _class_attribute(b: _Builder, label: str, retained: int, hid: Any) -> None:
         f"{label}.clear()",
         retained,
         f"The class attribute {label} is a {kind} that accumulates data across instances "
-        f"({mb(retained)}); emptying it frees that.",
+        f"({format_bytes(retained)}); emptying it frees that.",
         holder_id=hid,
         records=records,
     )
@@ -359,7 +349,8 @@ def _traceback(b: _Builder, holders: Sequence[Mapping[str, Any]]) -> None:
         code,
         total,
         f"The last error's traceback keeps the local variables of the failed cell's frames "
-        f"alive ({mb(total)}); clearing it frees them (%debug then has nothing to inspect).",
+        f"alive ({format_bytes(total)}); clearing it frees them (%debug then has nothing to "
+        "inspect).",
         holder_id=hid,
         records=records,
     )
@@ -383,8 +374,8 @@ def _output_cache(b: _Builder, holders: Sequence[Mapping[str, Any]]) -> None:
         ["Out"],
         "%reset -f out",
         total,
-        f"IPython's output cache (Out, _, __, ___ and _<n>) alone holds {mb(total)} of results "
-        f"of displayed cells ({count} entries); resetting it frees them.",
+        f"IPython's output cache (Out, _, __, ___ and _<n>) alone holds {format_bytes(total)} "
+        f"of results of displayed cells ({count} entries); resetting it frees them.",
         records=records,
     )
 
@@ -425,32 +416,32 @@ def _resource_suggestions(b: _Builder, resources: Sequence[dict[str, Any]]) -> N
 # ---------------------------------------------------------------------- findings
 
 
-def _finding_suggestions(b: _Builder, findings: Mapping[str, Any]) -> None:
-    garbage = findings.get("cyclic_garbage")
+def _finding_suggestions(b: _Builder, findings: Findings) -> None:
+    garbage = findings.cyclic_garbage
     if garbage and (garbage["bytes"] >= MIN_BYTES or garbage["objects"] >= MIN_GARBAGE_OBJECTS):
         b.add(
             "gc_collect",
             [],
             "import gc; gc.collect()",
             garbage["bytes"],
-            f"{garbage['objects']:,} objects ({mb(garbage['bytes'])}) are unreachable reference "
-            "cycles waiting for the garbage collector; collecting now frees them.",
+            f"{garbage['objects']:,} objects ({format_bytes(garbage['bytes'])}) are unreachable "
+            "reference cycles waiting for the garbage collector; collecting now frees them.",
         )
-    gap = findings.get("allocator_gap") or {}
-    py_free, c_free = gap.get("_pymalloc"), gap.get("_malloc")
-    if not gap.get("malloc_trim") or c_free is None:
+    gap = findings.allocator_gap
+    if gap is None or not gap.malloc_trim or gap.malloc_free is None:
         return
+    py_free, c_free = gap.pymalloc_free, gap.malloc_free
     if c_free < MIN_TRIM_BYTES and (py_free or 0) < MIN_GAP_EXPLAIN:
         return
     reason = (
-        f"{mb(c_free)} freed by Python is still resident in the C allocator's heap; "
+        f"{format_bytes(c_free)} freed by Python is still resident in the C allocator's heap; "
         "malloc_trim(0) returns it to the operating system."
     )
     if py_free and py_free >= MIN_GAP_EXPLAIN:
         reason += (
-            f" Another {mb(py_free)} is free inside Python's small-object arenas: an arena "
-            "(1 MiB) goes back only when all its objects are gone, so a few survivors pin it. "
-            "malloc_trim cannot return that; Python reuses it for new objects."
+            f" Another {format_bytes(py_free)} is free inside Python's small-object arenas: an "
+            "arena (1 MiB) goes back only when all its objects are gone, so a few survivors pin "
+            "it. malloc_trim cannot return that; Python reuses it for new objects."
         )
     b.add(
         "malloc_trim",
@@ -464,89 +455,38 @@ def _finding_suggestions(b: _Builder, findings: Mapping[str, Any]) -> None:
 # ---------------------------------------------------------------------- the whole
 
 
-def _finish_resources(
-    resources: list[dict[str, Any]],
+@dataclass
+class Suggestions:
+    """One scan's suggestions, as sent, and the table ``apply_fix`` checks them against."""
+
+    suggestions: list[dict[str, Any]]
+    fix_table: fixes.FixTable
+
+
+def build_suggestions(
     holders: Sequence[Mapping[str, Any]],
+    resources: Sequence[dict[str, Any]],
+    findings: Findings,
     shell: Any,
     provenance: Any,
-    user_dicts: Sequence[int],
-) -> None:
-    ns = getattr(shell, "user_ns", None)
-    by_label: dict[str, Mapping[str, Any]] = {}
-    for holder in holders:
-        for label in holder.get("labels") or []:
-            by_label.setdefault(label, holder)
-    for i, res in enumerate(resources, 1):
-        res["id"] = f"r{i}"
-        res["_user_dicts"] = list(user_dicts)
-        res["cell_id"], res["execution_count"] = None, None
-        for label, kind in zip(res["held_by"], res["_root_kinds"]):
-            if kind in _NAMED_KINDS and provenance is not None:
-                where = provenance.lookup(label, ns if isinstance(ns, Mapping) else None, kind)
-                if where is not None:
-                    res["cell_id"], res["execution_count"] = where
-                break
-        if res["kind"] == "thread":
-            held = by_label.get(res["label"])
-            size = (
-                f"{mb(int(held['retained_bytes']))} ({held['type']})" if held else "nothing large"
-            )
-            res["note"] = (
-                f"A thread cannot be stopped safely from outside; make its code return (for "
-                f"example on an Event it checks) and join() it. It holds {size}."
-            )
+) -> Suggestions:
+    """The suggestions for one scan: its holders, its resources (finished by
+    ``resources.finish_resources``, private fields included) and its findings.
 
-
-def public(entry: Mapping[str, Any]) -> dict[str, Any]:
-    """``entry`` without its private (``_``-prefixed) keys."""
-    return {k: v for k, v in entry.items() if not k.startswith("_")}
-
-
-_RESOURCE_KEYS: Final = (
-    "id",
-    "kind",
-    "label",
-    "detail",
-    "held_by",
-    "cell_id",
-    "execution_count",
-    "note",
-)
-
-
-def build(
-    holders: Sequence[Mapping[str, Any]],
-    resources: list[dict[str, Any]],
-    shell: Any,
-    provenance: Any,
-    user_dicts: Sequence[int] = (),
-    *,
-    measure_findings: bool = True,
-) -> tuple[list[dict[str, Any]], dict[str, Any], list[dict[str, Any]], fixes.FixTable]:
-    """``(resources, findings, suggestions, table)`` for one scan's result."""
+    A suggestion that cannot be built is left out, never the others.
+    """
     b = _Builder(shell, provenance)
-    _finish_resources(resources, holders, shell, provenance, user_dicts)
-    found = (
-        process_findings()
-        if measure_findings
-        else dict.fromkeys(("open_fds", "threads", "children", "cyclic_garbage", "allocator_gap"))
-    )
     steps: list[Callable[[], None]] = [
         lambda: _holder_suggestions(b, holders),
         lambda: _resource_suggestions(b, resources),
-        lambda: _finding_suggestions(b, found),
+        lambda: _finding_suggestions(b, findings),
     ]
     for step in steps:
         try:
             step()
         except Exception:  # a suggestion we could not build is left out, not the scan
             _log.debug("building suggestions failed", exc_info=True)
-    wire_resources = [{k: res.get(k) for k in _RESOURCE_KEYS} for res in resources]
-    gap = found.get("allocator_gap")
-    findings = dict(found)
-    if isinstance(gap, dict):
-        findings["allocator_gap"] = public(gap)
-    return wire_resources, findings, b.suggestions, b.table
+    return Suggestions(b.suggestions, b.table)
 
 
-__all__ = ["build", "delete_code", "mb", "public", "resource_code", "type_name"]
+__all__ = ["Suggestions", "build_suggestions", "delete_code", "resource_code"]

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TextIO
 
-from ..kernel.runner import MAX_BUDGET_S
-from ..protocol import LEAK_MIN_RUNS
+from ..format import format_bytes
+from ..protocol import FIX_WAIT_S, LEAK_MIN_RUNS, MAX_BUDGET_S, SCAN_REPLY_GRACE_S
 from . import report
-from .report import STATUS_ERROR, STATUS_NOT_RUN, STATUS_OK, format_bytes
+from .report import STATUS_ERROR, STATUS_NOT_RUN, STATUS_OK
 
 EXIT_OK: Final = 0
 EXIT_KERNEL_DIED: Final = 1
@@ -600,7 +600,6 @@ def growth_entries(
 
 def _run_scan(session: Any, budget: float, outcome: RunOutcome, console: _Console) -> None:
     """The one scan after the last cell; failures are recorded, never raised."""
-    from .driver import SCAN_REPLY_GRACE_S  # noqa: PLC0415 - see run_cells
     from .errors import MemoryDoctorError  # noqa: PLC0415
 
     console.progress(f"{PROG}: scanning what holds memory (budget {budget:g} s)")
@@ -621,7 +620,6 @@ def _run_fixes(session: Any, budget: float, outcome: RunOutcome, console: _Conso
     A suggestion whose targets an earlier applied fix already acted on (closing
     all figures after each one was closed) is skipped and says so.
     """
-    from .driver import SCAN_REPLY_GRACE_S  # noqa: PLC0415 - see run_cells
     from .errors import MemoryDoctorError  # noqa: PLC0415
 
     suggestions = (outcome.scan_result or {}).get("suggestions") or []
@@ -640,7 +638,8 @@ def _run_fixes(session: Any, budget: float, outcome: RunOutcome, console: _Conso
             request_id = session.send_request(
                 "apply_fix", suggestion_id=sid, action=sug.get("action"), targets=targets
             )
-            reply = session.wait_reply(request_id, timeout=600)
+            # As long as the helper may wait for a quiet moment, plus a reply's grace.
+            reply = session.wait_reply(request_id, timeout=FIX_WAIT_S + SCAN_REPLY_GRACE_S)
         except KeyboardInterrupt:
             outcome.interrupted = True
             return

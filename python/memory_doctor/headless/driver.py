@@ -28,6 +28,7 @@ from typing import Any, Callable
 from ..protocol import (
     BOOTSTRAP_CODE,
     COMM_TARGET,
+    DEFAULT_BUDGET_S,
     ERR_PROTOCOL_MISMATCH,
     MSG_CELL_MEASURED,
     MSG_ERROR,
@@ -36,6 +37,7 @@ from ..protocol import (
     MSG_SCAN_PROGRESS,
     PROTOCOL_VERSION,
     REQ_SCAN,
+    SCAN_REPLY_GRACE_S,
 )
 from .errors import (
     CommError,
@@ -49,8 +51,6 @@ from .errors import (
 INTERRUPT_GRACE_S = 10.0
 #: How often to check that the kernel process is alive while nothing arrives.
 _LIVENESS_POLL_S = 0.25
-#: How long past its budget a scan's reply may take (the result is built after the budget).
-SCAN_REPLY_GRACE_S = 60.0
 
 
 @dataclass
@@ -540,7 +540,7 @@ class KernelSession:
         """Ask the helper what holds memory; return the ``scan`` reply's ``result``.
 
         ``progress`` is called with each ``scan_progress`` message. ``timeout``
-        defaults to the budget (the helper's default is 5 s) plus
+        defaults to the budget (the helper's default, ``DEFAULT_BUDGET_S``) plus
         ``SCAN_REPLY_GRACE_S``. Raises :class:`CommError` if the helper refuses or
         fails the scan, TimeoutError or KernelDiedError.
         """
@@ -550,7 +550,7 @@ class KernelSession:
         if max_holders is not None:
             params["max_holders"] = max_holders
         if timeout is None:
-            timeout = (budget_s if budget_s is not None else 5.0) + SCAN_REPLY_GRACE_S
+            timeout = (budget_s if budget_s is not None else DEFAULT_BUDGET_S) + SCAN_REPLY_GRACE_S
         request_id = self.send_request(REQ_SCAN, **params)
         reply = self.wait_reply(request_id, timeout=timeout, progress=progress)
         if not reply.get("ok"):

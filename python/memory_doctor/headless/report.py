@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Callable, Final
 
+from ..format import format_bytes, format_duration
 from ..protocol import LEAK_MIN_RUNS, PEAK_NONE, PEAK_RU_MAXRSS, PEAK_VMHWM
 
 REPORT_FORMAT: Final = "memory-doctor-report"
@@ -455,30 +456,6 @@ def write_html(report: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
 # --------------------------------------------------------------------------- HTML
 
 
-def format_bytes(value: int | None, *, signed: bool = False) -> str:
-    """Bytes as a short SI figure (``1.5 GB``, ``+200.0 MB``); an em dash for ``None``."""
-    if value is None:
-        return "\u2014"
-    sign = ""
-    if signed:
-        sign = "+" if value > 0 else ("\u2212" if value < 0 else "\u00b1")
-    elif value < 0:
-        sign = "\u2212"
-    magnitude = abs(value)
-    for unit, size in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
-        if magnitude >= size:
-            return f"{sign}{magnitude / size:.1f} {unit}"
-    return f"{sign}{magnitude} B"
-
-
-def _format_duration(value: float | None) -> str:
-    if value is None:
-        return "\u2014"
-    if value < 1:
-        return f"{value * 1000:.0f} ms"
-    return f"{value:.2f} s"
-
-
 def _e(value: object) -> str:
     """HTML-escape anything user-derived (quotes included, for attribute values)."""
     return html.escape("" if value is None else str(value), quote=True)
@@ -799,7 +776,7 @@ def _render_cells_table(report: Mapping[str, Any]) -> str:
             f'<td class="md-id"><code>{_e(c.get("cell_id"))}</code></td>'
             f'<td class="md-status">{_e(status)}</td>'
             f'<td class="md-num">{_e(c.get("execution_count") or "")}</td>'
-            f'<td class="md-num">{_e(_format_duration(c.get("duration_s")))}</td>'
+            f'<td class="md-num">{_e(format_duration(c.get("duration_s")))}</td>'
             + num("rss_before", format_bytes(c.get("rss_before")))
             + num("rss_after", format_bytes(c.get("rss_after")))
             + num("rss_delta", format_bytes(c.get("rss_delta"), signed=True))
@@ -854,7 +831,7 @@ def _render_holders(report: Mapping[str, Any]) -> str:
         )
         parts.append(
             f'<p class="md-sub">Scanned {_e(scan.get("objects_visited"))} objects in '
-            f"{_e(_format_duration(scan.get('duration_s')))} ({_e(state)}). Kernel RSS "
+            f"{_e(format_duration(scan.get('duration_s')))} ({_e(state)}). Kernel RSS "
             f"{_e(format_bytes(scan.get('rss')))}; the holders below account for "
             f"{_e(format_bytes(scan.get('attributed_bytes')))}. The other "
             f"{_e(format_bytes(scan.get('unattributed_bytes')))} is the interpreter and "

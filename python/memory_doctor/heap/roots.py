@@ -28,9 +28,11 @@ from typing import Any, Final
 
 from ..log import quiet_logger
 from ..protocol import HOLDER_KINDS
-from .sizers import (
-    _GEN_FRAME,
+from .introspect import (
+    GENERATOR_FRAME,
     cell_contents,
+    classmethod_func,
+    frame_globals,
     func_module,
     func_parts,
     instance_dict,
@@ -40,20 +42,13 @@ from .sizers import (
     method_parts,
     module_dict,
     mro_has,
-    obj_lru_type,
     safe_key_repr,
+    staticmethod_func,
     type_module,
     type_ns,
 )
-from .sizers import (
-    _classmethod_func as classmethod_func,
-)
-from .sizers import (
-    _frame_globals as frame_globals,
-)
-from .sizers import (
-    _staticmethod_func as staticmethod_func,
-)
+from .ownership import is_kernel_thread
+from .sizers import lru_cache_type
 
 _log = quiet_logger(__name__)
 
@@ -79,26 +74,6 @@ _MODULE_DUNDERS: Final = frozenset(
         "__builtin__",
         "__annotations__",
         "__path__",
-    }
-)
-#: Threads that belong to the kernel's machinery, by the top-level package of
-#: their class or target.
-_INFRA_PACKAGES: Final = frozenset(
-    {
-        "ipykernel",
-        "IPython",
-        "jupyter_client",
-        "jupyter_core",
-        "jupyter_server",
-        "zmq",
-        "tornado",
-        "traitlets",
-        "comm",
-        "memory_doctor",
-        "debugpy",
-        "_pydevd_bundle",
-        "pydevd",
-        "ipyparallel",
     }
 )
 #: How deep closures of closures (decorators) are followed for roots.
@@ -214,7 +189,7 @@ class _Builder:
         self.seen_functions: set[int] = set()
         self.seen_classes: set[int] = set()
         self.seen_caches: set[int] = set()
-        self.lru_type = obj_lru_type()
+        self.lru_type = lru_cache_type()
 
     def add(self, label: str, kind: str, obj: Any, path: str, owner: Any = None) -> None:
         self.by_kind[kind].append(Root(label, kind, obj, path, owner))
@@ -437,28 +412,12 @@ def _traceback_roots(b: _Builder) -> None:
             b.add(f"sys.{name}", "traceback", value, f"sys.{name}")
 
 
-def _top_package(value: Any) -> str | None:
-    module = None
-    if type(value) is types.FunctionType:
-        module = func_module(value)
-    elif type(value) is types.MethodType:
-        _self, func = method_parts(value)
-        return _top_package(func)
-    elif value is not None:
-        module = type_module(type(value))
-    return module.split(".")[0] if module else None
-
-
 def _thread_info(thread: Any) -> tuple[str | None, bool]:
     """``(name, is kernel machinery)`` of a ``threading.Thread``, read from its dict."""
     if thread is None:
         return None, False
-    attrs = instance_dict(thread) or {}
-    name = dict.get(attrs, "_name")
-    infra = _top_package(thread) in _INFRA_PACKAGES or (
-        _top_package(dict.get(attrs, "_target")) in _INFRA_PACKAGES
-    )
-    return (name if type(name) is str else None), infra
+    name = dict.get(instance_dict(thread) or {}, "_name")
+    return (name if type(name) is str else None), is_kernel_thread(thread)
 
 
 def _thread_roots(b: _Builder) -> None:
@@ -485,7 +444,7 @@ def _thread_roots(b: _Builder) -> None:
 
 
 def _user_generator(gen: Any, user_dicts: set[int]) -> tuple[bool, Any]:
-    getter, _attr = _GEN_FRAME[id(type(gen))]
+    getter, _attr = GENERATOR_FRAME[id(type(gen))]
     try:
         frame = getter(gen)
     except Exception:
@@ -591,7 +550,7 @@ def _module_roots(b: _Builder, modules: Mapping[str, types.ModuleType]) -> list[
     return walls
 
 
-def _singleton_walls() -> list[Any]:
+def singleton_walls() -> list[Any]:
     """The IPython shell, kernel and app (traitlets singletons), when loaded."""
     configurable = sys.modules.get("traitlets.config.configurable")
     ns = module_dict(configurable) if configurable is not None else None
@@ -634,10 +593,17 @@ def enumerate_roots(
     user_dicts.update(id(ns) for ns in (module_dict(m) for m in mods.values()) if ns is not None)
     _generator_roots(b, user_dicts)
     walls.extend(_module_roots(b, mods))
-    walls.extend(_singleton_walls())
+    walls.extend(singleton_walls())
     roots = b.roots()
     roots.sort(key=lambda r: _KIND_ORDER[r.kind])  # stable: keeps enumeration order per kind
     return RootList(roots, walls)
 
 
-__all__ = ["Root", "RootList", "enumerate_roots", "user_modules"]
+__all__ = [
+    "Root",
+    "RootList",
+    "enumerate_roots",
+    "registered_tasks",
+    "singleton_walls",
+    "user_modules",
+]

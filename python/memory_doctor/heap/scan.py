@@ -8,7 +8,7 @@ set of three, which is the "deleting ``big`` alone frees nothing" case.
 
 Algorithm. Roots naming the same object form one *group* and are walked once.
 Groups are walked one after the other; each object carries an interned label
-(an index into a table of sorted group tuples) in ``_lab``, keyed by ``id``.
+(an index into a table of sorted group tuples) in ``_labels``, keyed by ``id``.
 When group *g* reaches an object it maps the object's label ``S`` to
 ``S | {g}`` through a per-group memo; an object whose label already contains
 ``g`` stops the walk, so each group visits what it reaches once, and an
@@ -19,19 +19,19 @@ Speed, in pure Python. The walk is batched so that the per-object work runs in
 C: ``gc.get_referents(*batch)`` for a whole batch, then ``map``/``compress``/
 ``Counter`` over ids, labels and sizes. Objects with a single reference (the
 parent being expanded) cannot be reached any other way; they are recognised
-by their reference count and attributed with their parent without a ``_lab``
+by their reference count and attributed with their parent without a ``_labels``
 entry, which keeps the table to shared objects only. Pending objects are kept
 per ``(old label, new label, expansion mode)`` so that a batch is homogeneous.
 
 No recursion (explicit work lists), a time budget and cooperative slicing
 (:meth:`Scan.step`), progress callbacks, and :meth:`Scan.stop`. After
-:meth:`Scan.result` nothing of the user's is referenced.
+:meth:`Scan.result` nothing of the user's is referenced. The why-alive path
+of each holder is searched after the walk by ``heap/paths.py``.
 """
 
 from __future__ import annotations
 
 import gc
-import re
 import sys
 import threading
 import time
@@ -40,41 +40,22 @@ from collections import Counter
 from collections.abc import Iterable
 from itertools import chain, compress, repeat
 from operator import attrgetter, eq, ge, ne, not_
-from typing import Any, Callable, Final, Optional, Protocol
+from typing import Any, Callable, Final, Protocol
 
 from ..log import quiet_logger
 from ..protocol import HOLDER_KINDS, SCAN_PHASES, SCAN_STOPPED
-from .roots import Root, RootList, _singleton_walls, user_modules
+from .introspect import frame_back, module_dict, mro_has, type_name
+from .paths import PathSearch
+from .roots import Root, RootList, singleton_walls, user_modules
 from .sizers import (
-    _GEN_FRAME,
     EXP_DICT,
     EXP_LEAF,
-    EXP_PLAIN,
     EXP_SPECIAL,
     EXP_WALL,
     Classifier,
     Context,
     Pseudo,
     TypeInfo,
-    _frame_back,
-    _frame_locals,
-    _NdarraySpecial,
-    _tb_frame,
-    _tb_next,
-    cell_contents,
-    func_parts,
-    instance_dict,
-    is_a,
-    is_identifier,
-    method_parts,
-    module_dict,
-    mro_has,
-    safe_key_repr,
-    slot_values,
-    type_module,
-    type_mro,
-    type_name,
-    type_ns,
 )
 
 _log = quiet_logger(__name__)
@@ -82,12 +63,9 @@ _log = quiet_logger(__name__)
 #: Label 0 marks walls: never counted, never entered.
 _WALL: Final = 0
 #: Largest objects remembered per label (for the holder's type and path).
-_TOP_K: Final = 4
+_LARGEST_KEPT: Final = 4
 #: Progress is reported at most this often.
 _PROGRESS_EVERY_S: Final = 0.25
-#: A why-alive search gives up (the path stays the root's) after this many objects.
-_PATH_SEARCH_LIMIT: Final = 2_000_000
-_PATH_CHUNK: Final = 20_000
 _BATCH_MIN: Final = 64
 _BATCH_MAX: Final = 4096  # larger batches lose more to cache misses than they save
 #: Batches this small are walked one object at a time (see Scan._process_small).
@@ -95,12 +73,12 @@ _SMALL_BATCH: Final = 4
 _SMALL_STEPS: Final = 4096
 _SMALL_FANOUT: Final = 64
 _COMPOSITION_TOP: Final = 5
-#: Levels of path search (each at most _PATH_CHUNK objects) per resource.
+#: Steps of path search (each at most ``paths.PATH_CHUNK`` objects) per resource.
 _RESOURCE_PATH_STEPS: Final = 20
 
 
 class ResourceHook(Protocol):
-    """What the scan needs from ``_resources.ResourceTypes``."""
+    """What the scan needs from ``advice.resources.ResourceTypes``."""
 
     def kind(self, tp: type) -> str | None:
         """The resource kind of objects of type ``tp``, or None."""
@@ -115,8 +93,6 @@ class ResourceHook(Protocol):
         ...
 
 
-_EXP = attrgetter("exp")
-_FAST = attrgetter("fast")
 _SIZER = attrgetter("sizer")
 _getrefcount = sys.getrefcount
 _getsizeof = sys.getsizeof
@@ -177,19 +153,19 @@ def _immortals() -> list[Any]:
     return out
 
 
-class _Trans(dict):  # type: ignore[type-arg]  # dict[int | None, int]
+class _Transitions(dict):  # type: ignore[type-arg]  # dict[int | None, int]
     """Group ``g``'s label transitions: ``old label -> old | {g}``, memoised."""
 
-    __slots__ = ("_g", "_scan")
+    __slots__ = ("_group", "_scan")
 
     def __init__(self, scan: Scan, g: int) -> None:
         super().__init__()
         self._scan = scan
-        self._g = g
+        self._group = g
         self[_WALL] = _WALL
 
     def __missing__(self, old: int | None) -> int:
-        new = self._scan._union(old, self._g)
+        new = self._scan._union(old, self._group)
         self[old] = new
         return new
 
@@ -253,58 +229,65 @@ class Scan:
         ``progress(phase, objects_visited, elapsed_s)`` is called at most every
         0.25 s of scan time. ``budget_s`` bounds the time spent inside
         :meth:`step` (the sum of the slices, not the wall time between them).
-        ``clock`` is for tests. ``resources`` (``_resources.ResourceTypes``)
+        ``clock`` is for tests. ``resources`` (``advice.resources.ResourceTypes``)
         makes the walk note objects of resource types with their roots; the
         result then has ``resources``.
         """
         self._roots: list[Root] = list(roots)
         self._extra_walls: list[Any] = list(roots.walls) if type(roots) is RootList else []
-        self._budget = float(budget_s)
+        self._budget_s = float(budget_s)
         self._max_holders = max(int(max_holders), 0)
         self._progress = progress
         self._clock = clock
         self._phase = SCAN_PHASES[0]
         self._finished = False
-        self._stop: str | None = None
+        self._stop_reason: str | None = None
         self._work_s = 0.0
         self._visited = 0
         self._last_report: float | None = None
         self._result: dict[str, Any] | None = None
-        self._batch = 1024
+        self._batch_size = 1024
         # Walk state.
-        self._lab: dict[int, int] = {}
-        self._sets: list[tuple[int, ...]] = [()]
-        self._set_index: dict[tuple[int, ...], int] = {(): _WALL}
+        #: id -> label of every object that may be reached twice (label 0: a wall).
+        self._labels: dict[int, int] = {}
+        #: label -> the sorted group indices it stands for, and back.
+        self._label_sets: list[tuple[int, ...]] = [()]
+        self._label_of_set: dict[tuple[int, ...], int] = {(): _WALL}
         self._groups: list[_Group] = []
-        self._order: list[int] = []
-        self._gi = -1
-        self._trans: _Trans = _Trans(self, -1)
+        self._group_order: list[int] = []
+        self._group_cursor = -1  # index into _group_order of the group being walked
+        self._transitions: _Transitions = _Transitions(self, -1)
+        #: (old label, new label, expansion mode) -> objects waiting to be expanded.
         self._pending: dict[tuple[int | None, int, int], list[Any]] = {}
-        self._tinfo: dict[int, TypeInfo] = {}
-        self._exp_by_tid: dict[int, int] = {}
-        self._tnames: dict[int, str] = {}
+        self._type_infos: dict[int, TypeInfo] = {}
+        self._mode_by_type_id: dict[int, int] = {}
+        self._type_names: dict[int, str] = {}
         self._pseudo_keys: dict[tuple[Any, ...], int] = {}
-        self._pseudo_tids: dict[str, int] = {}
-        self._keep: list[Any] = []  # wall objects whose ids must not be reused mid-scan
-        self._ctx: Context | None = None
+        self._pseudo_type_ids: dict[str, int] = {}
+        self._wall_refs: list[Any] = []  # wall objects whose ids must not be reused mid-scan
+        self._context: Context | None = None
         self._classifier: Classifier | None = None
         # Per-label figures.
-        self._agg: dict[tuple[int, int], list[int]] = {}
-        self._top: dict[int, list[tuple[int, int, int, int]]] = {}
-        self._top_owner: dict[int, int] = {}
-        self._dev: dict[tuple[int, str], int] = {}
-        self._fb: dict[int, int] = {}
+        #: (label, type id) -> [bytes, objects].
+        self._totals: dict[tuple[int, int], list[int]] = {}
+        #: label -> its largest objects, largest first: (bytes, object id, type id, key).
+        self._largest: dict[int, list[tuple[int, int, int, int]]] = {}
+        #: key of an entry in _largest -> the label whose list it is in now.
+        self._largest_label: dict[int, int] = {}
+        #: (label, device) -> bytes on that device (GPU tensors); label -> file-backed bytes.
+        self._device_bytes: dict[tuple[int, str], int] = {}
+        self._file_backed_bytes: dict[int, int] = {}
         # Result assembly.
         self._holders: list[_Holder] | None = None
         self._attributed = 0
-        self._path_i = 0
-        self._path_state: dict[str, Any] | None = None
+        self._path_holder_index = 0  # the holder whose why-alive path is being searched
+        self._path_search: PathSearch | None = None
         # Resources met by the walk: id -> (object, label). A noted object is
-        # always in _lab too: holding it here adds a reference, so the
+        # always in _labels too: holding it here adds a reference, so the
         # single-reference shortcut must not apply to it afterwards.
-        self._rhook = resources
-        self._res_tids: set[int] = set()
-        self._res: dict[int, tuple[Any, int]] = {}
+        self._resource_types = resources
+        self._resource_type_ids: set[int] = set()
+        self._resource_objects: dict[int, tuple[Any, int]] = {}
 
     # ------------------------------------------------------------------ public API
 
@@ -317,8 +300,8 @@ class Scan:
         """Ask the scan to stop; the next :meth:`step` finishes with partial results."""
         if reason not in SCAN_STOPPED:
             raise ValueError(f"stop reason must be one of {SCAN_STOPPED}, not {reason!r}")
-        if not self._finished and self._stop is None:
-            self._stop = reason
+        if not self._finished and self._stop_reason is None:
+            self._stop_reason = reason
 
     def step(self, slice_s: float = 0.05) -> bool:
         """Do about ``slice_s`` seconds of work; True once the scan is finished."""
@@ -330,9 +313,9 @@ class Scan:
         try:
             self._wall_live_frames()
             while True:
-                if self._stop is None and self._work_s + (clock() - start) >= self._budget:
-                    self._stop = "budget"
-                if self._stop is not None:
+                if self._stop_reason is None and self._work_s + (clock() - start) >= self._budget_s:
+                    self._stop_reason = "budget"
+                if self._stop_reason is not None:
                     self._work_s += clock() - start
                     self._finish()
                     return True
@@ -380,10 +363,10 @@ class Scan:
             _log.debug("progress callback failed", exc_info=True)
 
     def _adapt_batch(self, took: float, slice_s: float) -> None:
-        if took < slice_s / 8 and self._batch < _BATCH_MAX:
-            self._batch *= 2
-        elif took > slice_s / 2 and self._batch > _BATCH_MIN:
-            self._batch //= 2
+        if took < slice_s / 8 and self._batch_size < _BATCH_MAX:
+            self._batch_size *= 2
+        elif took > slice_s / 2 and self._batch_size > _BATCH_MIN:
+            self._batch_size //= 2
 
     def _advance(self) -> bool:
         phase = self._phase
@@ -414,13 +397,13 @@ class Scan:
             "scan": {
                 "duration_s": round(self._work_s, 6),
                 "objects_visited": self._visited,
-                "complete": self._stop is None,
-                "stopped": self._stop,
+                "complete": self._stop_reason is None,
+                "stopped": self._stop_reason,
             },
             "attributed_bytes": self._attributed,
             "holders": out,
         }
-        if self._rhook is not None:
+        if self._resource_types is not None:
             self._result["resources"] = self._resource_entries()
         self._finished = True
         self._release()
@@ -432,23 +415,29 @@ class Scan:
         still points at one (a frame kept as a wall, a caller's local) must not
         keep its contents alive, and nothing may wait for a GC.
         """
-        for table in (self._roots, self._extra_walls, self._groups, self._keep, self._order):
+        for table in (
+            self._roots,
+            self._extra_walls,
+            self._groups,
+            self._wall_refs,
+            self._group_order,
+        ):
             table.clear()
-        for mapping in (self._pending, self._tinfo, self._lab, self._agg, self._top):
+        for mapping in (self._pending, self._type_infos, self._labels, self._totals, self._largest):
             mapping.clear()
-        self._top_owner.clear()
-        self._res.clear()
-        self._trans.clear()
-        self._trans._scan = None  # type: ignore[assignment]  # breaks the scan <-> memo cycle
-        self._path_state = None
+        self._largest_label.clear()
+        self._resource_objects.clear()
+        self._transitions.clear()
+        self._transitions._scan = None  # type: ignore[assignment]  # breaks the scan <-> memo cycle
+        self._path_search = None
         self._classifier = None
-        self._ctx = None
+        self._context = None
 
     # ------------------------------------------------------------------ preparation
 
     def _wall(self, obj: Any) -> None:
-        self._lab[id(obj)] = _WALL
-        self._keep.append(obj)
+        self._labels[id(obj)] = _WALL
+        self._wall_refs.append(obj)
 
     def _wall_live_frames(self) -> None:
         """Frames executing on the main thread and on this one are walls: they are
@@ -466,14 +455,14 @@ class Scan:
                 frame: Any = top
                 while frame is not None and id(frame) not in live:
                     live.add(id(frame))
-                    frame = _frame_back(frame)
-            if self._ctx is not None:
-                self._ctx.live_frames = live
+                    frame = frame_back(frame)
+            if self._context is not None:
+                self._context.live_frames = live
             for ident in {threading.main_thread().ident, threading.get_ident()}:
                 stack: Any = frames.get(ident) if ident is not None else None
-                while stack is not None and self._lab.get(id(stack)) != _WALL:
+                while stack is not None and self._labels.get(id(stack)) != _WALL:
                     self._wall(stack)
-                    stack = _frame_back(stack)
+                    stack = frame_back(stack)
         finally:
             # This frame is among them: no local may point at it on return.
             frames.clear()
@@ -485,8 +474,8 @@ class Scan:
             for r in self._roots
             if r.owner is not None and r.kind in ("closure", "default_arg", "cache")
         }
-        self._ctx = Context(frozenset(user_modules()), stop_ids)
-        self._classifier = Classifier(self._ctx)
+        self._context = Context(frozenset(user_modules()), stop_ids)
+        self._classifier = Classifier(self._context)
         self._wall_live_frames()
         for obj in _immortals():
             self._wall(obj)
@@ -496,13 +485,13 @@ class Scan:
                 if ns is not None:
                     self._wall(ns)
         self._wall(sys.modules)
-        for obj in (*self._extra_walls, *_singleton_walls(), *_sys_walls()):
+        for obj in (*self._extra_walls, *singleton_walls(), *_sys_walls()):
             self._wall(obj)
         # The scan's own state: by id only. These live as long as the scan, and
         # holding them in _keep would make _keep hold itself, a cycle that keeps
         # every walled frame (and the roots in their locals) until a GC.
-        for obj in (self, self.__dict__, self._lab, self._pending, self._roots, self._keep):
-            self._lab[id(obj)] = _WALL
+        for obj in (self, self.__dict__, self._labels, self._pending, self._roots, self._wall_refs):
+            self._labels[id(obj)] = _WALL
         by_key: dict[tuple[int, bool], int] = {}
         for i, root in enumerate(self._roots):
             key = (id(root.obj), root.kind == "cache")
@@ -519,21 +508,21 @@ class Scan:
                 group.roots = [i for i in group.roots if self._roots[i].kind != "generator"]
         self._wall(self._groups)
         # Generators and coroutines count only if nothing else reaches them.
-        self._order = [g for g, grp in enumerate(self._groups) if not grp.deferred]
-        self._order += [g for g, grp in enumerate(self._groups) if grp.deferred]
+        self._group_order = [g for g, grp in enumerate(self._groups) if not grp.deferred]
+        self._group_order += [g for g, grp in enumerate(self._groups) if grp.deferred]
 
     def _next_group(self) -> bool:
         """Start the next root group; False when there is none left."""
         while True:
-            self._gi += 1
-            if self._gi >= len(self._order):
+            self._group_cursor += 1
+            if self._group_cursor >= len(self._group_order):
                 return False
-            g = self._order[self._gi]
+            g = self._group_order[self._group_cursor]
             group = self._groups[g]
             obj = group.obj
-            if group.deferred and self._lab.get(id(obj)) is not None:
+            if group.deferred and self._labels.get(id(obj)) is not None:
                 continue  # reached from another root already
-            self._trans = _Trans(self, g)
+            self._transitions = _Transitions(self, g)
             if group.cache_mode and self._classifier is not None:
                 self._settle_shared([obj], push=False)
                 self._settle_shared(self._classifier.lru.store(obj))
@@ -542,21 +531,21 @@ class Scan:
             return True
 
     def _union(self, old: int | None, g: int) -> int:
-        base = self._sets[old] if old is not None else ()
+        base = self._label_sets[old] if old is not None else ()
         if g in base:
             return old  # type: ignore[return-value]  # old is not None when base is non-empty
         key = tuple(sorted((*base, g)))
-        idx = self._set_index.get(key)
+        idx = self._label_of_set.get(key)
         if idx is None:
-            idx = len(self._sets)
-            self._sets.append(key)
-            self._set_index[key] = idx
+            idx = len(self._label_sets)
+            self._label_sets.append(key)
+            self._label_of_set[key] = idx
         return idx
 
     # ------------------------------------------------------------------ the walk
 
-    def _info(self, tp: type) -> TypeInfo:
-        info = self._tinfo.get(id(tp))
+    def _type_info(self, tp: type) -> TypeInfo:
+        info = self._type_infos.get(id(tp))
         if info is None:
             assert self._classifier is not None  # noqa: S101 - set in _prepare
             try:
@@ -564,17 +553,21 @@ class Scan:
             except Exception:
                 _log.debug("classifying a type failed", exc_info=True)
                 info = TypeInfo(tp, EXP_LEAF, _zero_size)
-            self._tinfo[id(tp)] = info
-            self._exp_by_tid[id(tp)] = info.exp
-            self._tnames[id(tp)] = info.name
-            if self._rhook is not None and info.exp != EXP_WALL and self._rhook.kind(tp):
-                self._res_tids.add(id(tp))
+            self._type_infos[id(tp)] = info
+            self._mode_by_type_id[id(tp)] = info.exp
+            self._type_names[id(tp)] = info.name
+            if (
+                self._resource_types is not None
+                and info.exp != EXP_WALL
+                and self._resource_types.kind(tp)
+            ):
+                self._resource_type_ids.add(id(tp))
         return info
 
     def _process_batch(self) -> None:
         key = next(reversed(self._pending))
         todo = self._pending[key]
-        n = self._batch
+        n = self._batch_size
         if len(todo) <= n:
             batch = todo
             del self._pending[key]
@@ -612,7 +605,7 @@ class Scan:
 
         A child whose only reference is its parent's (its reference count,
         taken while ``children`` holds it once, equals ``_SINGLE_REF``) cannot be
-        reached otherwise: it moves with its parent and needs no ``_lab`` entry.
+        reached otherwise: it moves with its parent and needs no ``_labels`` entry.
         """
         if not children:
             return
@@ -636,14 +629,14 @@ class Scan:
         deep would make a million batches of one. This loop has no per-batch
         cost and does the same accounting as :meth:`_settle`.
         """
-        lab = self._lab
-        trans = self._trans
-        tinfo = self._tinfo
-        agg = self._agg
-        tops = self._top
-        owner = self._top_owner
+        labels = self._labels
+        transitions = self._transitions
+        type_infos = self._type_infos
+        totals = self._totals
+        largest = self._largest
+        largest_label = self._largest_label
         single_ref = _SINGLE_REF_SCALAR
-        res_tids = self._res_tids
+        resource_type_ids = self._resource_type_ids
         steps = _SMALL_STEPS
         while stack and steps > 0:
             steps -= 1
@@ -665,15 +658,15 @@ class Scan:
                 single = single_ref and _getrefcount(child) == single_ref
                 tp = type(child)
                 tid = id(tp)
-                info = tinfo.get(tid)
+                info = type_infos.get(tid)
                 if info is None:
-                    info = self._info(tp)
+                    info = self._type_info(tp)
                 cid = id(child)
                 if single:
                     o, n = old, new
                 else:
-                    o = lab.get(cid)
-                    n = trans[o]
+                    o = labels.get(cid)
+                    n = transitions[o]
                     if o == n:
                         continue
                 try:
@@ -682,34 +675,34 @@ class Scan:
                     size = 0
                 if size < 0:  # a wall
                     if not single:
-                        lab[cid] = _WALL
-                        self._keep.append(child)
+                        labels[cid] = _WALL
+                        self._wall_refs.append(child)
                     continue
                 if not single:
-                    lab[cid] = n
-                elif tid in res_tids:
-                    lab[cid] = n  # see _note_resources
-                if tid in res_tids:
-                    self._res[cid] = (child, n)
+                    labels[cid] = n
+                elif tid in resource_type_ids:
+                    labels[cid] = n  # see _note_resources
+                if tid in resource_type_ids:
+                    self._resource_objects[cid] = (child, n)
                 self._visited += 1
-                entry = agg.get((n, tid))
+                entry = totals.get((n, tid))
                 if entry is None:
-                    agg[(n, tid)] = [size, 1]
+                    totals[(n, tid)] = [size, 1]
                 else:
                     entry[0] += size
                     entry[1] += 1
                 if o is not None:
-                    entry = agg.get((o, tid))
+                    entry = totals.get((o, tid))
                     if entry is None:
-                        agg[(o, tid)] = [-size, -1]
+                        totals[(o, tid)] = [-size, -1]
                     else:
                         entry[0] -= size
                         entry[1] -= 1
-                    if cid in owner:
-                        owner[cid] = n
-                top = tops.get(n)
-                if top is None or len(top) < _TOP_K or size > top[-1][0]:
-                    self._top_add(n, (size, cid, tid, cid))
+                    if cid in largest_label:
+                        largest_label[cid] = n
+                top = largest.get(n)
+                if top is None or len(top) < _LARGEST_KEPT or size > top[-1][0]:
+                    self._largest_add(n, (size, cid, tid, cid))
                 exp = info.exp
                 if exp not in (EXP_LEAF, EXP_WALL):
                     stack.append((child, o, n, exp))
@@ -719,12 +712,12 @@ class Scan:
             pending.setdefault((old, new, mode), []).append(obj)
 
     def _expand_special(self, batch: list[Any]) -> None:
-        ctx = self._ctx
+        ctx = self._context
         assert ctx is not None  # noqa: S101 - set in _prepare
         children: list[Any] = []
         pseudo: list[tuple[Pseudo, int]] = []
         for obj in batch:
-            info = self._info(type(obj))
+            info = self._type_info(type(obj))
             if info.special is None:
                 children.extend(gc.get_referents(obj))
                 continue
@@ -744,9 +737,9 @@ class Scan:
         """Label objects that may be reached more than once (deduplicated by id)."""
         cand = dict(zip(map(id, objs), objs))
         ids = list(cand)
-        lab = self._lab
-        old = list(map(lab.get, ids))
-        new = list(map(self._trans.__getitem__, old))
+        labels = self._labels
+        old = list(map(labels.get, ids))
+        new = list(map(self._transitions.__getitem__, old))
         changed = list(map(ne, old, new))
         count = changed.count(True)
         if not count:
@@ -758,16 +751,16 @@ class Scan:
         self._settle(list(map(cand.__getitem__, ids)), ids, old, new, push)
 
     def _sizes(self, objs: list[Any], tids: list[int], only: TypeInfo | None) -> list[int]:
-        tinfo = self._tinfo
+        type_infos = self._type_infos
         try:
             if only is not None:
                 return list(map(only.sizer, objs))
-            return list(map(_call, map(_SIZER, map(tinfo.__getitem__, tids)), objs))
+            return list(map(_call, map(_SIZER, map(type_infos.__getitem__, tids)), objs))
         except Exception:  # one odd C type; size the batch one by one
             sizes = []
             for tid, obj in zip(tids, objs):
                 try:
-                    sizes.append(int(tinfo[tid].sizer(obj)))
+                    sizes.append(int(type_infos[tid].sizer(obj)))
                 except Exception:
                     sizes.append(0)
             return sizes
@@ -783,7 +776,7 @@ class Scan:
         """Account newly (re)labelled objects and queue them for expansion.
 
         ``ids is None``: single-reference children of one batch, all moving
-        ``old -> new`` (scalars) and absent from ``_lab``. Otherwise ``ids``,
+        ``old -> new`` (scalars) and absent from ``_labels``. Otherwise ``ids``,
         ``old`` and ``new`` are lists parallel to ``objs``.
         """
         tids = list(map(id, map(type, objs)))
@@ -799,12 +792,12 @@ class Scan:
                 )
                 if not objs:
                     return
-        if self._res_tids and not self._res_tids.isdisjoint(tids):
+        if self._resource_type_ids and not self._resource_type_ids.isdisjoint(tids):
             self._note_resources(objs, tids, new)
         self._visited += len(objs)
         scalar = True
         if ids is not None:
-            self._lab.update(zip(ids, new))
+            self._labels.update(zip(ids, new))
             if len(set(new)) == 1 and len(set(old)) == 1:
                 old, new = old[0], new[0]
             else:
@@ -813,8 +806,8 @@ class Scan:
             self._account_scalar(objs, tids=tids, sizes=sizes, old=old, new=new, one_type=one_type)
         else:
             self._account_many(objs, tids, sizes, old, new)
-        if self._top_owner and (not scalar or old is not None):
-            self._move_tops(objs, ids, new, scalar)
+        if self._largest_label and (not scalar or old is not None):
+            self._move_largest(objs, ids, new, scalar)
         if push:
             self._queue(objs, tids, infos[0] if one_type else None, old, new, scalar=scalar)
 
@@ -838,17 +831,17 @@ class Scan:
                 return
             exps: list[int] = [mode] * len(objs)
         else:
-            exps = list(map(self._exp_by_tid.__getitem__, tids))
+            exps = list(map(self._mode_by_type_id.__getitem__, tids))
         self._push(objs, old, new, exps, scalar)
 
     def _distinct_infos(self, tids: list[int], objs: list[Any]) -> list[TypeInfo]:
         """The :class:`TypeInfo` of each distinct type among ``objs``."""
         utids = set(tids)
-        tinfo = self._tinfo
-        if not utids.issubset(tinfo.keys()):  # types met for the first time: classify once
+        type_infos = self._type_infos
+        if not utids.issubset(type_infos.keys()):  # types met for the first time: classify once
             for obj in dict(zip(tids, objs)).values():
-                self._info(type(obj))
-        return [tinfo[t] for t in utids]
+                self._type_info(type(obj))
+        return [type_infos[t] for t in utids]
 
     def _drop_walls(
         self,
@@ -863,11 +856,11 @@ class Scan:
         """Remove the objects whose sizer said "wall" (-1); remember shared ones."""
         keep = list(map(ge, sizes, repeat(0)))
         if ids is not None:
-            lab = self._lab
+            labels = self._labels
             dropped = list(map(not_, keep))
             for i, obj in zip(compress(ids, dropped), compress(objs, dropped)):
-                lab[i] = _WALL
-                self._keep.append(obj)
+                labels[i] = _WALL
+                self._wall_refs.append(obj)
             ids = list(compress(ids, keep))
             old = list(compress(old, keep))
             new = list(compress(new, keep))
@@ -902,7 +895,7 @@ class Scan:
             self._add(new, counts, 1)
             if old is not None:
                 self._add(old, counts, -1)
-        self._track_top_scalar(new, objs, tids, sizes)
+        self._track_largest_scalar(new, objs, tids, sizes)
 
     def _account_many(
         self,
@@ -918,7 +911,7 @@ class Scan:
             has_old = list(map(ne, old, repeat(None)))
             moved = zip(compress(old, has_old), compress(tids, has_old), compress(sizes, has_old))
             self._add_many(Counter(moved), -1)
-        self._track_top_many(new, objs, tids, sizes)
+        self._track_largest_many(new, objs, tids, sizes)
 
     def _push(self, objs: list[Any], old: Any, new: Any, exps: list[int], scalar: bool) -> None:
         pending = self._pending
@@ -936,62 +929,64 @@ class Scan:
 
     def _settle_pseudo(self, found: list[tuple[Pseudo, int]]) -> None:
         """Label buffers/storages/mappings, counted once per key."""
-        lab = self._lab
-        trans = self._trans
+        labels = self._labels
+        transitions = self._transitions
         for (key, size, tname, device, file_backed), owner in found:
             pk = self._pseudo_keys.get(key)
             if pk is None:
                 pk = self._pseudo_keys[key] = -(len(self._pseudo_keys) + 1)
-            old = lab.get(pk)
-            new = trans[old]
+            old = labels.get(pk)
+            new = transitions[old]
             if old == new:
                 continue
-            lab[pk] = new
-            tid = self._pseudo_tids.get(tname)
+            labels[pk] = new
+            tid = self._pseudo_type_ids.get(tname)
             if tid is None:
-                tid = self._pseudo_tids[tname] = -(len(self._pseudo_tids) + 1)
-                self._tnames[tid] = tname
+                tid = self._pseudo_type_ids[tname] = -(len(self._pseudo_type_ids) + 1)
+                self._type_names[tid] = tname
             counts = Counter({(tid, size): 1})
             self._add(new, counts, 1)
             if old is not None:
                 self._add(old, counts, -1)
             if device is not None:
-                self._dev[(new, device)] = self._dev.get((new, device), 0) + size
+                self._device_bytes[(new, device)] = self._device_bytes.get((new, device), 0) + size
                 if old is not None:
-                    self._dev[(old, device)] = self._dev.get((old, device), 0) - size
+                    self._device_bytes[(old, device)] = (
+                        self._device_bytes.get((old, device), 0) - size
+                    )
             if file_backed:
-                self._fb[new] = self._fb.get(new, 0) + size
+                self._file_backed_bytes[new] = self._file_backed_bytes.get(new, 0) + size
                 if old is not None:
-                    self._fb[old] = self._fb.get(old, 0) - size
+                    self._file_backed_bytes[old] = self._file_backed_bytes.get(old, 0) - size
             self._visited += 1
-            top = self._top.get(new)
-            if top is None or len(top) < _TOP_K or size > top[-1][0]:
-                self._top_add(new, (size, owner, tid, pk))
+            top = self._largest.get(new)
+            if top is None or len(top) < _LARGEST_KEPT or size > top[-1][0]:
+                self._largest_add(new, (size, owner, tid, pk))
 
     def _add(self, label: int, counts: Counter[tuple[int, int]], sign: int) -> None:
-        agg = self._agg
+        totals = self._totals
         for (tid, size), n in counts.items():
-            entry = agg.get((label, tid))
+            entry = totals.get((label, tid))
             if entry is None:
-                agg[(label, tid)] = [sign * size * n, sign * n]
+                totals[(label, tid)] = [sign * size * n, sign * n]
             else:
                 entry[0] += sign * size * n
                 entry[1] += sign * n
 
     def _add_total(self, label: int, tid: int, total: int, number: int) -> None:
-        entry = self._agg.get((label, tid))
+        entry = self._totals.get((label, tid))
         if entry is None:
-            self._agg[(label, tid)] = [total, number]
+            self._totals[(label, tid)] = [total, number]
         else:
             entry[0] += total
             entry[1] += number
 
     def _add_many(self, counts: Counter[tuple[int, int, int]], sign: int) -> None:
-        agg = self._agg
+        totals = self._totals
         for (label, tid, size), n in counts.items():
-            entry = agg.get((label, tid))
+            entry = totals.get((label, tid))
             if entry is None:
-                agg[(label, tid)] = [sign * size * n, sign * n]
+                totals[(label, tid)] = [sign * size * n, sign * n]
             else:
                 entry[0] += sign * size * n
                 entry[1] += sign * n
@@ -1001,17 +996,17 @@ class Scan:
     def _note_resources(self, objs: list[Any], tids: list[int], new: Any) -> None:
         """Remember the resource objects of a settled batch with their new label.
 
-        Each goes into ``_lab`` as well: from now on it has one more reference
+        Each goes into ``_labels`` as well: from now on it has one more reference
         (ours), so later visits must take the shared path, which moves its
         bytes from the label recorded here.
         """
-        res_tids = self._res_tids
-        lab = self._lab
-        for i in compress(range(len(tids)), map(res_tids.__contains__, tids)):
+        resource_type_ids = self._resource_type_ids
+        labels = self._labels
+        for i in compress(range(len(tids)), map(resource_type_ids.__contains__, tids)):
             obj = objs[i]
             label = new if type(new) is int else new[i]
-            lab[id(obj)] = label
-            self._res[id(obj)] = (obj, label)
+            labels[id(obj)] = label
+            self._resource_objects[id(obj)] = (obj, label)
 
     def _held_by(self, label: int) -> list[tuple[str, str]]:
         if label == _WALL or not self._groups:
@@ -1020,25 +1015,23 @@ class Scan:
 
     def _resource_path(self, obj: Any) -> str | None:
         """Pasteable Python from the first root holding ``obj`` to it (bounded search)."""
-        entry = self._res.get(id(obj))
+        entry = self._resource_objects.get(id(obj))
         if entry is None or entry[1] == _WALL:
             return None
-        probe = _Holder(entry[1])
-        probe.target = id(obj)
         first = self._roots[self._root_indices(entry[1])[0]]
         if id(first.obj) == id(obj):
             return first.path
-        state = self._start_path(probe)
+        search = self._start_path(entry[1], id(obj))
         for _ in range(_RESOURCE_PATH_STEPS):
-            if state is None or self._search_level(state):
+            if search is None or search.step():
                 break
-        return probe.path
+        return search.path if search is not None else None
 
     def _resource_entries(self) -> list[dict[str, Any]]:
-        hook = self._rhook
+        hook = self._resource_types
         if hook is None:
             return []
-        noted = [(obj, self._held_by(label)) for obj, label in self._res.values()]
+        noted = [(obj, self._held_by(label)) for obj, label in self._resource_objects.values()]
         try:
             return hook.collect(noted, self._resource_path)
         except Exception:  # resources are an extra: the holders still go out
@@ -1047,53 +1040,53 @@ class Scan:
 
     # ------------------------------------------------------------------ largest objects
 
-    def _top_add(self, label: int, entry: tuple[int, int, int, int]) -> None:
-        top = self._top.setdefault(label, [])
+    def _largest_add(self, label: int, entry: tuple[int, int, int, int]) -> None:
+        top = self._largest.setdefault(label, [])
         top.append(entry)
         top.sort(reverse=True)
-        owner = self._top_owner
-        for evicted in top[_TOP_K:]:
-            if owner.get(evicted[3]) == label:
-                del owner[evicted[3]]
-        del top[_TOP_K:]
-        owner[entry[3]] = label
+        largest_label = self._largest_label
+        for evicted in top[_LARGEST_KEPT:]:
+            if largest_label.get(evicted[3]) == label:
+                del largest_label[evicted[3]]
+        del top[_LARGEST_KEPT:]
+        largest_label[entry[3]] = label
 
-    def _track_top_scalar(
+    def _track_largest_scalar(
         self, label: int, objs: list[Any], tids: list[int], sizes: list[int]
     ) -> None:
         biggest = max(sizes)
-        top = self._top.get(label)
-        if top is not None and len(top) >= _TOP_K and biggest <= top[-1][0]:
+        top = self._largest.get(label)
+        if top is not None and len(top) >= _LARGEST_KEPT and biggest <= top[-1][0]:
             return
         i = sizes.index(biggest)
         oid = id(objs[i])
-        self._top_add(label, (biggest, oid, tids[i], oid))
+        self._largest_add(label, (biggest, oid, tids[i], oid))
 
-    def _track_top_many(
+    def _track_largest_many(
         self, new: list[int], objs: list[Any], tids: list[int], sizes: list[int]
     ) -> None:
         for label in set(new):
             mask = list(map(eq, new, repeat(label)))
             picked = list(compress(range(len(sizes)), mask))
             biggest = max(sizes[i] for i in picked)
-            top = self._top.get(label)
-            if top is not None and len(top) >= _TOP_K and biggest <= top[-1][0]:
+            top = self._largest.get(label)
+            if top is not None and len(top) >= _LARGEST_KEPT and biggest <= top[-1][0]:
                 continue
             i = next(i for i in picked if sizes[i] == biggest)
             oid = id(objs[i])
-            self._top_add(label, (biggest, oid, tids[i], oid))
+            self._largest_add(label, (biggest, oid, tids[i], oid))
 
-    def _move_tops(self, objs: list[Any], ids: list[int] | None, new: Any, scalar: bool) -> None:
+    def _move_largest(self, objs: list[Any], ids: list[int] | None, new: Any, scalar: bool) -> None:
         idl = ids if ids is not None else list(map(id, objs))
-        owner = self._top_owner
-        for j in compress(range(len(idl)), map(owner.__contains__, idl)):
-            owner[idl[j]] = new if scalar else new[j]
+        largest_label = self._largest_label
+        for j in compress(range(len(idl)), map(largest_label.__contains__, idl)):
+            largest_label[idl[j]] = new if scalar else new[j]
 
     # ------------------------------------------------------------------ attribution
 
     def _attribute(self) -> None:
         by_label: dict[int, list[tuple[int, int, int]]] = {}
-        for (label, tid), (nbytes, count) in self._agg.items():
+        for (label, tid), (nbytes, count) in self._totals.items():
             if label == _WALL or (nbytes <= 0 and count <= 0):
                 continue
             by_label.setdefault(label, []).append((max(nbytes, 0), max(count, 0), tid))
@@ -1106,23 +1099,23 @@ class Scan:
             if h.bytes <= 0 and h.objects <= 0:
                 continue
             device_bytes: dict[str, int] = {}
-            for (lbl, device), nbytes in self._dev.items():
+            for (lbl, device), nbytes in self._device_bytes.items():
                 if lbl == label and nbytes > 0:
                     device_bytes[device] = nbytes
             h.host_bytes = max(h.bytes - sum(device_bytes.values()), 0)
             if device_bytes:
                 h.device = max(device_bytes.items(), key=lambda kv: kv[1])[0]
-            h.file_backed = self._fb.get(label, 0) > 0
+            h.file_backed = self._file_backed_bytes.get(label, 0) > 0
             rows.sort(reverse=True)
             h.composition = [
-                {"type": self._tnames.get(tid, "?"), "bytes": nbytes, "count": count}
+                {"type": self._type_names.get(tid, "?"), "bytes": nbytes, "count": count}
                 for nbytes, count, tid in rows[:_COMPOSITION_TOP]
             ]
             h.type = h.composition[0]["type"] if h.composition else "?"
-            for size, target, tid, check in self._top.get(label, []):
+            for size, target, tid, check in self._largest.get(label, []):
                 del size
-                if self._top_owner.get(check) == label:
-                    h.type = self._tnames.get(tid, h.type)
+                if self._largest_label.get(check) == label:
+                    h.type = self._type_names.get(tid, h.type)
                     h.target = target
                     break
             attributed += h.host_bytes
@@ -1132,11 +1125,13 @@ class Scan:
         self._holders = holders[: self._max_holders]
 
     def _first_root(self, label: int) -> int:
-        return min(min(self._groups[g].roots) for g in self._sets[label]) if self._groups else 0
+        return (
+            min(min(self._groups[g].roots) for g in self._label_sets[label]) if self._groups else 0
+        )
 
     def _root_indices(self, label: int) -> list[int]:
         out: list[int] = []
-        for g in self._sets[label]:
+        for g in self._label_sets[label]:
             out.extend(self._groups[g].roots)
         return sorted(out)
 
@@ -1167,130 +1162,40 @@ class Scan:
     def _path_work(self) -> bool:
         """One unit of path search; True when every kept holder has its path."""
         holders = self._holders or []
-        state = self._path_state
-        if state is None:
-            while self._path_i < len(holders):
-                h = holders[self._path_i]
-                state = self._start_path(h)
-                if state is not None:
+        search = self._path_search
+        if search is None:
+            while self._path_holder_index < len(holders):
+                h = holders[self._path_holder_index]
+                search = self._start_path(h.label, h.target)
+                if search is not None:
                     break
-                self._path_i += 1
+                self._path_holder_index += 1
             else:
                 return True
-            self._path_state = state
-        if self._search_level(state):
-            self._path_state = None
-            self._path_i += 1
-        return self._path_i >= len(holders) and self._path_state is None
+            self._path_search = search
+        if search.step():
+            holders[self._path_holder_index].path = search.path
+            self._path_search = None
+            self._path_holder_index += 1
+        return self._path_holder_index >= len(holders) and self._path_search is None
 
-    def _start_path(self, h: _Holder) -> dict[str, Any] | None:
-        first = self._root_indices(h.label)[0]
+    def _start_path(self, label: int, target: int | None) -> PathSearch | None:
+        """A search from the first root of ``label`` to the object ``target``;
+        None when the root's own path says it all."""
+        first = self._root_indices(label)[0]
         root = self._roots[first]
-        if h.target is None or root.kind == "cache" or id(root.obj) == h.target:
+        if target is None or root.kind == "cache" or id(root.obj) == target:
             return None  # the root path is the whole story
-        g = next(g for g in self._sets[h.label] if first in self._groups[g].roots)
-        return {
-            "holder": h,
-            "root": root,
-            "g": g,
-            "level": [root.obj],
-            "next": [],
-            "parents": {id(root.obj): 0},
-            "ok": {},
-        }
-
-    def _allowed(self, state: dict[str, Any], child: Any) -> bool:
-        label = self._lab.get(id(child))
-        if label is None:  # a single-reference object: judged by its type
-            info = self._info(type(child))
-            if info.exp == EXP_WALL:
-                return False
-            try:
-                return info.fast or info.sizer(child) >= 0
-            except Exception:
-                return False
-        ok: dict[int, bool] = state["ok"]
-        found = ok.get(label)
-        if found is None:
-            found = ok[label] = label != _WALL and state["g"] in self._sets[label]
-        return found
-
-    def _children(self, obj: Any) -> list[Any]:
-        info = self._info(type(obj))
-        if info.exp in (EXP_WALL, EXP_LEAF):
-            return []
-        if info.exp == EXP_PLAIN:
-            return gc.get_referents(obj)
-        if info.exp == EXP_DICT:
-            return [*gc.get_referents(obj), *dict.keys(obj)]
-        if info.special is None or self._ctx is None:
-            return gc.get_referents(obj)
-        try:
-            return info.special.expand(obj, self._ctx)[0]
-        except Exception:
-            return []
-
-    def _search_level(self, state: dict[str, Any]) -> bool:
-        """Expand one BFS level from the holder's first root; True when done."""
-        h: _Holder = state["holder"]
-        target = h.target
-        parents: dict[int, int] = state["parents"]
-        nxt: list[Any] = state["next"]
-        level: list[Any] = state["level"]
-        found = False
-        # At most _PATH_CHUNK objects per call, so that one wide level fits in a slice.
-        chunk = level[-_PATH_CHUNK:]
-        del level[-_PATH_CHUNK:]
-        for obj in chunk:
-            oid = id(obj)
-            for child in self._children(obj):
-                cid = id(child)
-                if cid in parents or not self._allowed(state, child):
-                    continue
-                parents[cid] = oid
-                if cid == target:
-                    found = True
-                    break
-                nxt.append(child)
-            if found:
-                break
-        if found:
-            h.path = self._build_path(state)
-            return True
-        if len(parents) > _PATH_SEARCH_LIMIT:
-            return True
-        if not level:
-            if not nxt:
-                return True
-            state["level"], state["next"] = nxt, []
-        return False
-
-    def _build_path(self, state: dict[str, Any]) -> str | None:
-        h: _Holder = state["holder"]
-        root: Root = state["root"]
-        parents: dict[int, int] = state["parents"]
-        chain_ids: list[int] = []
-        cur_id = h.target
-        while cur_id is not None and cur_id != id(root.obj):
-            chain_ids.append(cur_id)
-            cur_id = parents.get(cur_id)
-            if len(chain_ids) > 10_000:
-                return None
-        chain_ids.reverse()
-        text = root.path
-        cur = root.obj
-        skip = False
-        for nid in chain_ids:
-            nxt = next((c for c in self._children(cur) if id(c) == nid), None)
-            if nxt is None:
-                return None  # the heap changed under us
-            if skip:
-                skip = False
-            else:
-                fmt, skip = describe_edge(cur, nxt)
-                text = fmt.format(text)
-            cur = nxt
-        return _tidy(text)
+        g = next(g for g in self._label_sets[label] if first in self._groups[g].roots)
+        return PathSearch(
+            root,
+            g,
+            target,
+            labels=self._labels,
+            label_sets=self._label_sets,
+            type_info=self._type_info,
+            context=self._context,
+        )
 
 
 def _sys_walls() -> list[Any]:
@@ -1314,235 +1219,6 @@ def _zero_size(obj: Any) -> int:
     return 0
 
 
-# ---------------------------------------------------------------------- naming edges
-
-_DICT_ATTR: Final = re.compile(r"\.__dict__\[\'([A-Za-z_][A-Za-z0-9_]*)\'\]")
-
-
-def _tidy(text: str) -> str:
-    """``obj.__dict__['name']`` -> ``obj.name`` (what a user types)."""
-
-    def repl(m: re.Match[str]) -> str:
-        name = m.group(1)
-        return f".{name}" if is_identifier(name) else m.group(0)
-
-    return _DICT_ATTR.sub(repl, text)
-
-
-def _index_of(items: Iterable[Any], child: Any) -> int | None:
-    for i, item in enumerate(items):
-        if item is child:
-            return i
-    return None
-
-
-def _local_name(frame: Any, child: Any) -> tuple[str | None, bool]:
-    """The local of ``frame`` that holds ``child`` (or whose cell holds it)."""
-    try:
-        local_vars = _frame_locals(frame)
-        items = (
-            list(dict.items(local_vars)) if type(local_vars) is dict else list(local_vars.items())
-        )
-    except Exception:
-        return None, False
-    is_cell, contents = cell_contents(child) if type(child) is types.CellType else (False, None)
-    for name, value in items:
-        if type(name) is not str:
-            continue
-        if value is child:
-            return name, False
-        if is_cell and value is contents:
-            return name, True
-    return None, False
-
-
-def _pandas_attribute(parent: Any, child: Any) -> str | None:
-    """The public attribute of a pandas Cython object (a BlockManager's
-    ``blocks``, a Block's ``values``) that holds ``child``.
-
-    Those attributes are C getters that return a stored field; getters of other
-    C types may compute (numpy's ``.imag`` allocates a copy), so only pandas'
-    own are called.
-    """
-    for cls in type_mro(type(parent)):
-        module = type_module(cls)
-        if module is None or not module.startswith("pandas."):
-            continue
-        for name, desc in sorted(type_ns(cls).items(), key=lambda kv: str(kv[0])):
-            if type(desc) is not types.GetSetDescriptorType or not is_identifier(name):
-                continue
-            if name.startswith("__"):
-                continue
-            try:
-                if desc.__get__(parent, type(parent)) is child:
-                    return str(name)
-            except Exception:  # noqa: S112 - an unset attribute raises: try the next
-                continue
-    return None
-
-
-Named = Optional[tuple[str, bool]]
-
-
-def _has(mro: tuple[type, ...], base: type) -> bool:
-    return any(c is base for c in mro)
-
-
-def _name_dict_item(parent: Any, child: Any, mro: tuple[type, ...]) -> Named:
-    if not _has(mro, dict):
-        return None
-    items = list(dict.items(parent))
-    for i, (key, value) in enumerate(items):
-        if value is child:
-            text = safe_key_repr(key)
-            return (f"{{}}[{text}]" if text else f"list({{}}.values())[{i}]"), False
-    at = _index_of((k for k, _v in items), child)
-    return (f"list({{}})[{at}]", False) if at is not None else None
-
-
-def _name_sequence_item(parent: Any, child: Any, mro: tuple[type, ...]) -> Named:
-    get: Callable[[Any, int], Any]
-    if _has(mro, list):
-        n, get = list.__len__(parent), list.__getitem__
-    elif _has(mro, tuple):
-        n, get = tuple.__len__(parent), tuple.__getitem__
-    else:
-        return None
-    i = _index_of((get(parent, j) for j in range(n)), child)
-    return (f"{{}}[{i}]", False) if i is not None else None
-
-
-def _name_set_item(parent: Any, child: Any, mro: tuple[type, ...]) -> Named:
-    if _has(mro, set):
-        items = list(set.__iter__(parent))
-    elif _has(mro, frozenset):
-        items = list(frozenset.__iter__(parent))
-    else:
-        return None
-    i = _index_of(items, child)
-    return (f"list({{}})[{i}]", False) if i is not None else None
-
-
-def _name_function_part(parent: Any, child: Any, mro: tuple[type, ...]) -> Named:
-    pt = type(parent)
-    if pt is types.CellType:
-        return "{}.cell_contents", False
-    if pt is types.MethodType:
-        owner, func = method_parts(parent)
-        if child is owner:
-            return "{}.__self__", False
-        return ("{}.__func__", False) if child is func else None
-    if pt is not types.FunctionType:
-        return None
-    closure, defaults, kwdefaults = func_parts(parent)
-    for attr, value in (
-        ("__closure__", closure),
-        ("__defaults__", defaults),
-        ("__kwdefaults__", kwdefaults),
-    ):
-        if value is child:
-            return f"{{}}.{attr}", False
-    return None
-
-
-def _name_frame_part(parent: Any, child: Any, mro: tuple[type, ...]) -> Named:
-    pt = type(parent)
-    if pt is types.TracebackType:
-        if child is _tb_next(parent):
-            return "{}.tb_next", False
-        return ("{}.tb_frame", False) if child is _tb_frame(parent) else None
-    if pt is types.FrameType:
-        if child is _frame_back(parent):
-            return "{}.f_back", False
-        name, via_cell = _local_name(parent, child)
-        return (f"{{}}.f_locals[{name!r}]", via_cell) if name is not None else None
-    if id(pt) in _GEN_FRAME:  # a generator/coroutine shows its frame's locals itself
-        getter, attr = _GEN_FRAME[id(pt)]
-        frame = getter(parent)
-        if frame is not None:
-            name, via_cell = _local_name(frame, child)
-            if name is not None:
-                return f"{{}}{attr}.f_locals[{name!r}]", via_cell
-    return None
-
-
-def _name_exception_part(parent: Any, child: Any, mro: tuple[type, ...]) -> Named:
-    if not _has(mro, BaseException):
-        return None
-    ns = vars(BaseException)
-    for attr in ("args", "__traceback__", "__context__", "__cause__"):
-        if ns[attr].__get__(parent) is child:
-            return f"{{}}.{attr}", False
-    return None
-
-
-def _name_array_part(parent: Any, child: Any, mro: tuple[type, ...]) -> Named:
-    np = sys.modules.get("numpy")
-    if np is None or not _has(mro, np.ndarray):
-        return None
-    if child is vars(np.ndarray)["base"].__get__(parent):
-        return "{}.base", False
-    items = _NdarraySpecial(np).elements(parent)  # None unless dtype=object
-    i = _index_of(items, child) if items is not None else None
-    return (f"{{}}.flat[{i}]", False) if i is not None else None
-
-
-def _name_attribute(parent: Any, child: Any, mro: tuple[type, ...]) -> Named:
-    attrs = instance_dict(parent)
-    if attrs is not None:
-        if child is attrs:
-            return "{}.__dict__", False
-        for key, value in list(dict.items(attrs)):
-            if value is child and type(key) is str:
-                if is_identifier(key):
-                    return f"{{}}.{key}", False
-                return f"getattr({{}}, {key!r})", False
-    for slot, value in slot_values(parent):
-        if value is child:
-            return f"{{}}.{slot}", False
-    name = _pandas_attribute(parent, child)
-    return (f"{{}}.{name}", False) if name is not None else None
-
-
-#: Tried in order; each returns None when the edge is not of its kind.
-_NAMERS: Final[tuple[Callable[[Any, Any, tuple[type, ...]], Named], ...]] = (
-    _name_dict_item,
-    _name_sequence_item,
-    _name_set_item,
-    _name_function_part,
-    _name_frame_part,
-    _name_exception_part,
-    _name_array_part,
-    _name_attribute,
-)
-
-
-def describe_edge(parent: Any, child: Any) -> tuple[str, bool]:
-    """How to go from ``parent`` to ``child`` in pasteable Python.
-
-    Returns ``(format, skip_next)``: ``format`` has one ``{}`` for the
-    expression of the parent; ``skip_next`` is True when the step also covers
-    the next edge (a frame local held in a cell: ``f_locals`` shows contents).
-    Falls back to ``gc.get_referents(parent)[i]``, which always pastes.
-    """
-    mro = type_mro(type(parent))
-    for namer in _NAMERS:
-        try:
-            found = namer(parent, child, mro)
-        except Exception:  # an object in a state we did not foresee: try the next
-            _log.debug("naming an edge failed", exc_info=True)
-            found = None
-        if found is not None:
-            return found
-    try:
-        i = _index_of(gc.get_referents(parent), child)
-    except Exception:
-        i = None
-    if i is not None:
-        return f"gc.get_referents({{}})[{i}]", False
-    return "{}", False
-
-
 def scan_now(roots: list[Root], **kw: Any) -> dict[str, Any]:
     """Run a :class:`Scan` to the end in one go and return its result."""
     scan = Scan(roots, **kw)
@@ -1551,4 +1227,4 @@ def scan_now(roots: list[Root], **kw: Any) -> dict[str, Any]:
     return scan.result()
 
 
-__all__ = ["Scan", "describe_edge", "is_a", "scan_now"]
+__all__ = ["Scan", "scan_now"]

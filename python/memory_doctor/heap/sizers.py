@@ -1,12 +1,8 @@
-"""Safe introspection and known-type sizers for the retained-size scan.
+"""Known-type sizers for the retained-size scan: how big an object is, how to walk it.
 
-Everything here reads objects without running user code. The rules:
+Everything here sizes objects without running user code (the readers are in
+``heap/introspect.py``):
 
-- an object's type is ``type(obj)``, never ``obj.__class__`` (a proxy can lie);
-- a type's attributes are read through the C getters of ``type`` itself
-  (``type.__dict__['__mro__'].__get__(tp)`` and friends) and its namespace
-  through the ``mappingproxy`` those return, so a metaclass's
-  ``__getattribute__``/``__getattr__`` never runs;
 - an object's size is ``sys.getsizeof`` only when the ``__sizeof__`` that call
   would resolve to is implemented in C; otherwise the first C ``__sizeof__`` in
   the MRO is called unbound (``object.__sizeof__(obj)``) and the GC/managed-dict
@@ -14,278 +10,43 @@ Everything here reads objects without running user code. The rules:
 - library types (numpy, mmap, pyarrow, torch) are only looked at when their
   module is already in ``sys.modules``; nothing is imported for the scan.
 
-:func:`classify` maps a type to a :class:`TypeInfo`: how the walk expands an
-object of that type (``EXP_*``) and how it sizes it. Types with hidden
-references or external buffers get a :class:`Special` handler.
+:meth:`Classifier.classify` maps a type to a :class:`TypeInfo`: how the walk
+expands an object of that type (``EXP_*``) and how it sizes it. Types with
+hidden references or external buffers get a :class:`Special` handler.
 """
 
 from __future__ import annotations
 
 import gc
-import keyword
 import sys
 import types
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import Any, Final
 
 from ..log import quiet_logger
-
-if TYPE_CHECKING:  # typing.TypeGuard needs 3.10; annotations are not evaluated at runtime
-    from typing_extensions import TypeGuard
-
-_T = TypeVar("_T")
+from .introspect import (
+    C_DESCRIPTOR_TYPES,
+    builtin_self,
+    frame_back,
+    frame_locals,
+    func_globals,
+    func_module,
+    func_parts,
+    lookup_in_mro,
+    module_dict,
+    mro_has,
+    type_flags,
+    type_mro,
+    type_name,
+    type_ns,
+)
 
 _log = quiet_logger(__name__)
 
-# --------------------------------------------------------------------------- type access
-
-_TYPE_DICT = type.__dict__
-#: C getters on ``type``: none of them can be overridden by a metaclass.
-_MRO_OF: Final = _TYPE_DICT["__mro__"].__get__
-_NS_OF: Final = _TYPE_DICT["__dict__"].__get__
-_FLAGS_OF: Final = _TYPE_DICT["__flags__"].__get__
-_MODULE_OF: Final = _TYPE_DICT["__module__"].__get__
-_QUALNAME_OF: Final = _TYPE_DICT["__qualname__"].__get__
-_SUBCLASSES_OF: Final = _TYPE_DICT["__subclasses__"]
-
 _TPFLAGS_HAVE_GC: Final = 1 << 14
-_TPFLAGS_HEAPTYPE: Final = 1 << 9
 # 3.11 moved the instance dict (and 3.12 the weakref list) in front of the
 # object; sys.getsizeof counts that pre-header, object.__sizeof__ does not.
 _TPFLAGS_MANAGED: Final = (1 << 4) | (1 << 3) if sys.version_info >= (3, 12) else 1 << 4
-
-
-def type_mro(tp: type) -> tuple[type, ...]:
-    """``tp.__mro__`` through the C getter (a metaclass cannot intercept it)."""
-    try:
-        return _MRO_OF(tp)  # type: ignore[no-any-return]
-    except Exception:  # a half-built type: treat it as having no bases
-        return (tp,)
-
-
-def type_ns(tp: type) -> Any:
-    """``vars(tp)``: the read-only mappingproxy of the type's namespace."""
-    return _NS_OF(tp)
-
-
-def type_flags(tp: type) -> int:
-    """``tp.__flags__`` through the C getter."""
-    try:
-        return int(_FLAGS_OF(tp))
-    except Exception:
-        return 0
-
-
-def mro_has(tp: type, base: type) -> bool:
-    """``issubclass(tp, base)`` by identity over the MRO (no ``__subclasscheck__``)."""
-    return any(cls is base for cls in type_mro(tp))
-
-
-def is_a(obj: object, base: type[_T]) -> TypeGuard[_T]:
-    """``isinstance(obj, base)`` without its fallback to ``obj.__class__``.
-
-    ``isinstance`` reads ``obj.__class__`` when the real type does not match,
-    which runs a proxy's property; this only looks at ``type(obj)``.
-    """
-    return any(cls is base for cls in type_mro(type(obj)))
-
-
-def lookup_in_mro(tp: type, name: str) -> tuple[bool, Any]:
-    """The raw namespace value ``name`` resolves to on ``tp`` (no descriptor call)."""
-    for cls in type_mro(tp):
-        try:
-            ns = type_ns(cls)
-            if name in ns:
-                return True, ns[name]
-        except Exception:  # noqa: S112 - a half-built class in the MRO: look further
-            continue
-    return False, None
-
-
-def type_name(tp: type) -> str:
-    """``module.qualname`` of a type, read through the C getters of ``type``."""
-    try:
-        module = _MODULE_OF(tp)
-    except Exception:
-        module = None
-    try:
-        qualname = _QUALNAME_OF(tp)
-    except Exception:
-        qualname = None
-    qual = qualname if type(qualname) is str else "?"
-    if type(module) is str and module:
-        return f"{module}.{qual}"
-    return qual
-
-
-def type_module(tp: type) -> str | None:
-    """The ``__module__`` of a type if it is a string, else None."""
-    try:
-        module = _MODULE_OF(tp)
-    except Exception:
-        return None
-    return module if type(module) is str else None
-
-
-# --------------------------------------------------------------------------- object access
-
-_FUNC_NS = vars(types.FunctionType)
-_func_module: Final = _FUNC_NS["__module__"].__get__
-_func_closure: Final = _FUNC_NS["__closure__"].__get__
-_func_defaults: Final = _FUNC_NS["__defaults__"].__get__
-_func_kwdefaults: Final = _FUNC_NS["__kwdefaults__"].__get__
-_func_globals: Final = _FUNC_NS["__globals__"].__get__
-_func_qualname: Final = _FUNC_NS["__qualname__"].__get__
-_cell_contents: Final = vars(types.CellType)["cell_contents"].__get__
-_method_self: Final = vars(types.MethodType)["__self__"].__get__
-_method_func: Final = vars(types.MethodType)["__func__"].__get__
-_builtin_self: Final = vars(types.BuiltinFunctionType)["__self__"].__get__
-_module_dict: Final = vars(types.ModuleType)["__dict__"].__get__
-_frame_back: Final = vars(types.FrameType)["f_back"].__get__
-_frame_locals: Final = vars(types.FrameType)["f_locals"].__get__
-_frame_globals: Final = vars(types.FrameType)["f_globals"].__get__
-_tb_next: Final = vars(types.TracebackType)["tb_next"].__get__
-_tb_frame: Final = vars(types.TracebackType)["tb_frame"].__get__
-_staticmethod_func: Final = vars(staticmethod)["__func__"].__get__
-_classmethod_func: Final = vars(classmethod)["__func__"].__get__
-
-_GEN_FRAME: Final = {
-    id(types.GeneratorType): (vars(types.GeneratorType)["gi_frame"].__get__, ".gi_frame"),
-    id(types.CoroutineType): (vars(types.CoroutineType)["cr_frame"].__get__, ".cr_frame"),
-    id(types.AsyncGeneratorType): (
-        vars(types.AsyncGeneratorType)["ag_frame"].__get__,
-        ".ag_frame",
-    ),
-}
-
-_C_DESCRIPTORS: Final = (
-    types.MethodDescriptorType,
-    types.WrapperDescriptorType,
-    types.BuiltinFunctionType,
-    types.ClassMethodDescriptorType,
-)
-
-
-def func_module(func: types.FunctionType) -> str | None:
-    """A function's ``__module__`` if it is a string."""
-    try:
-        module = _func_module(func)
-    except Exception:
-        return None
-    return module if type(module) is str else None
-
-
-def func_parts(func: types.FunctionType) -> tuple[Any, Any, Any]:
-    """``(__closure__, __defaults__, __kwdefaults__)`` of a plain function."""
-    try:
-        return _func_closure(func), _func_defaults(func), _func_kwdefaults(func)
-    except Exception:
-        return None, None, None
-
-
-def func_globals(func: types.FunctionType) -> Any:
-    """A function's ``__globals__`` dict."""
-    try:
-        return _func_globals(func)
-    except Exception:
-        return None
-
-
-def func_qualname(func: types.FunctionType) -> str:
-    """A function's ``__qualname__`` (always a string for real functions)."""
-    try:
-        name = _func_qualname(func)
-    except Exception:
-        return "?"
-    return name if type(name) is str else "?"
-
-
-def cell_contents(cell: types.CellType) -> tuple[bool, Any]:
-    """``(True, contents)`` of a closure cell, or ``(False, None)`` when empty."""
-    try:
-        return True, _cell_contents(cell)
-    except ValueError:  # an empty cell raises ValueError
-        return False, None
-
-
-def module_dict(module: Any) -> dict[str, Any] | None:
-    """``vars(module)`` through the C getter of ``ModuleType``."""
-    try:
-        found = _module_dict(module)
-    except Exception:
-        return None
-    return found if type(found) is dict else None
-
-
-def module_attr(module_name: str, name: str) -> Any:
-    """``name`` in the already imported module ``module_name``, else None."""
-    return (module_dict(sys.modules.get(module_name)) or {}).get(name)
-
-
-def method_parts(method: types.MethodType) -> tuple[Any, Any]:
-    """``(__self__, __func__)`` of a bound method."""
-    return _method_self(method), _method_func(method)
-
-
-def builtin_self(func: types.BuiltinFunctionType) -> Any:
-    """``__self__`` of a builtin function or method (a module for module functions)."""
-    try:
-        return _builtin_self(func)
-    except Exception:
-        return None
-
-
-def instance_dict(obj: Any) -> dict[Any, Any] | None:
-    """The instance ``__dict__`` through the C getter the type got at creation.
-
-    A class that defines its own ``__dict__`` (a property, say) gets nothing:
-    calling it would run user code.
-    """
-    found, desc = lookup_in_mro(type(obj), "__dict__")
-    if not found or type(desc) is not types.GetSetDescriptorType:
-        return None
-    try:
-        value = desc.__get__(obj, type(obj))
-    except Exception:
-        return None
-    return value if is_a(value, dict) else None
-
-
-def slot_values(obj: Any) -> list[tuple[str, Any]]:
-    """``(name, value)`` of every set ``__slots__`` member (C member descriptors)."""
-    out: list[tuple[str, Any]] = []
-    for cls in type_mro(type(obj)):
-        try:
-            items = list(type_ns(cls).items())
-        except Exception:  # noqa: S112 - as in lookup_in_mro
-            continue
-        for name, desc in items:
-            if type(desc) is types.MemberDescriptorType and type(name) is str:
-                try:
-                    out.append((name, desc.__get__(obj, type(obj))))
-                except Exception:  # noqa: S112 - an unset slot raises AttributeError
-                    continue
-    return out
-
-
-def safe_key_repr(key: Any) -> str | None:
-    """``repr(key)`` for keys of exact builtin types whose repr is known C code."""
-    tp = type(key)
-    if tp in (str, int, float, bool, bytes) or key is None:
-        text = repr(key)
-        return text if len(text) <= 200 else None
-    if tp is tuple and len(key) <= 8:
-        parts = [safe_key_repr(item) for item in key]
-        if all(part is not None for part in parts):
-            inner = ", ".join(p for p in parts if p is not None)
-            return f"({inner},)" if len(parts) == 1 else f"({inner})"
-    return None
-
-
-def is_identifier(name: object) -> bool:
-    """Whether ``name`` can follow a dot in pasted Python."""
-    return type(name) is str and name.isidentifier() and not keyword.iskeyword(name)
-
 
 # --------------------------------------------------------------------------- sizes
 
@@ -320,7 +81,7 @@ def _c_sizeof(tp: type) -> tuple[bool, Callable[[Any], int] | None]:
             continue
         if impl is None:
             continue
-        if type(impl) in _C_DESCRIPTORS:
+        if type(impl) in C_DESCRIPTOR_TYPES:
             return first, impl
         first = False  # a Python-level __sizeof__: user (or library) code we must not run
     return False, object.__sizeof__
@@ -443,7 +204,7 @@ class _LruSpecial(Special):
 
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
-        wrapper_type = obj_lru_type()
+        wrapper_type = lru_cache_type()
         desc = type_ns(wrapper_type).get("__dict__") if wrapper_type is not None else None
         self._dict_get = desc.__get__ if type(desc) is types.GetSetDescriptorType else None
 
@@ -485,7 +246,7 @@ class _LruSpecial(Special):
         ]
 
 
-def obj_lru_type() -> type | None:
+def lru_cache_type() -> type | None:
     """The C ``functools._lru_cache_wrapper`` type, if this Python has one."""
     functools_mod = sys.modules.get("functools")
     ns = module_dict(functools_mod) if functools_mod is not None else None
@@ -505,10 +266,10 @@ class _FrameSpecial(Special):
             # generator: the generator shows its locals, and reading f_locals here
             # would add references to objects already counted as singly held.
             return refs, []
-        back = _frame_back(obj)
+        back = frame_back(obj)
         if back is not None:
             refs.append(back)
-        local_vars = _frame_locals(obj)
+        local_vars = frame_locals(obj)
         if type(local_vars) is dict:
             refs.extend(dict.values(local_vars))
         else:  # 3.13+: a FrameLocalsProxy (C)
@@ -516,7 +277,7 @@ class _FrameSpecial(Special):
         return refs, []
 
 
-class _NdarraySpecial(Special):
+class NdarraySpecial(Special):
     """numpy arrays: the data buffer belongs to the array that owns it.
 
     ``ndarray.__sizeof__`` (C) counts the buffer only when the array owns it; a
@@ -700,14 +461,14 @@ class Classifier:
         self._builtin = _BuiltinSpecial()
         self._frame = _FrameSpecial()
         self.lru = _LruSpecial(ctx)
-        self._lru_type = obj_lru_type()
+        self._lru_type = lru_cache_type()
         self._specials: list[tuple[type, Special]] = []
         self.ndarray_type: type | None = None
         np = sys.modules.get("numpy")
         if np is not None:
             try:
                 self.ndarray_type = np.ndarray
-                self._specials.append((np.ndarray, _NdarraySpecial(np)))
+                self._specials.append((np.ndarray, NdarraySpecial(np)))
             except Exception:
                 _log.debug("numpy sizer unavailable", exc_info=True)
         mmap_mod = sys.modules.get("mmap")

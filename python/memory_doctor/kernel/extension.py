@@ -1,44 +1,39 @@
-"""The kernel helper: IPython hooks, the comm, and the records it keeps.
+"""The kernel helper's hooks: ``%load_ext``, the per-cell measurement and its records.
 
 One :class:`MemoryDoctor` serves one shell. It measures every user cell from
 ``pre_run_cell`` to ``post_run_cell`` (never ``pre_execute``/``post_execute``,
 which comm traffic fires too, ipykernel #1564), keeps the last
-``MAX_REPLAY_RECORDS`` records (numbers and strings only), and talks to any
-number of front ends (several browser tabs) over comms on ``COMM_TARGET``.
+``MAX_REPLAY_RECORDS`` records (numbers and strings only), and sends each to
+every front end through its :class:`~.server.CommServer`.
 
 It is a guest in the user's process: nothing here raises into a cell, prints,
 touches the user namespace or history, or keeps a reference to user objects or
-execution results. Comm requests are plain data dispatched on ``type``.
+execution results.
 
-It also records, per cell, which names the cell bound (``_provenance``), and
-runs ``scan`` requests in slices on the kernel's event loop (``_scan_runner``)
-so that a scan never holds up a ``cancel`` or the user's next cell.
+Per cell it also records which names the cell bound (``provenance.py``) and
+whether re-running it keeps growing (``growth.py``). The requests are served
+by the comm server's registry: ``configure`` and ``get_rss`` here, ``scan`` and
+``cancel`` by the scan runner (``runner.py``), ``apply_fix`` by ``fixing.py``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 import threading
 import time
 import weakref
 from collections import deque
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..log import quiet_logger
+from ..procmem import current_rss
 from ..protocol import (
-    COMM_TARGET,
     DEFAULT_CONFIG,
-    ERR_BAD_REQUEST,
-    ERR_INTERNAL,
-    ERR_PROTOCOL_MISMATCH,
-    ERR_REFUSED,
-    ERR_UNKNOWN_REQUEST,
+    MAX_ID_CHARS,
     MAX_REPLAY_RECORDS,
     MSG_CELL_MEASURED,
-    MSG_ERROR,
     MSG_HELLO,
     PEAK_VMHWM,
     PROTOCOL_VERSION,
@@ -47,29 +42,19 @@ from ..protocol import (
     REQ_CONFIGURE,
     REQ_GET_RSS,
     REQ_SCAN,
-    REQUESTS,
-    is_compatible,
-    mismatch_message,
-    reply_error,
-    reply_ok,
 )
-from . import comm as comm_shim
+from .fixing import Fixing
 from .growth import Census, GrowthTracker, take_census, what_grew
 from .limits import memory_limit
-from .measure import HeapTracer, PeakProbe, current_rss, gc_collections, select_probe
+from .measure import HeapTracer, PeakProbe, gc_collections, select_probe
 from .provenance import Provenance
-from .runner import ScanBusyError, ScanParamsError, ScanRunner
+from .runner import ScanAdvice, ScanRunner
+from .server import BadRequest, CommServer, Reply, Request
+
+if TYPE_CHECKING:
+    from ..advice.fixes import FixTable
 
 _log = quiet_logger(__name__)
-
-#: Largest request we parse further, as compact JSON. Real requests are < 200 B.
-MAX_REQUEST_BYTES = 64 * 1024
-#: Longest ``request_id`` / ``type`` / version string we echo back.
-MAX_ID_CHARS = 128
-
-
-class _BadRequest(Exception):  # internal control flow, never escapes
-    """A request we understood well enough to refuse."""
 
 
 class _Frame:
@@ -128,17 +113,29 @@ class MemoryDoctor:
         self._heap = HeapTracer()
         self._config: dict[str, Any] = dict(DEFAULT_CONFIG)
         self._records: deque[dict[str, Any]] = deque(maxlen=MAX_REPLAY_RECORDS)
-        self._comms: dict[str, comm_shim.CommLike] = {}
-        self._manager: comm_shim.CommManagerLike | None = None
         # Measured cells running right now, on any thread (ipykernel 7 subshells).
         self._active: list[_Frame] = []
         self._provenance = Provenance()
         self._growth = GrowthTracker()
         # result.execution_count minus shell.execution_count seen in pre_run_cell.
         self._count_offset: int | None = None
+        self._server = CommServer(self._lock, self._hello, self._configure)
         self._runner = ScanRunner(
-            self._shell_ref, self._provenance, self._send_to, self._cell_running
+            self._shell_ref,
+            self._provenance,
+            self._cell_running,
+            ScanAdvice(self._shell_ref, self._provenance, self._keep_fix_table),
         )
+        self._fixing = Fixing(self._shell_ref, self._provenance, self._runner)
+        self._server.on_comm_closed(self._runner.comm_closed)
+        for request_type, handler in (
+            (REQ_CONFIGURE, self._request_configure),
+            (REQ_GET_RSS, self._request_get_rss),
+            (REQ_SCAN, self._runner.handle_scan),
+            (REQ_CANCEL, self._runner.handle_cancel),
+            (REQ_APPLY_FIX, self._fixing.handle_apply_fix),
+        ):
+            self._server.register(request_type, handler)
         self.loaded = False
 
     # -- lifecycle ---------------------------------------------------------
@@ -153,11 +150,7 @@ class MemoryDoctor:
         self._probe = select_probe()
         shell.events.register("pre_run_cell", self._pre_run_cell)
         shell.events.register("post_run_cell", self._post_run_cell)
-        manager = comm_shim.find_manager(shell)
-        if manager is not None and comm_shim.register_target(
-            manager, COMM_TARGET, self._on_comm_open
-        ):
-            self._manager = manager
+        self._server.start(shell)
         self.loaded = True
 
     def unload(self) -> None:
@@ -173,16 +166,9 @@ class MemoryDoctor:
             ):
                 with contextlib.suppress(ValueError):  # already gone
                     shell.events.unregister(event, callback)
-        if self._manager is not None:
-            comm_shim.unregister_target(self._manager, COMM_TARGET, self._on_comm_open)
-            self._manager = None
+        self._server.stop()
         with self._lock:
-            comms = list(self._comms.values())
-            self._comms.clear()
             self._active.clear()
-        for comm in comms:
-            self._detach(comm)
-            comm_shim.close(comm)
         self._heap.disable()
         if self._probe is not None:
             self._probe.close()
@@ -206,8 +192,7 @@ class MemoryDoctor:
     @property
     def comm_ids(self) -> list[str]:
         """Ids of the comms currently open."""
-        with self._lock:
-            return list(self._comms)
+        return self._server.comm_ids
 
     @property
     def probe(self) -> PeakProbe | None:
@@ -223,6 +208,14 @@ class MemoryDoctor:
     def runner(self) -> ScanRunner:
         """The scan runner (one scan at a time)."""
         return self._runner
+
+    @property
+    def fixing(self) -> Fixing:
+        """The ``apply_fix`` handler, with the latest scan's fix table."""
+        return self._fixing
+
+    def _keep_fix_table(self, table: FixTable | None) -> None:
+        self._fixing.keep_fix_table(table)
 
     # -- IPython hooks -------------------------------------------------------
 
@@ -357,8 +350,7 @@ class MemoryDoctor:
             self._records.append(record)
             # Sent under the lock so a comm opening concurrently gets its hello
             # (with or without this record) strictly before or after this.
-            for comm in self._comms.values():
-                comm_shim.send(comm, message)
+            self._server.broadcast(message)
 
     def _provenance_begin(self, info: Any) -> None:
         shell = self._shell_ref()
@@ -436,12 +428,6 @@ class MemoryDoctor:
             _log.debug("growth failed", exc_info=True)
             return None
 
-    def _send_to(self, comm_id: str, message: dict[str, Any]) -> bool:
-        """Send on one of our comms by id; False if it is gone (the scan runner's sender)."""
-        with self._lock:
-            comm = self._comms.get(comm_id)
-            return comm is not None and comm_shim.send(comm, message)
-
     def _kernel_parent(self) -> dict[str, Any] | None:
         kernel = getattr(self._shell_ref(), "kernel", None)
         if kernel is None:
@@ -472,220 +458,40 @@ class MemoryDoctor:
                     cell_id = metadata.get("cellId")
         return cell_id[:MAX_ID_CHARS] if isinstance(cell_id, str) and cell_id else None
 
-    # -- comms ---------------------------------------------------------------
+    # -- the comm server's hello and requests ----------------------------------
 
-    def _detach(self, comm: comm_shim.CommLike) -> None:
-        """Drop the comm's references to us so an unloaded helper can be freed."""
-        try:
-            comm.on_msg(None)
-            comm.on_close(None)
-        except Exception:  # a foreign comm object; best effort
-            _log.debug("detaching comm failed", exc_info=True)
-
-    def _on_comm_open(self, comm: Any, msg: dict[str, Any]) -> None:
-        try:
-            self._open(comm, msg)
-        except Exception:  # answer and close rather than leave the tab hanging
-            _log.debug("comm_open failed", exc_info=True)
-            comm_shim.send(
-                comm, self._error(ERR_INTERNAL, "The Memory Doctor helper failed to open.")
-            )
-            comm_shim.close(comm)
-
-    def _open(self, comm: Any, msg: dict[str, Any]) -> None:
-        content = msg.get("content") if isinstance(msg, dict) else None
-        data = content.get("data") if isinstance(content, dict) else None
-        metadata = msg.get("metadata") if isinstance(msg, dict) else None
-        versions = [
-            v
-            for v in (
-                data.get("protocol_version") if isinstance(data, dict) else None,
-                metadata.get("version") if isinstance(metadata, dict) else None,
-            )
-            if v is not None
-        ]
-        bad = [v for v in versions if not is_compatible(v)]
-        if bad or not versions:
-            frontend = str(bad[0])[:MAX_ID_CHARS] if bad else "(none)"
-            comm_shim.send(
-                comm,
-                self._error(ERR_PROTOCOL_MISMATCH, mismatch_message(frontend, PROTOCOL_VERSION)),
-            )
-            comm_shim.close(comm)
-            return
-        if isinstance(data, dict) and isinstance(data.get("config"), dict):
-            try:
-                self._configure(data["config"])
-            except _BadRequest:
-                _log.debug("ignoring bad config in comm_open", exc_info=True)
-        comm_shim.route_by_sender(comm)
+    def _hello(self) -> dict[str, Any]:
+        """The ``hello`` a new comm gets (the server holds the lock)."""
         probe = self._probe
-        with self._lock:
-            hello = {
-                "type": MSG_HELLO,
-                "protocol_version": PROTOCOL_VERSION,
-                "helper_version": _helper_version(),
-                "peak_method": probe.method if probe else "none",
-                "peak_exact": bool(probe.exact) if probe else False,
-                "python": "{}.{}.{}".format(*sys.version_info[:3]),
-                "platform": sys.platform,
-                "pid": os.getpid(),
-                "rss": current_rss(),
-                "config": dict(self._config),
-                "records": list(self._records),
-                "memory_limit": memory_limit().as_wire(),
-                "malloc_trim": _malloc_trim_available(),
-            }
-            comm_shim.send(comm, hello)
-            self._comms[comm.comm_id] = comm
-        comm.on_msg(self._on_comm_msg)
-        comm.on_close(self._on_comm_close)
-
-    def _on_comm_close(self, msg: dict[str, Any]) -> None:
-        try:
-            comm_id = msg["content"]["comm_id"]
-            with self._lock:
-                comm = self._comms.pop(comm_id, None)
-            if comm is not None:
-                self._detach(comm)
-                self._runner.comm_closed(comm_id)
-        except Exception:  # never raise out of a handler
-            _log.debug("comm_close failed", exc_info=True)
-
-    def _on_comm_msg(self, msg: dict[str, Any]) -> None:
-        comm = None
-        try:
-            content = msg.get("content") or {}
-            comm_id = content.get("comm_id")
-            with self._lock:
-                comm = self._comms.get(comm_id) if isinstance(comm_id, str) else None
-            if comm is None:
-                return
-            answer = self._dispatch(content.get("data"), comm.comm_id)
-            if answer is not None:  # None: a scan that replies when it ends
-                comm_shim.send(comm, answer)
-        except Exception:  # never raise out of a handler
-            _log.debug("comm_msg failed", exc_info=True)
-            if comm is not None:
-                comm_shim.send(comm, reply_error(None, ERR_INTERNAL, _INTERNAL_MESSAGE))
-
-    @staticmethod
-    def _error(code: str, message: str) -> dict[str, Any]:
         return {
-            "type": MSG_ERROR,
-            "code": code,
-            "message": message,
+            "type": MSG_HELLO,
             "protocol_version": PROTOCOL_VERSION,
+            "helper_version": _helper_version(),
+            "peak_method": probe.method if probe else "none",
+            "peak_exact": bool(probe.exact) if probe else False,
+            "python": "{}.{}.{}".format(*sys.version_info[:3]),
+            "platform": sys.platform,
+            "pid": os.getpid(),
+            "rss": current_rss(),
+            "config": dict(self._config),
+            "records": list(self._records),
+            "memory_limit": memory_limit().as_wire(),
+            "malloc_trim": _malloc_trim_available(),
         }
 
-    # -- requests --------------------------------------------------------------
-
     def handle_request(self, data: Any) -> dict[str, Any]:
-        """Answer one request; always returns a message, never raises.
+        """Answer one request without a comm; always returns a message, never raises.
 
         A ``scan`` asked for this way (no comm to answer on later) runs to
         completion within its budget before this returns.
         """
-        answer = self._dispatch(data, None)
-        if answer is None:  # pragma: no cover - only with a comm id
-            return reply_error(None, ERR_INTERNAL, _INTERNAL_MESSAGE)
-        return answer
+        return self._server.handle_request(data)
 
-    def _dispatch(self, data: Any, comm_id: str | None) -> dict[str, Any] | None:  # noqa: PLR0911 - one answer per way a request can be wrong
-        """Answer one request arriving on ``comm_id``; ``None`` when the answer comes later."""
-        if not isinstance(data, dict):
-            return self._error(
-                ERR_BAD_REQUEST,
-                "A request must be a JSON object with string 'type' and 'request_id' fields; "
-                f"got {type(data).__name__}.",
-            )
-        request_id = data.get("request_id")
-        if not isinstance(request_id, str) or len(request_id) > MAX_ID_CHARS:
-            return reply_error(
-                None,
-                ERR_BAD_REQUEST,
-                f"Every request needs a string 'request_id' of at most {MAX_ID_CHARS} characters.",
-            )
-        request_type = data.get("type")
-        try:
-            size = len(json.dumps(data, separators=(",", ":")))
-        except (TypeError, ValueError, RecursionError):
-            size = MAX_REQUEST_BYTES + 1
-        if size > MAX_REQUEST_BYTES:
-            return reply_error(
-                request_id,
-                ERR_BAD_REQUEST,
-                f"The request is {size} bytes; requests are limited to {MAX_REQUEST_BYTES}.",
-            )
-        if not isinstance(request_type, str):
-            return reply_error(
-                request_id, ERR_BAD_REQUEST, "The request's 'type' must be a string."
-            )
-        handler = self._handlers.get(request_type)
-        if handler is None and request_type not in (REQ_SCAN, REQ_APPLY_FIX):
-            return reply_error(
-                request_id,
-                ERR_UNKNOWN_REQUEST,
-                f"Unknown request type {request_type[:MAX_ID_CHARS]!r}. "
-                f"Known: {', '.join(REQUESTS)}.",
-            )
-        try:
-            if request_type == REQ_APPLY_FIX:  # runs on the main loop between cells
-                return self._apply_fix(request_id, data, comm_id)
-            if handler is None:  # a scan: replies later on the comm (None here), or now
-                return self._runner.start(request_id, data, comm_id)
-            return reply_ok(request_id, handler(self, data))
-        except (_BadRequest, ScanParamsError, ScanBusyError) as exc:
-            return reply_error(request_id, ERR_BAD_REQUEST, str(exc))
-        except Exception:  # answer, never raise
-            _log.debug("request %s failed", request_type, exc_info=True)
-            return reply_error(request_id, ERR_INTERNAL, _INTERNAL_MESSAGE)
+    def _request_configure(self, request: Request, reply: Reply) -> None:
+        options = {k: v for k, v in request.data.items() if k not in ("type", "request_id")}
+        reply.ok({"config": self._configure(options)})
 
-    def _apply_fix(
-        self, request_id: str, data: dict[str, Any], comm_id: str | None
-    ) -> dict[str, Any] | None:
-        """Validate an ``apply_fix`` and run it on the main loop once no cell runs."""
-        from ..advice import fixes as _fixes  # noqa: PLC0415 - only when a fix is asked for
-
-        try:
-            sid, action, targets = _fixes.parse_request(data)
-        except _fixes.FixParamsError as exc:
-            raise _BadRequest(str(exc)) from None
-
-        def work() -> dict[str, Any]:
-            sh = _fixes.Shell(self._shell_ref())
-            try:
-                entry = _fixes.check(
-                    self._runner.fix_table, sid, action, targets, sh, self._provenance
-                )
-                return reply_ok(request_id, _fixes.apply(entry, sh))
-            except _fixes.FixRefused as exc:
-                return reply_error(request_id, ERR_REFUSED, str(exc))
-            except Exception as exc:  # the library's close() failed, e.g. BufferError
-                _log.debug("apply_fix failed", exc_info=True)
-                return reply_error(
-                    request_id,
-                    ERR_INTERNAL,
-                    f"The fix failed: {type(exc).__name__}: {str(exc)[:200]}. "
-                    "Your variables are as they were before, except what the fix had "
-                    "already closed; scan again to see the current state.",
-                )
-
-        return self._runner.run_on_main(request_id, comm_id, work)
-
-    def _request_configure(self, data: dict[str, Any]) -> dict[str, Any]:
-        options = {k: v for k, v in data.items() if k not in ("type", "request_id")}
-        return {"config": self._configure(options)}
-
-    def _request_cancel(self, data: dict[str, Any]) -> dict[str, Any]:
-        target = data.get("target")
-        if not isinstance(target, str) or len(target) > MAX_ID_CHARS:
-            raise _BadRequest(
-                "'cancel' needs a string 'target': the request_id of the scan to stop."
-            )
-        return {"cancelled": self._runner.cancel(target)}
-
-    def _request_get_rss(self, data: dict[str, Any]) -> dict[str, Any]:
+    def _request_get_rss(self, request: Request, reply: Reply) -> None:
         # Extra fields are ignored: a newer MINOR may add optional ones.
         # With subshells this runs on another thread while a cell executes (a live
         # reading): procfs reads and a slice of a short list only, no lock, no heap.
@@ -701,33 +507,29 @@ class MemoryDoctor:
                 "started_at": frame.started_at,
                 "rss_before": frame.rss_before,
             }
-        return {
-            "rss": rss,
-            "peak_rss": max(probe.peak(), rss) if probe else rss,
-            "time": time.time(),
-            "memory_limit": memory_limit().as_wire(),
-            "running": running,
-        }
-
-    _handlers: dict[str, Callable[[MemoryDoctor, dict[str, Any]], dict[str, Any]]] = {  # noqa: RUF012 - a read-only dispatch table
-        REQ_CONFIGURE: _request_configure,
-        REQ_GET_RSS: _request_get_rss,
-        REQ_CANCEL: _request_cancel,
-    }
+        reply.ok(
+            {
+                "rss": rss,
+                "peak_rss": max(probe.peak(), rss) if probe else rss,
+                "time": time.time(),
+                "memory_limit": memory_limit().as_wire(),
+                "running": running,
+            }
+        )
 
     def _configure(self, options: dict[str, Any]) -> dict[str, Any]:
         """Validate every option first, then apply them; return the whole config."""
         unknown = sorted(str(k)[:MAX_ID_CHARS] for k in options if k not in DEFAULT_CONFIG)
         if unknown:
-            raise _BadRequest(
+            raise BadRequest(
                 f"Unknown option(s) {', '.join(unknown)}. Known: {', '.join(DEFAULT_CONFIG)}."
             )
         for key, value in options.items():
             if isinstance(DEFAULT_CONFIG[key], bool):
                 if not isinstance(value, bool):
-                    raise _BadRequest(f"Option {key!r} must be true or false.")
+                    raise BadRequest(f"Option {key!r} must be true or false.")
             elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise _BadRequest(f"Option {key!r} must be a whole number of bytes, 0 or more.")
+                raise BadRequest(f"Option {key!r} must be a whole number of bytes, 0 or more.")
         with self._lock:
             if "tracemalloc" in options:
                 if options["tracemalloc"]:
@@ -748,18 +550,13 @@ def _failed(result: Any) -> bool:
 
 
 def _malloc_trim_available() -> bool:
-    from ..advice.resources import malloc_trim_available  # noqa: PLC0415 - loads libc lazily
+    from ..advice.allocator import malloc_trim_available  # noqa: PLC0415 - loads libc lazily
 
     try:
         return malloc_trim_available()
     except Exception:
         return False
 
-
-_INTERNAL_MESSAGE = (
-    "The Memory Doctor helper failed answering this request; your kernel is unaffected. "
-    "Please report it with the kernel's log."
-)
 
 # One helper per shell. Weak keys: a discarded shell takes its helper with it.
 _instances: weakref.WeakKeyDictionary[Any, MemoryDoctor] = weakref.WeakKeyDictionary()

@@ -34,6 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from ..format import format_bytes
 from ..log import quiet_logger
 from ..protocol import LEAK_MIN_RUNS
 
@@ -177,7 +178,7 @@ class _Sizer:
 
 
 def _short_type(tp: type) -> str:
-    from ..heap.sizers import type_name  # noqa: PLC0415 - as in _Sizer
+    from ..heap.introspect import type_name  # noqa: PLC0415 - as in _Sizer
 
     name = type_name(tp)
     return name[len("builtins.") :] if name.startswith("builtins.") else name
@@ -263,8 +264,6 @@ def what_grew(before: Census, after: Census, limit: int = MAX_LABELS) -> list[st
     Variables first, by bytes: ``"data (list) +40.0 MB"``; then types, by count:
     ``"dict +10000"``.
     """
-    from ..headless.report import format_bytes  # noqa: PLC0415 - only on watched runs
-
     if not (before.complete and after.complete):
         return []
     grown_vars: list[tuple[int, str]] = []

@@ -18,25 +18,22 @@ best one this process supports, once, at load time:
     Nothing to read; the peak is ``max(rss_before, rss_after)``.
 
 These functions run twice per cell inside someone else's kernel, so they are
-built to cost microseconds: file descriptors stay open and are re-read with
-``os.pread`` (procfs regenerates the text at offset 0), and only the bytes we
-need are parsed.
+built to cost microseconds; the procfs readers they use live in
+``memory_doctor.procmem``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import gc
-import os
 import sys
 from typing import Protocol
 
 from ..log import quiet_logger
+from ..procmem import KIB, HighWaterMark, StatmReader, current_rss
 from ..protocol import PEAK_NONE, PEAK_RU_MAXRSS, PEAK_VMHWM
 
 _log = quiet_logger(__name__)
 
-_KIB = 1024
 #: Slack allowed between VmHWM and VmRSS right after a reset when we check that
 #: the reset works: other threads may allocate in between.
 _RESET_CHECK_SLACK = 8 * 2**20
@@ -67,107 +64,6 @@ class PeakProbe(Protocol):
         ...
 
 
-class _ProcFile:
-    """A procfs file kept open and re-read with ``pread``.
-
-    ``/proc/self`` resolves when the file is opened, so after a ``fork`` the
-    child would keep reading its parent's figures; we reopen when the pid
-    changes.
-    """
-
-    __slots__ = ("_fd", "_flags", "_path", "_pid")
-
-    def __init__(self, path: str, flags: int = os.O_RDONLY) -> None:
-        self._path = path
-        self._flags = flags | getattr(os, "O_CLOEXEC", 0)
-        self._pid = os.getpid()
-        self._fd = os.open(path, self._flags)
-
-    def _check_pid(self) -> int:
-        pid = os.getpid()
-        if pid != self._pid:
-            # The inherited descriptor is this process's own copy and still
-            # points at the parent's /proc entry: close it, then reopen.
-            with contextlib.suppress(OSError):
-                os.close(self._fd)
-            self._fd = os.open(self._path, self._flags)
-            self._pid = pid
-        return self._fd
-
-    def read(self, size: int = 4096) -> bytes:
-        return os.pread(self._check_pid(), size, 0)
-
-    def write(self, data: bytes) -> None:
-        os.write(self._check_pid(), data)
-
-    def close(self) -> None:
-        if self._fd >= 0:
-            with contextlib.suppress(OSError):
-                os.close(self._fd)
-            self._fd = -1
-
-
-def _status_field_kib(status: bytes, key: bytes) -> int:
-    """Parse ``key:   1234 kB`` out of ``/proc/self/status`` text, in KiB."""
-    start = status.find(key)
-    if start < 0:
-        raise ValueError(f"{key!r} not in /proc/self/status")
-    start += len(key)
-    end = status.find(b"kB", start)
-    return int(status[start:end])
-
-
-class _StatmReader:
-    """Current RSS from ``/proc/self/statm`` (the cheapest procfs file)."""
-
-    __slots__ = ("_file", "_page")
-
-    def __init__(self) -> None:
-        self._file = _ProcFile("/proc/self/statm")
-        self._page = os.sysconf("SC_PAGE_SIZE")
-
-    def rss(self) -> int:
-        # "size resident shared text lib data dt", in pages.
-        fields = self._file.read(256).split(None, 2)
-        return int(fields[1]) * self._page
-
-    def close(self) -> None:
-        self._file.close()
-
-
-_rss_reader: _StatmReader | None = None
-_rss_reader_failed = False
-
-
-def current_rss() -> int:
-    """The resident set size of this process now, in bytes (0 if unknown)."""
-    global _rss_reader, _rss_reader_failed  # noqa: PLW0603 - one cached reader per process
-    reader = _rss_reader
-    if reader is None and not _rss_reader_failed:
-        try:
-            reader = _rss_reader = _StatmReader()
-        except (OSError, ValueError):
-            _rss_reader_failed = True
-    if reader is not None:
-        try:
-            return reader.rss()
-        except (OSError, ValueError, IndexError):
-            _log.debug("reading /proc/self/statm failed", exc_info=True)
-    return _rss_without_proc()
-
-
-def _rss_without_proc() -> int:
-    """RSS on platforms without procfs, through psutil when it is installed."""
-    try:
-        import psutil  # type: ignore[import-untyped, unused-ignore]  # noqa: PLC0415 - optional, and only needed off Linux
-    except ImportError:
-        return 0
-    try:
-        return int(psutil.Process().memory_info().rss)
-    except Exception:  # psutil raises its own hierarchy
-        return 0
-
-
 class VmHWMProbe:
     """Exact peak on Linux: reset ``VmHWM`` through ``clear_refs``, read it after."""
 
@@ -177,47 +73,34 @@ class VmHWMProbe:
     def __init__(self) -> None:
         # Opening can fail (no procfs, clear_refs missing in gVisor and some
         # sandboxes, or not writable); :func:`select_probe` falls back then.
-        self._clear = _ProcFile("/proc/self/clear_refs", os.O_WRONLY)
+        self._mark = HighWaterMark()
         try:
-            self._status = _ProcFile("/proc/self/status")
-            self._statm = _StatmReader()
+            self._statm = StatmReader()
         except OSError:  # no procfs files: let select_probe fall back
-            self._clear.close()
+            self._mark.close()
             raise
         self._verify()
 
     def _verify(self) -> None:
         """Check that a reset really brings VmHWM down to VmRSS."""
-        self._clear.write(b"5")
-        status = self._status.read()
-        hwm = _status_field_kib(status, b"VmHWM:") * _KIB
-        rss = _status_field_kib(status, b"VmRSS:") * _KIB
+        self._mark.reset()
+        rss, hwm = self._mark.read()
         if hwm > rss + _RESET_CHECK_SLACK:
             self.close()
             raise OSError(f"clear_refs did not reset VmHWM ({hwm} > {rss})")
 
     def start(self) -> int:
-        self._clear.write(b"5")
+        self._mark.reset()
         return self._statm.rss()
 
-    def _read(self) -> tuple[int, int]:
-        status = self._status.read()
-        if b"VmHWM:" not in status:  # pragma: no cover - status larger than a page
-            status = self._status.read(65536)
-        return (
-            _status_field_kib(status, b"VmRSS:") * _KIB,
-            _status_field_kib(status, b"VmHWM:") * _KIB,
-        )
-
     def stop(self) -> tuple[int, int]:
-        return self._read()
+        return self._mark.read()
 
     def peak(self) -> int:
-        return self._read()[1]
+        return self._mark.read()[1]
 
     def close(self) -> None:
-        self._clear.close()
-        self._status.close()
+        self._mark.close()
         self._statm.close()
 
 
@@ -226,7 +109,7 @@ def _maxrss_bytes() -> int:
 
     value = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # Linux and the BSDs report KiB, macOS reports bytes.
-    return int(value) if sys.platform == "darwin" else int(value) * _KIB
+    return int(value) if sys.platform == "darwin" else int(value) * KIB
 
 
 class RuMaxrssProbe:

@@ -30,6 +30,10 @@ Rules the runner keeps:
 - A slice holds ``_lock``; hooks on other threads wait at most one slice.
 - After the reply the runner holds nothing of the scan: the ``Scan`` object
   drops its user references in ``result()`` and the runner drops the ``Scan``.
+
+After the walk come the post-scan steps (:class:`ScanAdvice`): the cell behind
+each holder (provenance), the resources, the process findings and the
+suggestions, whose fix table goes to ``kernel/fixing.py``.
 """
 
 from __future__ import annotations
@@ -39,56 +43,52 @@ import math
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any, Callable, Final, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Final, Protocol
 
 from ..log import quiet_logger
+from ..procmem import current_rss
 from ..protocol import (
+    DEFAULT_BUDGET_S,
+    DEFAULT_MAX_HOLDERS,
     ERR_INTERNAL,
-    ERR_REFUSED,
+    MAX_BUDGET_S,
+    MAX_ID_CHARS,
+    MAX_MAX_HOLDERS,
     MSG_SCAN_PROGRESS,
+    OVERRUN_S,
+    PROGRESS_INTERVAL_S,
     SCAN_PHASES,
-    reply_error,
+    SLICE_S,
+    STOP_BUDGET,
+    STOP_CANCELLED,
+    STOP_CELL_RAN,
     reply_ok,
 )
-from .measure import current_rss
 from .provenance import Provenance
+from .server import BadRequest, Reply, Request
+
+if TYPE_CHECKING:
+    from ..advice.fixes import FixTable
 
 _log = quiet_logger(__name__)
 
-#: Seconds of work per slice before the loop gets to handle other messages.
-SLICE_S: Final = 0.05
-#: Least time between two ``scan_progress`` messages of one scan.
-PROGRESS_INTERVAL_S: Final = 0.25
 #: Pause between two slices. The loop then waits in select() without the GIL, so
 #: ipykernel 7's shell-channel thread can forward a waiting message (a cancel, a
 #: cell) to the main loop; back-to-back slices left it starved for ~4 slices
 #: (measured: a cancel took 0.22 s to be handled, 0.07 s with this pause).
 YIELD_S: Final = 0.002
-#: How often a scan waiting for a running cell looks again.
+#: How often a scan (or a fix) waiting for a running cell looks again.
 WAIT_POLL_S: Final = 0.1
-#: How long an ``apply_fix`` waits for a running cell (or scan) to end.
-FIX_WAIT_S: Final = 600.0
-#: Safety margin over the budget after which the runner stops a scan itself,
-#: should the engine overrun its own budget check.
-OVERRUN_S: Final = 5.0
 
-DEFAULT_BUDGET_S: Final = 5.0
-MAX_BUDGET_S: Final = 600.0
-DEFAULT_MAX_HOLDERS: Final = 500
-MAX_MAX_HOLDERS: Final = 10_000
-
-STOP_BUDGET: Final = "budget"
-STOP_CANCELLED: Final = "cancelled"
-STOP_CELL_RAN: Final = "cell_ran"
-
-_INTERNAL_MESSAGE: Final = (
+_SCAN_FAILED: Final = (
     "The Memory Doctor scan failed; your kernel and its variables are unaffected. "
     "Please report it with the kernel's log."
 )
+_FINDINGS_KEYS: Final = ("open_fds", "threads", "children", "cyclic_garbage", "allocator_gap")
 
 
 class ScanLike(Protocol):
-    """The part of ``_scan.Scan`` the runner drives."""
+    """The part of ``heap.scan.Scan`` the runner drives."""
 
     def step(self, slice_s: float = SLICE_S) -> bool:
         """Work for about ``slice_s`` seconds; True when finished."""
@@ -113,15 +113,15 @@ ScanFactory = Callable[
     [Mapping[str, Any], "Mapping[str, Any] | None", float, int, Callable[[str, int, float], None]],
     ScanLike,
 ]
-#: ``send(comm_id, message) -> delivered``.
-Sender = Callable[[str, dict[str, Any]], bool]
+#: ``advice(engine_result, holders, stopped) -> {"resources", "findings", "suggestions"}``.
+Advice = Callable[[Mapping[str, Any], list[Any], "str | None"], dict[str, Any]]
 
 
-class ScanParamsError(ValueError):
+class ScanParamsError(BadRequest):
     """The ``scan`` request's parameters are invalid; the message says which and why."""
 
 
-class ScanBusyError(RuntimeError):
+class ScanBusyError(BadRequest):
     """Another scan is running."""
 
 
@@ -162,7 +162,7 @@ def _show(value: object) -> str:
     return f"a JSON {type(value).__name__}"
 
 
-def _engine_factory(
+def engine_scan(
     user_ns: Mapping[str, Any],
     user_ns_hidden: Mapping[str, Any] | None,
     budget_s: float,
@@ -180,77 +180,133 @@ def _engine_factory(
         budget_s=budget_s,
         max_holders=max_holders,
         progress=progress,
-        resources=ResourceTypes(_user_dicts(user_ns)),
+        resources=ResourceTypes(user_namespaces(user_ns)),
     )
 
 
-def _user_dicts(user_ns: Any) -> list[int]:
+def user_namespaces(user_ns: Any) -> list[int]:
     """ids of the namespaces whose code is the user's (for asyncio tasks)."""
-    from ..heap.roots import user_modules  # noqa: PLC0415 - heavy; only when a scan is asked for
-    from ..heap.sizers import module_dict  # noqa: PLC0415 - as above
+    from ..heap.introspect import module_dict  # noqa: PLC0415 - heavy; only after a scan
+    from ..heap.roots import user_modules  # noqa: PLC0415 - as above
 
     found = [id(user_ns)]
     found.extend(id(ns) for ns in map(module_dict, user_modules().values()) if ns is not None)
     return found
 
 
+class ScanAdvice:
+    """The post-scan advice steps: resources, findings and suggestions for one result.
+
+    The fix table of the suggestions goes to ``keep_fix_table`` (the
+    ``apply_fix`` handler's); None when they could not be built.
+    """
+
+    def __init__(
+        self,
+        shell_ref: Callable[[], Any],
+        provenance: Provenance,
+        keep_fix_table: Callable[[FixTable | None], None],
+    ) -> None:
+        self._shell_ref = shell_ref
+        self._provenance = provenance
+        self._keep_fix_table = keep_fix_table
+
+    def __call__(
+        self, raw: Mapping[str, Any], holders: list[Any], stopped: str | None
+    ) -> dict[str, Any]:
+        """``resources``, ``findings`` and ``suggestions`` of the result ``raw``."""
+        from ..advice.findings import Findings  # noqa: PLC0415 - heavy; only after a scan
+        from ..advice.resources import finish_resources, wire_resource  # noqa: PLC0415 - as above
+        from ..advice.suggestions import build_suggestions  # noqa: PLC0415 - as above
+
+        shell = self._shell_ref()
+        namespace = getattr(shell, "user_ns", None)
+        try:
+            resources = [dict(r) for r in raw.get("resources") or []]
+            finish_resources(
+                resources, holders, namespace, self._provenance, user_namespaces(namespace)
+            )
+            # Stopped by a cell's pre_run_cell: the cell is waiting, so skip the
+            # heap-wide findings (cyclic garbage is a pass over the whole heap).
+            findings = Findings() if stopped == STOP_CELL_RAN else Findings.measure()
+            built = build_suggestions(holders, resources, findings, shell, self._provenance)
+        except Exception:
+            _log.debug("building suggestions failed", exc_info=True)
+            self._keep_fix_table(None)
+            return {
+                "resources": [],
+                "findings": dict.fromkeys(_FINDINGS_KEYS),
+                "suggestions": [],
+            }
+        self._keep_fix_table(built.fix_table)
+        return {
+            "resources": [wire_resource(r) for r in resources],
+            "findings": findings.as_wire(),
+            "suggestions": built.suggestions,
+        }
+
+
 class _Job:
-    """One requested scan: plain data, plus the ``Scan`` while it runs."""
+    """One requested scan: plain data and where its reply goes, plus the ``Scan`` while it runs."""
 
     __slots__ = (
         "budget_s",
-        "cancelled",
-        "comm_id",
-        "inline",
         "last_progress",
         "max_holders",
         "queued_at",
-        "request_id",
+        "reply",
         "rss",
         "scan",
         "started_at",
     )
 
-    def __init__(
-        self, request_id: str, comm_id: str | None, budget_s: float, max_holders: int
-    ) -> None:
-        self.request_id = request_id
-        self.comm_id = comm_id
+    def __init__(self, reply: Reply, budget_s: float, max_holders: int) -> None:
+        self.reply = reply
         self.budget_s = budget_s
         self.max_holders = max_holders
         self.scan: ScanLike | None = None
-        self.cancelled = False
-        # True when the reply is returned to the request handler instead of sent later.
-        self.inline = False
         self.queued_at = time.monotonic()
         self.started_at = 0.0
         self.last_progress = 0.0
         self.rss = 0
 
 
+def on_loop(loop: Any) -> bool:
+    """Whether this thread is running ``loop`` (tornado wraps an asyncio loop)."""
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return running is getattr(loop, "asyncio_loop", None)
+
+
 class ScanRunner:
-    """Runs the kernel's scans in slices on its event loop, one at a time."""
+    """Runs the kernel's scans in slices on its event loop, one at a time.
+
+    ``scan_factory`` makes the engine (:func:`engine_scan` by default) and
+    ``advice`` runs the post-scan steps (a :class:`ScanAdvice`); tests put
+    fakes in either.
+    """
 
     def __init__(
         self,
         shell_ref: Callable[[], Any],
         provenance: Provenance,
-        send: Sender,
-        cell_running: Callable[[], bool],
+        is_cell_running: Callable[[], bool],
+        advice: Advice,
         *,
-        scan_factory: ScanFactory | None = None,
+        scan_factory: ScanFactory = engine_scan,
         slice_s: float = SLICE_S,
     ) -> None:
         self._shell_ref = shell_ref
         self._provenance = provenance
-        self._send = send
-        self._cell_running = cell_running
-        self._factory: ScanFactory = scan_factory or _engine_factory
+        #: Whether a measured cell is running (on any thread).
+        self.is_cell_running = is_cell_running
+        self.advice = advice
+        self.scan_factory = scan_factory
         self._slice_s = slice_s
         self._lock = threading.RLock()
         self._job: _Job | None = None
-        # The latest scan's suggestions (plain data) for apply_fix.
-        self.fix_table: Any = None
 
     # -- queries ---------------------------------------------------------------
 
@@ -258,89 +314,59 @@ class ScanRunner:
     def running(self) -> str | None:
         """The ``request_id`` of the scan in progress (queued or running), if any."""
         job = self._job
-        return job.request_id if job is not None else None
+        return job.reply.request_id if job is not None else None
+
+    def main_loop(self) -> Any:
+        """The kernel's main ``io_loop`` if it has one we can schedule on."""
+        kernel = getattr(self._shell_ref(), "kernel", None)
+        loop = getattr(kernel, "io_loop", None)
+        if loop is None or not callable(getattr(loop, "add_callback", None)):
+            return None
+        if not callable(getattr(loop, "call_later", None)):
+            return None
+        return loop
+
+    def run_exclusive(self, work: Callable[[], Any]) -> Any:
+        """``work()`` while no scan slice can run (on any thread)."""
+        with self._lock:
+            return work()
 
     # -- requests ----------------------------------------------------------------
 
-    def start(
-        self, request_id: str, data: Mapping[str, Any], comm_id: str | None
-    ) -> dict[str, Any] | None:
-        """Begin the scan asked for by ``data``.
+    def handle_scan(self, request: Request, reply: Reply) -> None:
+        """The ``scan`` handler: begin the scan ``request`` asks for.
 
-        Returns the reply when the scan ran to completion here (no event loop,
-        or no comm to answer on later), else ``None``: the reply is then sent on
-        ``comm_id`` when the scan ends. Raises ``ScanParamsError`` or
-        ``ScanBusyError`` for the caller to turn into ``bad_request``.
+        The reply comes when the scan ends. Without an event loop or a comm to
+        answer on later, the scan runs to completion here, within its budget.
+        Raises ``ScanParamsError`` or ``ScanBusyError`` (``bad_request``).
         """
-        budget_s, max_holders = parse_params(data)
-        loop = self._loop() if comm_id is not None else None
+        budget_s, max_holders = parse_params(request.data)
+        loop = self.main_loop() if reply.deferrable else None
         with self._lock:
             if self._job is not None:
+                running = self._job.reply.request_id
                 raise ScanBusyError(
-                    f"A scan (request {self._job.request_id!r}) is already running; only one "
+                    f"A scan (request {running!r}) is already running; only one "
                     "scan runs at a time. Wait for its reply, or send 'cancel' with "
-                    f"target {self._job.request_id!r} first."
+                    f"target {running!r} first."
                 )
-            job = self._job = _Job(request_id, comm_id, budget_s, max_holders)
+            job = self._job = _Job(reply, budget_s, max_holders)
             if loop is None:
-                job.inline = True
-                return self._run_to_completion(job)
-        if self._on_loop(loop):
+                self._run_to_completion(job)
+                return
+        if on_loop(loop):
             self._tick(job)
         else:
             loop.add_callback(self._tick, job)  # thread-safe; runs on the main loop
-        return None
 
-    def run_on_main(
-        self,
-        request_id: str,
-        comm_id: str | None,
-        work: Callable[[], dict[str, Any]],
-        *,
-        wait_s: float = FIX_WAIT_S,
-    ) -> dict[str, Any] | None:
-        """Run ``work`` (which returns a whole reply) on the kernel's main loop
-        once no cell and no scan is running: an ``apply_fix`` must not change
-        the namespace under a cell or a heap walk.
-
-        Returns the reply when it ran here (no loop, or no comm to answer on
-        later), else ``None``: the reply is sent on ``comm_id`` when done.
-        """
-        loop = self._loop() if comm_id is not None else None
-        if loop is None or comm_id is None:
-            return self._guarded(work, request_id)
-        queued = time.monotonic()
-        target: str = comm_id
-
-        def attempt() -> None:
-            if self._job is not None or self._cell_running():
-                if time.monotonic() - queued < wait_s:
-                    loop.call_later(WAIT_POLL_S, attempt)
-                    return
-                reply = reply_error(
-                    request_id,
-                    ERR_REFUSED,
-                    f"A cell or scan kept running for {wait_s:g} s, so the fix was not applied; "
-                    "nothing was changed. Apply it again when the cell is done.",
-                )
-            else:
-                with self._lock:
-                    reply = self._guarded(work, request_id)
-            self._send(target, reply)
-
-        if self._on_loop(loop):
-            attempt()
-        else:
-            loop.add_callback(attempt)  # thread-safe; runs on the main loop
-        return None
-
-    @staticmethod
-    def _guarded(work: Callable[[], dict[str, Any]], request_id: str) -> dict[str, Any]:
-        try:
-            return work()
-        except Exception:  # a guest answers; it never raises into the loop
-            _log.debug("work on the main loop failed", exc_info=True)
-            return reply_error(request_id, ERR_INTERNAL, _INTERNAL_MESSAGE)
+    def handle_cancel(self, request: Request, reply: Reply) -> None:
+        """The ``cancel`` handler: ``{"cancelled": bool}``."""
+        target = request.data.get("target")
+        if not isinstance(target, str) or len(target) > MAX_ID_CHARS:
+            raise BadRequest(
+                "'cancel' needs a string 'target': the request_id of the scan to stop."
+            )
+        reply.ok({"cancelled": self.cancel(target)})
 
     def cancel(self, target: str) -> bool:
         """Stop the scan ``target`` now; its reply carries ``stopped: cancelled``.
@@ -349,9 +375,8 @@ class ScanRunner:
         """
         with self._lock:  # waits for a slice running on another thread
             job = self._job
-            if job is None or job.request_id != target:
+            if job is None or job.reply.request_id != target:
                 return False
-            job.cancelled = True
             self._finish(job, STOP_CANCELLED)
             return True
 
@@ -371,7 +396,7 @@ class ScanRunner:
         """Nobody is listening for the scan any more: stop it without a reply."""
         with self._lock:
             job = self._job
-            if job is not None and job.comm_id == comm_id:
+            if job is not None and job.reply.comm_id == comm_id:
                 self._abort(job)
 
     def shutdown(self) -> None:
@@ -383,28 +408,9 @@ class ScanRunner:
 
     # -- the loop ----------------------------------------------------------------
 
-    def _loop(self) -> Any:
-        """The kernel's main ``io_loop`` if it has one we can schedule on."""
-        kernel = getattr(self._shell_ref(), "kernel", None)
-        loop = getattr(kernel, "io_loop", None)
-        if loop is None or not callable(getattr(loop, "add_callback", None)):
-            return None
-        if not callable(getattr(loop, "call_later", None)):
-            return None
-        return loop
-
-    @staticmethod
-    def _on_loop(loop: Any) -> bool:
-        """Whether this thread is running ``loop`` (tornado wraps an asyncio loop)."""
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            return False
-        return running is getattr(loop, "asyncio_loop", None)
-
     def _tick(self, job: _Job) -> None:
         """One slice of ``job`` on the main loop, then schedule the next."""
-        loop = self._loop()
+        loop = self.main_loop()
         again: float | None = None
         with self._lock:
             if self._job is not job:
@@ -427,7 +433,7 @@ class ScanRunner:
         """Start or continue ``job``; the delay before the next tick, None when it ended."""
         if job.scan is not None:
             return self._slice(job)
-        if not self._cell_running():
+        if not self.is_cell_running():
             self._create(job)
             return self._slice(job)
         if time.monotonic() - job.queued_at <= job.budget_s + OVERRUN_S:
@@ -448,20 +454,21 @@ class ScanRunner:
             return None
         return 0
 
-    def _run_to_completion(self, job: _Job) -> dict[str, Any]:
+    def _run_to_completion(self, job: _Job) -> None:
         """The fallback without an event loop: the whole scan inside the request."""
         try:
             self._create(job)
             scan = job.scan
             while scan is not None and not scan.step(self._slice_s):
                 if time.monotonic() - job.started_at > job.budget_s + OVERRUN_S:
-                    return self._finish(job, STOP_BUDGET)
-            return self._finish(job, None)
+                    self._finish(job, STOP_BUDGET)
+                    return
+            self._finish(job, None)
         except KeyboardInterrupt:
-            return self._finish(job, STOP_CANCELLED)
+            self._finish(job, STOP_CANCELLED)
         except Exception:
             _log.debug("scan failed", exc_info=True)
-            return self._fail(job)
+            self._fail(job)
 
     # -- building and ending -------------------------------------------------------
 
@@ -474,7 +481,7 @@ class ScanRunner:
         job.rss = current_rss()
         job.started_at = time.monotonic()
         job.last_progress = job.started_at - PROGRESS_INTERVAL_S  # the first one goes out at once
-        job.scan = self._factory(
+        job.scan = self.scan_factory(
             shell.user_ns,
             getattr(shell, "user_ns_hidden", None),
             job.budget_s,
@@ -483,18 +490,17 @@ class ScanRunner:
         )
 
     def _progress_callback(self, job: _Job) -> Callable[[str, int, float], None]:
-        comm_id = job.comm_id
+        reply = job.reply
 
         def progress(phase: str, visited: int, elapsed: float) -> None:
             now = time.monotonic()
-            if comm_id is None or now - job.last_progress < PROGRESS_INTERVAL_S:
+            if not reply.deferrable or now - job.last_progress < PROGRESS_INTERVAL_S:
                 return
             job.last_progress = now
-            self._send(
-                comm_id,
+            reply.progress(
                 {
                     "type": MSG_SCAN_PROGRESS,
-                    "request_id": job.request_id,
+                    "request_id": reply.request_id,
                     "phase": phase if phase in SCAN_PHASES else "walk",
                     "objects_visited": int(visited),
                     "elapsed_s": round(float(elapsed), 3),
@@ -503,8 +509,8 @@ class ScanRunner:
 
         return progress
 
-    def _finish(self, job: _Job, reason: str | None) -> dict[str, Any]:
-        """End ``job`` (stopping it for ``reason`` if given), send and return its reply."""
+    def _finish(self, job: _Job, reason: str | None) -> None:
+        """End ``job`` (stopping it for ``reason`` if given) and give its reply."""
         scan, job.scan = job.scan, None
         self._job = None
         try:
@@ -513,20 +519,16 @@ class ScanRunner:
             else:
                 raw = _stop_and_collect(scan, reason, self._slice_s)
             del scan  # the engine has dropped its user references; so do we
-            reply = reply_ok(job.request_id, self._decorate(raw, job, reason))
+            message = reply_ok(job.reply.request_id, self._decorate(raw, job, reason))
         except Exception:
             _log.debug("finishing the scan failed", exc_info=True)
-            reply = reply_error(job.request_id, ERR_INTERNAL, _INTERNAL_MESSAGE)
-        if job.comm_id is not None and not job.inline:
-            self._send(job.comm_id, reply)
-        return reply
+            job.reply.error(ERR_INTERNAL, _SCAN_FAILED)
+            return
+        job.reply.send(message)
 
-    def _fail(self, job: _Job) -> dict[str, Any]:
+    def _fail(self, job: _Job) -> None:
         self._drop(job)
-        reply = reply_error(job.request_id, ERR_INTERNAL, _INTERNAL_MESSAGE)
-        if job.comm_id is not None and not job.inline:
-            self._send(job.comm_id, reply)
-        return reply
+        job.reply.error(ERR_INTERNAL, _SCAN_FAILED)
 
     def _abort(self, job: _Job) -> None:
         scan = self._drop(job)
@@ -544,7 +546,8 @@ class ScanRunner:
         return scan
 
     def _decorate(self, raw: Mapping[str, Any], job: _Job, reason: str | None) -> dict[str, Any]:
-        """The protocol's result: the engine's, plus RSS, unattributed bytes, provenance."""
+        """The protocol's result: the engine's, plus RSS, unattributed bytes, provenance
+        and the post-scan advice."""
         scan_info = dict(raw.get("scan") or {})
         if reason is not None:
             scan_info["complete"] = False
@@ -552,8 +555,7 @@ class ScanRunner:
                 scan_info["stopped"] = reason
         attributed = int(raw.get("attributed_bytes") or 0)
         holders = list(raw.get("holders") or [])
-        shell = self._shell_ref()
-        namespace = getattr(shell, "user_ns", None)
+        namespace = getattr(self._shell_ref(), "user_ns", None)
         self._provenance.fill(holders, namespace if isinstance(namespace, Mapping) else None)
         rss = job.rss or current_rss()
         result = {
@@ -563,37 +565,8 @@ class ScanRunner:
             "unattributed_bytes": max(rss - attributed, 0),
             "holders": holders,
         }
-        if "resources" in raw:  # the real engine (test fakes may leave it out)
-            result.update(self._fix_sections(raw, holders, shell, reason))
+        result.update(self.advice(raw, holders, reason))
         return result
-
-    def _fix_sections(
-        self, raw: Mapping[str, Any], holders: list[Any], shell: Any, reason: str | None
-    ) -> dict[str, Any]:
-        """``resources``, ``findings`` and ``suggestions``; keeps the fix table."""
-        from ..advice.suggestions import build  # noqa: PLC0415 - only with the real engine
-
-        namespace = getattr(shell, "user_ns", None)
-        try:
-            resources, findings, suggestions, table = build(
-                holders,
-                [dict(r) for r in raw.get("resources") or []],
-                shell,
-                self._provenance,
-                _user_dicts(namespace),
-                # Stopped by a cell's pre_run_cell: the cell is waiting, so skip the
-                # heap-wide findings (cyclic garbage is a pass over the whole heap).
-                measure_findings=reason != STOP_CELL_RAN,
-            )
-        except Exception:
-            _log.debug("building suggestions failed", exc_info=True)
-            self.fix_table = None
-            unknown = dict.fromkeys(
-                ("open_fds", "threads", "children", "cyclic_garbage", "allocator_gap")
-            )
-            return {"resources": [], "findings": unknown, "suggestions": []}
-        self.fix_table = table
-        return {"resources": resources, "findings": findings, "suggestions": suggestions}
 
 
 def _stop_and_collect(scan: ScanLike, reason: str | None, slice_s: float) -> dict[str, Any]:
@@ -617,3 +590,19 @@ def _empty_result() -> dict[str, Any]:
         "attributed_bytes": 0,
         "holders": [],
     }
+
+
+__all__ = [
+    "WAIT_POLL_S",
+    "Advice",
+    "ScanAdvice",
+    "ScanBusyError",
+    "ScanFactory",
+    "ScanLike",
+    "ScanParamsError",
+    "ScanRunner",
+    "engine_scan",
+    "on_loop",
+    "parse_params",
+    "user_namespaces",
+]

@@ -1,8 +1,15 @@
 """Wire protocol between the JupyterLab extension and the kernel helper.
 
-This module is the Python half of the single contract documented in
+This package is the Python half of the single contract documented in
 ``docs/protocol.md``; ``src/protocol.ts`` is the TypeScript half and
-``tests/test_protocol_agreement.py`` checks that both agree.
+``tests/test_protocol_agreement.py`` checks that both agree. It holds the
+names, versions, limits and timing constants both sides rely on, and the
+helpers that build replies.
+
+Owns: the contract's constants and reply builders. Every other part of
+``memory_doctor`` imports it.
+
+May import: nothing.
 """
 
 from __future__ import annotations
@@ -143,6 +150,39 @@ DEFAULT_CONFIG: Final = {"tracemalloc": False, "leak_threshold_bytes": 1 << 20}
 #: How many records the helper keeps to replay in ``hello``.
 MAX_REPLAY_RECORDS: Final = 2000
 
+#: Largest request the helper parses further, as compact JSON. Real requests are < 200 B.
+MAX_REQUEST_BYTES: Final = 64 * 1024
+#: Longest ``request_id`` / ``type`` / version string the helper echoes back.
+MAX_ID_CHARS: Final = 128
+
+# Why a scan stopped early (the values of ``SCAN_STOPPED``).
+STOP_BUDGET: Final = "budget"
+STOP_CANCELLED: Final = "cancelled"
+STOP_CELL_RAN: Final = "cell_ran"
+
+# ---------------------------------------------------------------- timing and scan limits
+# Part of the contract: a client waits as long as the helper may take.
+
+#: Seconds of scan work per slice before the kernel's loop handles other messages.
+SLICE_S: Final = 0.05
+#: Least time between two ``scan_progress`` messages of one scan.
+PROGRESS_INTERVAL_S: Final = 0.25
+#: ``budget_s`` of a ``scan`` that gives none, and the largest one accepted.
+DEFAULT_BUDGET_S: Final = 5.0
+MAX_BUDGET_S: Final = 600.0
+#: Margin over the budget after which the helper stops a scan itself; a scan
+#: waiting for a running cell also gives up after its budget plus this.
+OVERRUN_S: Final = 5.0
+#: ``max_holders`` of a ``scan`` that gives none, and the largest one accepted.
+DEFAULT_MAX_HOLDERS: Final = 500
+MAX_MAX_HOLDERS: Final = 10_000
+#: How long an ``apply_fix`` waits for a running cell (or scan) to end before
+#: it is refused; a client waits at least this long for its reply.
+FIX_WAIT_S: Final = 600.0
+#: How long past its budget a client waits for a scan's reply (the result is
+#: assembled after the budget: resources, findings, suggestions).
+SCAN_REPLY_GRACE_S: Final = 60.0
+
 
 def major(version: str) -> str:
     """Return the MAJOR part of a ``MAJOR.MINOR`` version string."""
@@ -175,4 +215,14 @@ def reply_error(request_id: str | None, code: str, message: str) -> dict[str, An
         "request_id": request_id,
         "ok": False,
         "error": {"code": code, "message": message},
+    }
+
+
+def error_message(code: str, message: str) -> dict[str, Any]:
+    """An ``error`` message (not a reply: the comm itself or the request's shape failed)."""
+    return {
+        "type": MSG_ERROR,
+        "code": code,
+        "message": message,
+        "protocol_version": PROTOCOL_VERSION,
     }
