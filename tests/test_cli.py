@@ -846,6 +846,6 @@ def test_html_fix_section_escapes_everything():
         ],
         "after_fix": {"holders": [], "resources": [], "rss": 1, "error": XSS},
     }
-    page = report_module._render_fixes(report)
+    page = report_module.render_section("fixes.html.j2", report)
     assert XSS not in page
     assert page.count(html.escape(XSS, quote=True)) >= 7

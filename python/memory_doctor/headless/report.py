@@ -3,15 +3,16 @@
 The report is a plain JSON-able dict (``format: memory-doctor-report``,
 ``version: 1``). Later sections (``holders``, ``resources``, ``suggestions``,
 ``growth``) are added as new top-level keys; readers must ignore keys they do
-not know, and the HTML page renders the sections listed in
-``SECTION_RENDERERS`` so a new section only needs a renderer appended there.
+not know. The HTML page is rendered from the Jinja2 templates in
+``templates/`` (autoescaped): one template per section, listed in
+``SECTIONS``, so a new section only needs its template appended there.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import html
+import functools
 import json
 import os
 import tempfile
@@ -455,10 +456,51 @@ def write_html(report: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
 
 # --------------------------------------------------------------------------- HTML
 
+_TEMPLATES: Final = Path(__file__).with_name("templates")
+#: The page's sections, in order: one template each under ``templates/``, rendered
+#: with the report. A later report section appends its own template's name here.
+SECTIONS: list[str] = [
+    "header.html.j2",
+    "chart.html.j2",
+    "cells.html.j2",
+    "holders.html.j2",
+    "growth.html.j2",
+    "fixes.html.j2",
+]
 
-def _e(value: object) -> str:
-    """HTML-escape anything user-derived (quotes included, for attribute values)."""
-    return html.escape("" if value is None else str(value), quote=True)
+
+def _figure(value: Any) -> float | None:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _shown(value: Any) -> Any:
+    """What ``{{ value }}`` prints: nothing for None, as for a missing key."""
+    return "" if value is None else value
+
+
+@functools.lru_cache(maxsize=1)
+def _environment() -> Any:
+    """The Jinja2 environment of the report's templates (autoescaped, built once)."""
+    import jinja2  # noqa: PLC0415 - only when an HTML page is written
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(_TEMPLATES),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        finalize=_shown,
+        undefined=jinja2.ChainableUndefined,
+    )
+    env.filters["bytes"] = lambda value: format_bytes(_figure(value))
+    env.filters["duration"] = lambda value: format_duration(_figure(value))
+    return env
+
+
+def _asset(name: str) -> Any:
+    """A static file of ``templates/`` (the page's CSS, the chart's script), inserted as is."""
+    from markupsafe import Markup  # noqa: PLC0415 - with jinja2
+
+    return Markup(_TEMPLATES.joinpath(name).read_text(encoding="utf-8"))  # noqa: S704 - our own file
 
 
 def json_for_script(data: object) -> str:
@@ -490,123 +532,15 @@ def _plotly_js() -> str | None:
     return text.replace("</script", "<\\/script").replace("</SCRIPT", "<\\/SCRIPT")
 
 
-_CSS: Final = """
-:root { color-scheme: light; }
-body { font: 14px/1.45 -apple-system, BlinkMacSystemFont, "Segoe UI", Roboto, Helvetica, Arial,
-       sans-serif; color: #1f2328; background: #fff; margin: 0; padding: 24px 32px; }
-h1 { font-size: 22px; margin: 0 0 4px; }
-h2 { font-size: 17px; margin: 28px 0 8px; }
-.md-sub { color: #57606a; margin: 0 0 16px; word-break: break-all; }
-.md-grid { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px; margin: 0; }
-.md-grid dt { color: #57606a; }
-.md-grid dd { margin: 0; }
-.md-cards { display: flex; flex-wrap: wrap; gap: 12px; margin: 16px 0; }
-.md-card { border: 1px solid #d0d7de; border-radius: 6px; padding: 8px 14px; min-width: 120px; }
-.md-card b { display: block; font-size: 18px; }
-.md-card span { color: #57606a; font-size: 12px; }
-.md-banner { border-radius: 6px; padding: 10px 14px; margin: 12px 0; }
-.md-banner.md-bad { background: #ffebe9; border: 1px solid #ff8182; }
-.md-banner.md-good { background: #dafbe1; border: 1px solid #4ac26b; }
-.md-banner.md-note { background: #fff8c5; border: 1px solid #d4a72c; }
-.md-banner ul { margin: 6px 0 0; padding-left: 20px; }
-table { border-collapse: collapse; width: 100%; font-size: 13px; }
-th, td { border-bottom: 1px solid #d8dee4; padding: 5px 8px; text-align: left;
-         vertical-align: top; }
-th { background: #f6f8fa; position: sticky; top: 0; }
-td.md-num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.md-over { background: #ffebe9; font-weight: 600; }
-tr.md-status-error td.md-status { color: #cf222e; font-weight: 600; }
-tr.md-status-not_run td { color: #8c959f; }
-code { font: 12px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
-       white-space: pre-wrap; word-break: break-all; }
-td.md-id code { white-space: nowrap; word-break: normal; }
-#md-chart { width: 100%; height: 380px; }
-.md-svg text { font: 11px sans-serif; fill: #57606a; }
-footer { margin-top: 32px; color: #8c959f; font-size: 12px; }
-"""
-
-
-def _render_header(report: Mapping[str, Any]) -> str:
-    notebook = report.get("notebook", {})
-    kernel = report.get("kernel", {})
-    summary = report.get("summary", {})
-    thresholds = report.get("thresholds", {})
-    parts = [
-        "<header>",
-        "<h1>Memory Doctor report</h1>",
-        f'<p class="md-sub"><code>{_e(notebook.get("path"))}</code> \u00b7 '
-        f"{_e(notebook.get('cells'))} cells \u00b7 generated {_e(report.get('generated_at'))}</p>",
-    ]
-    if summary.get("kernel_died"):
-        parts.append(
-            '<div class="md-banner md-bad" role="alert"><b>The kernel died.</b> '
-            "The cell marked <code>KernelDied</code> ended the kernel; later cells were not "
-            "run.</div>"
-        )
-    violations = summary.get("violations") or []
-    if violations:
-        items = "".join(
-            f"<li>cell {_e(v.get('cell_index'))} (<code>{_e(v.get('cell_id'))}</code>): "
-            f"{_e(v.get('metric'))} {_e(format_bytes(v.get('value')))} &gt; "
-            f"{_e(format_bytes(v.get('limit')))}</li>"
-            for v in violations
-        )
-        parts.append(
-            f'<div class="md-banner md-bad" role="alert"><b>{len(violations)} threshold '
-            f"violation{'s' if len(violations) != 1 else ''}</b><ul>{items}</ul></div>"
-        )
-    elif any(v is not None for v in thresholds.values()):
-        parts.append('<div class="md-banner md-good">All cells are within the thresholds.</div>')
-
-    cards = [
-        ("cells run", str(summary.get("cells_run", "\u2014"))),
-        ("errors", str(summary.get("errors", "\u2014"))),
-        ("largest peak increase", format_bytes(summary.get("max_peak_increase"))),
-        ("total RSS change", format_bytes(summary.get("total_delta"), signed=True)),
-    ]
-    parts.append(
-        '<div class="md-cards">'
-        + "".join(
-            f'<div class="md-card"><b>{_e(v)}</b><span>{_e(k)}</span></div>' for k, v in cards
-        )
-        + "</div>"
-    )
-
-    def limit(name: str) -> str:
-        value = thresholds.get(name)
-        return "none" if value is None else format_bytes(value)
-
-    exact = kernel.get("peak_exact")
-    rows = [
-        ("Kernel", kernel.get("name")),
-        ("Python", f"{kernel.get('python') or '?'} on {kernel.get('platform') or '?'}"),
-        ("Helper", kernel.get("helper_version")),
-        (
-            "Peak method",
-            f"{kernel.get('peak_method') or 'unknown'}"
-            + ("" if exact is None else (" (exact)" if exact else " (not exact)")),
-        ),
-        ("", kernel.get("peak_method_description") or ""),
-        ("Memory limit", _limit_text(kernel.get("memory_limit"))),
-        (
-            "Thresholds",
-            f"peak increase {limit('max_peak')} \u00b7 RSS change {limit('max_delta')} \u00b7 "
-            f"peak RSS {limit('max_rss')}",
-        ),
-    ]
-    parts.append(
-        '<dl class="md-grid">'
-        + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in rows)
-        + "</dl>"
-    )
-    parts.append("</header>")
-    return "\n".join(parts)
-
-
 _LIMIT_SOURCE_TEXT: Final = {
     "cgroup_v2": "the container's cgroup v2 limit (memory.max)",
     "cgroup_v1": "the container's cgroup v1 limit (memory.limit_in_bytes)",
     "physical": "no container limit: the machine's RAM",
+}
+_STOPPED_TEXT: Final = {
+    "budget": "stopped at its time budget (--scan-budget)",
+    "cancelled": "cancelled",
+    "cell_ran": "stopped because a cell ran",
 }
 
 
@@ -617,6 +551,47 @@ def _limit_text(limit: object) -> str:
     if limit.get("bytes") is None:
         return "unknown"
     return f"{format_bytes(limit.get('bytes'))}, {_LIMIT_SOURCE_TEXT.get(source, source)}"
+
+
+def _header(report: Mapping[str, Any]) -> dict[str, Any]:
+    kernel = report.get("kernel", {})
+    summary = report.get("summary", {})
+    thresholds = report.get("thresholds", {})
+
+    def limit(name: str) -> str:
+        value = thresholds.get(name)
+        return "none" if value is None else format_bytes(value)
+
+    exact = kernel.get("peak_exact")
+    return {
+        "notebook": report.get("notebook", {}),
+        "summary": summary,
+        "violations": summary.get("violations") or [],
+        "any_threshold": any(v is not None for v in thresholds.values()),
+        "cards": [
+            ("cells run", str(summary.get("cells_run", "\u2014"))),
+            ("errors", str(summary.get("errors", "\u2014"))),
+            ("largest peak increase", format_bytes(summary.get("max_peak_increase"))),
+            ("total RSS change", format_bytes(summary.get("total_delta"), signed=True)),
+        ],
+        "facts": [
+            ("Kernel", kernel.get("name")),
+            ("Python", f"{kernel.get('python') or '?'} on {kernel.get('platform') or '?'}"),
+            ("Helper", kernel.get("helper_version")),
+            (
+                "Peak method",
+                f"{kernel.get('peak_method') or 'unknown'}"
+                + ("" if exact is None else (" (exact)" if exact else " (not exact)")),
+            ),
+            ("", kernel.get("peak_method_description") or ""),
+            ("Memory limit", _limit_text(kernel.get("memory_limit"))),
+            (
+                "Thresholds",
+                f"peak increase {limit('max_peak')} \u00b7 RSS change {limit('max_delta')} "
+                f"\u00b7 peak RSS {limit('max_rss')}",
+            ),
+        ],
+    }
 
 
 def _chart_series(report: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -633,31 +608,6 @@ def _chart_series(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-# Runs in the page: builds the two plotly traces from the embedded data.
-_PLOTLY_DRIVER: Final = """
-(function () {
-  var points = JSON.parse(document.getElementById('md-chart-data').textContent);
-  function mb(v) { return v === null ? null : v / 1e6; }
-  var x = points.map(function (p) { return p.label; });
-  var text = points.map(function (p) { return p.cell_id + ': ' + p.preview; });
-  var traces = [
-    {name: 'RSS after cell', x: x, y: points.map(function (p) { return mb(p.rss_after); }),
-     text: text, mode: 'lines+markers', type: 'scatter',
-     hovertemplate: '%{x} %{y:.1f} MB<br>%{text}<extra>RSS after</extra>'},
-    {name: 'Peak RSS during cell', x: x, y: points.map(function (p) { return mb(p.peak_rss); }),
-     text: text, mode: 'lines+markers', type: 'scatter', line: {dash: 'dot'},
-     hovertemplate: '%{x} %{y:.1f} MB<br>%{text}<extra>Peak RSS</extra>'}
-  ];
-  Plotly.newPlot('md-chart', traces, {
-    margin: {l: 60, r: 20, t: 10, b: 50}, hovermode: 'closest',
-    xaxis: {title: {text: 'cell (index in notebook)'}, type: 'category'},
-    yaxis: {title: {text: 'MB'}, rangemode: 'tozero'},
-    legend: {orientation: 'h', y: -0.2}
-  }, {displaylogo: false, responsive: true});
-})();
-"""
-
-
 def _nice_ceiling(value: int) -> float:
     """The smallest of 1, 2, 2.5, 4, 5, 8 or 10 x 10^k at or above ``value`` (axis top)."""
     if value <= 0:
@@ -669,12 +619,12 @@ def _nice_ceiling(value: int) -> float:
     return float(10 * magnitude)  # pragma: no cover - the loop always returns
 
 
-def _render_svg_chart(points: Sequence[Mapping[str, Any]]) -> str:
-    """A dependency-free line chart of RSS after and peak RSS per cell."""
+def _svg_chart(points: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The geometry of a dependency-free line chart of RSS after and peak RSS per cell."""
     width, height, left, right, top, bottom = 900, 320, 64, 16, 12, 40
     values = [p[key] for p in points for key in ("rss_after", "peak_rss") if p.get(key) is not None]
     if not values:
-        return "<p>No measurements to chart.</p>"
+        return None
     top_value = _nice_ceiling(max(values))
     plot_w, plot_h = width - left - right, height - top - bottom
     step = plot_w / max(len(points) - 1, 1)
@@ -682,109 +632,90 @@ def _render_svg_chart(points: Sequence[Mapping[str, Any]]) -> str:
     def xy(i: int, v: int) -> tuple[float, float]:
         return left + i * step, top + plot_h - (v / top_value) * plot_h
 
-    def polyline(key: str, colour: str, dash: str) -> str:
+    def line(key: str, colour: str, dash: str) -> dict[str, Any]:
         coords = [xy(i, p[key]) for i, p in enumerate(points) if p.get(key) is not None]
-        pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
-        dots = "".join(
-            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"/>' for x, y in coords
-        )
-        return (
-            f'<polyline points="{pts}" fill="none" stroke="{colour}" stroke-width="2" '
-            f'stroke-dasharray="{dash}"/>{dots}'
-        )
+        return {
+            "points": " ".join(f"{x:.1f},{y:.1f}" for x, y in coords),
+            "dots": [{"x": f"{x:.1f}", "y": f"{y:.1f}"} for x, y in coords],
+            "colour": colour,
+            "dash": dash,
+        }
 
     ticks = []
     for k in range(5):
         v = top_value * k / 4
-        label = f"{v / 1e9:g} GB" if top_value >= 4e9 else f"{v / 1e6:g} MB"
         _, y = xy(0, int(v))
         ticks.append(
-            f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eaeef2"/>'
-            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{label}</text>'
+            {
+                "y": f"{y:.1f}",
+                "text_y": f"{y + 4:.1f}",
+                "label": f"{v / 1e9:g} GB" if top_value >= 4e9 else f"{v / 1e6:g} MB",
+            }
         )
     every = max(1, -(-len(points) // 20))  # at most ~20 labels, so they never overlap
-    labels = "".join(
-        f'<text x="{xy(i, 0)[0]:.1f}" y="{height - bottom + 16}" text-anchor="middle">'
-        f"{_e(p['label'])}</text>"
-        for i, p in enumerate(points)
-        if i % every == 0
-    )
-    legend = (
-        f'<text x="{left}" y="{height - 6}">\u2014 RSS after cell (blue) \u00b7 '
-        "- - peak RSS during cell (orange)</text>"
-    )
-    return (
-        f'<svg class="md-svg" viewBox="0 0 {width} {height}" width="100%" role="img" '
-        'aria-label="RSS after and peak RSS by cell">'
-        + "".join(ticks)
-        + polyline("rss_after", "#0969da", "")
-        + polyline("peak_rss", "#bc4c00", "5 4")
-        + labels
-        + legend
-        + "</svg>"
-    )
+    return {
+        "width": width,
+        "height": height,
+        "left": left,
+        "right": width - right,
+        "tick_x": left - 6,
+        "ticks": ticks,
+        "lines": [line("rss_after", "#0969da", ""), line("peak_rss", "#bc4c00", "5 4")],
+        "labels": [
+            {"x": f"{xy(i, 0)[0]:.1f}", "text": p["label"]}
+            for i, p in enumerate(points)
+            if i % every == 0
+        ],
+        "label_y": height - bottom + 16,
+        "legend_y": height - 6,
+    }
 
 
-def _render_chart(report: Mapping[str, Any]) -> str:
+def _chart(report: Mapping[str, Any]) -> dict[str, Any]:
+    from markupsafe import Markup  # noqa: PLC0415 - with jinja2
+
     points = _chart_series(report)
-    head = "<section><h2>Memory by cell</h2>"
-    if not points:
-        return head + "<p>No cell was measured.</p></section>"
     plotly = _plotly_js()
-    if plotly is None:
-        return (
-            head + '<div class="md-banner md-note">plotly.js was not found next to the '
-            "memory_doctor package (static/plotly.min.js), so this is a simple static chart."
-            "</div>" + _render_svg_chart(points) + "</section>"
-        )
-    return (
-        head
-        + '<div id="md-chart"></div>'
-        + f'<script type="application/json" id="md-chart-data">{json_for_script(points)}</script>'
-        + f"<script>{plotly}</script>"
-        + f"<script>{_PLOTLY_DRIVER}</script></section>"
-    )
+    return {
+        "points": points,
+        # Trusted code and escaped JSON: inserted as they are.
+        "plotly": None if plotly is None else Markup(plotly),  # noqa: S704 - the bundle we ship
+        "chart_data": Markup(json_for_script(points)),  # noqa: S704 - no <, > or & left
+        "driver": _asset("chart.js"),
+        "svg": _svg_chart(points) if points and plotly is None else None,
+    }
 
 
-def _table(table_id: str, headings: Sequence[str], rows: Sequence[str], empty: str) -> str:
-    """A report table: our own ``headings`` and ``empty`` text, rows already escaped."""
-    header = "<tr>" + "".join(f"<th>{h}</th>" for h in headings) + "</tr>"
-    body = "\n".join(rows) or f'<tr><td colspan="{len(headings)}">{empty}</td></tr>'
-    return f'<table id="{table_id}"><thead>{header}</thead><tbody>{body}</tbody></table>'
-
-
-def _render_cells_table(report: Mapping[str, Any]) -> str:
+def _cells(report: Mapping[str, Any]) -> dict[str, Any]:
     over: dict[tuple[int, str], Mapping[str, Any]] = {
         (v["cell_index"], v["metric"]): v for v in report.get("summary", {}).get("violations", [])
     }
     rows = []
     for c in report.get("cells", []):
-
-        def num(metric: str, text: str, cell: Mapping[str, Any] = c) -> str:
-            violation = over.get((cell["index"], metric))
-            if violation is None:
-                return f'<td class="md-num">{_e(text)}</td>'
-            title = f"above the limit of {format_bytes(violation['limit'])}"
-            return f'<td class="md-num md-over" title="{_e(title)}">{_e(text)}</td>'
-
         error = c.get("error")
-        error_text = f"{error.get('ename', '')}: {error.get('evalue', '')}" if error else ""
-        status = str(c.get("status"))
+
+        def figure(metric: str, text: str, cell: Mapping[str, Any] = c) -> tuple[str, Any]:
+            violation = over.get((cell["index"], metric))
+            return text, (violation["limit"] if violation is not None else None)
+
         rows.append(
-            f'<tr class="md-status-{_e(status)}">'
-            f'<td class="md-num">{_e(c.get("index"))}</td>'
-            f'<td class="md-id"><code>{_e(c.get("cell_id"))}</code></td>'
-            f'<td class="md-status">{_e(status)}</td>'
-            f'<td class="md-num">{_e(c.get("execution_count") or "")}</td>'
-            f'<td class="md-num">{_e(format_duration(c.get("duration_s")))}</td>'
-            + num("rss_before", format_bytes(c.get("rss_before")))
-            + num("rss_after", format_bytes(c.get("rss_after")))
-            + num("rss_delta", format_bytes(c.get("rss_delta"), signed=True))
-            + num("peak_rss", format_bytes(c.get("peak_rss")))
-            + num("peak_increase", format_bytes(c.get("peak_increase"), signed=True))
-            + f'<td class="md-num">{_e(c.get("gc_collections") if c.get("gc_collections") is not None else "")}</td>'  # noqa: E501
-            f"<td>{_e(error_text)}</td>"
-            f"<td><code>{_e(c.get('source_preview'))}</code></td></tr>"
+            {
+                "index": c.get("index"),
+                "cell_id": c.get("cell_id"),
+                "status": str(c.get("status")),
+                "execution_count": c.get("execution_count") or "",
+                "duration": format_duration(c.get("duration_s")),
+                "figures": [
+                    figure("rss_before", format_bytes(c.get("rss_before"))),
+                    figure("rss_after", format_bytes(c.get("rss_after"))),
+                    figure("rss_delta", format_bytes(c.get("rss_delta"), signed=True)),
+                    figure("peak_rss", format_bytes(c.get("peak_rss"))),
+                    figure("peak_increase", format_bytes(c.get("peak_increase"), signed=True)),
+                ],
+                "gc_collections": c.get("gc_collections"),
+                "error": f"{error.get('ename', '')}: {error.get('evalue', '')}" if error else "",
+                "preview": c.get("source_preview"),
+            }
         )
     headings = (
         "#",
@@ -801,125 +732,59 @@ def _render_cells_table(report: Mapping[str, Any]) -> str:
         "Error",
         "Source",
     )
-    table = _table("md-cells", headings, rows, "This notebook has no code cells.")
-    return f"<section><h2>Cells</h2>{table}</section>"
+    return {"rows": rows, "headings": headings}
 
 
-_STOPPED_TEXT: Final = {
-    "budget": "stopped at its time budget (--scan-budget)",
-    "cancelled": "cancelled",
-    "cell_ran": "stopped because a cell ran",
-}
-
-
-def _render_holders(report: Mapping[str, Any]) -> str:
-    """The "What's holding memory" section; empty when no scan was asked for."""
+def _holders(report: Mapping[str, Any]) -> dict[str, Any] | None:
     if "holders" not in report and "scan" not in report:
-        return ""
+        return None
     scan = report.get("scan") or {}
-    holders = report.get("holders") or []
-    parts = ["<section><h2>What\u2019s holding memory</h2>"]
-    if scan.get("error"):
-        parts.append(
-            f'<div class="md-banner md-bad" role="alert">The scan failed: {_e(scan["error"])}</div>'
-        )
-    else:
-        state = (
-            "complete"
-            if scan.get("complete")
-            else f"partial: {_STOPPED_TEXT.get(str(scan.get('stopped')), 'incomplete')}"
-        )
-        parts.append(
-            f'<p class="md-sub">Scanned {_e(scan.get("objects_visited"))} objects in '
-            f"{_e(format_duration(scan.get('duration_s')))} ({_e(state)}). Kernel RSS "
-            f"{_e(format_bytes(scan.get('rss')))}; the holders below account for "
-            f"{_e(format_bytes(scan.get('attributed_bytes')))}. The other "
-            f"{_e(format_bytes(scan.get('unattributed_bytes')))} is the interpreter and "
-            "libraries, native allocations outside Python objects, and memory freed but not "
-            "returned to the OS.</p>"
-        )
-        if not scan.get("complete"):
-            parts.append(
-                '<div class="md-banner md-note">This scan is partial: sizes are lower bounds '
-                "and some holders may be missing.</div>"
-            )
-    rows = []
-    for rank, holder in enumerate(holders, start=1):
-        labels = holder.get("labels") or []
-        shared = len(labels) > 1
-        title = ' title="shared: deleting only one of these names frees nothing"' if shared else ""
-        cell = holder.get("cell_index")
-        rows.append(
-            f'<tr><td class="md-num">{rank}</td>'
-            f"<td{title}><code>{_e(', '.join(str(x) for x in labels))}</code></td>"
-            f"<td>{_e(holder.get('kind'))}</td>"
-            f"<td><code>{_e(holder.get('type'))}</code></td>"
-            f'<td class="md-num">{_e(format_bytes(holder.get("retained_bytes")))}</td>'
-            f'<td class="md-num">{_e(holder.get("objects"))}</td>'
-            f'<td class="md-num">{_e("" if cell is None else cell)}</td>'
-            f"<td><code>{_e(holder.get('path'))}</code></td></tr>"
-        )
+    state = (
+        "complete"
+        if scan.get("complete")
+        else f"partial: {_STOPPED_TEXT.get(str(scan.get('stopped')), 'incomplete')}"
+    )
     headings = ("#", "Held by", "Kind", "Type", "Retained", "Objects", "Cell", "Why alive")
-    parts.append(_table("md-holders", headings, rows, "No holders were found.") + "</section>")
-    return "\n".join(parts)
+    holders = [
+        dict(h, labels=[str(x) for x in h.get("labels") or []]) for h in report.get("holders") or []
+    ]
+    return {"scan": scan, "state": state, "holders": holders, "headings": headings}
 
 
-def _render_growth(report: Mapping[str, Any]) -> str:
-    """The "Leaks across re-runs" section; empty without ``--repeat``."""
+def _growth(report: Mapping[str, Any]) -> dict[str, Any] | None:
     if "growth" not in report:
-        return ""
-    growth = report.get("growth") or []
+        return None
     repeat = report.get("repeat") or {}
     limit = (report.get("thresholds") or {}).get("max_growth")
-    runs_after = ", ".join(format_bytes(v) for v in repeat.get("rss_after") or []) or "\u2014"
-    parts = [
-        "<section><h2>Leaks across re-runs</h2>",
-        f'<p class="md-sub">The notebook ran {_e(repeat.get("completed"))} of '
-        f"{_e(repeat.get('count'))} times in one kernel (RSS after each run: "
-        f"{_e(runs_after)}). A cell is flagged when {LEAK_MIN_RUNS} or more runs in a row "
-        "each left memory behind; \u201cwhat grew\u201d names the variables whose size grew "
-        "and the object types whose live count grew during its last run.</p>",
-    ]
-    if repeat.get("kernel_died_in_run") is not None:
-        parts.append(
-            f'<div class="md-banner md-bad" role="alert">The kernel died in run '
-            f"{_e(repeat.get('kernel_died_in_run'))}.</div>"
-        )
     rows = []
-    for entry in growth:
+    for entry in report.get("growth") or []:
         value = entry.get("growth_per_run_bytes")
-        over = limit is not None and value is not None and value > limit
-        cls = ' class="md-num md-over"' if over else ' class="md-num"'
-        title = f' title="{_e("above --max-growth " + format_bytes(limit))}"' if over else ""
-        what = "; ".join(str(w) for w in entry.get("what_grew") or []) or "nothing named"
         rows.append(
-            f'<tr><td class="md-num">{_e(entry.get("cell_index"))}</td>'
-            f'<td class="md-id"><code>{_e(entry.get("cell_id"))}</code></td>'
-            f'<td class="md-num">{_e(entry.get("runs"))}</td>'
-            f"<td{cls}{title}>{_e(format_bytes(value))}</td>"
-            f"<td><code>{_e(what)}</code></td></tr>"
+            {
+                "cell_index": entry.get("cell_index"),
+                "cell_id": entry.get("cell_id"),
+                "runs": entry.get("runs"),
+                "value": value,
+                "over": limit is not None and value is not None and value > limit,
+                "what": "; ".join(str(w) for w in entry.get("what_grew") or []) or "nothing named",
+            }
         )
-    headings = ("#", "Cell id", "Runs", "Growth per run", "What grew")
-    parts.append(_table("md-growth", headings, rows, "No cell kept growing.") + "</section>")
-    return "\n".join(parts)
+    runs_after = ", ".join(format_bytes(v) for v in repeat.get("rss_after") or []) or "\u2014"
+    return {
+        "repeat": repeat,
+        "limit": limit,
+        "rows": rows,
+        "runs_after": runs_after,
+        "leak_min_runs": LEAK_MIN_RUNS,
+        "headings": ("#", "Cell id", "Runs", "Growth per run", "What grew"),
+    }
 
 
-def _render_fixes(report: Mapping[str, Any]) -> str:
-    """Resources, suggestions and (with ``--fix``) what each fix freed; every string escaped."""
+def _fixes(report: Mapping[str, Any]) -> dict[str, Any] | None:
     if "resources" not in report and "suggestions" not in report:
-        return ""
-    parts = ["<section><h2>Resources and suggested fixes</h2>"]
-    rows = [
-        f"<tr><td>{_e(r.get('kind'))}</td><td><code>{_e(r.get('label'))}</code></td>"
-        f"<td><code>{_e(r.get('detail'))}</code></td>"
-        f"<td><code>{_e(', '.join(r.get('held_by') or []))}</code></td>"
-        f'<td class="md-num">{_e(r.get("cell_index"))}</td><td>{_e(r.get("note") or "")}</td></tr>'
-        for r in report.get("resources") or []
-    ]
-    headings = ("Kind", "Resource", "Detail", "Held by", "Cell", "Note")
-    parts.append(_table("md-resources", headings, rows, "Nothing is held open."))
+        return None
     fixes = {f.get("suggestion_id"): f for f in report.get("fixes") or []}
-    rows = []
+    suggestions = []
     for sug in report.get("suggestions") or []:
         fix = fixes.get(sug.get("id"))
         if fix is None:
@@ -930,52 +795,53 @@ def _render_fixes(report: Mapping[str, Any]) -> str:
                 outcome += f" ({fix['explanation']})"
         else:
             outcome = f"not applied: {fix.get('error')}"
-        rows.append(
-            f"<tr><td><code>{_e(sug.get('id'))}</code></td><td>{_e(sug.get('action'))}</td>"
-            f"<td><pre>{_e(sug.get('code'))}</pre></td>"
-            f'<td class="md-num">{_e(format_bytes(sug.get("estimated_freed_bytes")))}</td>'
-            f"<td>{_e(sug.get('reason'))}</td><td>{_e(outcome)}</td></tr>"
-        )
-    headings = ("Id", "Fix", "Code", "Estimated", "Why", "Applied")
-    parts.append(_table("md-suggestions", headings, rows, "No fixes to suggest."))
+        suggestions.append(dict(sug, outcome=outcome))
     after = report.get("after_fix")
-    if isinstance(after, Mapping):
-        parts.append(
-            f'<p class="md-sub">After the fixes: RSS {_e(format_bytes(after.get("rss")))}, '
-            f"{_e(len(after.get('holders') or []))} holders, "
-            f"{_e(len(after.get('resources') or []))} resources still open"
-            f"{_e('; the scan failed: ' + str(after.get('error')) if after.get('error') else '')}"
-            ".</p>"
+    return {
+        "resources": report.get("resources") or [],
+        "suggestions": suggestions,
+        "after": after if isinstance(after, Mapping) else None,
+        "resource_headings": ("Kind", "Resource", "Detail", "Held by", "Cell", "Note"),
+        "suggestion_headings": ("Id", "Fix", "Code", "Estimated", "Why", "Applied"),
+    }
+
+
+#: Each section template's context, from the report; None leaves the section out.
+_CONTEXTS: Final[dict[str, Callable[[Mapping[str, Any]], dict[str, Any] | None]]] = {
+    "header.html.j2": _header,
+    "chart.html.j2": _chart,
+    "cells.html.j2": _cells,
+    "holders.html.j2": _holders,
+    "growth.html.j2": _growth,
+    "fixes.html.j2": _fixes,
+}
+
+
+def render_section(name: str, report: Mapping[str, Any]) -> str:
+    """One section of the page (a template of ``SECTIONS``); empty when the report lacks it."""
+    context = _CONTEXTS.get(name, dict)(report)
+    if context is None:
+        return ""
+    return str(_environment().get_template(name).render(report=report, **context))
+
+
+def render_html(report: Mapping[str, Any], sections: Sequence[str] | None = None) -> str:
+    """The report as one self-contained HTML page (no external URLs are loaded).
+
+    Every value from the report is escaped by the templates (Jinja2 autoescaping).
+    """
+    from markupsafe import Markup  # noqa: PLC0415 - with jinja2
+
+    body = "\n".join(render_section(name, report) for name in (sections or SECTIONS))
+    path = Path(str(report.get("notebook", {}).get("path", ""))).name
+    page = _environment().get_template("page.html.j2")
+    return str(
+        page.render(
+            title=f"Memory Doctor \u00b7 {path}",
+            css=_asset("report.css"),
+            body=Markup(body),  # noqa: S704 - sections the templates escaped
+            report_format=REPORT_FORMAT,
+            report_version=REPORT_VERSION,
+            helper_version=report.get("kernel", {}).get("helper_version") or "",
         )
-    parts.append("</section>")
-    return "\n".join(parts)
-
-
-#: Renderers for the page body, in order. A later report section appends its own.
-SECTION_RENDERERS: list[Callable[[Mapping[str, Any]], str]] = [
-    _render_header,
-    _render_chart,
-    _render_cells_table,
-    _render_holders,
-    _render_growth,
-    _render_fixes,
-]
-
-
-def render_html(
-    report: Mapping[str, Any],
-    renderers: Sequence[Callable[[Mapping[str, Any]], str]] | None = None,
-) -> str:
-    """The report as one self-contained HTML page (no external URLs are loaded)."""
-    body = "\n".join(render(report) for render in (renderers or SECTION_RENDERERS))
-    title = f"Memory Doctor \u00b7 {Path(str(report.get('notebook', {}).get('path', ''))).name}"
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{_e(title)}</title>\n<style>{_CSS}</style></head>\n<body>\n"
-        f"{body}\n"
-        f"<footer>{_e(REPORT_FORMAT)} v{REPORT_VERSION} \u00b7 "
-        f"memory-doctor {_e(report.get('kernel', {}).get('helper_version') or '')}</footer>\n"
-        "</body></html>\n"
     )
