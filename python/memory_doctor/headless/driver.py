@@ -8,6 +8,37 @@ one silent ``%load_ext memory_doctor``, then a comm. Execute requests carry
 Everything is blocking and single-threaded. Messages are routed by their
 parent ``msg_id`` into per-request buffers, so output arriving late for one
 request is never mistaken for another's.
+
+Why not nbclient. ``nbclient.NotebookClient`` (0.11) is the ecosystem's
+maintained executor, and ``memory-doctor run`` was checked against it: a
+subclass could catch our comm's ``cell_measured`` records (``handle_comm_msg``
+sees every comm message parented to a cell), run ``--repeat`` by executing the
+cells again, and it handles timeouts (``interrupt_on_timeout``) and a dying
+kernel (``DeadKernelError``). It cannot give the report what it needs, though:
+
+- **cell ids**: ``async_execute_cell`` sends ``kc.execute(source, ...)``, and
+  jupyter_client's ``execute()`` has no metadata, so the kernel never sees
+  JupyterLab's ``cellId``. The helper then records ``cell_id: None`` (checked:
+  three cells run by nbclient give ``[None]``), which loses the holders'
+  ``cell_index`` (provenance) and every ``--repeat`` leak, as the growth
+  history is kept per cell id. Sending the id would mean replacing the kernel
+  client's ``execute()``, i.e. building the execute request ourselves, which is
+  what this module does;
+- **the bootstrap** must be ``silent`` without history (``%load_ext`` is not a
+  cell of the notebook); ``execute_cell`` always sends ``silent=False``;
+- **comm requests** (``scan``, ``apply_fix``, ``cancel``) and their replies,
+  which come on IOPub with the parent of whatever the kernel was doing when a
+  scan ended, plus ``scan_progress`` on the way: nbclient has no API for
+  them, so a second message pump would be needed next to its own;
+- **interrupts**: ``execute()`` (through ``async_setup_kernel``) turns SIGINT
+  into a kernel shutdown, where the CLI must stop, keep what was measured and
+  write a partial report (exit 130).
+
+The tests also need what no notebook executor does: requests on JEP 91
+subshells while a cell runs (:meth:`KernelSession.start_cell`,
+:meth:`KernelSession.create_subshell`), several comms at once (one per "browser
+tab"), and raw comm data. So one driver, this one, serves the CLI, the bench
+and the tests.
 """
 
 from __future__ import annotations
