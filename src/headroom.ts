@@ -12,8 +12,8 @@ import { Signal } from '@lumino/signaling';
 
 import { formatBytes, Units } from './format';
 import type { MemoryModel } from './model';
+import type { ScanModel } from './panels/holders/scan';
 import type { IHolder, IMemoryLimit } from './protocol';
-import type { MemoryDoctorService } from './service';
 import type { IMemoryDoctorTracker } from './tokens';
 
 /** How close the kernel is to its limit. */
@@ -236,7 +236,7 @@ export class HeadroomWatcher implements IDisposable {
       return;
     }
     const model = entry.model;
-    const check = () => this._check(panel, model, entry.service);
+    const check = () => this._check(panel, model, entry.scans);
     this._watched.set(model, { armed: true, check });
     model.rssChanged.connect(check, this);
     model.liveChanged.connect(check, this);
@@ -260,7 +260,7 @@ export class HeadroomWatcher implements IDisposable {
   private _check(
     panel: NotebookPanel,
     model: MemoryModel,
-    service: MemoryDoctorService
+    scans: ScanModel
   ): void {
     const watched = this._watched.get(model);
     if (!watched || this._isDisposed) {
@@ -282,15 +282,16 @@ export class HeadroomWatcher implements IDisposable {
       return;
     }
     watched.armed = false;
-    const last = service.lastScan;
-    const holders = last?.result?.holders;
+    // A scan from before a restart describes another process.
+    const result = scans.stale ? null : scans.result;
+    const time = scans.scannedAt;
     this._notifier.headroomWarning(
       headroomWarning({
         rss,
         limit,
         notebook: panel.title?.label || panel.context?.path || '',
         scan:
-          last && Array.isArray(holders) ? { holders, time: last.time } : null,
+          result && time !== null ? { holders: result.holders, time } : null,
         now: this._now(),
         units: settings.units,
         trans: this._trans

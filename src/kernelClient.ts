@@ -555,6 +555,22 @@ export namespace KernelClient {
     requestTimeoutMs?: number;
   }
 
+  /**
+   * The code and message of a failed request (`RequestError`), or of
+   * anything else thrown (code `internal`).
+   */
+  export function failure(reason: unknown): { code: string; message: string } {
+    const code =
+      typeof (reason as { code?: unknown })?.code === 'string'
+        ? (reason as { code: string }).code
+        : 'internal';
+    const message =
+      reason instanceof Error && reason.message
+        ? reason.message
+        : String(reason);
+    return { code, message };
+  }
+
   /** A failed request: a code from the protocol, or `timeout` / `closed`. */
   export class RequestError extends Error {
     constructor(

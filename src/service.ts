@@ -3,29 +3,32 @@
  * debugger service: it owns the connection to the kernel helper
  * (`KernelClient`), the executions of the notebook (`ExecutionTracker`) and
  * the one `get_rss` poll (`ReadingsPoll`), sends every request, and writes
- * what comes back into the `MemoryModel`. Views read the model; they never
- * talk to the kernel.
+ * what comes back into its models: the `MemoryModel` (status, records,
+ * readings), the `ScanModel` and the `FixModel`. Views read the models and
+ * ask the service; they never talk to the kernel.
  */
 
 import type { ISessionContext } from '@jupyterlab/apputils';
 import { nullTranslator, TranslationBundle } from '@jupyterlab/translation';
 import type { IDisposable } from '@lumino/disposable';
-import { ISignal, Signal } from '@lumino/signaling';
+import { Signal } from '@lumino/signaling';
 
 import { ExecutionEvent, ExecutionTracker } from './executions';
 import { KernelClient } from './kernelClient';
-import type { LiveMode, MemoryModel, MemoryStatus } from './model';
+import { LiveMode, MemoryModel, MemoryStatus } from './model';
+import { FixModel, fixBlocker, FixOutcome } from './panels/fixes/model';
+import { ScanModel } from './panels/holders/scan';
+import { normalizeScanResult } from './panels/holders/validate';
 import {
   FIX_WAIT_S,
   ICellRecord,
   IHelloMessage,
-  IRequests,
-  IResults,
   IScanProgressMessage,
   isCellRecord,
   ISuggestion
 } from './protocol';
 import { ReadingsPoll } from './readings';
+import { failedFix, normalizeFixResult, scanError } from './replies';
 import type { IMemoryDoctorSettings, ISettingsSource } from './settings';
 import { IUserInterface, TRANSLATION_DOMAIN } from './tokens';
 
@@ -34,7 +37,7 @@ import { IUserInterface, TRANSLATION_DOMAIN } from './tokens';
  */
 export class MemoryDoctorService implements IDisposable {
   constructor(options: MemoryDoctorService.IOptions) {
-    this._model = options.model;
+    this.model = new MemoryModel();
     this._settings = options.settings;
     this._trans = options.trans ?? nullTranslator.load(TRANSLATION_DOMAIN);
     this._now = options.now ?? Date.now;
@@ -51,7 +54,7 @@ export class MemoryDoctorService implements IDisposable {
     });
     this._readings = new ReadingsPoll({
       executions: this._executions,
-      model: this._model,
+      model: this.model,
       settings,
       request: () => this.client.request('get_rss', {}),
       liveIntervalMs: options.liveIntervalMs,
@@ -70,10 +73,14 @@ export class MemoryDoctorService implements IDisposable {
   /** The connection to the kernel helper. */
   readonly client: KernelClient;
 
-  /** The model this service writes. */
-  get model(): MemoryModel {
-    return this._model;
-  }
+  /** Status, per-cell records and readings of the notebook's kernel. */
+  readonly model: MemoryModel;
+
+  /** The scans of the notebook's kernel. */
+  readonly scans = new ScanModel();
+
+  /** The fixes applied to the notebook's kernel. */
+  readonly fixes = new FixModel();
 
   /** Whether the helper answered and requests can be sent. */
   get isReady(): boolean {
@@ -90,19 +97,6 @@ export class MemoryDoctorService implements IDisposable {
     return this._readings;
   }
 
-  /**
-   * The last scan of the current kernel that finished, with when it
-   * finished (epoch milliseconds); null before one did or after a restart.
-   */
-  get lastScan(): MemoryDoctorService.ILastScan | null {
-    return this._lastScan;
-  }
-
-  /** Emitted for every `scan_progress` message from the current kernel. */
-  get scanProgress(): ISignal<this, IScanProgressMessage> {
-    return this._scanProgress;
-  }
-
   /** Whether the service is disposed. */
   get isDisposed(): boolean {
     return this._isDisposed;
@@ -117,61 +111,106 @@ export class MemoryDoctorService implements IDisposable {
   }
 
   /**
-   * Start a `scan`. The handle carries the request id, which `scan_progress`
-   * messages and a `cancel` refer to (null when nothing could be sent).
+   * Scan the kernel with the budget and holder count of the settings, and
+   * write the outcome into `scans`. Does nothing while a scan runs or when
+   * not connected; resolves once the scan ended either way.
    *
    * The reply may take the whole budget, and with ipykernel < 7 the request
    * also waits behind a running cell, so the timeout is the budget plus
    * `SCAN_GRACE_MS`.
    */
-  scan(params: IRequests['scan']): KernelClient.IRequestHandle<'scan'> {
-    const budget = params.budget_s ?? this._settings.current.scanBudgetSeconds;
-    const handle = this.client.send('scan', params, {
-      timeoutMs: budget * 1000 + MemoryDoctorService.SCAN_GRACE_MS
-    });
-    const generation = this._generation;
-    handle.done
-      .then(result => {
-        if (generation === this._generation) {
-          this._lastScan = { result, time: this._now() };
-        }
-      })
-      .catch(() => undefined);
-    return handle;
-  }
-
-  /** Ask the helper to stop the scan whose request id is `target`. */
-  cancel(target: string): Promise<IResults['cancel']> {
-    return this.client.request('cancel', { target });
+  async scan(): Promise<void> {
+    const scans = this.scans;
+    if (!this.isReady || scans.running) {
+      return;
+    }
+    const { scanBudgetSeconds: budgetS, maxHolders } = this._settings.current;
+    const handle = this.client.send(
+      'scan',
+      { budget_s: budgetS, max_holders: maxHolders },
+      { timeoutMs: budgetS * 1000 + MemoryDoctorService.SCAN_GRACE_MS }
+    );
+    const requestId = handle.requestId;
+    if (requestId === null) {
+      handle.done.catch(() => undefined);
+      return;
+    }
+    scans.start(requestId);
+    try {
+      const result = normalizeScanResult(await handle.done);
+      scans.finish(requestId, result, this._now(), budgetS);
+    } catch (reason) {
+      scans.fail(requestId, scanError(reason));
+    }
   }
 
   /**
-   * Apply one suggestion of the latest scan. The helper re-checks every
-   * target and rejects with code `refused` when they changed. A fix waits
-   * for a running cell to end (up to `FIX_WAIT_S` in the helper; without
-   * subshells the request itself queues behind the cell), so the timeout is
-   * `FIX_TIMEOUT_MS` and starts again while a cell of this notebook runs.
+   * Ask the helper to stop the running scan; its reply then arrives with the
+   * partial results. Resolves once the helper acknowledged (or failed to).
    */
-  applyFix(
-    suggestion: Pick<ISuggestion, 'id' | 'action' | 'targets'>
-  ): Promise<IResults['apply_fix']> {
-    return this.client.request(
-      'apply_fix',
-      {
-        suggestion_id: suggestion.id,
-        action: suggestion.action,
-        targets: suggestion.targets
-      },
-      {
-        timeoutMs: MemoryDoctorService.FIX_TIMEOUT_MS,
-        keepWaiting: () => this._executions.busy
-      }
-    );
+  async cancelScan(): Promise<void> {
+    const running = this.scans.running;
+    if (!running || running.cancelling) {
+      return;
+    }
+    this.scans.setCancelling();
+    try {
+      await this.client.request('cancel', { target: running.requestId });
+    } catch {
+      // The scan's own reply (or its failure) still ends the running state.
+    }
   }
 
-  /** Whether an execution this notebook sent is running in the kernel. */
-  get busy(): boolean {
-    return this._executions.busy;
+  /**
+   * Apply a suggestion of the latest scan and write the outcome into `fixes`.
+   * A destructive fix is applied only when `confirm` resolves true. Resolves
+   * with the outcome, or null when nothing was sent (declined, blocked, or
+   * not a suggestion of the latest scan).
+   *
+   * The helper re-checks every target and refuses when they changed. It
+   * waits for a running cell to end (up to `FIX_WAIT_S`; without subshells
+   * the request itself queues behind the cell), so the timeout is
+   * `FIX_TIMEOUT_MS` and starts again while a cell of this notebook runs;
+   * meanwhile `fixes.waiting` says so.
+   */
+  async applyFix(
+    suggestion: ISuggestion,
+    confirm: (suggestion: ISuggestion) => Promise<boolean>
+  ): Promise<FixOutcome | null> {
+    const { scans, fixes } = this;
+    const current = scans.result?.suggestions?.find(
+      s => s.id === suggestion.id
+    );
+    if (!current || fixBlocker(this.client.status, scans, fixes) !== null) {
+      return null;
+    }
+    // Claim the kernel before asking, so a second click cannot queue a
+    // second fix behind the first.
+    fixes.setApplying(current.id);
+    let outcome: FixOutcome | null = null;
+    try {
+      if (current.destructive && !(await confirm(current))) {
+        return null;
+      }
+      // The scan may have changed while the user decided.
+      if (scans.result?.suggestions?.includes(current) !== true) {
+        outcome = {
+          kind: 'refused',
+          suggestion: current,
+          message: this._trans.__(
+            'The panel was refreshed while you decided; check the new suggestions.'
+          )
+        };
+        return outcome;
+      }
+      outcome = await this._sendFix(current);
+      return outcome;
+    } finally {
+      if (outcome) {
+        fixes.setOutcome(outcome);
+      }
+      fixes.setApplying(null);
+    }
   }
 
   /** Close the connection and stop polling. Safe to call twice. */
@@ -184,11 +223,44 @@ export class MemoryDoctorService implements IDisposable {
     this._readings.dispose();
     this._executions.dispose();
     this.client.dispose();
+    this.fixes.dispose();
+    this.scans.dispose();
+    this.model.dispose();
     Signal.clearData(this);
   }
 
+  private async _sendFix(suggestion: ISuggestion): Promise<FixOutcome> {
+    const executions = this._executions;
+    this._fixSent = true;
+    this.fixes.setWaiting(executions.busy);
+    try {
+      const raw = await this.client.request(
+        'apply_fix',
+        {
+          suggestion_id: suggestion.id,
+          action: suggestion.action,
+          targets: suggestion.targets
+        },
+        {
+          timeoutMs: MemoryDoctorService.FIX_TIMEOUT_MS,
+          keepWaiting: () => executions.busy
+        }
+      );
+      return {
+        kind: 'applied',
+        suggestion,
+        result: normalizeFixResult(raw, suggestion)
+      };
+    } catch (reason) {
+      return failedFix(suggestion, reason);
+    } finally {
+      this._fixSent = false;
+      this.fixes.setWaiting(false);
+    }
+  }
+
   private _onStatus(_: KernelClient, status: MemoryStatus): void {
-    this._model.setStatus(status);
+    this.model.setStatus(status);
     // Whether the helper answered on this kernel: when the death is
     // reported the status already says `stale` or `dead`.
     switch (status.kind) {
@@ -204,15 +276,14 @@ export class MemoryDoctorService implements IDisposable {
         break;
     }
     if (status.kind !== 'ready') {
-      // The next answer comes from another process, or this one restarted.
-      this._generation++;
-      this._lastScan = null;
+      // Results of a scan describe a process that is gone or restarting.
+      this.scans.markStale();
     }
     this._readings.setConnected(this.client.isReady);
   }
 
   private _onHello(_: KernelClient, hello: IHelloMessage): void {
-    const model = this._model;
+    const model = this.model;
     if (typeof hello.rss === 'number') {
       model.setRss(hello.rss);
     }
@@ -229,19 +300,19 @@ export class MemoryDoctorService implements IDisposable {
   }
 
   private _onRecord(_: KernelClient, record: ICellRecord): void {
-    this._model.addRecord(record);
+    this.model.addRecord(record);
   }
 
   private _onScanProgress(
     _: KernelClient,
     message: IScanProgressMessage
   ): void {
-    this._scanProgress.emit(message);
+    this.scans.setProgress(message);
   }
 
   /** The running cell and the death note follow the executions. */
   private _onExecution(_: ExecutionTracker, event: ExecutionEvent): void {
-    const model = this._model;
+    const model = this.model;
     switch (event.kind) {
       case 'started':
         // Only a kernel whose helper answered measures cells: no "running"
@@ -283,6 +354,9 @@ export class MemoryDoctorService implements IDisposable {
         model.setRunning(null);
         break;
     }
+    if (this._fixSent) {
+      this.fixes.setWaiting(this._executions.busy);
+    }
   }
 
   private _onSettingsChanged(
@@ -293,10 +367,10 @@ export class MemoryDoctorService implements IDisposable {
     if (current.tracemalloc !== previous.tracemalloc && this.isReady) {
       this._configure(current.tracemalloc);
     }
-    const running = this._model.running;
+    const running = this.model.running;
     const mode = this._readings.mode;
     if (running && running.live !== mode) {
-      this._model.setRunning({ ...running, live: mode });
+      this.model.setRunning({ ...running, live: mode });
     }
   }
 
@@ -311,16 +385,13 @@ export class MemoryDoctorService implements IDisposable {
     });
   }
 
-  private _model: MemoryModel;
   private _settings: ISettingsSource;
   private _trans: TranslationBundle;
   private _now: () => number;
   private _executions: ExecutionTracker;
   private _readings: ReadingsPoll;
   private _measured = false;
-  private _generation = 0;
-  private _lastScan: MemoryDoctorService.ILastScan | null = null;
-  private _scanProgress = new Signal<this, IScanProgressMessage>(this);
+  private _fixSent = false;
   private _isDisposed = false;
 }
 
@@ -342,20 +413,10 @@ export namespace MemoryDoctorService {
   /** Milliseconds an `apply_fix` reply may take while no cell runs. */
   export const FIX_TIMEOUT_MS = FIX_WAIT_S * 1000 + FIX_GRACE_MS;
 
-  /** The last finished scan of a kernel. */
-  export interface ILastScan {
-    /** The scan's result, as the helper sent it. */
-    readonly result: IResults['scan'];
-    /** When it arrived, epoch milliseconds. */
-    readonly time: number;
-  }
-
   /** Options for a `MemoryDoctorService`. */
   export interface IOptions {
     /** The notebook's session context. */
     sessionContext: ISessionContext;
-    /** The model to write. */
-    model: MemoryModel;
     /** Live settings. */
     settings: ISettingsSource;
     /** Notifications and dialogs; swapped for a recorder in tests. */

@@ -8,6 +8,8 @@ import { Token } from '@lumino/coreutils';
 import type { ISignal } from '@lumino/signaling';
 
 import type { MemoryModel } from './model';
+import type { FixModel } from './panels/fixes/model';
+import type { ScanModel } from './panels/holders/scan';
 import type { MemoryDoctorService } from './service';
 import type { MemoryDoctorSettings } from './settings';
 
@@ -47,7 +49,11 @@ export interface IUserInterface {
 export interface IMemoryDoctorEntry {
   /** Status, per-cell records and RSS of the notebook's kernel. */
   readonly model: MemoryModel;
-  /** Sends requests to the kernel helper and writes `model`. */
+  /** The kernel's scans: the last result, the running one. */
+  readonly scans: ScanModel;
+  /** The fixes applied to the kernel: the running one, the last outcome. */
+  readonly fixes: FixModel;
+  /** Sends requests to the kernel helper and writes the models. */
   readonly service: MemoryDoctorService;
 }
 

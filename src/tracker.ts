@@ -10,7 +10,6 @@ import type { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { BadgeManager } from './badges';
-import { MemoryModel } from './model';
 import { MemoryDoctorService } from './service';
 import type { MemoryDoctorSettings } from './settings';
 import type {
@@ -56,21 +55,20 @@ export class MemoryDoctorTracker implements IMemoryDoctorTracker, IDisposable {
     if (this._isDisposed || this._entries.has(panel) || panel.isDisposed) {
       return;
     }
-    const model = new MemoryModel();
     const service = new MemoryDoctorService({
       sessionContext: panel.sessionContext,
-      model,
       settings: this.settings,
       ui: this._ui,
       trans: this._trans
     });
+    const { model, scans, fixes } = service;
     const badges = new BadgeManager({
       notebook: panel.content,
       model,
       settings: this.settings,
       trans: this._trans
     });
-    this._entries.set(panel, { model, service, badges });
+    this._entries.set(panel, { model, scans, fixes, service, badges });
     panel.disposed.connect(this._onPanelDisposed, this);
     this._entryAdded.emit(panel);
   }
@@ -100,7 +98,6 @@ export class MemoryDoctorTracker implements IMemoryDoctorTracker, IDisposable {
     panel.disposed.disconnect(this._onPanelDisposed, this);
     entry.badges.dispose();
     entry.service.dispose();
-    entry.model.dispose();
   }
 
   private _notebooks: INotebookTracker;

@@ -9,7 +9,7 @@ import { PromiseDelegate } from '@lumino/coreutils';
 import { Signal } from '@lumino/signaling';
 
 import type { KernelClient } from '../kernelClient';
-import { MemoryModel } from '../model';
+import type { MemoryModel } from '../model';
 import type { ICellRecord } from '../protocol';
 import { MemoryDoctorService } from '../service';
 import { MemoryDoctorSettings } from '../settings';
@@ -361,11 +361,9 @@ export async function makeClient(
   settings.update({ ...settings.current, statusRefreshSeconds: 0 });
   const kernel = new FakeKernel(options.kernel);
   const context = new FakeSessionContext(kernel);
-  const model = new MemoryModel();
   const ui = new RecordingUserInterface();
   const service = new MemoryDoctorService({
     sessionContext: context.asContext(),
-    model,
     settings,
     ui,
     requestTimeoutMs: options.requestTimeoutMs,
@@ -379,7 +377,7 @@ export async function makeClient(
   return {
     kernel,
     context,
-    model,
+    model: service.model,
     settings,
     ui,
     service,

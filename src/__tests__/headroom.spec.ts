@@ -114,7 +114,9 @@ describe('HeadroomWatcher', () => {
     const panel = { title: { label: 'big.ipynb' } } as unknown as NotebookPanel;
     const model = new MemoryModel();
     const settings = new MemoryDoctorSettings();
-    const lastScan: { result: IScanResult; time: number } = {
+    const scans = {
+      stale: false,
+      scannedAt: 0,
       result: {
         scan: {
           duration_s: 1,
@@ -126,13 +128,11 @@ describe('HeadroomWatcher', () => {
         attributed_bytes: 5 * GB,
         unattributed_bytes: GB,
         holders: [holder(['frame'], 5 * GB)]
-      },
-      time: 0
+      } as IScanResult
     };
     const entryAdded = new Signal<object, NotebookPanel>({});
     const doctor = {
-      get: (p: NotebookPanel) =>
-        p === panel ? { model, service: { lastScan } } : undefined,
+      get: (p: NotebookPanel) => (p === panel ? { model, scans } : undefined),
       entryAdded,
       settings
     } as unknown as IMemoryDoctorTracker;
@@ -145,7 +145,7 @@ describe('HeadroomWatcher', () => {
     });
     entryAdded.emit(panel);
     model.setMemoryLimit(LIMIT);
-    return { model, settings, warnings, watcher };
+    return { model, scans, settings, warnings, watcher };
   }
 
   it('warns once when crossing the threshold, again after falling below', () => {
@@ -166,6 +166,17 @@ describe('HeadroomWatcher', () => {
     watcher.dispose();
     model.dispose();
     settings.dispose();
+  });
+
+  it('leaves out the holders of a scan from before a restart', () => {
+    const { model, scans, warnings, watcher } = setup();
+    scans.stale = true;
+    model.setRss(7 * GB);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0].holders).toEqual([]);
+    expect(warnings[0].message).toContain("Open What's holding memory");
+    watcher.dispose();
+    model.dispose();
   });
 
   it('follows the threshold setting and live readings', () => {

@@ -107,14 +107,16 @@ export { disposeClients };
 
 /** A `MemoryModel` + `MemoryDoctorService` whose helper answered `hello`. */
 export async function connect(
-  settings = new MemoryDoctorSettings()
+  settings = new MemoryDoctorSettings(),
+  now?: () => number
 ): Promise<IConnected> {
-  const { kernel, context, model, service } = await makeClient({ settings });
+  const { kernel, context, service } = await makeClient({ settings, now });
   kernel.lastComm().receive(makeHello({ protocol_version: '1.1' }));
+  const { model, scans, fixes } = service;
   return {
     kernel,
     context,
-    entry: { model, service },
+    entry: { model, scans, fixes, service },
     settings,
     comm: () => kernel.lastComm()
   };

@@ -10,9 +10,9 @@ import {
   confirmBody,
   confirmFix,
   describeTargets,
-  insertCellBelow,
-  normalizeFixResult
+  insertCellBelow
 } from '../panels/holders/fix';
+import { normalizeFixResult } from '../replies';
 import { flush } from './fakes';
 import {
   answerFix,

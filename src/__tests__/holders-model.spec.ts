@@ -1,6 +1,8 @@
 import { MemoryModel } from '../model';
-import type { MemoryDoctorService } from '../service';
+import { FixModel } from '../panels/fixes/model';
 import { HoldersModel } from '../panels/holders/model';
+import { ScanModel } from '../panels/holders/scan';
+import type { MemoryDoctorService } from '../service';
 import { normalizeScanResult } from '../panels/holders/validate';
 import { MemoryDoctorSettings } from '../settings';
 import { flush, makeRecord } from './fakes';
@@ -28,8 +30,8 @@ afterEach(() => {
 async function setup(
   settings = new MemoryDoctorSettings()
 ): Promise<IConnected & { model: HoldersModel }> {
-  const connected = await connect(settings);
-  const model = new HoldersModel({ settings, now: () => 1_795_032_000_000 });
+  const connected = await connect(settings, () => 1_795_032_000_000);
+  const model = new HoldersModel();
   model.setEntry(connected.entry);
   return { ...connected, model };
 }
@@ -39,7 +41,7 @@ async function scan(
   harness: IConnected & { model: HoldersModel },
   result: unknown
 ): Promise<void> {
-  const done = harness.model.refresh();
+  const done = harness.entry.service.scan();
   answerScan(harness.comm(), result);
   await done;
 }
@@ -76,13 +78,17 @@ const ids = (model: HoldersModel) => model.rows.map(h => h.id);
 
 describe('HoldersModel states', () => {
   it('says why there is nothing to show before a scan', async () => {
-    const settings = new MemoryDoctorSettings();
-    const model = new HoldersModel({ settings });
+    const model = new HoldersModel();
     expect(model.state).toEqual({ kind: 'no-notebook' });
     expect(model.canRefresh).toBe(false);
 
     const memory = new MemoryModel();
-    const entry = { model: memory, service: {} as MemoryDoctorService };
+    const entry = {
+      model: memory,
+      scans: new ScanModel(),
+      fixes: new FixModel(),
+      service: {} as MemoryDoctorService
+    };
     model.setEntry(entry);
     expect(model.state).toEqual({ kind: 'connecting' });
     memory.setStatus({ kind: 'no-helper', hint: '%pip install x' });
@@ -117,7 +123,7 @@ describe('HoldersModel states', () => {
 
   it('reports a failed scan with the reply message', async () => {
     const harness = await setup();
-    const done = harness.model.refresh();
+    const done = harness.entry.service.scan();
     const request = harness.comm().lastRequest();
     harness.comm().receive({
       type: 'reply',
@@ -299,12 +305,12 @@ describe('HoldersModel sorting and filtering', () => {
   });
 });
 
-describe('HoldersModel scanning', () => {
+describe('scanning: the service writes the scans', () => {
   it('sends the budget and holder count from the settings', async () => {
     const settings = new MemoryDoctorSettings();
     settings.update({ scanBudgetSeconds: 2.5, maxHolders: 50 });
     const harness = await setup(settings);
-    void harness.model.refresh();
+    void harness.entry.service.scan();
     expect(harness.comm().lastRequest()).toMatchObject({
       type: 'scan',
       budget_s: 2.5,
@@ -314,11 +320,11 @@ describe('HoldersModel scanning', () => {
 
   it('runs at most one scan per kernel at a time', async () => {
     const harness = await setup();
-    const first = harness.model.refresh();
+    const first = harness.entry.service.scan();
     expect(harness.model.running).not.toBeNull();
     expect(harness.model.state).toEqual({ kind: 'scanning' });
     expect(harness.model.canRefresh).toBe(false);
-    await harness.model.refresh();
+    await harness.entry.service.scan();
     const scans = harness.comm().sent.filter(r => r.type === 'scan');
     expect(scans).toHaveLength(1);
     answerScan(harness.comm(), makeScanResult(THREE));
@@ -328,7 +334,7 @@ describe('HoldersModel scanning', () => {
 
   it('shows progress of its own scan only', async () => {
     const harness = await setup();
-    const done = harness.model.refresh();
+    const done = harness.entry.service.scan();
     const requestId = harness.model.running!.requestId;
     harness.comm().receive({
       type: 'scan_progress',
@@ -356,9 +362,9 @@ describe('HoldersModel scanning', () => {
 
   it('cancels the running scan by its request id', async () => {
     const harness = await setup();
-    const done = harness.model.refresh();
+    const done = harness.entry.service.scan();
     const scanRequest = harness.comm().lastRequest();
-    const cancelled = harness.model.cancel();
+    const cancelled = harness.entry.service.cancelScan();
     expect(harness.model.running?.cancelling).toBe(true);
     const cancel = harness.comm().lastRequest();
     expect(cancel).toMatchObject({
@@ -367,7 +373,7 @@ describe('HoldersModel scanning', () => {
     });
     expect(cancel.request_id).not.toBe(scanRequest.request_id);
     // Cancelling twice sends nothing more.
-    await harness.model.cancel();
+    await harness.entry.service.cancelScan();
     expect(harness.comm().sent.filter(r => r.type === 'cancel')).toHaveLength(
       1
     );
@@ -390,47 +396,12 @@ describe('HoldersModel scanning', () => {
 
   it('ends the running scan quietly when the kernel restarts', async () => {
     const harness = await setup();
-    const done = harness.model.refresh();
+    const done = harness.entry.service.scan();
     harness.kernel.setStatus('restarting', harness.context);
     await done;
     expect(harness.model.running).toBeNull();
     expect(harness.model.error).toBeNull();
     expect(harness.model.state).toEqual({ kind: 'connecting' });
-  });
-
-  it('scans on show only when the kernel has no scan yet', async () => {
-    const harness = await setup();
-    harness.model.setVisible(true);
-    expect(harness.comm().sent.filter(r => r.type === 'scan')).toHaveLength(1);
-    answerScan(harness.comm(), makeScanResult(THREE));
-    await flush();
-    harness.model.setVisible(false);
-    harness.model.setVisible(true);
-    expect(harness.comm().sent.filter(r => r.type === 'scan')).toHaveLength(1);
-  });
-
-  it('auto-refreshes after a cell only when on and visible', async () => {
-    const settings = new MemoryDoctorSettings();
-    const harness = await setup(settings);
-    const scans = () =>
-      harness.comm().sent.filter(r => r.type === 'scan').length;
-    await scan(harness, makeScanResult(THREE));
-    const cell = () =>
-      harness.comm().receive({ type: 'cell_measured', record: makeRecord() });
-
-    harness.model.setVisible(true);
-    cell();
-    expect(scans()).toBe(1); // Setting off.
-    settings.update({ ...settings.current, autoRefreshHolders: true });
-    cell();
-    expect(scans()).toBe(2);
-    cell(); // A scan is running: no second one.
-    expect(scans()).toBe(2);
-    answerScan(harness.comm(), makeScanResult(THREE));
-    await flush();
-    harness.model.setVisible(false);
-    cell();
-    expect(scans()).toBe(2);
   });
 });
 

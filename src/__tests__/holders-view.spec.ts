@@ -5,7 +5,7 @@ import type { IHolder } from '../protocol';
 import { HIGHLIGHT_CLASS, revealCell } from '../panels/holders/reveal';
 import { HoldersTable } from '../panels/holders/table';
 import { HoldersPanel, HOLDERS_PANEL_ID } from '../panels/holders/view';
-import { flush } from './fakes';
+import { flush, makeRecord } from './fakes';
 import {
   answerScan,
   connectNotebook,
@@ -129,6 +129,43 @@ describe('HoldersPanel', () => {
     const harness = await setup();
     harness.panel.show();
     expect(harness.comm().lastRequest().type).toBe('scan');
+  });
+
+  it('scans on show only when the kernel has no scan yet', async () => {
+    const harness = await setup();
+    const scans = () =>
+      harness.comm().sent.filter(r => r.type === 'scan').length;
+    harness.panel.show();
+    expect(scans()).toBe(1);
+    answerScan(harness.comm(), makeScanResult([makeHolder()]));
+    await flush();
+    harness.panel.hide();
+    harness.panel.show();
+    expect(scans()).toBe(1);
+  });
+
+  it('scans again after a cell only when the setting is on and the panel visible', async () => {
+    const harness = await setup();
+    const settings = harness.settings;
+    const scans = () =>
+      harness.comm().sent.filter(r => r.type === 'scan').length;
+    await showHolders(harness, [makeHolder()]);
+    const cell = () =>
+      harness.comm().receive({ type: 'cell_measured', record: makeRecord() });
+
+    harness.panel.show();
+    cell();
+    expect(scans()).toBe(1); // Setting off.
+    settings.update({ ...settings.current, autoRefreshHolders: true });
+    cell();
+    expect(scans()).toBe(2);
+    cell(); // A scan is running: no second one.
+    expect(scans()).toBe(2);
+    answerScan(harness.comm(), makeScanResult([makeHolder()]));
+    await flush();
+    harness.panel.hide();
+    cell();
+    expect(scans()).toBe(2);
   });
 
   it('shows the no-helper hint as text', async () => {

@@ -1,6 +1,9 @@
 import { signalToPromise } from '@jupyterlab/testutils';
 
 import { KernelClient } from '../kernelClient';
+import type { IScanProgressMessage } from '../protocol';
+import { MemoryDoctorService } from '../service';
+import { MemoryDoctorSettings } from '../settings';
 import {
   disposeClients,
   FakeKernel,
@@ -11,6 +14,15 @@ import {
   makeRecord,
   RecordingUserInterface
 } from './fakes';
+import {
+  answerFix,
+  answerScan,
+  connect,
+  makeFixResult,
+  makeFixScan,
+  makeScanResult,
+  makeSuggestion
+} from './holders-fakes';
 
 const GB = 1000 ** 3;
 
@@ -23,6 +35,7 @@ beforeEach(() => {
 afterEach(() => {
   disposeClients();
   warn.mockRestore();
+  jest.useRealTimers();
 });
 
 describe('the service writes the model', () => {
@@ -104,5 +117,136 @@ describe('the kernel client alone', () => {
     kernel.lastComm().receive({ type: 'cell_measured', record: makeRecord() });
     expect((await record)[1]).toEqual(makeRecord());
     client.dispose();
+  });
+});
+
+describe('the service writes the scans', () => {
+  it('sends the budget and holder count of the settings and stores the result', async () => {
+    const settings = new MemoryDoctorSettings();
+    settings.update({ scanBudgetSeconds: 3, maxHolders: 20 });
+    const { entry, comm } = await connect(settings, () => 42);
+    const { scans, service } = entry;
+    const started = signalToPromise(scans.changed);
+    const done = service.scan();
+    expect((await started)[1]).toBe('state');
+    const sent = comm().lastRequest();
+    expect(sent).toEqual({
+      type: 'scan',
+      request_id: scans.running?.requestId,
+      budget_s: 3,
+      max_holders: 20
+    });
+    const result = makeScanResult([]);
+    answerScan(comm(), result);
+    await done;
+    expect(scans.result).toEqual(result);
+    expect(scans.scannedAt).toBe(42);
+    expect(scans.budgetSeconds).toBe(3);
+    expect(scans.running).toBeNull();
+  });
+
+  it('keeps the progress of its own scan only, and ignores malformed progress', async () => {
+    const { entry, comm } = await connect();
+    const seen: IScanProgressMessage[] = [];
+    entry.service.client.scanProgress.connect((_, m) => seen.push(m));
+    void entry.service.scan();
+    const requestId = entry.scans.running!.requestId;
+    const progress = {
+      type: 'scan_progress',
+      request_id: requestId,
+      phase: 'attribute',
+      objects_visited: 42,
+      elapsed_s: 0.3
+    };
+    comm().receive({ ...progress, request_id: 'someone-else' });
+    expect(entry.scans.running?.progress).toBeNull();
+    const changed = signalToPromise(entry.scans.changed);
+    comm().receive(progress);
+    expect((await changed)[1]).toBe('progress');
+    expect(entry.scans.running?.progress).toEqual(progress);
+    comm().receive({ type: 'scan_progress', phase: 'walk' });
+    expect(seen).toHaveLength(2);
+  });
+
+  it('waits the budget plus a grace period before the scan times out', async () => {
+    const settings = new MemoryDoctorSettings();
+    settings.update({ scanBudgetSeconds: 5 });
+    const { entry } = await connect(settings);
+    jest.useFakeTimers();
+    const done = entry.service.scan();
+    jest.advanceTimersByTime(KernelClient.REQUEST_TIMEOUT_MS + 1);
+    await flush();
+    expect(entry.scans.running).not.toBeNull();
+    jest.advanceTimersByTime(5000 + MemoryDoctorService.SCAN_GRACE_MS);
+    await done;
+    expect(entry.scans.running).toBeNull();
+    expect(entry.scans.error?.code).toBe('timeout');
+  });
+
+  it('cancels the running scan by its request id', async () => {
+    const { entry, comm } = await connect();
+    void entry.service.scan();
+    const target = entry.scans.running!.requestId;
+    const cancelled = entry.service.cancelScan();
+    expect(entry.scans.running?.cancelling).toBe(true);
+    const sent = comm().lastRequest();
+    expect(sent).toMatchObject({ type: 'cancel', target });
+    comm().receive({
+      type: 'reply',
+      request_id: sent.request_id,
+      ok: true,
+      result: { cancelled: true }
+    });
+    await cancelled;
+  });
+
+  it('sends nothing when not connected', async () => {
+    const { kernel, service } = await makeClient({ ready: false });
+    await service.scan();
+    expect(kernel.comms).toHaveLength(0);
+    expect(service.scans.running).toBeNull();
+    expect(service.scans.error).toBeNull();
+  });
+});
+
+describe('the service writes the fixes', () => {
+  it('claims the kernel, asks, applies and records the outcome', async () => {
+    const { entry, comm } = await connect();
+    const scanned = entry.service.scan();
+    answerScan(comm(), makeFixScan());
+    await scanned;
+    const asked: string[] = [];
+    const applying = signalToPromise(entry.fixes.changed);
+    const done = entry.service.applyFix(makeSuggestion(), s => {
+      asked.push(s.id);
+      return Promise.resolve(true);
+    });
+    await applying;
+    expect(entry.fixes.applying).toBe('s1');
+    await flush();
+    expect(asked).toEqual(['s1']);
+    expect(comm().lastRequest()).toMatchObject({
+      type: 'apply_fix',
+      suggestion_id: 's1'
+    });
+    answerFix(comm(), { result: makeFixResult() });
+    const outcome = await done;
+    expect(outcome?.kind).toBe('applied');
+    expect(entry.fixes.outcome).toBe(outcome);
+    expect(entry.fixes.applying).toBeNull();
+  });
+
+  it('sends nothing for a suggestion of no scan, or when declined', async () => {
+    const { entry, comm } = await connect();
+    const no = () => Promise.resolve(false);
+    expect(await entry.service.applyFix(makeSuggestion(), no)).toBeNull();
+    const scanned = entry.service.scan();
+    answerScan(comm(), makeFixScan());
+    await scanned;
+    const sent = comm().sent.length;
+    expect(await entry.service.applyFix(makeSuggestion(), no)).toBeNull();
+    expect(comm().sent).toHaveLength(sent);
+    expect(entry.fixes.applying).toBeNull();
+    expect(entry.fixes.outcome).toBeNull();
   });
 });

@@ -39,7 +39,7 @@ export function addHoldersCommands(options: addHoldersCommands.IOptions): void {
     isEnabled: () => panel.model.canRefresh,
     execute: async () => {
       shell.activateById(panel.id);
-      await panel.model.refresh();
+      await panel.refresh();
     }
   });
   // The refresh command is enabled only while a scan could start.

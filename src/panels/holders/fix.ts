@@ -1,7 +1,7 @@
 /**
- * The apply flow of a suggestion: ask first when the fix deletes or closes
- * something (naming exactly what), send `apply_fix`, keep the measured
- * outcome, then rescan so that what was freed disappears from the panel.
+ * The apply flow of a suggestion as the panel sees it: ask first when the
+ * fix deletes or closes something (naming exactly what), let the service
+ * apply it, then rescan so that what was freed disappears from the panel.
  * Also "Insert as cell": the same fix as code in a new cell, not run.
  */
 
@@ -13,34 +13,11 @@ import type { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
-import type { MemoryModel } from '../../model';
-import {
-  FIX_ACTIONS,
-  FixAction,
-  IFixResult,
-  IResource,
-  ISuggestion
-} from '../../protocol';
+import { FixModel, fixBlocker, FixOutcome } from '../fixes/model';
+import type { FixAction, IResource, ISuggestion } from '../../protocol';
 import type { HoldersModel } from './model';
 
-/**
- * What became of the last fix asked for in a kernel, as a typed union so the
- * view always has something specific to say.
- */
-export type FixOutcome =
-  /** The helper applied it and measured the RSS across it. */
-  | { kind: 'applied'; suggestion: ISuggestion; result: IFixResult }
-  /**
-   * The helper refused (e.g. the variable changed since the scan); its
-   * message says why and a rescan brings fresh suggestions.
-   */
-  | { kind: 'refused'; suggestion: ISuggestion; message: string }
-  /** It failed or got no answer (`code` is the error code or `timeout`). */
-  | { kind: 'failed'; suggestion: ISuggestion; code: string; message: string }
-  /** Its code was inserted as a new cell (not run). */
-  | { kind: 'inserted'; suggestion: ISuggestion }
-  /** Its code could not be inserted: no notebook to insert into. */
-  | { kind: 'no-notebook'; suggestion: ISuggestion };
+export type { FixOutcome } from '../fixes/model';
 
 /**
  * Asks the user whether to apply a destructive fix; resolves true to go on.
@@ -54,8 +31,11 @@ export type ConfirmFix = (
 export type InsertCell = (notebook: Notebook, code: string) => void;
 
 /**
- * Runs fixes for the kernel the holders model follows, and keeps the last
- * outcome of each kernel (so switching notebooks shows each one's own).
+ * What the fix buttons do for the notebook the holders model follows: ask
+ * first, then let the notebook's service apply the fix (it records the
+ * outcome in the notebook's `FixModel`), and rescan so that what was freed
+ * leaves the panel; insert a fix as a cell; dismiss an outcome. It keeps no
+ * state of its own and sends nothing itself.
  */
 export class FixController implements IDisposable {
   constructor(options: FixController.IOptions) {
@@ -67,6 +47,7 @@ export class FixController implements IDisposable {
     this._notebook = options.notebook;
     this._insert = options.insert ?? insertCellBelow;
     this._model.changed.connect(this._onModelChanged, this);
+    this._follow();
   }
 
   /** The holders model whose kernel fixes are applied to. */
@@ -76,8 +57,7 @@ export class FixController implements IDisposable {
 
   /** The last outcome for the followed kernel, or null. */
   get outcome(): FixOutcome | null {
-    const model = this._model.entry?.model;
-    return model ? (this._outcomes.get(model) ?? null) : null;
+    return this._model.entry?.fixes.outcome ?? null;
   }
 
   /**
@@ -85,8 +65,7 @@ export class FixController implements IDisposable {
    * kernel, or null.
    */
   get applying(): string | null {
-    const model = this._model.entry?.model;
-    return model ? (this._applying.get(model) ?? null) : null;
+    return this._model.entry?.fixes.applying ?? null;
   }
 
   /**
@@ -94,8 +73,7 @@ export class FixController implements IDisposable {
    * cell to end (the helper applies it only then).
    */
   get waiting(): boolean {
-    const model = this._model.entry?.model;
-    return !!model && this._sent.has(model) && model.running !== null;
+    return this._model.entry?.fixes.waiting ?? false;
   }
 
   /**
@@ -104,26 +82,30 @@ export class FixController implements IDisposable {
    * accept, and one fix runs at a time.
    */
   get blocked(): string | null {
-    const model = this._model;
+    const entry = this._model.entry;
     const trans = this._trans;
-    if (this.applying !== null) {
-      return trans.__('Another fix is being applied.');
+    const blocker = entry
+      ? fixBlocker(entry.model.status, entry.scans, entry.fixes)
+      : 'disconnected';
+    switch (blocker) {
+      case 'applying':
+        return trans.__('Another fix is being applied.');
+      case 'scanning':
+        return trans.__(
+          'A scan is running; its results bring new suggestions.'
+        );
+      case 'stale':
+        return trans.__(
+          'These suggestions predate a kernel restart. Press Refresh first.'
+        );
+      case 'disconnected':
+        return trans.__('The kernel is not connected.');
+      case null:
+        return null;
     }
-    if (model.running) {
-      return trans.__('A scan is running; its results bring new suggestions.');
-    }
-    if (model.stale) {
-      return trans.__(
-        'These suggestions predate a kernel restart. Press Refresh first.'
-      );
-    }
-    if (!model.canRefresh || !model.result) {
-      return trans.__('The kernel is not connected.');
-    }
-    return null;
   }
 
-  /** Emitted when the outcome or the applying state changed. */
+  /** Emitted when the outcome, the applying state or the scan changed. */
   get changed(): ISignal<this, void> {
     return this._changed;
   }
@@ -149,63 +131,17 @@ export class FixController implements IDisposable {
    */
   async apply(suggestion: ISuggestion): Promise<FixOutcome | null> {
     const entry = this._model.entry;
-    const current = this._model.result?.suggestions?.find(
-      s => s.id === suggestion.id
-    );
-    if (!entry || !current || this.blocked !== null) {
+    if (!entry) {
       return null;
     }
-    const memory = entry.model;
-    // Claim the kernel before the dialog, so a second click cannot queue a
-    // second fix behind it.
-    this._setApplying(memory, current.id);
-    let outcome: FixOutcome | null = null;
-    try {
-      if (
-        current.destructive &&
-        !(await this._confirm(current, this.describeTargets(current)))
-      ) {
-        return null;
-      }
-      // The scan may have changed while the dialog was open.
-      if (this._model.result?.suggestions?.includes(current) !== true) {
-        outcome = {
-          kind: 'refused',
-          suggestion: current,
-          message: this._trans.__(
-            'The panel was refreshed while you decided; check the new suggestions.'
-          )
-        };
-        return outcome;
-      }
-      // Say whether it waits for a cell while the reply is outstanding.
-      this._sent.add(memory);
-      memory.liveChanged.connect(this._onLiveChanged, this);
-      this._changed.emit();
-      try {
-        const raw = await entry.service.applyFix(current);
-        outcome = {
-          kind: 'applied',
-          suggestion: current,
-          result: normalizeFixResult(raw, current)
-        };
-      } catch (reason) {
-        outcome = Private.failure(current, reason);
-      } finally {
-        this._sent.delete(memory);
-        memory.liveChanged.disconnect(this._onLiveChanged, this);
-      }
-      return outcome;
-    } finally {
-      if (outcome) {
-        this._outcomes.set(memory, outcome);
-      }
-      this._setApplying(memory, null);
-      if (outcome?.kind === 'applied' && this._model.entry === entry) {
-        // Rescan so what was freed leaves the table and the suggestions.
-        await this._model.refresh();
-      }
+    const outcome = await entry.service.applyFix(suggestion, current =>
+      this._confirm(current, this.describeTargets(current))
+    );
+    if (outcome?.kind === 'applied' && this._model.entry === entry) {
+      // Rescan so what was freed leaves the table and the suggestions.
+      await entry.service.scan();
     }
+    return outcome;
   }
 
   /**
@@ -213,7 +149,6 @@ export class FixController implements IDisposable {
    * the followed notebook, without running it.
    */
   insert(suggestion: ISuggestion): FixOutcome {
-    const memory = this._model.entry?.model;
     const panel = this._notebook();
     const outcome: FixOutcome = panel
       ? { kind: 'inserted', suggestion }
@@ -221,19 +156,19 @@ export class FixController implements IDisposable {
     if (panel) {
       this._insert(panel.content, suggestion.code);
     }
-    if (memory) {
-      this._outcomes.set(memory, outcome);
-    }
-    this._changed.emit();
+    this._model.entry?.fixes.setOutcome(outcome);
     return outcome;
   }
 
   /** Forget the followed kernel's outcome. */
   dismiss(): void {
-    const memory = this._model.entry?.model;
-    if (memory && this._outcomes.delete(memory)) {
-      this._changed.emit();
-    }
+    this._model.entry?.fixes.setOutcome(null);
+  }
+
+  /** Forget the outcome and scan the followed kernel again. */
+  async rescan(): Promise<void> {
+    this.dismiss();
+    await this._model.entry?.service.scan();
   }
 
   /** Stop listening. Safe to call twice. */
@@ -243,27 +178,28 @@ export class FixController implements IDisposable {
     }
     this._isDisposed = true;
     this._model.changed.disconnect(this._onModelChanged, this);
+    this._fixes?.changed.disconnect(this._onFixes, this);
     Signal.clearData(this);
   }
 
-  private _setApplying(memory: MemoryModel, id: string | null): void {
-    if (id === null) {
-      this._applying.delete(memory);
-    } else {
-      this._applying.set(memory, id);
+  /** Listen to the followed kernel's fixes. */
+  private _follow(): void {
+    const fixes = this._model.entry?.fixes ?? null;
+    if (fixes !== this._fixes) {
+      this._fixes?.changed.disconnect(this._onFixes, this);
+      this._fixes = fixes;
+      fixes?.changed.connect(this._onFixes, this);
     }
-    this._changed.emit();
   }
 
-  private _onLiveChanged(memory: MemoryModel): void {
-    if (this._model.entry?.model === memory) {
-      this._changed.emit();
-    }
+  private _onFixes(): void {
+    this._changed.emit();
   }
 
   private _onModelChanged(_: HoldersModel, change: string): void {
     // Another notebook, a scan or a restart changes what there is to say.
     if (change === 'state') {
+      this._follow();
       this._changed.emit();
     }
   }
@@ -273,9 +209,7 @@ export class FixController implements IDisposable {
   private _confirm: ConfirmFix;
   private _notebook: () => NotebookPanel | null;
   private _insert: InsertCell;
-  private _outcomes = new WeakMap<MemoryModel, FixOutcome>();
-  private _applying = new WeakMap<MemoryModel, string>();
-  private _sent = new WeakSet<MemoryModel>();
+  private _fixes: FixModel | null = null;
   private _changed = new Signal<this, void>(this);
   private _isDisposed = false;
 }
@@ -284,7 +218,7 @@ export class FixController implements IDisposable {
 export namespace FixController {
   /** Options for a `FixController`. */
   export interface IOptions {
-    /** The holders model (followed kernel, latest scan, rescans). */
+    /** The holders model (followed notebook, latest scan). */
     model: HoldersModel;
     /** Translation bundle. */
     trans: TranslationBundle;
@@ -470,58 +404,4 @@ export function insertCellBelow(notebook: Notebook, code: string): void {
     NotebookActions.changeCellType(notebook, 'code');
   }
   notebook.activeCell?.model.sharedModel.setSource(code);
-}
-
-/**
- * A well-formed copy of an `apply_fix` result: missing figures fall back to
- * the suggestion's own (the estimate) or to 0 (the measurement).
- */
-export function normalizeFixResult(
-  raw: unknown,
-  suggestion: ISuggestion
-): IFixResult {
-  const value =
-    typeof raw === 'object' && raw !== null
-      ? (raw as Record<string, unknown>)
-      : {};
-  const number = (v: unknown) =>
-    typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : null;
-  const estimate = number(value.estimated_freed_bytes);
-  return {
-    suggestion_id: suggestion.id,
-    action: FIX_ACTIONS.includes(value.action as FixAction)
-      ? (value.action as FixAction)
-      : suggestion.action,
-    estimated_freed_bytes:
-      'estimated_freed_bytes' in value
-        ? estimate
-        : suggestion.estimated_freed_bytes,
-    measured_freed_bytes: number(value.measured_freed_bytes) ?? 0,
-    rss_before: number(value.rss_before) ?? 0,
-    rss_after: number(value.rss_after) ?? 0,
-    explanation:
-      typeof value.explanation === 'string' && value.explanation !== ''
-        ? value.explanation
-        : null
-  };
-}
-
-namespace Private {
-  /** A failed `apply_fix` as an outcome. */
-  export function failure(
-    suggestion: ISuggestion,
-    reason: unknown
-  ): FixOutcome {
-    const code =
-      typeof (reason as { code?: unknown })?.code === 'string'
-        ? (reason as { code: string }).code
-        : 'internal';
-    const message =
-      reason instanceof Error && reason.message
-        ? reason.message
-        : String(reason);
-    return code === 'refused'
-      ? { kind: 'refused', suggestion, message }
-      : { kind: 'failed', suggestion, code, message };
-  }
 }

@@ -30,6 +30,8 @@ export class HoldersHeader extends Widget {
   constructor(options: HoldersHeader.IOptions) {
     super();
     this._model = options.model;
+    this._onRefresh = options.onRefresh;
+    this._onCancel = options.onCancel;
     this._settings = options.settings;
     this._trans = options.trans;
     const trans = this._trans;
@@ -154,9 +156,9 @@ export class HoldersHeader extends Widget {
   private _onButton(): void {
     this._toast.textContent = '';
     if (this._model.running) {
-      void this._model.cancel();
+      this._onCancel();
     } else {
-      void this._model.refresh();
+      this._onRefresh();
     }
   }
 
@@ -178,6 +180,8 @@ export class HoldersHeader extends Widget {
   }
 
   private _model: HoldersModel;
+  private _onRefresh: () => void;
+  private _onCancel: () => void;
   private _settings: ISettingsSource;
   private _trans: TranslationBundle;
   private _button = document.createElement('button');
@@ -198,6 +202,10 @@ export namespace HoldersHeader {
   export interface IOptions {
     /** The panel model. */
     model: HoldersModel;
+    /** Scans the followed kernel (the button, when no scan runs). */
+    onRefresh: () => void;
+    /** Cancels the running scan (the button, while one runs). */
+    onCancel: () => void;
     /** Live settings (units). */
     settings: ISettingsSource;
     /** Translation bundle. */

@@ -19,8 +19,7 @@ export {
   confirmFix,
   describeTargets,
   FixController,
-  insertCellBelow,
-  normalizeFixResult
+  insertCellBelow
 } from './fix';
 export type { ConfirmFix, FixOutcome, InsertCell } from './fix';
 export { HIGHLIGHT_CLASS, highlight, revealCell } from './reveal';

@@ -1,21 +1,16 @@
 /**
- * The state of the "What's holding memory" panel: which notebook it follows,
- * the last scan of each kernel, the running scan, sorting, filtering and
- * expanded rows. No DOM, so jest can drive it without a browser.
+ * The state of the "What's holding memory" panel: which notebook it follows
+ * (its kernel's scans are that notebook's `ScanModel`, written by its
+ * service), sorting and filtering, and what to show. No DOM, and no
+ * requests: the panel asks the notebook's service to scan.
  */
 
 import type { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import type { MemoryModel, MemoryStatus } from '../../model';
-import type {
-  IHolder,
-  IScanProgressMessage,
-  IScanResult,
-  ScanStopped
-} from '../../protocol';
-import type { ISettingsSource } from '../../settings';
+import type { IHolder, IScanResult, ScanStopped } from '../../protocol';
 import type { IMemoryDoctorEntry } from '../../tokens';
+import type { IRunningScan, IScanError, ScanChange, ScanModel } from './scan';
 import {
   defaultDirection,
   filterRows,
@@ -23,8 +18,8 @@ import {
   SortKey,
   sortRows
 } from './sort';
-import { normalizeScanResult } from './validate';
 
+export type { IRunningScan, IScanError } from './scan';
 export type { SortDirection, SortKey } from './sort';
 
 /**
@@ -66,34 +61,11 @@ export type HoldersChange =
   /** Progress of the running scan. */
   | 'progress';
 
-/** A failed scan: a protocol error code (or `timeout`) and its message. */
-export interface IScanError {
-  /** `internal`, `bad_request`, `timeout`, … */
-  readonly code: string;
-  /** The helper's message (untranslated: it comes from the kernel). */
-  readonly message: string;
-}
-
-/** The running scan of a kernel. */
-export interface IRunningScan {
-  /** The scan's request id (the `cancel` target). */
-  readonly requestId: string;
-  /** Whether the user asked to cancel it. */
-  readonly cancelling: boolean;
-  /** The last `scan_progress`, if any arrived. */
-  readonly progress: IScanProgressMessage | null;
-}
-
 /**
- * Follows one notebook at a time and keeps the last scan of every kernel it
- * has scanned, so switching notebooks shows each kernel's own results.
+ * Follows one notebook at a time. Each notebook keeps its kernel's own
+ * scans, so switching notebooks shows each kernel's own results.
  */
 export class HoldersModel implements IDisposable {
-  constructor(options: HoldersModel.IOptions) {
-    this._settings = options.settings;
-    this._now = options.now ?? Date.now;
-  }
-
   /** The followed notebook's memory state, if any. */
   get entry(): IMemoryDoctorEntry | null {
     return this._entry;
@@ -101,9 +73,9 @@ export class HoldersModel implements IDisposable {
 
   /** The state to show; see `HoldersState`. */
   get state(): HoldersState {
-    const scan = this._current();
-    if (scan?.result) {
-      return scan.result.holders.length > 0
+    const scans = this._scans();
+    if (scans?.result) {
+      return scans.result.holders.length > 0
         ? { kind: 'results' }
         : { kind: 'no-holders' };
     }
@@ -114,11 +86,11 @@ export class HoldersModel implements IDisposable {
     const status = entry.model.status;
     switch (status.kind) {
       case 'ready':
-        if (scan?.running) {
+        if (scans?.running) {
           return { kind: 'scanning' };
         }
-        return scan?.error
-          ? { kind: 'error', error: scan.error }
+        return scans?.error
+          ? { kind: 'error', error: scans.error }
           : { kind: 'empty' };
       case 'connecting':
       case 'stale':
@@ -137,17 +109,17 @@ export class HoldersModel implements IDisposable {
 
   /** The last complete or partial result for the followed kernel. */
   get result(): IScanResult | null {
-    return this._current()?.result ?? null;
+    return this._scans()?.result ?? null;
   }
 
   /** When `result` arrived (milliseconds since the epoch), or null. */
   get scannedAt(): number | null {
-    return this._current()?.scannedAt ?? null;
+    return this._scans()?.scannedAt ?? null;
   }
 
   /** The budget (seconds) the scan behind `result` was given. */
   get budgetSeconds(): number | null {
-    return this._current()?.budgetS ?? null;
+    return this._scans()?.budgetSeconds ?? null;
   }
 
   /**
@@ -168,17 +140,17 @@ export class HoldersModel implements IDisposable {
    * kernel's death: kept for reference, but no longer describes the kernel.
    */
   get stale(): boolean {
-    return this._current()?.stale ?? false;
+    return this._scans()?.stale ?? false;
   }
 
   /** The last failed scan, cleared by the next success or attempt. */
   get error(): IScanError | null {
-    return this._current()?.error ?? null;
+    return this._scans()?.error ?? null;
   }
 
   /** The running scan of the followed kernel, if any. */
   get running(): IRunningScan | null {
-    return this._current()?.running ?? null;
+    return this._scans()?.running ?? null;
   }
 
   /** Whether a scan can start now: connected and none running. */
@@ -217,11 +189,6 @@ export class HoldersModel implements IDisposable {
     return this._rows;
   }
 
-  /** Whether the panel is visible (auto-refresh runs only then). */
-  get visible(): boolean {
-    return this._visible;
-  }
-
   /** Emitted with what changed. */
   get changed(): ISignal<this, HoldersChange> {
     return this._changed;
@@ -234,19 +201,12 @@ export class HoldersModel implements IDisposable {
 
   /** Whether a row shows its details. */
   isExpanded(id: string): boolean {
-    return this._current()?.expanded.has(id) ?? false;
+    return this._scans()?.isExpanded(id) ?? false;
   }
 
   /** Show or hide a row's details. */
   toggleExpanded(id: string): void {
-    const scan = this._current();
-    if (!scan) {
-      return;
-    }
-    if (!scan.expanded.delete(id)) {
-      scan.expanded.add(id);
-    }
-    this._changed.emit('expanded');
+    this._scans()?.toggleExpanded(id);
   }
 
   /**
@@ -283,117 +243,13 @@ export class HoldersModel implements IDisposable {
     if (entry === this._entry) {
       return;
     }
-    this._entry?.model.stateChanged.disconnect(this._onCurrentStatus, this);
-    this._entry?.model.measured.disconnect(this._onMeasured, this);
+    this._entry?.model.stateChanged.disconnect(this._onStatus, this);
+    this._entry?.scans.changed.disconnect(this._onScans, this);
     this._entry = entry;
-    entry?.model.stateChanged.connect(this._onCurrentStatus, this);
-    entry?.model.measured.connect(this._onMeasured, this);
+    entry?.model.stateChanged.connect(this._onStatus, this);
+    entry?.scans.changed.connect(this._onScans, this);
     this._rows = null;
     this._changed.emit('state');
-  }
-
-  /**
-   * Tell the model whether the panel is visible. Becoming visible starts a
-   * scan when the followed kernel has none yet (opening the panel is asking).
-   */
-  setVisible(visible: boolean): void {
-    if (visible === this._visible) {
-      return;
-    }
-    this._visible = visible;
-    const scan = this._current();
-    if (visible && !scan?.result && !scan?.error && this.canRefresh) {
-      void this.refresh();
-    }
-  }
-
-  /**
-   * Scan the followed kernel. Does nothing while a scan of it runs or when
-   * it is not connected; resolves once the scan ended either way.
-   */
-  async refresh(): Promise<void> {
-    const entry = this._entry;
-    if (!entry || !this.canRefresh) {
-      return;
-    }
-    const settings = this._settings.current;
-    const budgetS = settings.scanBudgetSeconds;
-    const client = entry.service;
-    const handle = client.scan({
-      budget_s: budgetS,
-      max_holders: settings.maxHolders
-    });
-    const scan = this._stateFor(entry);
-    if (handle.requestId === null) {
-      handle.done.catch(() => undefined);
-      return;
-    }
-    const running: Private.IRunning = {
-      requestId: handle.requestId,
-      cancelling: false,
-      progress: null
-    };
-    scan.running = running;
-    scan.error = null;
-    const onProgress = (_: unknown, message: IScanProgressMessage) => {
-      if (message.request_id === running.requestId) {
-        running.progress = message;
-        if (this._entry === entry) {
-          this._changed.emit('progress');
-        }
-      }
-    };
-    client.scanProgress.connect(onProgress);
-    this._changed.emit('state');
-    try {
-      const raw = await handle.done;
-      const open = Private.expandedKeys(scan);
-      scan.result = normalizeScanResult(raw);
-      scan.scannedAt = this._now();
-      scan.budgetS = budgetS;
-      scan.stale = false;
-      scan.error = null;
-      // Ids are positions in one scan's answer and mean nothing in the next, so
-      // a row stays open across scans by its names (a refresh, or the setting
-      // that rescans after each cell, would otherwise close it under the user).
-      scan.expanded.clear();
-      for (const holder of scan.result.holders) {
-        if (open.has(Private.holderKey(holder))) {
-          scan.expanded.add(holder.id);
-        }
-      }
-    } catch (reason) {
-      scan.error = Private.scanError(reason);
-    } finally {
-      client.scanProgress.disconnect(onProgress);
-      if (scan.running === running) {
-        scan.running = null;
-      }
-    }
-    if (this._entry === entry) {
-      this._rows = null;
-      this._changed.emit('state');
-    }
-  }
-
-  /**
-   * Ask the helper to stop the running scan; its reply then arrives with the
-   * partial results. Resolves once the helper acknowledged (or failed to).
-   */
-  async cancel(): Promise<void> {
-    const entry = this._entry;
-    const running = this._current()?.running;
-    if (!entry || !running || running.cancelling) {
-      return;
-    }
-    // Mutated in place: the running `refresh()` holds this very object.
-    running.cancelling = true;
-    this._changed.emit('state');
-    try {
-      await entry.service.cancel(running.requestId);
-    } catch {
-      // The scan's own reply (or its failure) still ends the running state.
-    }
   }
 
   /** Stop following. Safe to call twice. */
@@ -406,53 +262,19 @@ export class HoldersModel implements IDisposable {
     Signal.clearData(this);
   }
 
-  private _current(): Private.IScanState | undefined {
-    return this._entry ? this._scans.get(this._entry.model) : undefined;
+  private _scans(): ScanModel | undefined {
+    return this._entry?.scans;
   }
 
-  /** The scan state of an entry, created (and watched) on first use. */
-  private _stateFor(entry: IMemoryDoctorEntry): Private.IScanState {
-    let scan = this._scans.get(entry.model);
-    if (!scan) {
-      scan = {
-        result: null,
-        scannedAt: null,
-        budgetS: null,
-        stale: false,
-        error: null,
-        running: null,
-        expanded: new Set()
-      };
-      this._scans.set(entry.model, scan);
-      // Watch every scanned kernel, not only the followed one, so a restart
-      // while another notebook is current still marks its results stale.
-      entry.model.stateChanged.connect(this._onAnyStatus, this);
-    }
-    return scan;
-  }
-
-  private _onAnyStatus(model: MemoryModel, status: MemoryStatus): void {
-    const scan = this._scans.get(model);
-    if (scan?.result && status.kind !== 'ready' && !scan.stale) {
-      scan.stale = true;
-      if (this._entry?.model === model) {
-        this._changed.emit('state');
-      }
-    }
-  }
-
-  private _onCurrentStatus(): void {
+  private _onStatus(): void {
     this._changed.emit('state');
   }
 
-  private _onMeasured(): void {
-    if (
-      this._visible &&
-      this._settings.current.autoRefreshHolders &&
-      this.canRefresh
-    ) {
-      void this.refresh();
+  private _onScans(_: ScanModel, change: ScanChange): void {
+    if (change === 'state') {
+      this._rows = null;
     }
+    this._changed.emit(change);
   }
 
   private _invalidateRows(): void {
@@ -460,77 +282,11 @@ export class HoldersModel implements IDisposable {
     this._changed.emit('rows');
   }
 
-  private _settings: ISettingsSource;
-  private _now: () => number;
   private _entry: IMemoryDoctorEntry | null = null;
-  private _scans = new WeakMap<MemoryModel, Private.IScanState>();
   private _sortKey: SortKey = 'retained';
   private _sortDirection: SortDirection = 'descending';
   private _filter = '';
   private _rows: IHolder[] | null = null;
-  private _visible = false;
   private _changed = new Signal<this, HoldersChange>(this);
   private _isDisposed = false;
-}
-
-/** The namespace for `HoldersModel` options. */
-export namespace HoldersModel {
-  /** Options for a `HoldersModel`. */
-  export interface IOptions {
-    /** Live settings (budget, holder count, auto-refresh). */
-    settings: ISettingsSource;
-    /** The clock, replaceable in tests; defaults to `Date.now`. */
-    now?: () => number;
-  }
-}
-
-namespace Private {
-  /** The scan state of one kernel (keyed by its `MemoryModel`). */
-  export interface IScanState {
-    result: IScanResult | null;
-    scannedAt: number | null;
-    budgetS: number | null;
-    stale: boolean;
-    running: IRunning | null;
-    error: IScanError | null;
-    expanded: Set<string>;
-  }
-
-  /** What identifies a holder across scans: its root names. */
-  export function holderKey(holder: IHolder): string {
-    return holder.labels.join('\u0000');
-  }
-
-  /** The keys of the rows open in `scan`'s current result. */
-  export function expandedKeys(scan: IScanState): Set<string> {
-    const holders = scan.result?.holders ?? [];
-    return new Set(holders.filter(h => scan.expanded.has(h.id)).map(holderKey));
-  }
-
-  /** The mutable form of `IRunningScan`. */
-  export interface IRunning {
-    requestId: string;
-    cancelling: boolean;
-    progress: IScanProgressMessage | null;
-  }
-
-  /**
-   * A failed scan as code and message (the reply's own message when it has
-   * one), or null when the connection went away: the kernel status (stale,
-   * dead, error) then tells the user more than the failure would.
-   */
-  export function scanError(reason: unknown): IScanError | null {
-    const code =
-      typeof (reason as { code?: unknown })?.code === 'string'
-        ? (reason as { code: string }).code
-        : 'internal';
-    if (code === 'closed' || code === 'not_connected') {
-      return null;
-    }
-    const message =
-      reason instanceof Error && reason.message
-        ? reason.message
-        : String(reason);
-    return { code, message };
-  }
 }

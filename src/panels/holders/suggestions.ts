@@ -419,8 +419,7 @@ export function handleFixClick(
       }
       return true;
     case 'rescan':
-      controller.dismiss();
-      void controller.model.refresh();
+      void controller.rescan();
       return true;
     case 'dismiss':
       controller.dismiss();

@@ -47,12 +47,18 @@ export class HoldersPanel extends Widget {
     this._reveal = options.reveal ?? revealCell;
     const trans = this._trans;
     const settings = this._doctor.settings;
-    this.model = new HoldersModel({ settings });
+    this.model = new HoldersModel();
     this.title.caption = trans.__("What's holding memory");
     this.title.label = '';
 
     const onReveal = (holder: IHolder) => void this.reveal(holder);
-    this.header = new HoldersHeader({ model: this.model, settings, trans });
+    this.header = new HoldersHeader({
+      model: this.model,
+      onRefresh: () => void this.refresh(),
+      onCancel: () => void this.cancel(),
+      settings,
+      trans
+    });
     this.table = new HoldersTable({
       model: this.model,
       settings,
@@ -140,6 +146,24 @@ export class HoldersPanel extends Widget {
     return this._notebook;
   }
 
+  /**
+   * Scan the followed kernel. Does nothing while a scan of it runs or when
+   * it is not connected; resolves once the scan ended either way.
+   */
+  async refresh(): Promise<void> {
+    if (this.model.canRefresh) {
+      await this.model.entry?.service.scan();
+    }
+  }
+
+  /**
+   * Ask the followed kernel to stop its running scan; its reply then brings
+   * the partial results.
+   */
+  async cancel(): Promise<void> {
+    await this.model.entry?.service.cancelScan();
+  }
+
   /** Draw the holders as a table or a treemap. */
   setMode(mode: HoldersMode): void {
     if (mode !== this._mode) {
@@ -163,6 +187,7 @@ export class HoldersPanel extends Widget {
     this._notebooks.currentChanged.disconnect(this._follow, this);
     this._doctor.entryAdded.disconnect(this._follow, this);
     this._doctor.settings.changed.disconnect(this._render, this);
+    this.model.entry?.model.measured.disconnect(this._onMeasured, this);
     this.fixes.dispose();
     this.model.dispose();
     super.dispose();
@@ -194,19 +219,41 @@ export class HoldersPanel extends Widget {
 
   protected onAfterAttach(msg: Message): void {
     // A sidebar restored open is attached visible, with no after-show.
-    this.model.setVisible(this.isVisible);
+    this._setVisible(this.isVisible);
   }
 
   protected onBeforeDetach(msg: Message): void {
-    this.model.setVisible(false);
+    this._setVisible(false);
   }
 
   protected onAfterShow(msg: Message): void {
-    this.model.setVisible(true);
+    this._setVisible(true);
   }
 
   protected onAfterHide(msg: Message): void {
-    this.model.setVisible(false);
+    this._setVisible(false);
+  }
+
+  /**
+   * Becoming visible scans the followed kernel when it has no scan yet
+   * (opening the panel is asking).
+   */
+  private _setVisible(visible: boolean): void {
+    if (visible === this._visible) {
+      return;
+    }
+    this._visible = visible;
+    const model = this.model;
+    if (visible && !model.result && !model.error) {
+      void this.refresh();
+    }
+  }
+
+  /** With the setting on, a visible panel scans again after each cell. */
+  private _onMeasured(): void {
+    if (this._visible && this._doctor.settings.current.autoRefreshHolders) {
+      void this.refresh();
+    }
   }
 
   private _createToolbar(): Widget {
@@ -253,6 +300,8 @@ export class HoldersPanel extends Widget {
     const panel = this._notebooks.currentWidget;
     const entry = panel ? (this._doctor.get(panel) ?? null) : null;
     this._notebook = entry ? panel : null;
+    this.model.entry?.model.measured.disconnect(this._onMeasured, this);
+    entry?.model.measured.connect(this._onMeasured, this);
     this.model.setEntry(entry);
     this._render();
   }
@@ -311,6 +360,7 @@ export class HoldersPanel extends Widget {
   private _activate: (panel: NotebookPanel) => void;
   private _reveal: typeof revealCell;
   private _notebook: NotebookPanel | null = null;
+  private _visible = false;
   private _mode: HoldersMode = 'table';
   private _toolbar = new Widget();
   private _message = new Widget();
