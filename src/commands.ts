@@ -4,10 +4,9 @@
 
 import type { JupyterFrontEnd } from '@jupyterlab/application';
 import type { ICommandPalette } from '@jupyterlab/apputils';
-import type { INotebookTracker } from '@jupyterlab/notebook';
 import type { TranslationBundle } from '@jupyterlab/translation';
 
-import type { IMemoryDoctorEntry, IMemoryDoctorTracker } from './tokens';
+import type { IMemoryDoctorTracker } from './tokens';
 
 /** Command ids. */
 export namespace CommandIDs {
@@ -24,18 +23,15 @@ export namespace CommandIDs {
  * "Memory Doctor".
  */
 export function addCommands(options: addCommands.IOptions): void {
-  const { commands, notebooks, doctor, trans, palette } = options;
-  const current = (): IMemoryDoctorEntry | undefined => {
-    const panel = notebooks.currentWidget;
-    return panel ? doctor.get(panel) : undefined;
-  };
+  const { commands, doctor, trans, palette } = options;
+  const current = () => doctor.current;
 
   commands.addCommand(CommandIDs.reloadHelper, {
     label: trans.__('Reload Memory Doctor Helper'),
     caption: trans.__(
       "Load the Memory Doctor helper into the current notebook's kernel again"
     ),
-    isEnabled: () => current() !== undefined,
+    isEnabled: () => current() !== null,
     execute: async () => {
       await current()?.service.reload();
     }
@@ -44,9 +40,9 @@ export function addCommands(options: addCommands.IOptions): void {
   commands.addCommand(CommandIDs.clearBadges, {
     label: trans.__('Clear Memory Figures'),
     caption: trans.__('Remove the memory badges of the current notebook'),
-    isEnabled: () => current() !== undefined,
+    isEnabled: () => current() !== null,
     execute: () => {
-      current()?.model.clear();
+      current()?.service.clearFigures();
     }
   });
 
@@ -77,9 +73,7 @@ export namespace addCommands {
   export interface IOptions {
     /** The application's command registry. */
     commands: JupyterFrontEnd['commands'];
-    /** The notebook tracker (for the current notebook). */
-    notebooks: INotebookTracker;
-    /** Per-notebook memory state and settings. */
+    /** Per-notebook memory state (the current notebook's) and settings. */
     doctor: IMemoryDoctorTracker;
     /** Translation bundle. */
     trans: TranslationBundle;

@@ -11,10 +11,13 @@ import type { IDisposable } from '@lumino/disposable';
 import { Signal } from '@lumino/signaling';
 
 import { formatBytes, Units } from './format';
-import type { MemoryModel } from './model';
-import type { ScanModel } from './panels/holders/scan';
 import type { IHolder, IMemoryLimit } from './protocol';
-import type { IMemoryDoctorTracker } from './tokens';
+import type {
+  IMemoryDoctorEntry,
+  IMemoryDoctorTracker,
+  IMemoryModel,
+  IScanModel
+} from './tokens';
 
 /** How close the kernel is to its limit. */
 export type HeadroomLevel = 'ok' | 'warn' | 'alert';
@@ -253,14 +256,17 @@ export class HeadroomWatcher implements IDisposable {
     Signal.clearData(this);
   }
 
-  private _onEntryAdded(_: IMemoryDoctorTracker, panel: NotebookPanel): void {
-    this.watch(panel);
+  private _onEntryAdded(
+    _: IMemoryDoctorTracker,
+    entry: IMemoryDoctorEntry
+  ): void {
+    this.watch(entry.panel);
   }
 
   private _check(
     panel: NotebookPanel,
-    model: MemoryModel,
-    scans: ScanModel
+    model: IMemoryModel,
+    scans: IScanModel
   ): void {
     const watched = this._watched.get(model);
     if (!watched || this._isDisposed) {
@@ -303,7 +309,7 @@ export class HeadroomWatcher implements IDisposable {
   private _notifier: IHeadroomNotifier;
   private _trans: TranslationBundle;
   private _now: () => number;
-  private _watched = new WeakMap<MemoryModel, Private.IWatched>();
+  private _watched = new WeakMap<IMemoryModel, Private.IWatched>();
   private _isDisposed = false;
 }
 

@@ -65,7 +65,7 @@ const plugin: JupyterFrontEndPlugin<IMemoryDoctorTracker> = {
       trans,
       ui: createUserInterface(trans)
     });
-    addCommands({ commands: app.commands, notebooks, doctor, trans, palette });
+    addCommands({ commands: app.commands, doctor, trans, palette });
     // Warns near the memory limit for every notebook, current or not.
     const headroom = new HeadroomWatcher({
       doctor,
@@ -84,11 +84,10 @@ const statusPlugin: JupyterFrontEndPlugin<void> = {
   id: STATUS_PLUGIN_ID,
   description: "The current notebook kernel's memory in the status bar.",
   autoStart: true,
-  requires: [INotebookTracker, IMemoryDoctorTracker],
+  requires: [IMemoryDoctorTracker],
   optional: [IStatusBar, ITranslator],
   activate: (
     app: JupyterFrontEnd,
-    notebooks: INotebookTracker,
     doctor: IMemoryDoctorTracker,
     statusBar: IStatusBar | null,
     translator: ITranslator | null
@@ -97,7 +96,7 @@ const statusPlugin: JupyterFrontEndPlugin<void> = {
       return;
     }
     const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
-    const item = new MemoryStatusItem({ notebooks, doctor, trans });
+    const item = new MemoryStatusItem({ doctor, trans });
     statusBar.registerStatusItem(STATUS_PLUGIN_ID, {
       item,
       align: 'left',
@@ -118,11 +117,10 @@ const holdersPlugin: JupyterFrontEndPlugin<void> = {
   id: HOLDERS_PLUGIN_ID,
   description: "A side panel showing what holds the kernel's memory.",
   autoStart: true,
-  requires: [INotebookTracker, IMemoryDoctorTracker],
+  requires: [IMemoryDoctorTracker],
   optional: [ITranslator, ICommandPalette, ILayoutRestorer],
   activate: (
     app: JupyterFrontEnd,
-    notebooks: INotebookTracker,
     doctor: IMemoryDoctorTracker,
     translator: ITranslator | null,
     palette: ICommandPalette | null,
@@ -130,7 +128,6 @@ const holdersPlugin: JupyterFrontEndPlugin<void> = {
   ): void => {
     const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
     const panel = new HoldersPanel({
-      notebooks,
       doctor,
       trans,
       copy: text => Clipboard.copyToSystem(text),

@@ -7,6 +7,7 @@ import type { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import type { ICellRecord, IMemoryLimit, PeakMethod } from './protocol';
+import type { IMemoryModel } from './tokens';
 
 /**
  * Why there are (or are no) figures, as a typed union so every view can say
@@ -100,7 +101,7 @@ export interface IDeathNote {
 /**
  * Measurements and connection state for one notebook's kernel.
  */
-export class MemoryModel implements IDisposable {
+export class MemoryModel implements IMemoryModel, IDisposable {
   constructor(options: MemoryModel.IOptions = {}) {
     this._cap = Math.max(1, options.historyCap ?? MemoryModel.HISTORY_CAP);
   }

@@ -30,12 +30,16 @@ import {
 import { ReadingsPoll } from './readings';
 import { failedFix, normalizeFixResult, scanError } from './replies';
 import type { IMemoryDoctorSettings, ISettingsSource } from './settings';
-import { IUserInterface, TRANSLATION_DOMAIN } from './tokens';
+import {
+  IMemoryDoctorService,
+  IUserInterface,
+  TRANSLATION_DOMAIN
+} from './tokens';
 
 /**
  * Connects one notebook to the kernel helper and keeps its model current.
  */
-export class MemoryDoctorService implements IDisposable {
+export class MemoryDoctorService implements IMemoryDoctorService, IDisposable {
   constructor(options: MemoryDoctorService.IOptions) {
     this.model = new MemoryModel();
     this._settings = options.settings;
@@ -211,6 +215,14 @@ export class MemoryDoctorService implements IDisposable {
       }
       fixes.setApplying(null);
     }
+  }
+
+  /**
+   * Forget the notebook's figures: every record, the readings and the death
+   * note (the running cell stays).
+   */
+  clearFigures(): void {
+    this.model.clear();
   }
 
   /** Close the connection and stop polling. Safe to call twice. */

@@ -123,11 +123,20 @@ export interface ISettingsSource {
   readonly changed: ISignal<ISettingsSource, Readonly<IMemoryDoctorSettings>>;
 }
 
+/** The settings with a way to change them (commands toggle some). */
+export interface ISettingsStore extends ISettingsSource {
+  /** Persist one setting; listeners see it through `changed`. */
+  set<K extends keyof IMemoryDoctorSettings>(
+    key: K,
+    value: IMemoryDoctorSettings[K]
+  ): Promise<void>;
+}
+
 /**
  * Settings that start at the defaults and follow a setting-registry entry once
  * one is attached.
  */
-export class MemoryDoctorSettings implements ISettingsSource, IDisposable {
+export class MemoryDoctorSettings implements ISettingsStore, IDisposable {
   /** The current settings. */
   get current(): Readonly<IMemoryDoctorSettings> {
     return this._current;

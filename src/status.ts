@@ -3,7 +3,6 @@
  * why there is none.
  */
 
-import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { ISignal, Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
@@ -16,9 +15,13 @@ import {
   limitSentence,
   usedPercent
 } from './headroom';
-import type { IDeathNote, MemoryModel, MemoryStatus } from './model';
+import type { IDeathNote, MemoryStatus } from './model';
 import type { IMemoryLimit } from './protocol';
-import type { IMemoryDoctorTracker } from './tokens';
+import type {
+  IMemoryDoctorEntry,
+  IMemoryDoctorTracker,
+  IMemoryModel
+} from './tokens';
 
 /** The class of the status bar item. */
 export const STATUS_CLASS = 'jp-MemoryDoctor-status';
@@ -176,25 +179,22 @@ namespace Private {
 }
 
 /**
- * Shows the RSS of the current notebook's kernel, following the notebook
- * tracker.
+ * Shows the RSS of the current notebook's kernel.
  */
 export class MemoryStatusItem extends Widget {
   constructor(options: MemoryStatusItem.IOptions) {
     super();
     this.addClass(STATUS_CLASS);
     this.addClass('jp-StatusBar-TextItem');
-    this._notebooks = options.notebooks;
     this._doctor = options.doctor;
     this._trans = options.trans;
-    this._notebooks.currentChanged.connect(this._follow, this);
-    this._doctor.entryAdded.connect(this._follow, this);
+    this._doctor.currentChanged.connect(this._follow, this);
     this._doctor.settings.changed.connect(this._refresh, this);
     this._follow();
   }
 
   /** The model shown, if any. */
-  get model(): MemoryModel | null {
+  get model(): IMemoryModel | null {
     return this._model;
   }
 
@@ -216,17 +216,19 @@ export class MemoryStatusItem extends Widget {
     if (this.isDisposed) {
       return;
     }
+    this._doctor.currentChanged.disconnect(this._follow, this);
+    this._doctor.settings.changed.disconnect(this._refresh, this);
     this._setModel(null);
     Signal.clearData(this);
     super.dispose();
   }
 
   private _follow(): void {
-    const panel: NotebookPanel | null = this._notebooks.currentWidget;
-    this._setModel(panel ? (this._doctor.get(panel)?.model ?? null) : null);
+    const entry: IMemoryDoctorEntry | null = this._doctor.current;
+    this._setModel(entry?.model ?? null);
   }
 
-  private _setModel(model: MemoryModel | null): void {
+  private _setModel(model: IMemoryModel | null): void {
     if (model === this._model) {
       return;
     }
@@ -272,10 +274,9 @@ export class MemoryStatusItem extends Widget {
     }
   }
 
-  private _notebooks: INotebookTracker;
   private _doctor: IMemoryDoctorTracker;
   private _trans: TranslationBundle;
-  private _model: MemoryModel | null = null;
+  private _model: IMemoryModel | null = null;
   private _wasActive = false;
   private _activeStateChanged = new Signal<this, void>(this);
 }
@@ -284,9 +285,7 @@ export class MemoryStatusItem extends Widget {
 export namespace MemoryStatusItem {
   /** Options for a `MemoryStatusItem`. */
   export interface IOptions {
-    /** The notebook tracker to follow. */
-    notebooks: INotebookTracker;
-    /** Where the per-notebook models live. */
+    /** The per-notebook models; the item shows the current one's. */
     doctor: IMemoryDoctorTracker;
     /** Translation bundle. */
     trans: TranslationBundle;

@@ -1,17 +1,33 @@
 /**
  * Identifiers, interfaces and the token other plugins use to reach the
- * per-notebook memory state.
+ * per-notebook memory state. Only interfaces: the classes behind them (the
+ * service and its models) stay the extension's own.
  */
 
 import type { NotebookPanel } from '@jupyterlab/notebook';
 import { Token } from '@lumino/coreutils';
 import type { ISignal } from '@lumino/signaling';
 
-import type { MemoryModel } from './model';
-import type { FixModel } from './panels/fixes/model';
-import type { ScanModel } from './panels/holders/scan';
-import type { MemoryDoctorService } from './service';
-import type { MemoryDoctorSettings } from './settings';
+import type {
+  IDeathNote,
+  IMemoryReading,
+  IRunningCell,
+  LiveMode,
+  MemoryStatus
+} from './model';
+import type { FixOutcome } from './panels/fixes/model';
+import type {
+  IRunningScan,
+  IScanError,
+  ScanChange
+} from './panels/holders/scan';
+import type {
+  ICellRecord,
+  IMemoryLimit,
+  IScanResult,
+  ISuggestion
+} from './protocol';
+import type { ISettingsStore } from './settings';
 
 /** The main plugin id; also the settings schema id (schema/plugin.json). */
 export const PLUGIN_ID = 'jupyterlab-memory-doctor:plugin';
@@ -45,30 +61,149 @@ export interface IUserInterface {
   versionMismatch(message: string): void;
 }
 
-/** The memory state attached to one notebook. */
-export interface IMemoryDoctorEntry {
-  /** Status, per-cell records and RSS of the notebook's kernel. */
-  readonly model: MemoryModel;
-  /** The kernel's scans: the last result, the running one. */
-  readonly scans: ScanModel;
-  /** The fixes applied to the kernel: the running one, the last outcome. */
-  readonly fixes: FixModel;
-  /** Sends requests to the kernel helper and writes the models. */
-  readonly service: MemoryDoctorService;
+/**
+ * The memory state of one notebook's kernel, as views see it: connection
+ * status, per-cell records, readings, the running cell. Its service writes
+ * it; views read it and listen.
+ */
+export interface IMemoryModel {
+  /** The connection status. */
+  readonly status: MemoryStatus;
+  /** The kernel's resident memory in bytes, or null before a reading. */
+  readonly rss: number | null;
+  /** The memory limit that applies to the kernel, once the helper said. */
+  readonly memoryLimit: IMemoryLimit | null;
+  /** The measured cell running now, if any. */
+  readonly running: IRunningCell | null;
+  /** What was known when the kernel last died, until cleared. */
+  readonly lastDeath: IDeathNote | null;
+  /** Readings of the kernel's memory over time, oldest first. */
+  readonly readings: readonly IMemoryReading[];
+  /** Emitted when `status` changes. */
+  readonly stateChanged: ISignal<IMemoryModel, MemoryStatus>;
+  /** Emitted with a cell id when that cell's history changes. */
+  readonly cellChanged: ISignal<IMemoryModel, string>;
+  /** Emitted for every live measurement, after `cellChanged`. */
+  readonly measured: ISignal<IMemoryModel, ICellRecord>;
+  /** Emitted when `rss` changes. */
+  readonly rssChanged: ISignal<IMemoryModel, number | null>;
+  /**
+   * Emitted with the cells whose running or death state changed, and when
+   * the memory limit or the death note changes.
+   */
+  readonly liveChanged: ISignal<IMemoryModel, readonly string[]>;
+  /** Ids of the cells that have at least one record. */
+  cellIds(): IterableIterator<string>;
+  /** A cell's records, oldest first. */
+  history(cellId: string): readonly ICellRecord[];
+  /** A cell's latest record, if any. */
+  last(cellId: string): ICellRecord | undefined;
 }
 
-/** Maps notebook panels to their memory state. */
+/**
+ * The scans of one notebook's kernel: the last result (kept, marked stale,
+ * across restarts), the running scan and the last failure. Its service
+ * writes them; which rows are open is the views' to change.
+ */
+export interface IScanModel {
+  /** The last complete or partial result, or null. */
+  readonly result: IScanResult | null;
+  /** When `result` arrived (milliseconds since the epoch), or null. */
+  readonly scannedAt: number | null;
+  /** The budget (seconds) the scan behind `result` was given. */
+  readonly budgetSeconds: number | null;
+  /** Whether `result` predates a restart, a kernel change or a death. */
+  readonly stale: boolean;
+  /** The last failed scan, cleared by the next success or attempt. */
+  readonly error: IScanError | null;
+  /** The running scan, if any. */
+  readonly running: IRunningScan | null;
+  /** Emitted with what changed. */
+  readonly changed: ISignal<IScanModel, ScanChange>;
+  /** Whether a row of `result` shows its details. */
+  isExpanded(id: string): boolean;
+  /** Show or hide a row's details. */
+  toggleExpanded(id: string): void;
+}
+
+/**
+ * The fixes of one notebook's kernel: the one being applied and the last
+ * outcome. Its service writes them; views record "inserted as a cell"
+ * outcomes and dismiss them.
+ */
+export interface IFixModel {
+  /** The id of the suggestion being confirmed or applied, or null. */
+  readonly applying: string | null;
+  /** Whether the sent fix waits for the running cell to end. */
+  readonly waiting: boolean;
+  /** The last outcome, or null. */
+  readonly outcome: FixOutcome | null;
+  /** Emitted when anything changed. */
+  readonly changed: ISignal<IFixModel, void>;
+  /** Record an outcome, or forget it with null. */
+  setOutcome(outcome: FixOutcome | null): void;
+}
+
+/**
+ * What a notebook's service does on request. It alone talks to the kernel
+ * helper, and writes what comes back into the entry's models.
+ */
+export interface IMemoryDoctorService {
+  /** Whether the helper answered and requests can be sent. */
+  readonly isReady: boolean;
+  /** How readings arrive while a cell of the kernel runs. */
+  readonly liveMode: LiveMode;
+  /** Load the helper into the kernel again (e.g. after installing it). */
+  reload(): Promise<void>;
+  /** Scan the kernel (unless a scan runs or it is not connected). */
+  scan(): Promise<void>;
+  /** Stop the running scan; its reply brings the partial result. */
+  cancelScan(): Promise<void>;
+  /**
+   * Apply a suggestion of the latest scan, asking `confirm` first when it
+   * is destructive. Resolves with the outcome, or null when nothing was sent.
+   */
+  applyFix(
+    suggestion: ISuggestion,
+    confirm: (suggestion: ISuggestion) => Promise<boolean>
+  ): Promise<FixOutcome | null>;
+  /** Forget the notebook's figures: records, readings, the death note. */
+  clearFigures(): void;
+}
+
+/** The memory state attached to one notebook. */
+export interface IMemoryDoctorEntry {
+  /** The notebook. */
+  readonly panel: NotebookPanel;
+  /** Status, per-cell records and RSS of the notebook's kernel. */
+  readonly model: IMemoryModel;
+  /** The kernel's scans: the last result, the running one. */
+  readonly scans: IScanModel;
+  /** The fixes applied to the kernel: the running one, the last outcome. */
+  readonly fixes: IFixModel;
+  /** Sends requests to the kernel helper and writes the models. */
+  readonly service: IMemoryDoctorService;
+}
+
+/** Maps notebook panels to their memory state, and follows the current one. */
 export interface IMemoryDoctorTracker {
   /** The entry for a panel, if the panel is tracked. */
   get(panel: NotebookPanel): IMemoryDoctorEntry | undefined;
+  /** The current notebook's entry, or null. */
+  readonly current: IMemoryDoctorEntry | null;
+  /** Emitted when `current` changes. */
+  readonly currentChanged: ISignal<
+    IMemoryDoctorTracker,
+    IMemoryDoctorEntry | null
+  >;
   /** Emitted after a panel got its entry. */
-  readonly entryAdded: ISignal<IMemoryDoctorTracker, NotebookPanel>;
+  readonly entryAdded: ISignal<IMemoryDoctorTracker, IMemoryDoctorEntry>;
   /** The live settings. */
-  readonly settings: MemoryDoctorSettings;
+  readonly settings: ISettingsStore;
 }
 
 /** The token for the `IMemoryDoctorTracker` service. */
 export const IMemoryDoctorTracker = new Token<IMemoryDoctorTracker>(
   'jupyterlab-memory-doctor:IMemoryDoctorTracker',
-  'Memory state (status, per-cell figures, RSS) of each open notebook.'
+  'Memory state (status, per-cell figures, RSS, scans, fixes) of each open notebook.'
 );

@@ -1,7 +1,8 @@
 /**
- * One `MemoryModel`, `MemoryDoctorService` and `BadgeManager` per open
- * notebook, created when the notebook tracker sees the panel and disposed
- * with it.
+ * One `MemoryDoctorService` (with its models) and one `BadgeManager` per
+ * open notebook, created when the notebook tracker sees the panel and
+ * disposed with it; and the current notebook's entry, which every view
+ * that shows "the current notebook" follows.
  */
 
 import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
@@ -28,15 +29,27 @@ export class MemoryDoctorTracker implements IMemoryDoctorTracker, IDisposable {
     this._ui = options.ui;
     this.settings = options.settings;
     this._notebooks.widgetAdded.connect(this._onWidgetAdded, this);
+    this._notebooks.currentChanged.connect(this._updateCurrent, this);
     // Panels restored before this plugin activated.
     this._notebooks.forEach(panel => this.add(panel));
+    this._updateCurrent();
   }
 
   /** The live settings. */
   readonly settings: MemoryDoctorSettings;
 
+  /** The current notebook's entry, or null. */
+  get current(): IMemoryDoctorEntry | null {
+    return this._current;
+  }
+
+  /** Emitted when `current` changes. */
+  get currentChanged(): ISignal<this, IMemoryDoctorEntry | null> {
+    return this._currentChanged;
+  }
+
   /** Emitted after a panel got its entry. */
-  get entryAdded(): ISignal<this, NotebookPanel> {
+  get entryAdded(): ISignal<this, IMemoryDoctorEntry> {
     return this._entryAdded;
   }
 
@@ -68,9 +81,12 @@ export class MemoryDoctorTracker implements IMemoryDoctorTracker, IDisposable {
       settings: this.settings,
       trans: this._trans
     });
-    this._entries.set(panel, { model, scans, fixes, service, badges });
+    const entry = { panel, model, scans, fixes, service, badges };
+    this._entries.set(panel, entry);
     panel.disposed.connect(this._onPanelDisposed, this);
-    this._entryAdded.emit(panel);
+    this._entryAdded.emit(entry);
+    // The notebook tracker may have made the panel current before.
+    this._updateCurrent();
   }
 
   /** Dispose every entry. Safe to call twice. */
@@ -79,6 +95,8 @@ export class MemoryDoctorTracker implements IMemoryDoctorTracker, IDisposable {
       return;
     }
     this._isDisposed = true;
+    this._notebooks.widgetAdded.disconnect(this._onWidgetAdded, this);
+    this._notebooks.currentChanged.disconnect(this._updateCurrent, this);
     for (const panel of [...this._entries.keys()]) {
       this._onPanelDisposed(panel);
     }
@@ -89,6 +107,15 @@ export class MemoryDoctorTracker implements IMemoryDoctorTracker, IDisposable {
     this.add(panel);
   }
 
+  private _updateCurrent(): void {
+    const panel = this._notebooks.currentWidget;
+    const entry = panel ? (this._entries.get(panel) ?? null) : null;
+    if (entry !== this._current) {
+      this._current = entry;
+      this._currentChanged.emit(entry);
+    }
+  }
+
   private _onPanelDisposed(panel: NotebookPanel): void {
     const entry = this._entries.get(panel);
     if (!entry) {
@@ -96,6 +123,10 @@ export class MemoryDoctorTracker implements IMemoryDoctorTracker, IDisposable {
     }
     this._entries.delete(panel);
     panel.disposed.disconnect(this._onPanelDisposed, this);
+    if (entry === this._current) {
+      this._current = null;
+      this._currentChanged.emit(null);
+    }
     entry.badges.dispose();
     entry.service.dispose();
   }
@@ -104,7 +135,9 @@ export class MemoryDoctorTracker implements IMemoryDoctorTracker, IDisposable {
   private _trans: TranslationBundle;
   private _ui: IUserInterface;
   private _entries = new Map<NotebookPanel, Private.IEntry>();
-  private _entryAdded = new Signal<this, NotebookPanel>(this);
+  private _current: IMemoryDoctorEntry | null = null;
+  private _currentChanged = new Signal<this, IMemoryDoctorEntry | null>(this);
+  private _entryAdded = new Signal<this, IMemoryDoctorEntry>(this);
   private _isDisposed = false;
 }
 
@@ -124,8 +157,9 @@ export namespace MemoryDoctorTracker {
 }
 
 namespace Private {
-  /** An entry plus the badge manager that only the tracker needs. */
+  /** An entry plus what only the tracker needs. */
   export interface IEntry extends IMemoryDoctorEntry {
-    badges: BadgeManager;
+    readonly service: MemoryDoctorService;
+    readonly badges: BadgeManager;
   }
 }

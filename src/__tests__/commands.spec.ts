@@ -1,41 +1,39 @@
-import type { NotebookPanel, INotebookTracker } from '@jupyterlab/notebook';
+import type { NotebookPanel } from '@jupyterlab/notebook';
 import { nullTranslator } from '@jupyterlab/translation';
 import { CommandRegistry } from '@lumino/commands';
-import { Signal } from '@lumino/signaling';
 
 import { addCommands, CommandIDs } from '../commands';
-import { MemoryModel } from '../model';
-import { MemoryDoctorSettings } from '../settings';
-import type { IMemoryDoctorTracker } from '../tokens';
-import { makeRecord } from './fakes';
+import type { MemoryModel } from '../model';
+import type { MemoryDoctorSettings } from '../settings';
+import type { IMemoryDoctorEntry, IMemoryDoctorTracker } from '../tokens';
+import { disposeClients, makeClient, makeRecord } from './fakes';
 
 const trans = nullTranslator.load('jupyterlab_memory_doctor');
 
 describe('commands', () => {
-  const panel = {} as NotebookPanel;
   let commands: CommandRegistry;
   let model: MemoryModel;
   let settings: MemoryDoctorSettings;
-  let reload: jest.Mock;
+  let reload: jest.SpyInstance;
   let palette: { addItem: jest.Mock };
-  let notebooks: { currentWidget: NotebookPanel | null };
+  let doctor: { current: IMemoryDoctorEntry | null; settings: unknown };
 
-  beforeEach(() => {
+  beforeEach(async () => {
+    const harness = await makeClient();
+    const service = harness.service;
+    model = harness.model;
+    settings = harness.settings;
+    reload = jest.spyOn(service, 'reload').mockResolvedValue();
     commands = new CommandRegistry();
-    model = new MemoryModel();
-    settings = new MemoryDoctorSettings();
-    reload = jest.fn(() => Promise.resolve());
     palette = { addItem: jest.fn() };
-    notebooks = { currentWidget: panel };
-    const doctor = {
-      get: (p: NotebookPanel) =>
-        p === panel ? { model, service: { reload } } : undefined,
-      entryAdded: new Signal<object, NotebookPanel>({}),
+    const { scans, fixes } = service;
+    const panel = {} as NotebookPanel;
+    doctor = {
+      current: { panel, model, scans, fixes, service },
       settings
     };
     addCommands({
       commands,
-      notebooks: notebooks as unknown as INotebookTracker,
       doctor: doctor as unknown as IMemoryDoctorTracker,
       trans,
       palette: palette as any
@@ -43,8 +41,7 @@ describe('commands', () => {
   });
 
   afterEach(() => {
-    model.dispose();
-    settings.dispose();
+    disposeClients();
   });
 
   it('lists every command in the palette under Memory Doctor', () => {
@@ -67,7 +64,7 @@ describe('commands', () => {
   });
 
   it('is disabled without a notebook', () => {
-    notebooks.currentWidget = null;
+    doctor.current = null;
     expect(commands.isEnabled(CommandIDs.reloadHelper)).toBe(false);
     expect(commands.isEnabled(CommandIDs.clearBadges)).toBe(false);
   });

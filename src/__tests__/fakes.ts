@@ -4,6 +4,7 @@
  */
 
 import type { ISessionContext } from '@jupyterlab/apputils';
+import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import type { Kernel, KernelMessage } from '@jupyterlab/services';
 import { PromiseDelegate } from '@lumino/coreutils';
 import { Signal } from '@lumino/signaling';
@@ -252,6 +253,36 @@ export class FakeSessionContext {
   /** This fake, typed as what the client expects. */
   asContext(): ISessionContext {
     return this as unknown as ISessionContext;
+  }
+}
+
+/** A notebook tracker whose panels and current one the test sets. */
+export class FakeNotebookTracker {
+  currentWidget: NotebookPanel | null = null;
+  readonly currentChanged = new Signal<this, NotebookPanel | null>(this);
+  readonly widgetAdded = new Signal<this, NotebookPanel>(this);
+  readonly panels: NotebookPanel[] = [];
+
+  /** Track a panel and emit `widgetAdded`. */
+  add(panel: NotebookPanel): void {
+    this.panels.push(panel);
+    this.widgetAdded.emit(panel);
+  }
+
+  /** Call `fn` with every tracked panel. */
+  forEach(fn: (panel: NotebookPanel) => void): void {
+    this.panels.forEach(fn);
+  }
+
+  /** Make `panel` current and emit. */
+  setCurrent(panel: NotebookPanel | null): void {
+    this.currentWidget = panel;
+    this.currentChanged.emit(panel);
+  }
+
+  /** This fake, typed as the notebook tracker. */
+  asTracker(): INotebookTracker {
+    return this as unknown as INotebookTracker;
   }
 }
 

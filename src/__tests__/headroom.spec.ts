@@ -130,7 +130,7 @@ describe('HeadroomWatcher', () => {
         holders: [holder(['frame'], 5 * GB)]
       } as IScanResult
     };
-    const entryAdded = new Signal<object, NotebookPanel>({});
+    const entryAdded = new Signal<object, unknown>({});
     const doctor = {
       get: (p: NotebookPanel) => (p === panel ? { model, scans } : undefined),
       entryAdded,
@@ -143,7 +143,7 @@ describe('HeadroomWatcher', () => {
       trans,
       now: () => 60_000
     });
-    entryAdded.emit(panel);
+    entryAdded.emit({ panel, model, scans });
     model.setMemoryLimit(LIMIT);
     return { model, scans, settings, warnings, watcher };
   }

@@ -3,7 +3,7 @@
  * kernel client on the fake kernel, and fake notebook/tracker objects.
  */
 
-import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import type { NotebookPanel } from '@jupyterlab/notebook';
 import { nullTranslator } from '@jupyterlab/translation';
 import { Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
@@ -17,6 +17,7 @@ import type {
   IScanResult,
   ISuggestion
 } from '../protocol';
+import type { MemoryDoctorService } from '../service';
 import { MemoryDoctorSettings } from '../settings';
 import type { IMemoryDoctorEntry, IMemoryDoctorTracker } from '../tokens';
 import {
@@ -96,8 +97,13 @@ export function manyHolders(n: number): IHolder[] {
 export interface IConnected {
   kernel: FakeKernel;
   context: FakeSessionContext;
+  /** The notebook's entry, as views see it through the token. */
   entry: IMemoryDoctorEntry;
+  /** The same service, with what only the extension sees (its client). */
+  service: MemoryDoctorService;
   settings: MemoryDoctorSettings;
+  /** The notebook (a fake panel with `cells` cells). */
+  notebook: ReturnType<typeof makeNotebookPanel>;
   /** The open comm. */
   comm(): FakeComm;
 }
@@ -105,19 +111,26 @@ export interface IConnected {
 /** Dispose every client made by `connect` (call in `afterEach`). */
 export { disposeClients };
 
-/** A `MemoryModel` + `MemoryDoctorService` whose helper answered `hello`. */
+/**
+ * A notebook of `cells` cells whose service's helper answered `hello`;
+ * `now` is the service's clock (epoch ms).
+ */
 export async function connect(
   settings = new MemoryDoctorSettings(),
-  now?: () => number
+  now?: () => number,
+  cells = 3
 ): Promise<IConnected> {
   const { kernel, context, service } = await makeClient({ settings, now });
   kernel.lastComm().receive(makeHello({ protocol_version: '1.1' }));
+  const notebook = makeNotebookPanel(cells);
   const { model, scans, fixes } = service;
   return {
     kernel,
     context,
-    entry: { model, scans, fixes, service },
+    entry: { panel: notebook, model, scans, fixes, service },
+    service,
     settings,
+    notebook,
     comm: () => kernel.lastComm()
   };
 }
@@ -167,66 +180,54 @@ export function makeNotebookPanel(
   };
 }
 
-/** A notebook tracker with a settable current widget. */
-export class FakeNotebookTracker {
-  currentWidget: NotebookPanel | null = null;
-  readonly currentChanged = new Signal<this, NotebookPanel | null>(this);
-
-  /** Make `panel` current and emit. */
-  setCurrent(panel: NotebookPanel | null): void {
-    this.currentWidget = panel;
-    this.currentChanged.emit(panel);
-  }
-
-  /** This fake, typed as the panel expects. */
-  asTracker(): INotebookTracker {
-    return this as unknown as INotebookTracker;
-  }
-}
-
-/** An `IMemoryDoctorTracker` over a fixed panel → entry map. */
+/** An `IMemoryDoctorTracker` over entries the test adds and makes current. */
 export class FakeDoctor implements IMemoryDoctorTracker {
   constructor(readonly settings: MemoryDoctorSettings) {}
 
   readonly entries = new Map<NotebookPanel, IMemoryDoctorEntry>();
-  readonly entryAdded: Signal<IMemoryDoctorTracker, NotebookPanel> = new Signal<
+  readonly entryAdded: Signal<IMemoryDoctorTracker, IMemoryDoctorEntry> =
+    new Signal<IMemoryDoctorTracker, IMemoryDoctorEntry>(this);
+  readonly currentChanged: Signal<
     IMemoryDoctorTracker,
-    NotebookPanel
-  >(this);
+    IMemoryDoctorEntry | null
+  > = new Signal<IMemoryDoctorTracker, IMemoryDoctorEntry | null>(this);
+  current: IMemoryDoctorEntry | null = null;
 
   get(panel: NotebookPanel): IMemoryDoctorEntry | undefined {
     return this.entries.get(panel);
   }
 
-  /** Track a panel and emit `entryAdded`. */
-  add(panel: NotebookPanel, entry: IMemoryDoctorEntry): void {
-    this.entries.set(panel, entry);
-    this.entryAdded.emit(panel);
+  /** Track an entry and emit `entryAdded`. */
+  add(entry: IMemoryDoctorEntry): void {
+    this.entries.set(entry.panel, entry);
+    this.entryAdded.emit(entry);
+  }
+
+  /** Make `entry` current and emit. */
+  setCurrent(entry: IMemoryDoctorEntry | null): void {
+    this.current = entry;
+    this.currentChanged.emit(entry);
   }
 }
 
-/** A connected kernel client registered for one current notebook. */
+/** A connected notebook that the fake doctor holds as current. */
 export interface IConnectedNotebook extends IConnected {
-  notebook: ReturnType<typeof makeNotebookPanel>;
-  tracker: FakeNotebookTracker;
   doctor: FakeDoctor;
 }
 
 /**
- * `connect`, then a notebook of `cells` cells that the fake tracker holds as
- * current and the fake doctor maps to that client: what a holders panel needs.
+ * `connect` a notebook of `cells` cells and make it the fake doctor's
+ * current one: what a holders panel needs.
  */
 export async function connectNotebook(
   cells: number,
   settings = new MemoryDoctorSettings()
 ): Promise<IConnectedNotebook> {
-  const connected = await connect(settings);
-  const tracker = new FakeNotebookTracker();
+  const connected = await connect(settings, undefined, cells);
   const doctor = new FakeDoctor(settings);
-  const notebook = makeNotebookPanel(cells);
-  doctor.add(notebook, connected.entry);
-  tracker.setCurrent(notebook);
-  return { ...connected, notebook, tracker, doctor };
+  doctor.add(connected.entry);
+  doctor.setCurrent(connected.entry);
+  return { ...connected, doctor };
 }
 
 /** A valid resource (an open file), with overrides. */
@@ -389,7 +390,6 @@ export async function panelHarness(cells = 10): Promise<IPanelHarness> {
   const inserted: string[] = [];
   const revealed: string[] = [];
   const panel = new HoldersPanel({
-    notebooks: connected.tracker.asTracker(),
     doctor: connected.doctor,
     trans,
     copy: () => undefined,

@@ -1,3 +1,5 @@
+import type { NotebookPanel } from '@jupyterlab/notebook';
+
 import { MemoryModel } from '../model';
 import { FixModel } from '../panels/fixes/model';
 import { HoldersModel } from '../panels/holders/model';
@@ -5,7 +7,7 @@ import { ScanModel } from '../panels/holders/scan';
 import type { MemoryDoctorService } from '../service';
 import { normalizeScanResult } from '../panels/holders/validate';
 import { MemoryDoctorSettings } from '../settings';
-import { flush, makeRecord } from './fakes';
+import { flush } from './fakes';
 import {
   answerScan,
   connect,
@@ -84,6 +86,7 @@ describe('HoldersModel states', () => {
 
     const memory = new MemoryModel();
     const entry = {
+      panel: {} as NotebookPanel,
       model: memory,
       scans: new ScanModel(),
       fixes: new FixModel(),

@@ -157,9 +157,8 @@ describe('holders commands', () => {
       .spyOn(console, 'warn')
       .mockImplementation(() => undefined);
     const connected = await connectNotebook(1);
-    const { tracker, doctor } = connected;
+    const { doctor } = connected;
     const panel = new HoldersPanel({
-      notebooks: tracker.asTracker(),
       doctor,
       trans
     });

@@ -41,9 +41,8 @@ describe('lazy plotly', () => {
       .spyOn(console, 'warn')
       .mockImplementation(() => undefined);
     const connected = await connectNotebook(3);
-    const { tracker, doctor } = connected;
+    const { doctor } = connected;
     const panel = new HoldersPanel({
-      notebooks: tracker.asTracker(),
       doctor,
       trans
     });

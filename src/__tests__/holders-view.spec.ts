@@ -48,11 +48,10 @@ async function setup(
   options: { attach?: boolean; cells?: number } = {}
 ): Promise<IHarness> {
   const connected = await connectNotebook(options.cells ?? 60);
-  const { tracker, doctor } = connected;
+  const { doctor } = connected;
   const copied: string[] = [];
   const activated: string[] = [];
   const panel = new HoldersPanel({
-    notebooks: tracker.asTracker(),
     doctor,
     trans,
     copy: text => copied.push(text),
@@ -170,7 +169,7 @@ describe('HoldersPanel', () => {
 
   it('shows the no-helper hint as text', async () => {
     const harness = await setup();
-    harness.entry.model.setStatus({
+    harness.service.model.setStatus({
       kind: 'no-helper',
       hint: '%pip install jupyterlab-memory-doctor'
     });
@@ -185,7 +184,7 @@ describe('HoldersPanel', () => {
 
   it('says when no notebook is open', async () => {
     const harness = await setup();
-    harness.tracker.setCurrent(null);
+    harness.doctor.setCurrent(null);
     expect(message(harness.panel).textContent).toBe(
       "Open a notebook to see what holds its kernel's memory."
     );

@@ -146,9 +146,9 @@ describe('the service writes the scans', () => {
   });
 
   it('keeps the progress of its own scan only, and ignores malformed progress', async () => {
-    const { entry, comm } = await connect();
+    const { entry, service, comm } = await connect();
     const seen: IScanProgressMessage[] = [];
-    entry.service.client.scanProgress.connect((_, m) => seen.push(m));
+    service.client.scanProgress.connect((_, m) => seen.push(m));
     void entry.service.scan();
     const requestId = entry.scans.running!.requestId;
     const progress = {

@@ -1,4 +1,3 @@
-import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { nullTranslator } from '@jupyterlab/translation';
 import { Signal } from '@lumino/signaling';
 
@@ -112,21 +111,11 @@ describe('statusText headroom and death note', () => {
 
 describe('MemoryStatusItem', () => {
   it('follows the current notebook and its model', () => {
-    const panel = {} as NotebookPanel;
-    const currentChanged = new Signal<object, NotebookPanel | null>({});
-    const notebooks = {
-      currentWidget: null as NotebookPanel | null,
-      currentChanged
-    };
+    const currentChanged = new Signal<object, unknown>({});
     const model = new MemoryModel();
     const settings = new MemoryDoctorSettings();
-    const doctor = {
-      get: (p: NotebookPanel) => (p === panel ? { model } : undefined),
-      entryAdded: new Signal<object, NotebookPanel>({}),
-      settings
-    };
+    const doctor = { current: null as unknown, currentChanged, settings };
     const item = new MemoryStatusItem({
-      notebooks: notebooks as unknown as INotebookTracker,
       doctor: doctor as unknown as IMemoryDoctorTracker,
       trans
     });
@@ -134,8 +123,8 @@ describe('MemoryStatusItem', () => {
     expect(item.isActive()).toBe(false);
     let activeChanges = 0;
     item.activeStateChanged.connect(() => activeChanges++);
-    notebooks.currentWidget = panel;
-    currentChanged.emit(panel);
+    doctor.current = { model };
+    currentChanged.emit(doctor.current);
     expect(item.isActive()).toBe(true);
     expect(activeChanges).toBe(1);
     expect(item.node.textContent).toBe('Mem: \u2014');

@@ -121,12 +121,12 @@ describe('TimelineSection', () => {
     const load = jest.fn(loader ?? (() => Promise.resolve(plotly)));
     const reveal = jest.fn(() => Promise.resolve(true));
     section = new TimelineSection({
-      notebooks: connected.tracker.asTracker(),
-      doctor: connected.doctor,
+      settings: connected.settings,
       trans,
       loadPlotly: load,
       reveal
     });
+    section.setEntry(connected.entry);
     Widget.attach(section, document.body);
     return { ...connected, react, handlers, load, reveal, section };
   }
@@ -141,11 +141,11 @@ describe('TimelineSection', () => {
   });
 
   it('draws one marker per run that leads to its cell', async () => {
-    const { entry, react, handlers, load, reveal, section, notebook } =
+    const { service, react, handlers, load, reveal, section, notebook } =
       await setup();
-    entry.model.addRecord(run('cell-0', 10, { peak_rss: 900 * MB }));
-    entry.model.addRecord(run('cell-1', 20, { execution_count: 2 }));
-    entry.model.addRecord(run('cell-0', 30, { execution_count: 3 }));
+    service.model.addRecord(run('cell-0', 10, { peak_rss: 900 * MB }));
+    service.model.addRecord(run('cell-1', 20, { execution_count: 2 }));
+    service.model.addRecord(run('cell-0', 30, { execution_count: 3 }));
     await section.draw();
     expect(load).toHaveBeenCalledTimes(1);
     const [, data, layout] = react.mock.calls[0] as unknown as [
@@ -180,11 +180,11 @@ describe('TimelineSection', () => {
   });
 
   it('lists the top cells by peak and by memory left, as buttons to the cell', async () => {
-    const { entry, reveal, section, notebook } = await setup();
-    entry.model.addRecord(
+    const { service, reveal, section, notebook } = await setup();
+    service.model.addRecord(
       run('cell-1', 10, { peak_increase: 2000 * MB, rss_delta: 10 * MB })
     );
-    entry.model.addRecord(
+    service.model.addRecord(
       run('cell-2', 20, { peak_increase: 100 * MB, rss_delta: 700 * MB })
     );
     await section.draw();
@@ -204,10 +204,10 @@ describe('TimelineSection', () => {
   });
 
   it('says when plotly could not be loaded and keeps the lists', async () => {
-    const { entry, section } = await setup(() =>
+    const { service, section } = await setup(() =>
       Promise.reject(new Error('offline'))
     );
-    entry.model.addRecord(run('cell-0', 10));
+    service.model.addRecord(run('cell-0', 10));
     await section.draw();
     expect(section.node.textContent).toContain(
       'Could not load the timeline chart: Error: offline'
@@ -218,7 +218,7 @@ describe('TimelineSection', () => {
   });
 
   it('starts collapsed, counts the runs in its heading, and expands', async () => {
-    const { entry, section } = await setup();
+    const { service, section } = await setup();
     const toggle = section.node.querySelector(
       '.jp-MemoryDoctor-timelineToggle'
     ) as HTMLButtonElement;
@@ -227,8 +227,8 @@ describe('TimelineSection', () => {
     expect(toggle.getAttribute('aria-expanded')).toBe('false');
     expect(body?.hidden).toBe(true);
     expect(toggle.textContent).toBe('Timeline');
-    entry.model.addRecord(run('cell-0', 10));
-    entry.model.addRecord(run('cell-0', 20));
+    service.model.addRecord(run('cell-0', 10));
+    service.model.addRecord(run('cell-0', 20));
     expect(toggle.textContent).toBe('Timeline (2 runs)');
     toggle.click();
     expect(section.expanded).toBe(true);

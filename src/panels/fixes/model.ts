@@ -9,7 +9,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import type { MemoryStatus } from '../../model';
 import type { IFixResult, ISuggestion } from '../../protocol';
-import type { ScanModel } from '../holders/scan';
+import type { IFixModel, IScanModel } from '../../tokens';
 
 /**
  * What became of the last fix asked for in a kernel, as a typed union so the
@@ -44,8 +44,8 @@ export type FixBlocker = 'applying' | 'scanning' | 'stale' | 'disconnected';
  */
 export function fixBlocker(
   status: MemoryStatus,
-  scan: Pick<ScanModel, 'result' | 'running' | 'stale'>,
-  fix: Pick<FixModel, 'applying'>
+  scan: Pick<IScanModel, 'result' | 'running' | 'stale'>,
+  fix: Pick<IFixModel, 'applying'>
 ): FixBlocker | null {
   if (fix.applying !== null) {
     return 'applying';
@@ -65,7 +65,7 @@ export function fixBlocker(
 /**
  * One kernel's fixes: at most one being applied, and the last outcome.
  */
-export class FixModel implements IDisposable {
+export class FixModel implements IFixModel, IDisposable {
   /**
    * The id of the suggestion being confirmed or applied, or null.
    */

@@ -13,8 +13,9 @@ import type { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
-import { FixModel, fixBlocker, FixOutcome } from '../fixes/model';
+import { fixBlocker, FixOutcome } from '../fixes/model';
 import type { FixAction, IResource, ISuggestion } from '../../protocol';
+import type { IFixModel } from '../../tokens';
 import type { HoldersModel } from './model';
 
 export type { FixOutcome } from '../fixes/model';
@@ -33,7 +34,7 @@ export type InsertCell = (notebook: Notebook, code: string) => void;
 /**
  * What the fix buttons do for the notebook the holders model follows: ask
  * first, then let the notebook's service apply the fix (it records the
- * outcome in the notebook's `FixModel`), and rescan so that what was freed
+ * outcome in the notebook's fix model), and rescan so that what was freed
  * leaves the panel; insert a fix as a cell; dismiss an outcome. It keeps no
  * state of its own and sends nothing itself.
  */
@@ -209,7 +210,7 @@ export class FixController implements IDisposable {
   private _confirm: ConfirmFix;
   private _notebook: () => NotebookPanel | null;
   private _insert: InsertCell;
-  private _fixes: FixModel | null = null;
+  private _fixes: IFixModel | null = null;
   private _changed = new Signal<this, void>(this);
   private _isDisposed = false;
 }

@@ -1,6 +1,6 @@
 /**
  * The state of the "What's holding memory" panel: which notebook it follows
- * (its kernel's scans are that notebook's `ScanModel`, written by its
+ * (its kernel's scans are that notebook's scan model, written by its
  * service), sorting and filtering, and what to show. No DOM, and no
  * requests: the panel asks the notebook's service to scan.
  */
@@ -9,8 +9,8 @@ import type { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import type { IHolder, IScanResult, ScanStopped } from '../../protocol';
-import type { IMemoryDoctorEntry } from '../../tokens';
-import type { IRunningScan, IScanError, ScanChange, ScanModel } from './scan';
+import type { IMemoryDoctorEntry, IScanModel } from '../../tokens';
+import type { IRunningScan, IScanError, ScanChange } from './scan';
 import {
   defaultDirection,
   filterRows,
@@ -262,7 +262,7 @@ export class HoldersModel implements IDisposable {
     Signal.clearData(this);
   }
 
-  private _scans(): ScanModel | undefined {
+  private _scans(): IScanModel | undefined {
     return this._entry?.scans;
   }
 
@@ -270,7 +270,7 @@ export class HoldersModel implements IDisposable {
     this._changed.emit('state');
   }
 
-  private _onScans(_: ScanModel, change: ScanChange): void {
+  private _onScans(_: IScanModel, change: ScanChange): void {
     if (change === 'state') {
       this._rows = null;
     }

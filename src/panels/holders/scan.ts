@@ -12,6 +12,7 @@ import type {
   IScanProgressMessage,
   IScanResult
 } from '../../protocol';
+import type { IScanModel } from '../../tokens';
 
 /** A failed scan: a protocol error code (or `timeout`) and its message. */
 export interface IScanError {
@@ -41,7 +42,7 @@ export type ScanChange = 'state' | 'progress' | 'expanded';
  * One kernel's scans. Results outlive restarts, marked stale, so the panel
  * can still show them for reference.
  */
-export class ScanModel implements IDisposable {
+export class ScanModel implements IScanModel, IDisposable {
   /** The last complete or partial result, or null. */
   get result(): IScanResult | null {
     return this._result;

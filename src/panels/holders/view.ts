@@ -1,10 +1,10 @@
 /**
- * The "What's holding memory" side panel: follows the current notebook and
- * composes the header, the toolbar (filter, table/treemap switch), the state
+ * The "What's holding memory" side panel: follows the current notebook
+ * (`IMemoryDoctorTracker.current`) and composes the header, the toolbar (filter, table/treemap switch), the state
  * message, the virtualized table and the lazily loaded treemap.
  */
 
-import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import type { NotebookPanel } from '@jupyterlab/notebook';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import type { Message } from '@lumino/messaging';
 import { Panel, PanelLayout, Widget } from '@lumino/widgets';
@@ -39,7 +39,6 @@ export class HoldersPanel extends Widget {
     super();
     this.id = HOLDERS_PANEL_ID;
     this.addClass(HOLDERS_PANEL_CLASS);
-    this._notebooks = options.notebooks;
     this._doctor = options.doctor;
     this._trans = options.trans;
     this._copy = options.copy ?? Private.copyText;
@@ -79,7 +78,7 @@ export class HoldersPanel extends Widget {
     this.fixes = new FixController({
       model: this.model,
       trans,
-      notebook: () => this._notebook,
+      notebook: () => this.notebook,
       confirm: options.confirmFix,
       insert: options.insertCell
     });
@@ -105,8 +104,7 @@ export class HoldersPanel extends Widget {
     layout.addWidget(this.treemap);
     // Issue 5: memory over time, below whatever the holders part shows.
     this.timeline = new TimelineSection({
-      notebooks: this._notebooks,
-      doctor: this._doctor,
+      settings,
       trans,
       loadPlotly: options.loadPlotly,
       reveal: this._reveal,
@@ -118,8 +116,7 @@ export class HoldersPanel extends Widget {
     this.model.changed.connect(this._render, this);
     this.fixes.changed.connect(this._render, this);
     settings.changed.connect(this._render, this);
-    this._notebooks.currentChanged.connect(this._follow, this);
-    this._doctor.entryAdded.connect(this._follow, this);
+    this._doctor.currentChanged.connect(this._follow, this);
     this._follow();
   }
 
@@ -143,7 +140,7 @@ export class HoldersPanel extends Widget {
 
   /** The notebook whose kernel the panel shows. */
   get notebook(): NotebookPanel | null {
-    return this._notebook;
+    return this.model.entry?.panel ?? null;
   }
 
   /**
@@ -184,8 +181,7 @@ export class HoldersPanel extends Widget {
     if (this.isDisposed) {
       return;
     }
-    this._notebooks.currentChanged.disconnect(this._follow, this);
-    this._doctor.entryAdded.disconnect(this._follow, this);
+    this._doctor.currentChanged.disconnect(this._follow, this);
     this._doctor.settings.changed.disconnect(this._render, this);
     this.model.entry?.model.measured.disconnect(this._onMeasured, this);
     this.fixes.dispose();
@@ -199,7 +195,7 @@ export class HoldersPanel extends Widget {
     name: string
   ): Promise<boolean> {
     const trans = this._trans;
-    const panel = this._notebook;
+    const panel = this.notebook;
     if (!cellId || !panel) {
       this.header.say(trans.__('No cell is known to have created %1.', name));
       return false;
@@ -297,12 +293,11 @@ export class HoldersPanel extends Widget {
   }
 
   private _follow(): void {
-    const panel = this._notebooks.currentWidget;
-    const entry = panel ? (this._doctor.get(panel) ?? null) : null;
-    this._notebook = entry ? panel : null;
+    const entry = this._doctor.current;
     this.model.entry?.model.measured.disconnect(this._onMeasured, this);
     entry?.model.measured.connect(this._onMeasured, this);
     this.model.setEntry(entry);
+    this.timeline.setEntry(entry);
     this._render();
   }
 
@@ -353,13 +348,11 @@ export class HoldersPanel extends Widget {
           : trans._n('%2 of %1 holder', '%2 of %1 holders', total, shown);
   }
 
-  private _notebooks: INotebookTracker;
   private _doctor: IMemoryDoctorTracker;
   private _trans: TranslationBundle;
   private _copy: (text: string) => void;
   private _activate: (panel: NotebookPanel) => void;
   private _reveal: typeof revealCell;
-  private _notebook: NotebookPanel | null = null;
   private _visible = false;
   private _mode: HoldersMode = 'table';
   private _toolbar = new Widget();
@@ -374,9 +367,7 @@ export class HoldersPanel extends Widget {
 export namespace HoldersPanel {
   /** Options for a `HoldersPanel`. */
   export interface IOptions {
-    /** The notebook tracker (the panel follows the current notebook). */
-    notebooks: INotebookTracker;
-    /** Per-notebook memory state and the settings. */
+    /** Per-notebook memory state (the panel follows the current one). */
     doctor: IMemoryDoctorTracker;
     /** Translation bundle. */
     trans: TranslationBundle;

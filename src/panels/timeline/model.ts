@@ -1,15 +1,14 @@
 /**
  * The Timeline's data: the followed notebook's kernel RSS over the session
  * and one point per executed cell, from the records and readings the
- * `MemoryModel` already holds. No DOM.
+ * notebook's model already holds. No DOM.
  */
 
 import type { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import type { MemoryModel } from '../../model';
 import type { ICellRecord } from '../../protocol';
-import type { IMemoryDoctorEntry } from '../../tokens';
+import type { IMemoryDoctorEntry, IMemoryModel } from '../../tokens';
 
 /** One executed cell on the timeline. */
 export interface ITimelinePoint {
@@ -43,7 +42,7 @@ export interface ITopCell {
 export type TopKey = 'peak' | 'delta';
 
 /** Pure: the points of every run, oldest first. */
-export function timelinePoints(model: MemoryModel): ITimelinePoint[] {
+export function timelinePoints(model: IMemoryModel): ITimelinePoint[] {
   const points: ITimelinePoint[] = [];
   for (const cellId of model.cellIds()) {
     for (const record of model.history(cellId)) {
@@ -63,7 +62,7 @@ export function timelinePoints(model: MemoryModel): ITimelinePoint[] {
  */
 export function rssLine(
   points: readonly ITimelinePoint[],
-  model: MemoryModel
+  model: IMemoryModel
 ): IRssLine {
   const samples: [number, number][] = [];
   for (const point of points) {

@@ -5,14 +5,15 @@
  * and by RSS change. Clicking a marker or a list entry goes to the cell.
  */
 
-import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import type { NotebookPanel } from '@jupyterlab/notebook';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import type { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
 import { clockTime } from '../../badges/text';
 import { formatBytes, formatDuration, SEPARATOR, Units } from '../../format';
-import type { IMemoryDoctorTracker } from '../../tokens';
+import type { ISettingsSource } from '../../settings';
+import type { IMemoryDoctorEntry } from '../../tokens';
 import { revealCell } from '../holders/reveal';
 import {
   IPlotly,
@@ -105,15 +106,14 @@ export function plotlyDate(epochSeconds: number): string {
 }
 
 /**
- * The Timeline section. It follows the current notebook, draws only while
- * visible and expanded, and at most once per `REDRAW_MS`.
+ * The Timeline section. It shows the notebook it is given (`setEntry`),
+ * draws only while visible and expanded, and at most once per `REDRAW_MS`.
  */
 export class TimelineSection extends Widget {
   constructor(options: TimelineSection.IOptions) {
     super();
     this.addClass(TIMELINE_CLASS);
-    this._notebooks = options.notebooks;
-    this._doctor = options.doctor;
+    this._settings = options.settings;
     this._trans = options.trans;
     this._load = options.loadPlotly ?? loadPlotly;
     this._reveal = options.reveal ?? revealCell;
@@ -121,10 +121,7 @@ export class TimelineSection extends Widget {
     this.model = new TimelineModel();
     this._build();
     this.model.changed.connect(this._onModelChanged, this);
-    this._doctor.settings.changed.connect(this._schedule, this);
-    this._notebooks.currentChanged.connect(this._follow, this);
-    this._doctor.entryAdded.connect(this._follow, this);
-    this._follow();
+    this._settings.changed.connect(this._schedule, this);
   }
 
   /** The section's data. */
@@ -138,6 +135,11 @@ export class TimelineSection extends Widget {
   /** Whether plotly has been loaded by this view. */
   get isLoaded(): boolean {
     return this._plotly !== null;
+  }
+
+  /** Follow another notebook's memory state (or none). */
+  setEntry(entry: IMemoryDoctorEntry | null): void {
+    this.model.setEntry(entry);
   }
 
   /** Show or hide the chart and lists. */
@@ -160,7 +162,7 @@ export class TimelineSection extends Widget {
     this._lastDraw = Date.now();
     const trans = this._trans;
     const points = this.model.points;
-    const units = this._doctor.settings.current.units;
+    const units = this._settings.current.units;
     const sources = this._sources();
     this._renderLists(points.length > 0, sources, units);
     if (!this.model.entry) {
@@ -258,7 +260,7 @@ export class TimelineSection extends Widget {
    * is no longer there.
    */
   async reveal(cellId: string): Promise<boolean> {
-    const panel = this._panel;
+    const panel = this.model.entry?.panel;
     if (!panel) {
       return false;
     }
@@ -276,9 +278,7 @@ export class TimelineSection extends Widget {
       return;
     }
     this._cancelTimer();
-    this._notebooks.currentChanged.disconnect(this._follow, this);
-    this._doctor.entryAdded.disconnect(this._follow, this);
-    this._doctor.settings.changed.disconnect(this._schedule, this);
+    this._settings.changed.disconnect(this._schedule, this);
     this._plotly?.purge(this._plot);
     this.model.dispose();
     super.dispose();
@@ -337,13 +337,6 @@ export class TimelineSection extends Widget {
     this._schedule();
   }
 
-  private _follow(): void {
-    const panel = this._notebooks.currentWidget;
-    const entry = panel ? (this._doctor.get(panel) ?? null) : null;
-    this._panel = entry ? panel : null;
-    this.model.setEntry(entry);
-  }
-
   /** Redraw soon: now if the last draw is older than `REDRAW_MS`. */
   private _schedule(): void {
     if (this.isDisposed || this._timer !== null) {
@@ -371,7 +364,7 @@ export class TimelineSection extends Widget {
   /** First source line of each cell of the followed notebook, by id. */
   private _sources(): Map<string, string> {
     const sources = new Map<string, string>();
-    const widgets = this._panel?.content.widgets ?? [];
+    const widgets = this.model.entry?.panel.content.widgets ?? [];
     for (const cell of widgets) {
       // A cell without a shared model (being disposed) just has no label.
       const source = cell.model.sharedModel?.getSource();
@@ -471,13 +464,11 @@ export class TimelineSection extends Widget {
     });
   }
 
-  private _notebooks: INotebookTracker;
-  private _doctor: IMemoryDoctorTracker;
+  private _settings: ISettingsSource;
   private _trans: TranslationBundle;
   private _load: PlotlyLoader;
   private _reveal: typeof revealCell;
   private _activate: (panel: NotebookPanel) => void;
-  private _panel: NotebookPanel | null = null;
   private _plotly: IPlotly | null = null;
   private _listening = false;
   private _expanded = false;
@@ -497,10 +488,8 @@ export namespace TimelineSection {
 
   /** Options for a `TimelineSection`. */
   export interface IOptions {
-    /** The notebook tracker (the section follows the current notebook). */
-    notebooks: INotebookTracker;
-    /** Per-notebook memory state and the settings. */
-    doctor: IMemoryDoctorTracker;
+    /** Live settings (units). */
+    settings: ISettingsSource;
     /** Translation bundle. */
     trans: TranslationBundle;
     /** Loads plotly; defaults to the treemap's lazy import. */
