@@ -470,7 +470,7 @@ def test_helper_missing_in_kernel_env_exits_2_with_pip_command(tmp_path, nohelpe
     assert not (tmp_path / "r.json").exists()
 
 
-# --------------------------------------------------------------------------- holders (issue 3)
+# --------------------------------------------------------------------------- holders
 
 
 def _scan_reply_holder(**overrides):
