@@ -66,6 +66,11 @@ export namespace formatBytes {
   }
 }
 
+/** A count with the locale's digit grouping, e.g. `5,012,345`. */
+export function formatCount(count: number): string {
+  return Math.round(count).toLocaleString();
+}
+
 /**
  * Format a duration in seconds, e.g. `412 ms`, `4.1 s`, `2 min 5 s`.
  */

@@ -18,10 +18,10 @@ import { HeadroomWatcher } from './headroom';
 import { createHeadroomNotifier, createUserInterface } from './notify';
 import {
   addHoldersCommands,
-  HOLDERS_PANEL_ID,
-  HoldersPanel,
-  holdersIcon
-} from './panels/holders';
+  holdersIcon,
+  MemoryDoctorPanel,
+  PANEL_ID
+} from './panels';
 import { MemoryDoctorSettings } from './settings';
 import { MemoryStatusItem } from './status';
 import {
@@ -107,7 +107,7 @@ const statusPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-/** The id of the holders panel plugin. */
+/** The id of the side panel plugin. */
 export const HOLDERS_PLUGIN_ID = 'jupyterlab-memory-doctor:holders';
 
 /**
@@ -127,7 +127,7 @@ const holdersPlugin: JupyterFrontEndPlugin<void> = {
     restorer: ILayoutRestorer | null
   ): void => {
     const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
-    const panel = new HoldersPanel({
+    const panel = new MemoryDoctorPanel({
       doctor,
       trans,
       copy: text => Clipboard.copyToSystem(text),
@@ -135,7 +135,7 @@ const holdersPlugin: JupyterFrontEndPlugin<void> = {
     });
     panel.title.icon = holdersIcon;
     app.shell.add(panel, 'right', { rank: 700 });
-    restorer?.add(panel, HOLDERS_PANEL_ID);
+    restorer?.add(panel, PANEL_ID);
     addHoldersCommands({
       commands: app.commands,
       shell: app.shell,

@@ -50,12 +50,12 @@ export function createUserInterface(trans: TranslationBundle): IUserInterface {
   };
 }
 
-/** The command that opens the holders panel (see panels/holders/commands). */
+/** The command that opens the side panel (see panels/commands.ts). */
 const OPEN_HOLDERS = 'memory-doctor:open-holders';
 
 /**
  * The headroom warning as a notification that stays until dismissed, with a
- * button to the holders panel when that plugin is there.
+ * button to the side panel when that plugin is there.
  */
 export function createHeadroomNotifier(
   trans: TranslationBundle,

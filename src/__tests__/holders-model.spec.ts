@@ -15,7 +15,7 @@ import {
   IConnected,
   makeHolder,
   makeScanResult
-} from './holders-fakes';
+} from './panel-fakes';
 
 let warn: jest.SpyInstance;
 

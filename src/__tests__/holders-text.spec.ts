@@ -3,25 +3,22 @@ import { nullTranslator } from '@jupyterlab/translation';
 import { CommandRegistry } from '@lumino/commands';
 
 import { HOLDER_KINDS } from '../protocol';
-import {
-  addHoldersCommands,
-  HoldersCommandIDs
-} from '../panels/holders/commands';
+import { addHoldersCommands, HoldersCommandIDs } from '../panels/commands';
 import type { HoldersState } from '../panels/holders/model';
 import {
   cellText,
   errorText,
   kindLabel,
-  nameList,
   placementText,
   progressText,
   stateMessage,
   trapText
 } from '../panels/holders/text';
 import { VirtualWindow } from '../panels/holders/virtual';
-import { HoldersPanel } from '../panels/holders/view';
+import { nameList } from '../panels/shared/text';
+import { MemoryDoctorPanel } from '../panels/panel';
 import { flush } from './fakes';
-import { connectNotebook, disposeClients, makeHolder } from './holders-fakes';
+import { connectNotebook, disposeClients, makeHolder } from './panel-fakes';
 
 const trans = nullTranslator.load('jupyterlab_memory_doctor');
 
@@ -158,7 +155,7 @@ describe('holders commands', () => {
       .mockImplementation(() => undefined);
     const connected = await connectNotebook(1);
     const { doctor } = connected;
-    const panel = new HoldersPanel({
+    const panel = new MemoryDoctorPanel({
       doctor,
       trans
     });

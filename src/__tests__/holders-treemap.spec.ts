@@ -4,11 +4,11 @@ import { Widget } from '@lumino/widgets';
 import {
   MAX_TILES,
   OTHER_ID,
-  plotlyText,
   ROOT_ID,
   treemapColumns
 } from '../panels/holders/treemap';
-import { HoldersPanel } from '../panels/holders/view';
+import { MemoryDoctorPanel } from '../panels/panel';
+import { plotlyText } from '../panels/shared/plotly';
 import { flush } from './fakes';
 import {
   answerScan,
@@ -17,7 +17,7 @@ import {
   makeHolder,
   makeScanResult,
   manyHolders
-} from './holders-fakes';
+} from './panel-fakes';
 
 // Count the imports of plotly: the factory runs when the module is first
 // required, which for a dynamic import is when `import()` runs.
@@ -42,7 +42,7 @@ describe('lazy plotly', () => {
       .mockImplementation(() => undefined);
     const connected = await connectNotebook(3);
     const { doctor } = connected;
-    const panel = new HoldersPanel({
+    const panel = new MemoryDoctorPanel({
       doctor,
       trans
     });
@@ -57,7 +57,7 @@ describe('lazy plotly', () => {
       // The panel scanned on show and renders its table: no plotly yet.
       expect(panel.node.querySelectorAll('[data-holder-id]')).toHaveLength(1);
       expect(mockImports).toBe(0);
-      expect(panel.treemap.isLoaded).toBe(false);
+      expect(panel.holders.treemap.isLoaded).toBe(false);
 
       const tab = panel.node.querySelector<HTMLElement>(
         '.jp-MemoryDoctor-holdersTab[data-mode="treemap"]'
@@ -65,15 +65,15 @@ describe('lazy plotly', () => {
       tab.click();
       await flush(20);
       expect(mockImports).toBe(1);
-      expect(panel.treemap.isLoaded).toBe(true);
-      expect(panel.table.isHidden).toBe(true);
+      expect(panel.holders.treemap.isLoaded).toBe(true);
+      expect(panel.holders.table.isHidden).toBe(true);
       expect(tab.getAttribute('aria-selected')).toBe('true');
       expect(mockReact).toHaveBeenCalledTimes(1);
       const [node, data] = mockReact.mock.calls[0] as [
         HTMLElement,
         Record<string, unknown>[]
       ];
-      expect(panel.treemap.node.contains(node)).toBe(true);
+      expect(panel.holders.treemap.node.contains(node)).toBe(true);
       expect(data[0].type).toBe('treemap');
       expect(data[0].ids).toEqual([ROOT_ID, 'e']);
       // User text reaches plotly with its tag characters encoded.

@@ -2,9 +2,9 @@ import { nullTranslator } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
 import type { IHolder } from '../protocol';
-import { HIGHLIGHT_CLASS, revealCell } from '../panels/holders/reveal';
 import { HoldersTable } from '../panels/holders/table';
-import { HoldersPanel, HOLDERS_PANEL_ID } from '../panels/holders/view';
+import { MemoryDoctorPanel, PANEL_ID } from '../panels/panel';
+import { HIGHLIGHT_CLASS, revealCell } from '../panels/shared/reveal';
 import { flush, makeRecord } from './fakes';
 import {
   answerScan,
@@ -15,17 +15,17 @@ import {
   makeHolder,
   makeScanResult,
   manyHolders
-} from './holders-fakes';
+} from './panel-fakes';
 
 const trans = nullTranslator.load('jupyterlab_memory_doctor');
 
 interface IHarness extends IConnectedNotebook {
-  panel: HoldersPanel;
+  panel: MemoryDoctorPanel;
   copied: string[];
   activated: string[];
 }
 
-const panels: HoldersPanel[] = [];
+const panels: MemoryDoctorPanel[] = [];
 let warn: jest.SpyInstance;
 
 beforeEach(() => {
@@ -51,7 +51,7 @@ async function setup(
   const { doctor } = connected;
   const copied: string[] = [];
   const activated: string[] = [];
-  const panel = new HoldersPanel({
+  const panel = new MemoryDoctorPanel({
     doctor,
     trans,
     copy: text => copied.push(text),
@@ -73,25 +73,25 @@ async function showHolders(
   holders: IHolder[],
   scan: Parameters<typeof makeScanResult>[2] = {}
 ): Promise<void> {
-  harness.panel.header.button.click();
+  harness.panel.holders.header.button.click();
   answerScan(harness.comm(), makeScanResult(holders, {}, scan));
   await flush();
 }
 
-const rows = (panel: HoldersPanel) =>
+const rows = (panel: MemoryDoctorPanel) =>
   Array.from(
     panel.node.querySelectorAll<HTMLElement>('[role="row"][data-holder-id]')
   );
-const rowIds = (panel: HoldersPanel) =>
+const rowIds = (panel: MemoryDoctorPanel) =>
   rows(panel).map(r => r.dataset.holderId);
-const message = (panel: HoldersPanel) =>
+const message = (panel: MemoryDoctorPanel) =>
   panel.node.querySelector('.jp-MemoryDoctor-holdersMessage')!;
 
-describe('HoldersPanel', () => {
+describe('MemoryDoctorPanel', () => {
   it('has the id, caption and roles that Galata relies on', async () => {
     const harness = await setup();
     const { panel } = harness;
-    expect(panel.id).toBe(HOLDERS_PANEL_ID);
+    expect(panel.id).toBe(PANEL_ID);
     expect(panel.title.caption).toBe("What's holding memory");
     await showHolders(harness, [
       makeHolder({ id: 'h1', labels: ['big'], execution_count: 3 })
@@ -119,9 +119,9 @@ describe('HoldersPanel', () => {
     expect(message(harness.panel).textContent).toBe(
       'Press Refresh to find what holds memory.'
     );
-    expect(harness.panel.table.isHidden).toBe(true);
-    expect(harness.panel.header.button.textContent).toBe('Refresh');
-    expect(harness.panel.header.button.disabled).toBe(false);
+    expect(harness.panel.holders.table.isHidden).toBe(true);
+    expect(harness.panel.holders.header.button.textContent).toBe('Refresh');
+    expect(harness.panel.holders.header.button.disabled).toBe(false);
   });
 
   it('scans when the panel is shown', async () => {
@@ -179,7 +179,7 @@ describe('HoldersPanel', () => {
     expect(message(harness.panel).querySelector('code')?.textContent).toBe(
       '%pip install jupyterlab-memory-doctor'
     );
-    expect(harness.panel.header.button.disabled).toBe(true);
+    expect(harness.panel.holders.header.button.disabled).toBe(true);
   });
 
   it('says when no notebook is open', async () => {
@@ -192,7 +192,7 @@ describe('HoldersPanel', () => {
 
   it('turns Refresh into Cancel and cancels the right scan', async () => {
     const harness = await setup();
-    const button = harness.panel.header.button;
+    const button = harness.panel.holders.header.button;
     button.click();
     const scan = harness.comm().lastRequest();
     expect(scan.type).toBe('scan');
@@ -461,7 +461,7 @@ describe('virtualization', () => {
   it('renders a small window of 10,000 holders and moves it on scroll', async () => {
     const harness = await setup();
     await showHolders(harness, manyHolders(10_000));
-    const table = harness.panel.table;
+    const table = harness.panel.holders.table;
     const scroller = table.scroller;
     Object.defineProperty(scroller, 'clientHeight', {
       configurable: true,

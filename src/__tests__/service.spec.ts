@@ -22,7 +22,7 @@ import {
   makeFixScan,
   makeScanResult,
   makeSuggestion
-} from './holders-fakes';
+} from './panel-fakes';
 
 const GB = 1000 ** 3;
 

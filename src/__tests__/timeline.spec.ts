@@ -11,9 +11,9 @@ import {
   TimelineSection,
   topCells
 } from '../panels/timeline';
-import type { IPlotly } from '../panels/holders/treemap';
+import type { IPlotly } from '../panels/shared/plotly';
 import { flush, makeRecord } from './fakes';
-import { connectNotebook, disposeClients } from './holders-fakes';
+import { connectNotebook, disposeClients } from './panel-fakes';
 
 const trans = nullTranslator.load('jupyterlab_memory_doctor');
 const MB = 1000 * 1000;

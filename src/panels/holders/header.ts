@@ -7,13 +7,12 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
-import { formatBytes, formatDuration } from '../../format';
+import { formatBytes, formatCount, formatDuration } from '../../format';
 import type { ISettingsSource } from '../../settings';
-import { el } from './dom';
+import { el } from '../shared/dom';
 import type { HoldersModel } from './model';
 import {
   errorText,
-  formatCount,
   partialText,
   progressText,
   staleText,

@@ -1,12 +1,9 @@
 /**
- * The "What's holding memory" side panel.
+ * The holders part of the side panel: what holds the kernel's memory.
  */
 
-export { addHoldersCommands, HoldersCommandIDs } from './commands';
 export { HoldersHeader } from './header';
-export { holdersIcon } from './icon';
 export { HoldersModel } from './model';
-export { filterRows, holderSearchText, sortRows } from './sort';
 export type {
   HoldersChange,
   HoldersState,
@@ -15,24 +12,11 @@ export type {
   SortDirection,
   SortKey
 } from './model';
-export {
-  confirmFix,
-  describeTargets,
-  FixController,
-  insertCellBelow
-} from './fix';
-export type { ConfirmFix, FixOutcome, InsertCell } from './fix';
-export { HIGHLIGHT_CLASS, highlight, revealCell } from './reveal';
-export { ResourcesSection } from './resources';
-export { SuggestionsSection } from './suggestions';
+export { ScanModel } from './scan';
+export type { ScanChange } from './scan';
+export { filterRows, holderSearchText, sortRows } from './sort';
 export { HoldersTable, TABLE_CLASS } from './table';
-export {
-  HoldersTreemap,
-  loadPlotly,
-  plotlyText,
-  treemapColumns
-} from './treemap';
-export type { IPlotly, PlotlyLoader } from './treemap';
+export { HoldersTreemap, treemapColumns } from './treemap';
 export {
   normalizeFindings,
   normalizeHolder,
@@ -40,5 +24,5 @@ export {
   normalizeScanResult,
   normalizeSuggestions
 } from './validate';
-export { HOLDERS_PANEL_CLASS, HOLDERS_PANEL_ID, HoldersPanel } from './view';
+export { HoldersView } from './view';
 export type { HoldersMode } from './view';

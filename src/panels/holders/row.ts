@@ -6,13 +6,12 @@
 
 import type { TranslationBundle } from '@jupyterlab/translation';
 
-import { formatBytes, Units } from '../../format';
+import { formatBytes, formatCount, Units } from '../../format';
 import type { IHolder } from '../../protocol';
-import { el } from './dom';
+import { el } from '../shared/dom';
 import {
   cellText,
   compositionText,
-  formatCount,
   holderNames,
   placementText,
   rootsText,

@@ -1,7 +1,7 @@
 /**
  * The scan state of one notebook's kernel: the last result, the running
  * scan and its progress, the last failure, and which rows are open. The
- * notebook's service writes it; the holders panel reads it. No DOM.
+ * notebook's service writes it; the side panel reads it. No DOM.
  */
 
 import type { IDisposable } from '@lumino/disposable';

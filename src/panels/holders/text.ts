@@ -5,7 +5,7 @@
 
 import type { TranslationBundle } from '@jupyterlab/translation';
 
-import { formatBytes, formatDuration, Units } from '../../format';
+import { formatBytes, formatCount, formatDuration, Units } from '../../format';
 import type {
   HolderKind,
   IHolder,
@@ -13,10 +13,8 @@ import type {
   ScanPhase,
   ScanStopped
 } from '../../protocol';
+import { nameList } from '../shared/text';
 import type { HoldersState, IRunningScan, IScanError } from './model';
-
-/** How many names a sentence lists before "and N more". */
-const NAMES_IN_SENTENCE = 3;
 
 /** The names of a holder as one line, e.g. `big, Out[3], _3`. */
 export function holderNames(holder: IHolder): string {
@@ -32,11 +30,6 @@ export function cellText(holder: IHolder): string {
     return `[${holder.execution_count}]`;
   }
   return holder.cell_id ? '[ ]' : '';
-}
-
-/** A count with the locale's digit grouping, e.g. `5,012,345`. */
-export function formatCount(count: number): string {
-  return Math.round(count).toLocaleString();
 }
 
 /** The name of a root kind, e.g. `output cache`. */
@@ -91,20 +84,6 @@ export function trapText(
     nameList(holder.labels, trans),
     formatBytes(holder.retained_bytes, units),
     variable
-  );
-}
-
-/** Names for a sentence: all of up to four, else three and "N more". */
-export function nameList(labels: string[], trans: TranslationBundle): string {
-  if (labels.length <= NAMES_IN_SENTENCE + 1) {
-    return labels.join(', ');
-  }
-  const rest = labels.length - NAMES_IN_SENTENCE;
-  return trans._n(
-    '%2 and %1 more',
-    '%2 and %1 more',
-    rest,
-    labels.slice(0, NAMES_IN_SENTENCE).join(', ')
   );
 }
 

@@ -4,11 +4,5 @@
 
 export { rssLine, timelinePoints, TimelineModel, topCells } from './model';
 export type { IRssLine, ITimelinePoint, ITopCell, TopKey } from './model';
-export {
-  cellLabel,
-  markerText,
-  plotlyDate,
-  REDRAW_MS,
-  TIMELINE_CLASS,
-  TimelineSection
-} from './view';
+export { cellLabel, LABEL_CHARS, markerText, plotlyDate } from './text';
+export { REDRAW_MS, TIMELINE_CLASS, TimelineSection } from './view';

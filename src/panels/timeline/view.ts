@@ -10,19 +10,19 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import type { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
-import { clockTime } from '../../badges/text';
-import { formatBytes, formatDuration, SEPARATOR, Units } from '../../format';
+import { formatBytes, SEPARATOR, Units } from '../../format';
 import type { ISettingsSource } from '../../settings';
 import type { IMemoryDoctorEntry } from '../../tokens';
-import { revealCell } from '../holders/reveal';
 import {
   IPlotly,
   listenForClicks,
   loadPlotly,
   PlotlyLoader,
   plotlyText
-} from '../holders/treemap';
-import { ITimelinePoint, ITopCell, TimelineModel, TopKey } from './model';
+} from '../shared/plotly';
+import { revealCell } from '../shared/reveal';
+import { ITopCell, TimelineModel, TopKey } from './model';
+import { cellLabel, markerText, plotlyDate } from './text';
 
 /** The class of the section. */
 export const TIMELINE_CLASS = 'jp-MemoryDoctor-timeline';
@@ -32,78 +32,6 @@ export const REDRAW_MS = 1000;
 
 /** Numbers the sections' body ids (`aria-controls` needs unique ids). */
 let bodyIds = 0;
-
-/** Characters of a cell's first line shown in labels. */
-export const LABEL_CHARS = 40;
-
-/**
- * A cell's label: `[3] x = load()`, from its last run's execution count and
- * the first non-empty line of its source (plain text; escape for plotly).
- */
-export function cellLabel(
-  executionCount: number | null,
-  source: string | undefined
-): string {
-  const prompt = executionCount === null ? '[ ]' : `[${executionCount}]`;
-  const line = (source ?? '')
-    .split('\n')
-    .map(l => l.trim())
-    .find(l => l !== '');
-  if (!line) {
-    return prompt;
-  }
-  const short =
-    line.length > LABEL_CHARS
-      ? `${line.slice(0, LABEL_CHARS - 1)}\u2026`
-      : line;
-  return `${prompt} ${short}`;
-}
-
-/**
- * A marker's hover text: the cell, RSS change, peak and when, one item per
- * line. Every part is passed through `plotlyText`.
- */
-export function markerText(
-  point: ITimelinePoint,
-  source: string | undefined,
-  units: Units,
-  trans: TranslationBundle
-): string {
-  const r = point.record;
-  const signed = (n: number) => formatBytes(n, units, { signed: true });
-  const lines = [
-    cellLabel(r.execution_count, source),
-    trans.__('RSS change: %1', signed(r.rss_delta)),
-    trans.__(
-      'Peak: %1 (%2)',
-      formatBytes(r.peak_rss, units),
-      signed(r.peak_increase)
-    ),
-    trans.__(
-      'Ended at %1, after %2',
-      clockTime(point.end),
-      formatDuration(r.duration_s)
-    )
-  ];
-  if (r.status === 'error') {
-    lines.push(trans.__('The cell raised an error.'));
-  }
-  return lines.map(plotlyText).join('<br>');
-}
-
-/**
- * Epoch seconds as plotly's local date string (`2026-01-31 14:03:07.250`):
- * plotly draws date strings as they are, where numbers would be shown in UTC.
- */
-export function plotlyDate(epochSeconds: number): string {
-  const d = new Date(epochSeconds * 1000);
-  const two = (n: number) => String(n).padStart(2, '0');
-  return (
-    `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ` +
-    `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.` +
-    String(d.getMilliseconds()).padStart(3, '0')
-  );
-}
 
 /**
  * The Timeline section. It shows the notebook it is given (`setEntry`),

@@ -1,5 +1,5 @@
 /**
- * The small DOM builders the holders panel's parts share. Text goes in with
+ * The small DOM builders the side panel's parts share. Text goes in with
  * `textContent` only, since names, types and paths come from user objects.
  */
 

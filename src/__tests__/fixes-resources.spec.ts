@@ -3,7 +3,7 @@ import {
   gapText,
   garbageText,
   resourceKindLabel
-} from '../panels/holders/resources';
+} from '../panels/fixes/resources';
 import { normalizeScanResult } from '../panels/holders/validate';
 import { RESOURCE_KINDS } from '../protocol';
 import { flush } from './fakes';
@@ -20,7 +20,7 @@ import {
   trans,
   usePanelHooks,
   XSS
-} from './holders-fakes';
+} from './panel-fakes';
 
 usePanelHooks();
 

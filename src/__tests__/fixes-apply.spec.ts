@@ -11,7 +11,7 @@ import {
   confirmFix,
   describeTargets,
   insertCellBelow
-} from '../panels/holders/fix';
+} from '../panels/fixes';
 import { normalizeFixResult } from '../replies';
 import { flush } from './fakes';
 import {
@@ -28,7 +28,7 @@ import {
   trans,
   usePanelHooks,
   XSS
-} from './holders-fakes';
+} from './panel-fakes';
 
 usePanelHooks();
 
@@ -204,7 +204,7 @@ describe('applying a suggestion', () => {
   it('blocks Apply while a scan runs and after a restart', async () => {
     const harness = await panelHarness();
     await showScan(harness, makeFixScan());
-    harness.panel.header.button.click(); // a second scan starts
+    harness.panel.holders.header.button.click(); // a second scan starts
     const apply = button(harness, /^Apply: Delete/);
     expect(apply.disabled).toBe(true);
     expect(apply.title).toMatch(/scan is running/);

@@ -1,5 +1,5 @@
 /**
- * The sidebar icon of the holders panel: a memory chip under a magnifier.
+ * The sidebar icon of the Memory Doctor panel: a memory chip under a magnifier.
  */
 
 import { LabIcon } from '@jupyterlab/ui-components';
@@ -13,7 +13,7 @@ const SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" view
   </g>
 </svg>`;
 
-/** The holders panel icon. */
+/** The side panel's icon. */
 export const holdersIcon = new LabIcon({
   name: 'jupyterlab-memory-doctor:holders',
   svgstr: SVG

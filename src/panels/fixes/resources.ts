@@ -10,7 +10,7 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
-import { formatBytes, Units } from '../../format';
+import { formatBytes, formatCount, Units } from '../../format';
 import type {
   IFindings,
   IResource,
@@ -18,8 +18,8 @@ import type {
   ResourceKind
 } from '../../protocol';
 import type { ISettingsSource } from '../../settings';
-import { el, nextId } from './dom';
-import type { FixController } from './fix';
+import { el, nextId } from '../shared/dom';
+import type { FixController } from './controller';
 import {
   createHeading,
   createSuggestion,
@@ -28,8 +28,7 @@ import {
   keepingFocus,
   sortSuggestions,
   suggestionPlace
-} from './suggestions';
-import { formatCount } from './text';
+} from './items';
 
 /** CSS classes of the resources and findings. */
 export namespace ResourceClasses {

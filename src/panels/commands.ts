@@ -1,18 +1,18 @@
 /**
- * Commands of the holders panel, also listed in the command palette.
+ * Commands of the side panel, also listed in the command palette.
  */
 
 import type { JupyterFrontEnd } from '@jupyterlab/application';
 import type { ICommandPalette } from '@jupyterlab/apputils';
 import type { TranslationBundle } from '@jupyterlab/translation';
 
-import type { HoldersPanel } from './view';
+import type { MemoryDoctorPanel } from './panel';
 
 /** Command ids. */
 export namespace HoldersCommandIDs {
-  /** Show the holders panel. */
+  /** Show the side panel. */
   export const open = 'memory-doctor:open-holders';
-  /** Show the holders panel and scan the current notebook's kernel. */
+  /** Show the side panel and scan the current notebook's kernel. */
   export const refresh = 'memory-doctor:refresh-holders';
 }
 
@@ -64,8 +64,8 @@ export namespace addHoldersCommands {
     commands: JupyterFrontEnd['commands'];
     /** The application shell. */
     shell: JupyterFrontEnd['shell'];
-    /** The holders panel. */
-    panel: HoldersPanel;
+    /** The side panel. */
+    panel: MemoryDoctorPanel;
     /** Translation bundle. */
     trans: TranslationBundle;
     /** The command palette, if present. */

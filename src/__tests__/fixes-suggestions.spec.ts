@@ -1,4 +1,4 @@
-import type { FixOutcome } from '../panels/holders/fix';
+import type { FixOutcome } from '../panels/fixes';
 import {
   createOutcome,
   createSuggestion,
@@ -7,7 +7,7 @@ import {
   sortSuggestions,
   suggestionPlace,
   suggestionTitle
-} from '../panels/holders/suggestions';
+} from '../panels/fixes';
 import { normalizeScanResult } from '../panels/holders/validate';
 import { FIX_ACTIONS } from '../protocol';
 import {
@@ -23,7 +23,7 @@ import {
   trans,
   usePanelHooks,
   XSS
-} from './holders-fakes';
+} from './panel-fakes';
 
 usePanelHooks();
 

@@ -1,5 +1,5 @@
 /**
- * Builders for the holders panel tests: holders, scan results, a connected
+ * Builders for the side panel tests: holders, scan results, a connected
  * kernel client on the fake kernel, and fake notebook/tracker objects.
  */
 
@@ -8,7 +8,7 @@ import { nullTranslator } from '@jupyterlab/translation';
 import { Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
-import { HoldersPanel } from '../panels/holders/view';
+import { MemoryDoctorPanel } from '../panels/panel';
 import type {
   IFindings,
   IFixResult,
@@ -217,7 +217,7 @@ export interface IConnectedNotebook extends IConnected {
 
 /**
  * `connect` a notebook of `cells` cells and make it the fake doctor's
- * current one: what a holders panel needs.
+ * current one: what the side panel needs.
  */
 export async function connectNotebook(
   cells: number,
@@ -332,9 +332,9 @@ export function answerFix(
   return request;
 }
 
-/** A holders panel on a connected notebook, with recorded side effects. */
+/** A side panel on a connected notebook, with recorded side effects. */
 export interface IPanelHarness extends IConnectedNotebook {
-  panel: HoldersPanel;
+  panel: MemoryDoctorPanel;
   /** Confirmations asked: the suggestion id and the described targets. */
   confirms: { id: string; targets: string[] }[];
   /** What the next confirmation answers. */
@@ -345,7 +345,7 @@ export interface IPanelHarness extends IConnectedNotebook {
   revealed: string[];
 }
 
-const harnessPanels: HoldersPanel[] = [];
+const harnessPanels: MemoryDoctorPanel[] = [];
 
 /** The translation bundle the panel tests read their words from. */
 export const trans = nullTranslator.load('jupyterlab_memory_doctor');
@@ -380,7 +380,7 @@ export function disposePanels(): void {
 }
 
 /**
- * A holders panel following a connected notebook, attached but hidden (so it
+ * A side panel following a connected notebook, attached but hidden (so it
  * does not scan by itself), whose confirmations and insertions are recorded.
  */
 export async function panelHarness(cells = 10): Promise<IPanelHarness> {
@@ -389,7 +389,7 @@ export async function panelHarness(cells = 10): Promise<IPanelHarness> {
   const answer = { accept: true };
   const inserted: string[] = [];
   const revealed: string[] = [];
-  const panel = new HoldersPanel({
+  const panel = new MemoryDoctorPanel({
     doctor: connected.doctor,
     trans,
     copy: () => undefined,
@@ -418,7 +418,7 @@ export async function showScan(
   harness: IPanelHarness,
   result: IScanResult
 ): Promise<void> {
-  harness.panel.header.button.click();
+  harness.panel.holders.header.button.click();
   answerScan(harness.comm(), result);
   await flush();
 }

@@ -1,0 +1,166 @@
+/**
+ * The words of the fix UI: what a suggestion does, what it may free, and
+ * what became of it. Pure functions to translated plain text.
+ */
+
+import type { TranslationBundle } from '@jupyterlab/translation';
+
+import { formatBytes, Units } from '../../format';
+import type { IResource, ISuggestion } from '../../protocol';
+import { nameList } from '../shared/text';
+import type { FixOutcome } from './model';
+
+/** When a measurement reads this far under the estimate, say why. */
+const SHORT_FRACTION = 0.5;
+
+/** The short names of a suggestion's targets (resource ids → labels). */
+export function targetNames(
+  suggestion: ISuggestion,
+  resources: readonly IResource[]
+): string[] {
+  const byId = new Map(resources.map(r => [r.id, r.label]));
+  return suggestion.targets.map(target => byId.get(target) ?? target);
+}
+
+/** What a suggestion does, in a few words, e.g. `Delete big, Out[3], _3`. */
+export function suggestionTitle(
+  suggestion: ISuggestion,
+  resources: readonly IResource[],
+  trans: TranslationBundle
+): string {
+  const names = nameList(targetNames(suggestion, resources), trans);
+  switch (suggestion.action) {
+    case 'delete_holder':
+      return trans.__('Delete %1', names);
+    case 'clear_traceback':
+      return trans.__('Clear the last exception');
+    case 'copy_view':
+      return trans.__('Replace the view %1 with a copy', names);
+    case 'cache_clear':
+      return trans.__('Clear the cache of %1', names);
+    case 'clear_class_attribute':
+      return trans.__('Empty %1', names);
+    case 'close_resource':
+    case 'close_pool':
+      return trans.__('Close %1', names);
+    case 'terminate_process':
+      return trans.__('Terminate %1', names);
+    case 'close_figures':
+      return suggestion.targets.length > 0
+        ? trans.__('Close %1', names)
+        : trans.__('Close all pyplot figures');
+    case 'cancel_task':
+      return trans.__('Cancel %1', names);
+    case 'reset_output_cache':
+      return trans.__('Empty the output cache');
+    case 'gc_collect':
+      return trans.__('Collect the cyclic garbage now');
+    case 'malloc_trim':
+      return trans.__('Return freed memory to the OS (malloc_trim)');
+  }
+}
+
+/** The estimate, e.g. `frees about 1.2 GB`, or null when unknown. */
+export function estimateText(
+  suggestion: ISuggestion,
+  units: Units,
+  trans: TranslationBundle
+): string | null {
+  const bytes = suggestion.estimated_freed_bytes;
+  return bytes === null
+    ? null
+    : trans.__('frees about %1', formatBytes(bytes, units));
+}
+
+/**
+ * The lines describing an outcome: what was done, what was measured against
+ * the estimate, and why they differ when they do.
+ */
+export function outcomeLines(
+  outcome: FixOutcome,
+  resources: readonly IResource[],
+  units: Units,
+  trans: TranslationBundle
+): string[] {
+  const title = suggestionTitle(outcome.suggestion, resources, trans);
+  switch (outcome.kind) {
+    case 'applied': {
+      const result = outcome.result;
+      const measured = formatBytes(result.measured_freed_bytes, units);
+      const estimate = result.estimated_freed_bytes;
+      const trim = result.action === 'malloc_trim';
+      const freed =
+        estimate === null
+          ? trim
+            ? trans.__('malloc_trim(0) returned %1 to the OS', measured)
+            : trans.__('Freed %1', measured)
+          : trim
+            ? trans.__(
+                'malloc_trim(0) returned %1 to the OS (estimated %2)',
+                measured,
+                formatBytes(estimate, units)
+              )
+            : trans.__(
+                'Freed %1 (estimated %2)',
+                measured,
+                formatBytes(estimate, units)
+              );
+      const lines = [title, freed];
+      if (result.explanation) {
+        lines.push(result.explanation);
+      } else if (
+        estimate !== null &&
+        estimate > 0 &&
+        result.measured_freed_bytes < estimate * SHORT_FRACTION
+      ) {
+        lines.push(
+          trans.__(
+            'Less came back than estimated: other references may still hold the objects, or the allocator kept the freed memory (see Allocator gap).'
+          )
+        );
+      }
+      lines.push(
+        trans.__(
+          'Kernel RSS %1 \u2192 %2',
+          formatBytes(result.rss_before, units),
+          formatBytes(result.rss_after, units)
+        )
+      );
+      return lines;
+    }
+    case 'refused':
+      return [
+        title,
+        trans.__('Not applied: %1', outcome.message),
+        trans.__('Rescan to get suggestions for the kernel as it is now.')
+      ];
+    case 'failed':
+      if (outcome.code === 'timeout') {
+        return [
+          title,
+          trans.__(
+            'The kernel did not answer in time; it may be busy running a cell. The fix runs when the cell ends: rescan later to see its effect.'
+          )
+        ];
+      }
+      if (outcome.code === 'closed' || outcome.code === 'not_connected') {
+        return [
+          title,
+          trans.__(
+            'The kernel connection went away before the fix was confirmed: %1',
+            outcome.message
+          )
+        ];
+      }
+      return [title, trans.__('The fix failed: %1', outcome.message)];
+    case 'inserted':
+      return [
+        title,
+        trans.__(
+          'Inserted as a new cell below the active cell. It has not been run.'
+        )
+      ];
+    case 'no-notebook':
+      return [title, trans.__('Open the notebook to insert the code into.')];
+  }
+}
