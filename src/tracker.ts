@@ -1,6 +1,6 @@
 /**
- * One `MemoryDoctorService` (with its models) and one `BadgeManager` per
- * open notebook, created when the notebook tracker sees the panel and
+ * One `MemoryDoctorService` (with its models), `BadgeManager` and
+ * `MetadataWriter` per open notebook, created when the notebook tracker sees the panel and
  * disposed with it; and the current notebook's entry, which every view
  * that shows "the current notebook" follows.
  */
@@ -11,6 +11,7 @@ import type { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { BadgeManager } from './badges';
+import { MetadataWriter } from './metadata';
 import { MemoryDoctorService } from './service';
 import type { MemoryDoctorSettings } from './settings';
 import type {
@@ -81,7 +82,12 @@ export class MemoryDoctorTracker implements IMemoryDoctorTracker, IDisposable {
       settings: this.settings,
       trans: this._trans
     });
-    const entry = { panel, model, scans, fixes, service, badges };
+    const metadata = new MetadataWriter({
+      notebook: panel.content,
+      model,
+      settings: this.settings
+    });
+    const entry = { panel, model, scans, fixes, service, badges, metadata };
     this._entries.set(panel, entry);
     panel.disposed.connect(this._onPanelDisposed, this);
     this._entryAdded.emit(entry);
@@ -127,6 +133,7 @@ export class MemoryDoctorTracker implements IMemoryDoctorTracker, IDisposable {
       this._current = null;
       this._currentChanged.emit(null);
     }
+    entry.metadata.dispose();
     entry.badges.dispose();
     entry.service.dispose();
   }
@@ -161,5 +168,6 @@ namespace Private {
   export interface IEntry extends IMemoryDoctorEntry {
     readonly service: MemoryDoctorService;
     readonly badges: BadgeManager;
+    readonly metadata: MetadataWriter;
   }
 }

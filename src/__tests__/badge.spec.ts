@@ -8,7 +8,6 @@ import { Widget } from '@lumino/widgets';
 import { BADGE_CLASS, BadgeManager, MemoryBadge, severity } from '../badges';
 import { MemoryModel } from '../model';
 import { DEFAULT_SETTINGS, MemoryDoctorSettings } from '../settings';
-import { METADATA_KEY } from '../tokens';
 import { flush, makeRecord } from './fakes';
 
 const trans = nullTranslator.load('jupyterlab_memory_doctor');
@@ -294,21 +293,6 @@ describe('BadgeManager', () => {
     const id = idOf(0);
     model.addRecord(makeRecord({ cell_id: id }));
     expect(manager.badgeFor(id)?.parent).toBe(notebook.widgets[0]);
-  });
-
-  it('never touches metadata unless asked to', async () => {
-    setup();
-    const cell = notebook.widgets[0];
-    model.addRecord(makeRecord({ cell_id: cell.model.id }));
-    expect(cell.model.getMetadata(METADATA_KEY)).toBeUndefined();
-    await settings.set('storeInMetadata', true);
-    model.replay([makeRecord({ cell_id: cell.model.id, started_at: 5 })]);
-    expect(cell.model.getMetadata(METADATA_KEY)).toBeUndefined();
-    model.addRecord(makeRecord({ cell_id: cell.model.id, rss_delta: 7 }));
-    expect(cell.model.getMetadata(METADATA_KEY)).toMatchObject({
-      rss_delta: 7,
-      peak_method: 'vmhwm'
-    });
   });
 
   it('shows live readings on the running cell only, and the record after', () => {

@@ -10,15 +10,12 @@
 import type { Cell, ICellModel } from '@jupyterlab/cells';
 import type { Notebook } from '@jupyterlab/notebook';
 import type { TranslationBundle } from '@jupyterlab/translation';
-import type { JSONObject } from '@lumino/coreutils';
 import type { IDisposable } from '@lumino/disposable';
 import { Signal } from '@lumino/signaling';
 import { PanelLayout, Widget } from '@lumino/widgets';
 
-import type { MemoryModel } from '../model';
-import type { ICellRecord } from '../protocol';
 import type { IMemoryDoctorSettings, ISettingsSource } from '../settings';
-import { METADATA_KEY } from '../tokens';
+import type { IMemoryModel } from '../tokens';
 import { MemoryBadge } from './badge';
 
 export { BADGE_CLASS, MemoryBadge, severity } from './badge';
@@ -35,8 +32,8 @@ export {
 } from './text';
 
 /**
- * Renders a notebook's memory badges and, when asked to, writes the figures
- * into cell metadata.
+ * Renders a notebook's memory badges (the figures go into cell metadata
+ * elsewhere, see `metadata.ts`).
  */
 export class BadgeManager implements IDisposable {
   constructor(options: BadgeManager.IOptions) {
@@ -45,7 +42,6 @@ export class BadgeManager implements IDisposable {
     this._settings = options.settings;
     this._trans = options.trans;
     this._model.cellChanged.connect(this._onCellChanged, this);
-    this._model.measured.connect(this._onMeasured, this);
     this._model.liveChanged.connect(this._onLiveChanged, this);
     this._settings.changed.connect(this._onSettingsChanged, this);
   }
@@ -72,29 +68,18 @@ export class BadgeManager implements IDisposable {
     Signal.clearData(this);
   }
 
-  private _onCellChanged(_: MemoryModel, cellId: string): void {
+  private _onCellChanged(_: IMemoryModel, cellId: string): void {
     if (this._settings.current.showBadges) {
       this._render(cellId);
     }
   }
 
   /** Only the cells named change: a live reading re-renders one badge. */
-  private _onLiveChanged(_: MemoryModel, cellIds: readonly string[]): void {
+  private _onLiveChanged(_: IMemoryModel, cellIds: readonly string[]): void {
     if (this._settings.current.showBadges) {
       for (const cellId of cellIds) {
         this._render(cellId);
       }
-    }
-  }
-
-  private _onMeasured(_: MemoryModel, record: ICellRecord): void {
-    if (!this._settings.current.storeInMetadata || !record.cell_id) {
-      return;
-    }
-    const cell = this._findCell(record.cell_id);
-    if (cell) {
-      const { cell_id, ...figures } = record; // eslint-disable-line @typescript-eslint/no-unused-vars
-      cell.model.setMetadata(METADATA_KEY, figures as unknown as JSONObject);
     }
   }
 
@@ -289,7 +274,7 @@ export class BadgeManager implements IDisposable {
   }
 
   private _notebook: Notebook;
-  private _model: MemoryModel;
+  private _model: IMemoryModel;
   private _settings: ISettingsSource;
   private _trans: TranslationBundle;
   private _badges = new Map<string, MemoryBadge>();
@@ -306,7 +291,7 @@ export namespace BadgeManager {
     /** The notebook whose cells get badges. */
     notebook: Notebook;
     /** The notebook's memory model. */
-    model: MemoryModel;
+    model: IMemoryModel;
     /** Live settings. */
     settings: ISettingsSource;
     /** Translation bundle. */
