@@ -165,14 +165,6 @@ export class ReadingsPoll implements IDisposable {
     }
   }
 
-  /**
-   * Take one reading now (the poll does this on its own); resolves once it
-   * has been applied or failed.
-   */
-  refresh(): Promise<void> {
-    return this._tick();
-  }
-
   /** Stop polling. Safe to call twice. */
   dispose(): void {
     if (this._poll.isDisposed) {

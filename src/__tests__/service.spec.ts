@@ -5,7 +5,6 @@ import type { IScanProgressMessage } from '../protocol';
 import { MemoryDoctorService } from '../service';
 import { MemoryDoctorSettings } from '../settings';
 import {
-  disposeClients,
   FakeKernel,
   FakeSessionContext,
   flush,
@@ -21,20 +20,15 @@ import {
   makeFixResult,
   makeFixScan,
   makeScanResult,
-  makeSuggestion
+  makeSuggestion,
+  usePanelHooks
 } from './panel-fakes';
 
 const GB = 1000 ** 3;
 
-let warn: jest.SpyInstance;
-
-beforeEach(() => {
-  warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
-});
+usePanelHooks();
 
 afterEach(() => {
-  disposeClients();
-  warn.mockRestore();
   jest.useRealTimers();
 });
 
