@@ -249,8 +249,8 @@ def resolve(label: str, sh: Shell, action: str) -> tuple[bool, Any]:  # noqa: PL
         found = places(label, sh)
         return (True, value_at(found[0], sh)) if found else (False, None)
     if action == "cache_clear":
-        match = _CACHE_LABEL.match(label)
-        return resolve_dotted(match.group(1), sh) if match else (False, None)
+        match = _CACHE_LABEL.match(label)  # the label before 1.3: `load.cache_info()`
+        return resolve_dotted(match.group(1) if match else label, sh)
     if action == "clear_class_attribute":
         return resolve_dotted(label, sh)
     if action == "clear_traceback":

@@ -280,13 +280,12 @@ def _cache(b: _Builder, label: str, retained: int, hid: Any) -> None:
     records = b.records([label], "cache_clear")
     if records is None:
         return
-    func = label[: -len(".cache_info()")]
     b.add(
         "cache_clear",
         [label],
-        f"{func}.cache_clear()",
+        f"{label}.cache_clear()",
         retained,
-        f"The lru_cache of {func} holds {format_bytes(retained)} of results; clearing it frees "
+        f"The lru_cache of {label} holds {format_bytes(retained)} of results; clearing it frees "
         "them (later calls compute again).",
         holder_id=hid,
         records=records,

@@ -8,6 +8,12 @@ threads, suspended generators and coroutines, and globals of modules the user
 wrote. Library modules, classes and functions are walls: their state is the
 library's, not the user's.
 
+A function bound to a user variable is not split up: the variable's walk
+reaches its closure cells and defaults, so ``del scale`` frees what they hold
+and the holder is ``scale``. An ``lru_cache`` store is a root of its own,
+labelled with the cached function's name (its fix, ``cache_clear()``, works
+whoever else holds the function).
+
 Each root is its own entry even when several name the same object (``big``,
 ``Out[3]``, ``_3``): the scan then reports them together as one holder, which
 is exactly the "deleting ``big`` alone frees nothing" trap users need to see.
@@ -232,8 +238,16 @@ class _Builder:
                 path = f"{base}.__kwdefaults__[{key_text}]"
                 self.add(path, "default_arg", value, path, owner=func)
 
-    def cache(self, wrapper: Any, base: str, depth: int = 0) -> None:
-        """An ``lru_cache`` store of a user function, and the function's own parts."""
+    def cache(self, wrapper: Any, base: str, depth: int = 0, *, named: bool = False) -> None:
+        """An ``lru_cache`` store of a user function, and the function's own parts.
+
+        The store is a root of its own, labelled with the cached function's name
+        (``load_chunk``; its path is ``load_chunk.cache_info()``): its fix is
+        ``load_chunk.cache_clear()`` whoever else holds the function. When
+        ``named`` (the wrapper is a variable's value), the function's closure and
+        defaults are left to that variable's walk, which reaches them through the
+        wrapper's ``__wrapped__``.
+        """
         if self.lru_type is None or type(wrapper) is not self.lru_type:
             return
         if id(wrapper) in self.seen_caches:
@@ -242,9 +256,11 @@ class _Builder:
         if func is None or not self.is_user(func_module(func)):
             return
         self.seen_caches.add(id(wrapper))
-        path = f"{base}.cache_info()"
-        self.add(path, "cache", wrapper, path, owner=wrapper)
-        self.function(func, f"{base}.__wrapped__", depth + 1)
+        self.add(base, "cache", wrapper, f"{base}.cache_info()", owner=wrapper)
+        if named:
+            self.seen_functions.add(id(func))
+        else:
+            self.function(func, f"{base}.__wrapped__", depth + 1)
 
     def callable(self, value: Any, base: str, depth: int = 0) -> None:
         """Roots inside a function-like value: function, cache wrapper, bound method."""
@@ -296,6 +312,24 @@ class _Builder:
             self.cls(value, base)
         else:
             self.callable(value, base)
+
+    def variable(self, value: Any, base: str) -> None:
+        """The hidden roots inside a user variable's value.
+
+        A function's closure cells and defaults are not roots of their own: the
+        variable's walk reaches them, so ``scale = make_scaler()`` retains what
+        its closure holds (``del scale`` frees it) and its why-alive path shows
+        ``scale.__closure__[0].cell_contents``. The function is marked as seen, so
+        no later namespace (a user module, a class) splits them off either; a
+        name elsewhere that holds the same function shares the holder instead.
+        """
+        tp = type(value)
+        if tp is types.FunctionType and self.is_user(func_module(value)):
+            self.seen_functions.add(id(value))
+        elif self.lru_type is not None and tp is self.lru_type:
+            self.cache(value, base, named=True)
+        else:
+            self.value(value, base)
 
 
 def _name_path(name: str) -> str:
@@ -395,7 +429,7 @@ def _namespace_roots(
     values = _variable_roots(b, ns_items, hidden_items)
     _output_cache_roots(b, dict(ns_items), hidden_items, walls)
     for name, value in values:
-        b.value(value, _name_path(name))
+        b.variable(value, _name_path(name))
     shell = _shell_of(user_ns)
     if shell is not None:
         walls.append(shell)
