@@ -479,6 +479,34 @@ class MemoryDoctor:
             "malloc_trim": _malloc_trim_available(),
         }
 
+    def skip_record(self) -> None:
+        """No record for the cell running on this thread: it only ran a ``%memory``
+        magic, whose scan's working memory is the helper's, not the user's."""
+        stack = self._stack()
+        if not stack:
+            return
+        frame = stack[0]
+        with self._lock:
+            if frame in self._active:
+                self._active.remove(frame)
+        frame.measured = False
+
+    def reset_peak(self) -> int:
+        """Start a measurement inside the running cell (``%%memory``); the RSS now.
+
+        The cells running keep the peak they reached so far, as when a cell
+        starts on another thread, so their records lose nothing.
+        """
+        probe = self._probe
+        if probe is None:
+            return current_rss()
+        with self._lock:
+            if self._active and probe.method == PEAK_VMHWM:
+                so_far = probe.peak()
+                for other in self._active:
+                    other.carried_peak = max(other.carried_peak, so_far)
+            return probe.start()
+
     def handle_request(self, data: Any) -> dict[str, Any]:
         """Answer one request without a comm; always returns a message, never raises.
 
@@ -573,6 +601,12 @@ def load(shell: Any) -> MemoryDoctor:
     if doctor is None:
         doctor = _instances[shell] = MemoryDoctor(shell)
     doctor.load()
+    try:
+        from . import magics  # noqa: PLC0415 - IPython's magic machinery, only once loaded
+
+        magics.register(shell, doctor)  # %memory and %%memory; prints nothing
+    except Exception:  # the measurements matter more than the magics
+        _log.debug("registering the magics failed", exc_info=True)
     return doctor
 
 
@@ -580,4 +614,10 @@ def unload(shell: Any) -> None:
     """Unload the helper from ``shell`` (idempotent)."""
     doctor = _instances.pop(shell, None)
     if doctor is not None:
+        try:
+            from . import magics  # noqa: PLC0415 - as in load()
+
+            magics.unregister(shell)
+        except Exception:
+            _log.debug("removing the magics failed", exc_info=True)
         doctor.unload()
