@@ -165,9 +165,7 @@ export function tooltipText(
   const size = (n: number) => formatBytes(n, units);
   const signed = (n: number) => formatBytes(n, units, { signed: true });
   const lines = [
-    last.execution_count === null
-      ? trans.__('Memory Doctor')
-      : trans.__('Memory Doctor \u2014 run [%1]', last.execution_count)
+    trans.__('Memory Doctor \u2014 run [%1]', last.execution_count)
   ];
   if (last.status === 'error') {
     lines.push(trans.__('The cell raised an error.'));
@@ -193,8 +191,7 @@ export function tooltipText(
   if (count > 0 && recent.length > 1) {
     lines.push('', trans.__('Last %1 runs, newest first:', recent.length));
     for (const record of recent) {
-      const prompt =
-        record.execution_count === null ? '[ ]' : `[${record.execution_count}]`;
+      const prompt = `[${record.execution_count}]`;
       const flag = record.status === 'error' ? ` ${trans.__('(error)')}` : '';
       lines.push(
         `${prompt} ${badgeText(record, options)}${SEPARATOR}${formatDuration(

@@ -17,18 +17,21 @@ import { MemoryStatus, sameStatus } from './model';
 import {
   BOOTSTRAP_CODE,
   COMM_TARGET,
+  DecodeError,
+  decodeResult,
   ICellRecord,
   IErrorMessage,
   IHelloMessage,
-  IKernelConfig,
-  IReplyMessage,
+  IKernelConfigPatch,
   IRequests,
   IResults,
   IScanProgressMessage,
-  isCompatible,
-  parseKernelMessage,
   PIP_INSTALL_HINT,
-  PROTOCOL_VERSION
+  PROTOCOL_VERSION,
+  readKernelMessage,
+  ReplyMessage,
+  REQUEST_TIMEOUT_S,
+  RequestType
 } from './protocol';
 import { CLIENT_NAME, IUserInterface, TRANSLATION_DOMAIN } from './tokens';
 
@@ -107,9 +110,11 @@ export class KernelClient implements IDisposable {
   }
 
   /**
-   * Send a request to the helper and resolve with its result.
+   * Send a request to the helper and resolve with its result, decoded
+   * (an invalid holder, resource or suggestion is left out and logged).
    *
-   * Rejects when the helper answers `ok: false`, after `requestTimeoutMs`
+   * Rejects when the helper answers `ok: false` (with its code), with a
+   * result that does not decode (`bad_reply`), after `requestTimeoutMs`
    * without an answer, and when the comm closes or the kernel restarts.
    */
   request<K extends keyof IRequests>(
@@ -159,6 +164,7 @@ export class KernelClient implements IDisposable {
         );
       };
       const pending: Private.IPending = {
+        type,
         resolve: resolve as (result: unknown) => void,
         reject,
         timer: setTimeout(expire, timeoutMs)
@@ -311,13 +317,32 @@ export class KernelClient implements IDisposable {
     if (generation !== this._generation || comm !== this._comm) {
       return; // From a comm or kernel we already left behind.
     }
-    const message = parseKernelMessage(msg.content?.data);
-    if (!message) {
-      this.warnOnce(
-        'Ignoring a malformed or unknown message from the kernel helper.'
-      );
-      return;
+    const raw: unknown = msg.content?.data;
+    const dropped: DecodeError[] = [];
+    const read = readKernelMessage(raw, { onDrop: e => dropped.push(e) });
+    switch (read.kind) {
+      case 'mismatch':
+        this._fail(
+          this._trans.__(
+            'Memory Doctor front end speaks protocol %1 but the kernel helper %2 speaks %3. Install matching versions: %4, then restart the kernel.',
+            PROTOCOL_VERSION,
+            read.helperVersion,
+            read.protocolVersion,
+            '%pip install -U jupyterlab-memory-doctor'
+          )
+        );
+        return;
+      case 'unknown':
+        this.warnOnce(
+          `Ignoring a "${read.type}" message: the kernel helper is newer than this front end.`
+        );
+        return;
+      case 'malformed':
+        this._onMalformed(raw, read.error);
+        return;
     }
+    const message = read.message;
+    Private.reportDropped(`a ${message.type} message`, dropped);
     switch (message.type) {
       case 'hello':
         this._onHello(message);
@@ -338,24 +363,12 @@ export class KernelClient implements IDisposable {
   }
 
   private _onHello(hello: IHelloMessage): void {
-    if (!isCompatible(hello.protocol_version)) {
-      this._fail(
-        this._trans.__(
-          'Memory Doctor front end speaks protocol %1 but the kernel helper %2 speaks %3. Install matching versions: %4, then restart the kernel.',
-          PROTOCOL_VERSION,
-          hello.helper_version,
-          hello.protocol_version,
-          '%pip install -U jupyterlab-memory-doctor'
-        )
-      );
-      return;
-    }
     this._setStatus({
       kind: 'ready',
       peakMethod: hello.peak_method,
-      peakExact: hello.peak_exact === true,
-      helperVersion: String(hello.helper_version),
-      python: String(hello.python)
+      peakExact: hello.peak_exact,
+      helperVersion: hello.helper_version,
+      python: hello.python
     });
     this._hello.emit(hello);
   }
@@ -370,27 +383,64 @@ export class KernelClient implements IDisposable {
     }
   }
 
-  private _onReply(reply: IReplyMessage): void {
-    const pending =
-      reply.request_id === null
-        ? undefined
-        : this._pending.get(reply.request_id);
+  private _onReply(reply: ReplyMessage): void {
+    const pending = this._takePending(reply.request_id);
     if (!pending) {
       this.warnOnce('Ignoring a reply to an unknown request.');
       return;
     }
-    this._pending.delete(reply.request_id as string);
-    clearTimeout(pending.timer);
-    if (reply.ok) {
-      pending.resolve(reply.result ?? {});
-    } else {
+    if (!reply.ok) {
       pending.reject(
-        new KernelClient.RequestError(
-          reply.error?.code ?? 'internal',
-          reply.error?.message ?? 'The request failed.'
-        )
+        new KernelClient.RequestError(reply.error.code, reply.error.message)
       );
+      return;
     }
+    const dropped: DecodeError[] = [];
+    let result: unknown;
+    try {
+      result = decodeResult(pending.type, reply.result, {
+        path: `${pending.type} result`,
+        onDrop: e => dropped.push(e)
+      });
+    } catch (error) {
+      if (!(error instanceof DecodeError)) {
+        throw error;
+      }
+      pending.reject(Private.badReply(pending.type, error));
+      return;
+    }
+    Private.reportDropped(`the ${pending.type} result`, dropped);
+    pending.resolve(result);
+  }
+
+  /**
+   * A message that does not decode is logged and ignored; when it is a reply
+   * to a waiting request, that request fails now instead of timing out.
+   */
+  private _onMalformed(raw: unknown, error: DecodeError): void {
+    const value = Private.isObject(raw) ? raw : {};
+    const pending =
+      value.type === 'reply' && typeof value.request_id === 'string'
+        ? this._takePending(value.request_id)
+        : undefined;
+    if (pending) {
+      pending.reject(Private.badReply(pending.type, error));
+      return;
+    }
+    this.warnOnce(
+      `Ignoring a malformed message from the kernel helper: ${error.message}`
+    );
+  }
+
+  /** The request waiting for `requestId`, no longer waiting. */
+  private _takePending(requestId: string | null): Private.IPending | undefined {
+    const pending =
+      requestId === null ? undefined : this._pending.get(requestId);
+    if (pending && requestId !== null) {
+      this._pending.delete(requestId);
+      clearTimeout(pending.timer);
+    }
+    return pending;
   }
 
   private _onCommClose(generation: number, comm: Kernel.IComm): void {
@@ -497,7 +547,7 @@ export class KernelClient implements IDisposable {
   }
 
   private _sessionContext: ISessionContext;
-  private _config: () => IKernelConfig;
+  private _config: () => IKernelConfigPatch;
   private _ui: IUserInterface;
   private _trans: TranslationBundle;
   private _timeoutMs: number;
@@ -519,8 +569,8 @@ export class KernelClient implements IDisposable {
 
 /** The namespace for `KernelClient` statics. */
 export namespace KernelClient {
-  /** Milliseconds to wait for a reply by default. */
-  export const REQUEST_TIMEOUT_MS = 10000;
+  /** Milliseconds to wait for a reply by default (`REQUEST_TIMEOUT_S`). */
+  export const REQUEST_TIMEOUT_MS = REQUEST_TIMEOUT_S * 1000;
 
   /** How long to wait for a reply. */
   export interface ISendOptions {
@@ -546,7 +596,7 @@ export namespace KernelClient {
     /** The notebook's session context. */
     sessionContext: ISessionContext;
     /** The helper configuration sent with every `comm_open`. */
-    config: () => IKernelConfig;
+    config: () => IKernelConfigPatch;
     /** Notifications and dialogs; swapped for a recorder in tests. */
     ui: IUserInterface;
     /** Translation bundle for user-facing messages. */
@@ -571,7 +621,10 @@ export namespace KernelClient {
     return { code, message };
   }
 
-  /** A failed request: a code from the protocol, or `timeout` / `closed`. */
+  /**
+   * A failed request: an error code of the protocol, or `timeout`, `closed`,
+   * `not_connected`, or `bad_reply` (the result does not decode).
+   */
   export class RequestError extends Error {
     constructor(
       readonly code: string,
@@ -586,8 +639,43 @@ export namespace KernelClient {
 namespace Private {
   /** A request waiting for its reply. */
   export interface IPending {
+    /** What was asked: the reply's result is decoded as this request's. */
+    type: RequestType;
     resolve: (result: unknown) => void;
     reject: (reason: Error) => void;
     timer: ReturnType<typeof setTimeout>;
+  }
+
+  export function isObject(value: unknown): value is Record<string, unknown> {
+    return typeof value === 'object' && value !== null && !Array.isArray(value);
+  }
+
+  /** A reply whose result is not what the protocol says. */
+  export function badReply(
+    type: RequestType,
+    error: DecodeError
+  ): KernelClient.RequestError {
+    console.error(`Memory Doctor: a malformed ${type} reply: ${error.message}`);
+    return new KernelClient.RequestError(
+      'bad_reply',
+      `The kernel helper sent a malformed ${type} reply (${error.message}). Update the helper and the extension to matching versions.`
+    );
+  }
+
+  /**
+   * Log what the decoders left out of `what` (an invalid holder, resource,
+   * suggestion or record): one line, naming each path.
+   */
+  export function reportDropped(what: string, dropped: DecodeError[]): void {
+    if (dropped.length === 0) {
+      return;
+    }
+    const shown = dropped.slice(0, 5).map(e => e.message);
+    if (dropped.length > shown.length) {
+      shown.push(`… and ${dropped.length - shown.length} more`);
+    }
+    console.error(
+      `Memory Doctor: left out ${dropped.length} malformed item(s) of ${what} from the kernel helper:\n  ${shown.join('\n  ')}`
+    );
   }
 }

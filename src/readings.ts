@@ -23,7 +23,7 @@ import type {
   LiveMode,
   MemoryModel
 } from './model';
-import type { IResults } from './protocol';
+import type { IGetRssResult } from './protocol';
 import type { ISettingsSource } from './settings';
 
 /**
@@ -42,27 +42,25 @@ export function commsOverSubshells(
 }
 
 /**
- * Apply a `get_rss` reply to the model: the memory limit, and a reading
- * that goes to the running cell when the kernel (or, for a 1.1 helper, the
- * iopub status) says one runs, else to the timeline. `busy` says whether an
- * execution of this notebook is still running; `now` is epoch seconds.
+ * Apply a decoded `get_rss` result to the model: the memory limit, and a
+ * reading that goes to the running cell when the kernel (or, for a 1.1
+ * helper, the iopub status) says one runs, else to the timeline. `busy` says
+ * whether an execution of this notebook is still running; `now` is epoch
+ * seconds, the time of a reading from a 1.1 helper (which sends none).
  */
 export function applyReading(
   model: MemoryModel,
-  result: IResults['get_rss'],
+  result: IGetRssResult,
   busy: boolean,
   now: number
 ): void {
-  if (typeof result.rss !== 'number') {
-    return;
-  }
   if (result.memory_limit) {
     model.setMemoryLimit(result.memory_limit);
   }
   const reading: IMemoryReading = {
-    time: typeof result.time === 'number' ? result.time : now,
+    time: result.time ?? now,
     rss: result.rss,
-    peakRss: typeof result.peak_rss === 'number' ? result.peak_rss : null
+    peakRss: result.peak_rss
   };
   const known = model.running;
   const kernelSays = result.running;
@@ -216,7 +214,7 @@ export class ReadingsPoll implements IDisposable {
   private _executions: ExecutionTracker;
   private _model: MemoryModel;
   private _settings: ISettingsSource;
-  private _request: () => Promise<IResults['get_rss']>;
+  private _request: () => Promise<IGetRssResult>;
   private _liveMs: number;
   private _now: () => number;
   private _poll: Poll;
@@ -240,8 +238,8 @@ export namespace ReadingsPoll {
     model: MemoryModel;
     /** Live settings (`statusRefreshSeconds`, `liveReadings`). */
     settings: ISettingsSource;
-    /** Sends `get_rss`. */
-    request: () => Promise<IResults['get_rss']>;
+    /** Sends `get_rss`; resolves with the decoded result. */
+    request: () => Promise<IGetRssResult>;
     /** Milliseconds between live readings; defaults to `LIVE_INTERVAL_MS`. */
     liveIntervalMs?: number;
     /** The clock in epoch milliseconds, replaceable in tests. */

@@ -18,17 +18,16 @@ import { KernelClient } from './kernelClient';
 import { LiveMode, MemoryModel, MemoryStatus } from './model';
 import { FixModel, fixBlocker, FixOutcome } from './panels/fixes/model';
 import { ScanModel } from './panels/holders/scan';
-import { normalizeScanResult } from './panels/holders/validate';
 import {
-  FIX_WAIT_S,
+  FIX_REPLY_TIMEOUT_S,
   ICellRecord,
   IHelloMessage,
   IScanProgressMessage,
-  isCellRecord,
-  ISuggestion
+  ISuggestion,
+  scanReplyTimeoutS
 } from './protocol';
 import { ReadingsPoll } from './readings';
-import { failedFix, normalizeFixResult, scanError } from './replies';
+import { failedFix, scanError } from './replies';
 import type { IMemoryDoctorSettings, ISettingsSource } from './settings';
 import {
   IMemoryDoctorService,
@@ -119,9 +118,10 @@ export class MemoryDoctorService implements IMemoryDoctorService, IDisposable {
    * write the outcome into `scans`. Does nothing while a scan runs or when
    * not connected; resolves once the scan ended either way.
    *
-   * The reply may take the whole budget, and with ipykernel < 7 the request
-   * also waits behind a running cell, so the timeout is the budget plus
-   * `SCAN_GRACE_MS`.
+   * The helper may wait for a running cell before the scan starts, then run
+   * it, each up to the budget plus `SCAN_OVERRUN_S`, so the timeout is
+   * `scanReplyTimeoutS(budget)` (with ipykernel < 7 the request also queues
+   * behind the cell).
    */
   async scan(): Promise<void> {
     const scans = this.scans;
@@ -132,7 +132,7 @@ export class MemoryDoctorService implements IMemoryDoctorService, IDisposable {
     const handle = this.client.send(
       'scan',
       { budget_s: budgetS, max_holders: maxHolders },
-      { timeoutMs: budgetS * 1000 + MemoryDoctorService.SCAN_GRACE_MS }
+      { timeoutMs: scanReplyTimeoutS(budgetS) * 1000 }
     );
     const requestId = handle.requestId;
     if (requestId === null) {
@@ -141,7 +141,7 @@ export class MemoryDoctorService implements IMemoryDoctorService, IDisposable {
     }
     scans.start(requestId);
     try {
-      const result = normalizeScanResult(await handle.done);
+      const result = await handle.done;
       scans.finish(requestId, result, this._now(), budgetS);
     } catch (reason) {
       scans.fail(requestId, scanError(reason));
@@ -174,8 +174,8 @@ export class MemoryDoctorService implements IMemoryDoctorService, IDisposable {
    * The helper re-checks every target and refuses when they changed. It
    * waits for a running cell to end (up to `FIX_WAIT_S`; without subshells
    * the request itself queues behind the cell), so the timeout is
-   * `FIX_TIMEOUT_MS` and starts again while a cell of this notebook runs;
-   * meanwhile `fixes.waiting` says so.
+   * `FIX_REPLY_TIMEOUT_S` and starts again while a cell of this notebook
+   * runs; meanwhile `fixes.waiting` says so.
    */
   async applyFix(
     suggestion: ISuggestion,
@@ -246,7 +246,7 @@ export class MemoryDoctorService implements IMemoryDoctorService, IDisposable {
     this._fixSent = true;
     this.fixes.setWaiting(executions.busy);
     try {
-      const raw = await this.client.request(
+      const result = await this.client.request(
         'apply_fix',
         {
           suggestion_id: suggestion.id,
@@ -258,11 +258,7 @@ export class MemoryDoctorService implements IMemoryDoctorService, IDisposable {
           keepWaiting: () => executions.busy
         }
       );
-      return {
-        kind: 'applied',
-        suggestion,
-        result: normalizeFixResult(raw, suggestion)
-      };
+      return { kind: 'applied', suggestion, result };
     } catch (reason) {
       return failedFix(suggestion, reason);
     } finally {
@@ -296,16 +292,14 @@ export class MemoryDoctorService implements IMemoryDoctorService, IDisposable {
 
   private _onHello(_: KernelClient, hello: IHelloMessage): void {
     const model = this.model;
-    if (typeof hello.rss === 'number') {
-      model.setRss(hello.rss);
-    }
+    model.setRss(hello.rss);
     if (hello.memory_limit) {
       model.setMemoryLimit(hello.memory_limit);
     }
-    // Replayed records come from the kernel too: keep only well-formed ones.
-    model.replay(hello.records.filter(isCellRecord));
+    // The client left out malformed records (and logged them).
+    model.replay(hello.records);
     const wanted = this._settings.current.tracemalloc;
-    if (hello.config && hello.config.tracemalloc !== wanted) {
+    if (hello.config.tracemalloc !== wanted) {
       // The setting changed between comm_open and hello.
       this._configure(wanted);
     }
@@ -410,20 +404,11 @@ export class MemoryDoctorService implements IMemoryDoctorService, IDisposable {
 /** The namespace for `MemoryDoctorService` statics. */
 export namespace MemoryDoctorService {
   /**
-   * Milliseconds a scan reply may take beyond its budget: queueing behind a
-   * running cell (ipykernel < 7), the final attribution slice and the reply.
+   * Milliseconds an `apply_fix` reply may take while no cell of this
+   * notebook runs: the helper's wait for a running cell or scan
+   * (`FIX_WAIT_S`), terminating a process and the fix itself.
    */
-  export const SCAN_GRACE_MS = 60000;
-
-  /**
-   * Milliseconds an `apply_fix` reply may take beyond the helper's wait for
-   * a running cell (`FIX_WAIT_S`): its last check, terminating a process
-   * (up to 3 s) and the reply.
-   */
-  export const FIX_GRACE_MS = 30000;
-
-  /** Milliseconds an `apply_fix` reply may take while no cell runs. */
-  export const FIX_TIMEOUT_MS = FIX_WAIT_S * 1000 + FIX_GRACE_MS;
+  export const FIX_TIMEOUT_MS = FIX_REPLY_TIMEOUT_S * 1000;
 
   /** Options for a `MemoryDoctorService`. */
   export interface IOptions {

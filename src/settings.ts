@@ -8,6 +8,12 @@ import type { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import type { Units } from './format';
+import {
+  DEFAULT_MAX_HOLDERS,
+  DEFAULT_SCAN_BUDGET_S,
+  MAX_MAX_HOLDERS,
+  MAX_SCAN_BUDGET_S
+} from './protocol';
 
 /** The settings of `jupyterlab-memory-doctor:plugin` (see schema/plugin.json). */
 export interface IMemoryDoctorSettings {
@@ -55,9 +61,9 @@ export const DEFAULT_SETTINGS: Readonly<IMemoryDoctorSettings> = Object.freeze({
   storeInMetadata: false,
   tracemalloc: false,
   statusRefreshSeconds: 5,
-  scanBudgetSeconds: 5,
+  scanBudgetSeconds: DEFAULT_SCAN_BUDGET_S,
   autoRefreshHolders: false,
-  maxHolders: 500,
+  maxHolders: DEFAULT_MAX_HOLDERS,
   liveReadings: true,
   headroomWarnPercent: 85
 });
@@ -98,13 +104,14 @@ export function readSettings(composite: unknown): IMemoryDoctorSettings {
   result.autoRefreshHolders =
     bool('autoRefreshHolders') ?? result.autoRefreshHolders;
   // A zero budget or holder count would make every scan empty: keep defaults.
+  // Above the helper's maximum every scan would be refused: use its maximum.
   const budget = num('scanBudgetSeconds');
   if (budget !== undefined && budget > 0) {
-    result.scanBudgetSeconds = budget;
+    result.scanBudgetSeconds = Math.min(budget, MAX_SCAN_BUDGET_S);
   }
   const holders = Math.floor(num('maxHolders') ?? 0);
   if (holders >= 1) {
-    result.maxHolders = holders;
+    result.maxHolders = Math.min(holders, MAX_MAX_HOLDERS);
   }
   result.liveReadings = bool('liveReadings') ?? result.liveReadings;
   // 0 % would warn all the time and over 100 % never: keep the default.

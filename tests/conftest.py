@@ -9,12 +9,34 @@ from pathlib import Path
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
+from kernel_helpers import ProtocolChecks
 from traitlets.config import Config
 
 from memory_doctor.headless.driver import KernelSession
 
 TESTS = Path(__file__).resolve().parent
 NOHELPER_KERNEL = "python3-nohelper"
+
+
+@pytest.fixture(scope="session")
+def protocol_checks() -> Iterator[ProtocolChecks]:
+    """Every Memory Doctor comm message of every kernel session, checked against the schema."""
+    checks = ProtocolChecks()
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        checks.install(monkeypatch)
+        yield checks
+
+
+@pytest.fixture(autouse=True)
+def _protocol_followed(protocol_checks: ProtocolChecks) -> Iterator[None]:
+    """Fail the test during which the helper sent a message that breaks protocol.json."""
+    yield
+    found = protocol_checks.take()
+    if found:
+        pytest.fail(
+            f"{len(found)} message(s) from the helper broke protocol.json; the first:\n{found[0]}",
+            pytrace=False,
+        )
 
 
 @pytest.fixture(scope="module")

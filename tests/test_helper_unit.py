@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
+from protocol_schema import MessageChecker
 
 import memory_doctor
 from memory_doctor.kernel import comm as comm_shim
@@ -33,9 +34,10 @@ from memory_doctor.protocol import (
 
 
 class FakeComm:
-    """Records what the helper sends; lets a test play the front end."""
+    """Records what the helper sends (checked against protocol.json); plays the front end."""
 
-    def __init__(self) -> None:
+    def __init__(self, checker: MessageChecker) -> None:
+        self.checker = checker
         self.comm_id = uuid.uuid4().hex
         self.sent: list[Any] = []
         self.closed = False
@@ -43,8 +45,11 @@ class FakeComm:
         self.close_callback: Any = None
 
     def send(self, data: Any = None, metadata: Any = None, buffers: Any = None) -> None:
-        # What reaches the wire must be plain JSON (no user objects).
-        self.sent.append(json.loads(json.dumps(data, allow_nan=False)))
+        # What reaches the wire must be plain JSON (no user objects), and follow
+        # protocol.json (the manager fixture asserts it).
+        message = json.loads(json.dumps(data, allow_nan=False))
+        self.checker.record(message)
+        self.sent.append(message)
 
     def close(self, data: Any = None, metadata: Any = None, buffers: Any = None) -> None:
         self.closed = True
@@ -59,6 +64,7 @@ class FakeComm:
     def deliver(self, data: Any) -> Any:
         """Send ``data`` as a comm_msg; return the one answer it produced."""
         before = len(self.sent)
+        self.checker.note_request(data)
         self.msg_callback({"content": {"comm_id": self.comm_id, "data": data}, "metadata": {}})
         (answer,) = self.sent[before:]
         return answer
@@ -76,6 +82,8 @@ class RecordingManager:
     def __init__(self) -> None:
         self.targets: dict[str, Any] = {}
         self.registrations = 0
+        #: Every message of every comm is checked against protocol.json.
+        self.checker = MessageChecker()
 
     def register_target(self, target_name: str, f: Any) -> None:
         self.registrations += 1
@@ -89,7 +97,7 @@ class RecordingManager:
             data = {"protocol_version": PROTOCOL_VERSION, "client": "test"}
         if metadata is None:
             metadata = {"version": PROTOCOL_VERSION}
-        comm = FakeComm()
+        comm = FakeComm(self.checker)
         msg = {
             "content": {"comm_id": comm.comm_id, "target_name": COMM_TARGET, "data": data},
             "metadata": metadata,
@@ -107,6 +115,7 @@ def manager() -> Iterator[RecordingManager]:
     previous = comm_shim.use_manager(fake)
     yield fake
     comm_shim.use_manager(previous)
+    fake.checker.assert_clean()
 
 
 @pytest.fixture

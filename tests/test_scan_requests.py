@@ -19,25 +19,29 @@ from typing import Any
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
+from protocol_schema import MessageChecker, validate_kernel_message
 from tornado.ioloop import IOLoop
 
 import memory_doctor
 from memory_doctor.kernel import comm as comm_shim
 from memory_doctor.kernel import extension, runner
-from memory_doctor.protocol import COMM_TARGET, PROTOCOL_VERSION
+from memory_doctor.protocol import COMM_TARGET, PROTOCOL_VERSION, SCAN_OVERRUN_S
 
 # --------------------------------------------------------------------------- fakes
 
 
 class FakeComm:
-    def __init__(self) -> None:
+    def __init__(self, checker: MessageChecker) -> None:
         self.comm_id = uuid.uuid4().hex
         self.sent: list[Any] = []
         self.msg_callback: Any = None
         self.close_callback: Any = None
+        self.checker = checker
 
     def send(self, data: Any = None, metadata: Any = None, buffers: Any = None) -> None:
-        self.sent.append(json.loads(json.dumps(data, allow_nan=False)))  # plain JSON only
+        message = json.loads(json.dumps(data, allow_nan=False))  # plain JSON only
+        self.checker.record(message)  # protocol.json; the manager fixture asserts
+        self.sent.append(message)
 
     def close(self, data: Any = None, metadata: Any = None, buffers: Any = None) -> None:
         pass
@@ -51,6 +55,7 @@ class FakeComm:
     def push(self, data: Any) -> list[Any]:
         """Deliver ``data``; return everything sent in answer (maybe nothing yet)."""
         before = len(self.sent)
+        self.checker.note_request(data)
         self.msg_callback({"content": {"comm_id": self.comm_id, "data": data}, "metadata": {}})
         return self.sent[before:]
 
@@ -64,6 +69,8 @@ class FakeComm:
 class Manager:
     def __init__(self) -> None:
         self.targets: dict[str, Any] = {}
+        #: Every message of every comm is checked against protocol.json.
+        self.checker = MessageChecker()
 
     def register_target(self, target_name: str, f: Any) -> None:
         self.targets[target_name] = f
@@ -72,7 +79,7 @@ class Manager:
         return self.targets.pop(target_name)
 
     def open(self) -> FakeComm:
-        comm = FakeComm()
+        comm = FakeComm(self.checker)
         msg = {
             "content": {
                 "comm_id": comm.comm_id,
@@ -196,6 +203,7 @@ def manager() -> Iterator[Manager]:
     previous = comm_shim.use_manager(fake)
     yield fake
     comm_shim.use_manager(previous)
+    fake.checker.assert_clean()
 
 
 @pytest.fixture
@@ -460,6 +468,52 @@ def test_a_scan_asked_for_during_a_cell_waits_for_it(doctor, manager, engine, io
     run_on(io_loop, scenario)
     assert len(engine.scans) == 1
     assert comm.replies("s")[0]["result"]["scan"]["complete"] is True
+
+
+@pytest.mark.parametrize("ending", ["cancelled", "cell_ran"])
+def test_a_scan_that_never_started_has_every_section_empty(
+    doctor, manager, io_loop, monkeypatch, ending
+):
+    """Queued behind a cell, then cancelled or given up on (``cell_ran``): a 1.2 result
+    with empty resources and suggestions and unknown findings, and no post-scan advice:
+    nothing was scanned, and the cell it waited for may still run."""
+    engine = doctor.runner.scan_factory
+    monkeypatch.setattr(doctor.runner, "is_cell_running", lambda: True)
+    advised: list[Any] = []
+
+    def advice(raw: Any, holders: list[Any], stopped: str | None) -> dict[str, Any]:
+        advised.append(stopped)
+        return no_advice(raw, holders, stopped)
+
+    monkeypatch.setattr(doctor.runner, "advice", advice)
+    comm = manager.open()
+
+    async def scenario() -> None:
+        comm.push({"type": "scan", "request_id": "s", "budget_s": 1})
+        assert doctor.runner.running == "s"
+        if ending == "cancelled":
+            answers = comm.push({"type": "cancel", "request_id": "c", "target": "s"})
+            # The scan's own reply first, then the cancel's.
+            assert [a["request_id"] for a in answers] == ["s", "c"]
+            assert answers[1]["result"] == {"cancelled": True}
+        else:
+            engine.clock.now += 1 + SCAN_OVERRUN_S + 0.5  # never a quiet moment
+        await until(idle(doctor))
+
+    run_on(io_loop, scenario)
+    (reply,) = comm.replies("s")
+    validate_kernel_message(reply, "scan")
+    assert reply["result"] == {
+        "scan": {"duration_s": 0.0, "objects_visited": 0, "complete": False, "stopped": ending},
+        "rss": reply["result"]["rss"],
+        "attributed_bytes": 0,
+        "unattributed_bytes": reply["result"]["rss"],
+        "holders": [],
+        "resources": [],
+        "findings": NO_FINDINGS,
+        "suggestions": [],
+    }
+    assert engine.scans == [] and advised == []
 
 
 def test_progress_is_sent_at_most_every_quarter_second(shell, doctor, manager, engine, io_loop):

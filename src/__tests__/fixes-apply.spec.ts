@@ -12,7 +12,7 @@ import {
   describeTargets,
   insertCellBelow
 } from '../panels/fixes';
-import { normalizeFixResult } from '../replies';
+import { decodeFixResult, FIX_REPLY_TIMEOUT_S, FIX_WAIT_S } from '../protocol';
 import { flush } from './fakes';
 import {
   answerFix,
@@ -232,8 +232,8 @@ describe('applying a suggestion', () => {
 });
 
 describe('a fix clicked while a cell runs', () => {
-  /** The helper's wait for a running cell (FIX_WAIT_S, 600 s), in ms. */
-  const HELPER_WAIT_MS = 600_000;
+  /** The helper's wait for a running cell, in ms. */
+  const HELPER_WAIT_MS = FIX_WAIT_S * 1000;
 
   afterEach(() => {
     jest.useRealTimers();
@@ -294,6 +294,22 @@ describe('a fix clicked while a cell runs', () => {
     await flush();
     expect(outcome(harness)?.textContent).toContain(
       'Not applied: big changed.'
+    );
+  });
+
+  it('shows a reply that comes after minutes, within FIX_REPLY_TIMEOUT_S, as applied', async () => {
+    const harness = await panelHarness();
+    await showScan(harness, makeFixScan());
+    jest.useFakeTimers();
+    button(harness, /^Apply: Delete/).click();
+    await flush();
+    jest.advanceTimersByTime(FIX_REPLY_TIMEOUT_S * 1000 - 1000);
+    await flush();
+    expect(outcome(harness)).toBeNull();
+    answerFix(harness.comm(), { result: makeFixResult() });
+    await flush();
+    expect(outcome(harness)?.querySelector('.jp-mod-result')?.textContent).toBe(
+      'Freed 1.2 GB (estimated 1.2 GB)'
     );
   });
 
@@ -428,26 +444,30 @@ describe('describeTargets', () => {
   });
 });
 
-describe('normalizeFixResult', () => {
-  it('fills missing figures from the suggestion and never goes negative', () => {
-    const suggestion = makeSuggestion();
+describe('a malformed fix result', () => {
+  it('is rejected, naming the field, and shown as a failure', async () => {
+    const { measured_freed_bytes, ...partial } = makeFixResult();
+    expect(measured_freed_bytes).toBeGreaterThan(0);
+    expect(() => decodeFixResult(partial)).toThrow(
+      'FixResult.measured_freed_bytes: expected an integer ≥ 0, got nothing (missing)'
+    );
     expect(
-      normalizeFixResult(
-        { measured_freed_bytes: -5, explanation: '', action: 'nonsense' },
-        suggestion
-      )
-    ).toEqual({
-      suggestion_id: 's1',
-      action: 'delete_holder',
-      estimated_freed_bytes: 1_200_000_000,
-      measured_freed_bytes: 0,
-      rss_before: 0,
-      rss_after: 0,
-      explanation: null
-    });
-    expect(
-      normalizeFixResult({ estimated_freed_bytes: null }, suggestion)
-        .estimated_freed_bytes
-    ).toBeNull();
+      decodeFixResult(makeFixResult({ estimated_freed_bytes: null }))
+    ).toEqual(makeFixResult({ estimated_freed_bytes: null }));
+
+    const harness = await panelHarness();
+    await showScan(harness, makeFixScan());
+    button(harness, /^Apply: Delete/).click();
+    await flush();
+    const error = jest.spyOn(console, 'error').mockImplementation(() => {});
+    answerFix(harness.comm(), { result: partial });
+    await flush();
+    expect(error).toHaveBeenCalledWith(
+      expect.stringContaining('apply_fix result.measured_freed_bytes')
+    );
+    error.mockRestore();
+    const box = outcome(harness)!;
+    expect(box.classList).toContain('jp-mod-failed');
+    expect(box.textContent).toContain('malformed apply_fix reply');
   });
 });

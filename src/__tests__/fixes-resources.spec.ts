@@ -4,8 +4,7 @@ import {
   garbageText,
   resourceKindLabel
 } from '../panels/fixes/resources';
-import { normalizeScanResult } from '../panels/holders/validate';
-import { RESOURCE_KINDS } from '../protocol';
+import { decodeScanResult, RESOURCE_KINDS } from '../protocol';
 import { flush } from './fakes';
 import {
   IPanelHarness,
@@ -335,43 +334,51 @@ describe('escaping user data', () => {
   });
 });
 
-describe('normalizing resources and findings', () => {
-  it('drops resources without an id, of an unknown kind or repeated, and fills gaps', () => {
-    const result = normalizeScanResult({
-      ...makeScanResult([]),
-      resources: [
-        { id: 'r1', kind: 'file', detail: 5, held_by: ['f', null] },
-        { id: 'r1', kind: 'socket' },
-        { id: 'r2', kind: 'warp_core' },
-        { kind: 'file' },
-        null
-      ],
-      findings: {
-        open_fds: 'many',
-        threads: 3,
-        children: -1,
-        cyclic_garbage: { objects: 5 },
-        allocator_gap: { bytes: 'x', malloc_trim: 1 }
-      }
-    });
-    expect(result.resources).toEqual([
+describe('decoding resources and findings', () => {
+  it('drops a resource that does not decode, or repeats an id, and says where', () => {
+    const dropped: string[] = [];
+    const result = decodeScanResult(
       {
-        id: 'r1',
-        kind: 'file',
-        label: 'r1',
-        detail: '',
-        held_by: ['f'],
-        cell_id: null,
-        execution_count: null,
-        note: null
-      }
+        ...makeFixScan(),
+        resources: [
+          makeResource(),
+          makeResource({ kind: 'socket' }),
+          makeResource({ id: 'r2', kind: 'warp_core' as any }),
+          makeResource({ id: 'r3', detail: 5 as any }),
+          { ...makeResource({ id: 'r4' }), held_by: ['f', null] },
+          null
+        ]
+      },
+      { onDrop: error => dropped.push(error.message) }
+    );
+    expect(result.resources).toEqual([makeResource()]);
+    expect(dropped).toEqual([
+      'ScanResult.resources[1].id: expected an id not used before in this list, got "r1"',
+      expect.stringMatching(
+        /^ScanResult\.resources\[2\]\.kind: expected one of "file", /
+      ),
+      'ScanResult.resources[3].detail: expected a string of at most 200 characters, got 5',
+      'ScanResult.resources[4].held_by[1]: expected a string, got null',
+      'ScanResult.resources[5]: expected an object, got null'
     ]);
-    expect(result.findings).toEqual({
-      open_fds: null,
-      threads: 3,
-      children: null,
-      cyclic_garbage: null,
-      allocator_gap: { bytes: null, malloc_trim: false }
-    });
+  });
+
+  it('rejects findings that do not decode, naming the figure', () => {
+    expect(() =>
+      decodeScanResult({
+        ...makeFixScan(),
+        findings: makeFindings({ open_fds: 'many' as any })
+      })
+    ).toThrow(
+      'ScanResult.findings.open_fds: expected null or an integer ≥ 0, got "many"'
+    );
+    expect(() =>
+      decodeScanResult({
+        ...makeFixScan(),
+        findings: makeFindings({ cyclic_garbage: { objects: 5 } as any })
+      })
+    ).toThrow(
+      'ScanResult.findings.cyclic_garbage.bytes: expected an integer ≥ 0, got nothing (missing)'
+    );
   });
 });

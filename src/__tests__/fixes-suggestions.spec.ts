@@ -8,8 +8,7 @@ import {
   suggestionPlace,
   suggestionTitle
 } from '../panels/fixes';
-import { normalizeScanResult } from '../panels/holders/validate';
-import { FIX_ACTIONS } from '../protocol';
+import { decodeScanResult, FIX_ACTIONS } from '../protocol';
 import {
   IPanelHarness,
   makeFixResult,
@@ -365,37 +364,38 @@ describe('SuggestionsSection in the panel', () => {
   });
 });
 
-describe('normalizing suggestions', () => {
-  it('drops unknown actions, ids missing or repeated, and asks first unless told otherwise', () => {
-    const result = normalizeScanResult({
-      ...makeScanResult([]),
-      suggestions: [
-        { id: 's1', action: 'delete_holder', targets: ['a', 3], reason: 7 },
-        { id: 's1', action: 'gc_collect' },
-        { id: 's2', action: 'format_disk' },
-        { action: 'gc_collect' },
-        { id: 's3', action: 'gc_collect', destructive: false },
-        'nonsense'
-      ]
-    });
-    expect(result.suggestions).toEqual([
+describe('decoding suggestions', () => {
+  it('drops unknown actions, repeated ids and missing fields, and says where', () => {
+    const dropped: string[] = [];
+    const { destructive, ...undecided } = makeSuggestion({ id: 's4' });
+    const result = decodeScanResult(
       {
-        id: 's1',
-        action: 'delete_holder',
-        targets: ['a'],
-        code: '',
-        estimated_freed_bytes: null,
-        reason: '',
-        destructive: true,
-        holder_id: null,
-        resource_id: null
+        ...makeFixScan(),
+        suggestions: [
+          makeSuggestion(),
+          makeSuggestion({ action: 'gc_collect' }),
+          makeSuggestion({ id: 's2', action: 'format_disk' as any }),
+          makeSuggestion({ id: 's3', targets: ['a', 3 as any] }),
+          // A missing `destructive` is not read as either: no button at all.
+          undecided,
+          'nonsense'
+        ]
       },
-      expect.objectContaining({ id: 's3', destructive: false })
+      { onDrop: error => dropped.push(error.path) }
+    );
+    expect(destructive).toBe(true);
+    expect(result.suggestions).toEqual([makeSuggestion()]);
+    expect(dropped).toEqual([
+      'ScanResult.suggestions[1].id',
+      'ScanResult.suggestions[2].action',
+      'ScanResult.suggestions[3].targets[1]',
+      'ScanResult.suggestions[4].destructive',
+      'ScanResult.suggestions[5]'
     ]);
   });
 
   it('leaves suggestions, resources and findings out for a 1.1 result', () => {
-    const result = normalizeScanResult(makeScanResult([]));
+    const result = decodeScanResult(makeScanResult([]));
     expect('suggestions' in result).toBe(false);
     expect('resources' in result).toBe(false);
     expect('findings' in result).toBe(false);

@@ -5,7 +5,7 @@ import { FixModel } from '../panels/fixes/model';
 import { HoldersModel } from '../panels/holders/model';
 import { ScanModel } from '../panels/holders/scan';
 import type { MemoryDoctorService } from '../service';
-import { normalizeScanResult } from '../panels/holders/validate';
+import { decodeScanResult } from '../protocol';
 import { MemoryDoctorSettings } from '../settings';
 import { flush } from './fakes';
 import {
@@ -408,37 +408,43 @@ describe('scanning: the service writes the scans', () => {
   });
 });
 
-describe('normalizeScanResult', () => {
-  it('drops malformed holders and fills missing fields', () => {
-    const result = normalizeScanResult({
-      scan: { complete: true, stopped: null, duration_s: 'x' },
-      rss: -5,
-      holders: [
-        null,
-        { id: 'x' }, // no names
-        { id: 'y', labels: ['a', 3], retained_bytes: 'lots' },
-        { id: 'y', roots: [{ label: 'b', kind: 'bogus' }] }
-      ]
-    });
-    expect(result.rss).toBe(0);
-    expect(result.scan.duration_s).toBe(0);
-    expect(result.holders.map(h => [h.id, h.labels])).toEqual([
-      ['y', ['a']],
-      ['y#2', ['b']]
+describe('decoding a scan result', () => {
+  it('drops a holder that does not decode or repeats an id, and says where', () => {
+    const dropped: string[] = [];
+    const result = decodeScanResult(
+      makeScanResult([makeHolder({ id: 'a' })], {
+        holders: [
+          makeHolder({ id: 'a' }),
+          null as any,
+          makeHolder({ id: 'x', labels: [], roots: [] }),
+          makeHolder({ id: 'y', retained_bytes: 'lots' as any }),
+          makeHolder({ id: 'z', kind: 'bogus' as any }),
+          makeHolder({ id: 'a', labels: ['b'] })
+        ]
+      }),
+      { onDrop: error => dropped.push(error.message) }
+    );
+    expect(result.holders.map(h => h.id)).toEqual(['a']);
+    expect(dropped).toEqual([
+      'ScanResult.holders[1]: expected an object, got null',
+      'ScanResult.holders[2].labels: expected an array of at least 1 items, got an array of 0',
+      'ScanResult.holders[3].retained_bytes: expected an integer ≥ 0, got "lots"',
+      expect.stringMatching(
+        /^ScanResult\.holders\[4\]\.kind: expected one of "variable", /
+      ),
+      'ScanResult.holders[5].id: expected an id not used before in this list, got "a"'
     ]);
-    expect(result.holders[0]).toMatchObject({
-      retained_bytes: 0,
-      composition: [],
-      execution_count: null,
-      kind: 'variable'
-    });
   });
 
-  it('treats anything but an explicit complete as partial', () => {
-    expect(normalizeScanResult({}).scan.complete).toBe(false);
-    expect(
-      normalizeScanResult({ scan: { complete: true, stopped: 'budget' } }).scan
-        .complete
-    ).toBe(false);
+  it('rejects a result whose summary or totals do not decode', () => {
+    expect(() =>
+      decodeScanResult(makeScanResult([], {}, { duration_s: 'x' as any }))
+    ).toThrow('ScanResult.scan.duration_s: expected a number ≥ 0, got "x"');
+    expect(() => decodeScanResult(makeScanResult([], { rss: -5 }))).toThrow(
+      'ScanResult.rss: expected an integer ≥ 0, got -5'
+    );
+    expect(() => decodeScanResult({})).toThrow(
+      'ScanResult.scan: expected an object, got nothing (missing)'
+    );
   });
 });

@@ -203,15 +203,53 @@ describe('messages', () => {
     expect(model.rss).toBe(4242);
   });
 
-  it('ignores malformed and unknown messages, warning once', async () => {
+  it('ignores malformed and unknown messages, warning once for each problem, naming its path', async () => {
     const { kernel, model } = await setupReady();
     const comm = kernel.lastComm();
-    comm.receive({ type: 'cell_measured', record: { cell_id: 'x' } });
-    comm.receive({ type: 'frobnicate' });
-    comm.receive('not an object');
+    for (let i = 0; i < 2; i++) {
+      comm.receive({ type: 'cell_measured', record: { cell_id: 'x' } });
+      comm.receive({ type: 'frobnicate' });
+      comm.receive('not an object');
+    }
     expect(model.status.kind).toBe('ready');
     expect([...model.cellIds()]).toEqual([]);
-    expect(warn).toHaveBeenCalledTimes(1);
+    expect(warn.mock.calls.map(call => call[0])).toEqual([
+      'Memory Doctor: Ignoring a malformed message from the kernel helper: KernelMessage.record.execution_count: expected an integer ≥ 0, got nothing (missing)',
+      'Memory Doctor: Ignoring a "frobnicate" message: the kernel helper is newer than this front end.',
+      'Memory Doctor: Ignoring a malformed message from the kernel helper: KernelMessage: expected an object, got "not an object"'
+    ]);
+  });
+
+  it('fails a request at once when its reply is malformed', async () => {
+    const { client, kernel } = await setupReady();
+    const error = jest.spyOn(console, 'error').mockImplementation(() => {});
+    const pending = client.request('get_rss', {});
+    const { request_id } = kernel.lastComm().lastRequest();
+    kernel.lastComm().receive({
+      type: 'reply',
+      request_id,
+      ok: false,
+      error: { code: 'some_newer_code', message: 'no' }
+    });
+    await expect(pending).rejects.toMatchObject({
+      code: 'bad_reply',
+      message: expect.stringContaining('KernelMessage.error.code')
+    });
+    const second = client.request('get_rss', {});
+    kernel.lastComm().receive({
+      type: 'reply',
+      request_id: kernel.lastComm().lastRequest().request_id,
+      ok: true,
+      result: { rss: 'lots', peak_rss: 1 }
+    });
+    await expect(second).rejects.toMatchObject({
+      code: 'bad_reply',
+      message: expect.stringContaining(
+        'get_rss result.rss: expected an integer ≥ 0, got "lots"'
+      )
+    });
+    expect(error).toHaveBeenCalledTimes(2);
+    error.mockRestore();
   });
 
   it('goes to an error state when the kernel closes the comm', async () => {

@@ -2,6 +2,12 @@ import type { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { Signal } from '@lumino/signaling';
 
 import {
+  DEFAULT_MAX_HOLDERS,
+  DEFAULT_SCAN_BUDGET_S,
+  MAX_MAX_HOLDERS,
+  MAX_SCAN_BUDGET_S
+} from '../protocol';
+import {
   DEFAULT_SETTINGS,
   MemoryDoctorSettings,
   readSettings
@@ -47,6 +53,21 @@ describe('readSettings', () => {
       expect(typeof property.title).toBe('string');
       expect(typeof property.description).toBe('string');
     }
+  });
+
+  it('allows no more than the helper accepts, and defaults to its defaults', () => {
+    const { scanBudgetSeconds, maxHolders } = schema.properties;
+    expect(maxHolders.maximum).toBe(MAX_MAX_HOLDERS);
+    expect(maxHolders.default).toBe(DEFAULT_MAX_HOLDERS);
+    expect(scanBudgetSeconds.maximum).toBe(MAX_SCAN_BUDGET_S);
+    expect(scanBudgetSeconds.default).toBe(DEFAULT_SCAN_BUDGET_S);
+    // A composite from elsewhere than the registry is capped too.
+    const settings = readSettings({
+      maxHolders: 20000,
+      scanBudgetSeconds: 1000
+    });
+    expect(settings.maxHolders).toBe(MAX_MAX_HOLDERS);
+    expect(settings.scanBudgetSeconds).toBe(MAX_SCAN_BUDGET_S);
   });
 });
 

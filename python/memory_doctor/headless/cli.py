@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Final, TextIO
 
 from ..format import format_bytes
-from ..protocol import FIX_WAIT_S, LEAK_MIN_RUNS, MAX_BUDGET_S, SCAN_REPLY_GRACE_S
+from ..protocol import FIX_REPLY_TIMEOUT_S, LEAK_MIN_RUNS, MAX_SCAN_BUDGET_S
 from . import report
 from .report import STATUS_ERROR, STATUS_NOT_RUN, STATUS_OK
 
@@ -44,9 +44,8 @@ _PREFIX_POWER: Final = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5}
 #: Threshold option dest -> report threshold name; the names match, kept explicit for grep.
 _THRESHOLD_OPTIONS: Final = ("max_peak", "max_delta", "max_rss")
 
-#: Default ``--scan-budget``; the largest is the helper's own limit.
+#: Default ``--scan-budget``; the largest is the helper's own, ``MAX_SCAN_BUDGET_S``.
 DEFAULT_SCAN_BUDGET_S: Final = 30.0
-MAX_SCAN_BUDGET_S: Final = MAX_BUDGET_S
 
 
 class BadInputError(Exception):
@@ -604,7 +603,7 @@ def _run_scan(session: Any, budget: float, outcome: RunOutcome, console: _Consol
 
     console.progress(f"{PROG}: scanning what holds memory (budget {budget:g} s)")
     try:
-        outcome.scan_result = session.scan(budget_s=budget, timeout=budget + SCAN_REPLY_GRACE_S)
+        outcome.scan_result = session.scan(budget_s=budget)  # waits as long as the helper may
     except KeyboardInterrupt:
         outcome.interrupted = True
         outcome.scan_error = "interrupted"
@@ -638,8 +637,8 @@ def _run_fixes(session: Any, budget: float, outcome: RunOutcome, console: _Conso
             request_id = session.send_request(
                 "apply_fix", suggestion_id=sid, action=sug.get("action"), targets=targets
             )
-            # As long as the helper may wait for a quiet moment, plus a reply's grace.
-            reply = session.wait_reply(request_id, timeout=FIX_WAIT_S + SCAN_REPLY_GRACE_S)
+            # As long as the helper may wait for a quiet moment, plus the fix and the trip.
+            reply = session.wait_reply(request_id, timeout=FIX_REPLY_TIMEOUT_S)
         except KeyboardInterrupt:
             outcome.interrupted = True
             return
@@ -659,9 +658,7 @@ def _run_fixes(session: Any, budget: float, outcome: RunOutcome, console: _Conso
             )
     console.progress(f"{PROG}: scanning again after {len(fixes)} fixes")
     try:
-        outcome.after_fix_result = session.scan(
-            budget_s=budget, timeout=budget + SCAN_REPLY_GRACE_S
-        )
+        outcome.after_fix_result = session.scan(budget_s=budget)
     except KeyboardInterrupt:
         outcome.interrupted = True
     except (MemoryDoctorError, TimeoutError) as exc:

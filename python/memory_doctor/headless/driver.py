@@ -59,7 +59,7 @@ from typing import Any, Callable
 from ..protocol import (
     BOOTSTRAP_CODE,
     COMM_TARGET,
-    DEFAULT_BUDGET_S,
+    DEFAULT_SCAN_BUDGET_S,
     ERR_PROTOCOL_MISMATCH,
     MSG_CELL_MEASURED,
     MSG_ERROR,
@@ -68,7 +68,7 @@ from ..protocol import (
     MSG_SCAN_PROGRESS,
     PROTOCOL_VERSION,
     REQ_SCAN,
-    SCAN_REPLY_GRACE_S,
+    scan_reply_timeout_s,
 )
 from .errors import (
     CommError,
@@ -571,9 +571,10 @@ class KernelSession:
         """Ask the helper what holds memory; return the ``scan`` reply's ``result``.
 
         ``progress`` is called with each ``scan_progress`` message. ``timeout``
-        defaults to the budget (the helper's default, ``DEFAULT_BUDGET_S``) plus
-        ``SCAN_REPLY_GRACE_S``. Raises :class:`CommError` if the helper refuses or
-        fails the scan, TimeoutError or KernelDiedError.
+        defaults to as long as the helper may take for the budget (the helper's
+        default, ``DEFAULT_SCAN_BUDGET_S``): ``scan_reply_timeout_s``. Raises
+        :class:`CommError` if the helper refuses or fails the scan, TimeoutError
+        or KernelDiedError.
         """
         params: dict[str, Any] = {}
         if budget_s is not None:
@@ -581,7 +582,8 @@ class KernelSession:
         if max_holders is not None:
             params["max_holders"] = max_holders
         if timeout is None:
-            timeout = (budget_s if budget_s is not None else DEFAULT_BUDGET_S) + SCAN_REPLY_GRACE_S
+            budget = budget_s if budget_s is not None else DEFAULT_SCAN_BUDGET_S
+            timeout = scan_reply_timeout_s(budget)
         request_id = self.send_request(REQ_SCAN, **params)
         reply = self.wait_reply(request_id, timeout=timeout, progress=progress)
         if not reply.get("ok"):

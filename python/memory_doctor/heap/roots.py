@@ -84,7 +84,7 @@ _MODULE_DUNDERS: Final = frozenset(
 )
 #: How deep closures of closures (decorators) are followed for roots.
 _MAX_FUNCTION_DEPTH: Final = 4
-_KIND_ORDER: Final = {kind: i for i, kind in enumerate(HOLDER_KINDS)}
+_KIND_ORDER: Final[dict[str, int]] = {kind: i for i, kind in enumerate(HOLDER_KINDS)}
 
 
 @dataclass

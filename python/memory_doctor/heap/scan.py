@@ -239,7 +239,7 @@ class Scan:
         self._max_holders = max(int(max_holders), 0)
         self._progress = progress
         self._clock = clock
-        self._phase = SCAN_PHASES[0]
+        self._phase: str = SCAN_PHASES[0]
         self._finished = False
         self._stop_reason: str | None = None
         self._work_s = 0.0

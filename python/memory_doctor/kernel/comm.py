@@ -7,6 +7,7 @@ the helper independent of ipykernel's and ``comm``'s versions.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Callable, Protocol
 
 from ..log import quiet_logger
@@ -131,7 +132,7 @@ def route_by_sender(comm: Any) -> None:
         _log.debug("cannot set the subshell route", exc_info=True)
 
 
-def send(comm: CommLike, data: dict[str, Any]) -> bool:
+def send(comm: CommLike, data: Mapping[str, Any]) -> bool:
     """Send ``data`` on ``comm``; False (never an exception) if that failed."""
     try:
         comm.send(data)

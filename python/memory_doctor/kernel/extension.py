@@ -42,6 +42,13 @@ from ..protocol import (
     REQ_CONFIGURE,
     REQ_GET_RSS,
     REQ_SCAN,
+    CellRecord,
+    ConfigureResult,
+    GetRssResult,
+    Growth,
+    HelloMessage,
+    KernelConfig,
+    RunningCell,
 )
 from .fixing import Fixing
 from .growth import Census, GrowthTracker, take_census, what_grew
@@ -112,7 +119,7 @@ class MemoryDoctor:
         self._probe: PeakProbe | None = None
         self._heap = HeapTracer()
         self._config: dict[str, Any] = dict(DEFAULT_CONFIG)
-        self._records: deque[dict[str, Any]] = deque(maxlen=MAX_REPLAY_RECORDS)
+        self._records: deque[CellRecord] = deque(maxlen=MAX_REPLAY_RECORDS)
         # Measured cells running right now, on any thread (ipykernel 7 subshells).
         self._active: list[_Frame] = []
         self._provenance = Provenance()
@@ -178,7 +185,7 @@ class MemoryDoctor:
     # -- introspection used by tests and the hello ---------------------------
 
     @property
-    def records(self) -> list[dict[str, Any]]:
+    def records(self) -> list[CellRecord]:
         """A copy of the records held for replay, oldest first."""
         with self._lock:
             return list(self._records)
@@ -328,7 +335,7 @@ class MemoryDoctor:
         elif frame.seen_count is not None:
             self._count_offset = count - frame.seen_count
         growth = self._growth_of(frame, rss_after - rss_before)
-        record = {
+        record: CellRecord = {
             "cell_id": frame.cell_id,
             "execution_count": count,
             "status": "error" if failed else "ok",
@@ -414,7 +421,7 @@ class MemoryDoctor:
             self._growth.skip_type_counts = True  # too many objects to count within budget
         return census
 
-    def _growth_of(self, frame: _Frame, rss_delta: int) -> dict[str, Any] | None:
+    def _growth_of(self, frame: _Frame, rss_delta: int) -> Growth | None:
         """The record's ``growth``; names what grew when this run was watched and grew."""
         before, frame.census = frame.census, None
         try:
@@ -460,7 +467,7 @@ class MemoryDoctor:
 
     # -- the comm server's hello and requests ----------------------------------
 
-    def _hello(self) -> dict[str, Any]:
+    def _hello(self) -> HelloMessage:
         """The ``hello`` a new comm gets (the server holds the lock)."""
         probe = self._probe
         return {
@@ -473,7 +480,7 @@ class MemoryDoctor:
             "platform": sys.platform,
             "pid": os.getpid(),
             "rss": current_rss(),
-            "config": dict(self._config),
+            "config": self._wire_config(),
             "records": list(self._records),
             "memory_limit": memory_limit().as_wire(),
             "malloc_trim": _malloc_trim_available(),
@@ -517,7 +524,8 @@ class MemoryDoctor:
 
     def _request_configure(self, request: Request, reply: Reply) -> None:
         options = {k: v for k, v in request.data.items() if k not in ("type", "request_id")}
-        reply.ok({"config": self._configure(options)})
+        result: ConfigureResult = {"config": self._configure(options)}
+        reply.ok(result)
 
     def _request_get_rss(self, request: Request, reply: Reply) -> None:
         # Extra fields are ignored: a newer MINOR may add optional ones.
@@ -525,7 +533,7 @@ class MemoryDoctor:
         # reading): procfs reads and a slice of a short list only, no lock, no heap.
         probe = self._probe
         rss = current_rss()
-        running = None
+        running: RunningCell | None = None
         active = self._active[:1]  # one C-level slice: safe against the hooks' changes
         if active:
             frame = active[0]
@@ -535,17 +543,24 @@ class MemoryDoctor:
                 "started_at": frame.started_at,
                 "rss_before": frame.rss_before,
             }
-        reply.ok(
-            {
-                "rss": rss,
-                "peak_rss": max(probe.peak(), rss) if probe else rss,
-                "time": time.time(),
-                "memory_limit": memory_limit().as_wire(),
-                "running": running,
-            }
-        )
+        result: GetRssResult = {
+            "rss": rss,
+            "peak_rss": max(probe.peak(), rss) if probe else rss,
+            "time": time.time(),
+            "memory_limit": memory_limit().as_wire(),
+            "running": running,
+        }
+        reply.ok(result)
 
-    def _configure(self, options: dict[str, Any]) -> dict[str, Any]:
+    def _wire_config(self) -> KernelConfig:
+        """The configuration as the protocol sends it."""
+        config = self._config
+        return {
+            "tracemalloc": bool(config["tracemalloc"]),
+            "leak_threshold_bytes": int(config["leak_threshold_bytes"]),
+        }
+
+    def _configure(self, options: dict[str, Any]) -> KernelConfig:
         """Validate every option first, then apply them; return the whole config."""
         unknown = sorted(str(k)[:MAX_ID_CHARS] for k in options if k not in DEFAULT_CONFIG)
         if unknown:
@@ -565,7 +580,7 @@ class MemoryDoctor:
                 else:
                     self._heap.disable()
             self._config.update(options)
-            return dict(self._config)
+            return self._wire_config()
 
 
 def _failed(result: Any) -> bool:

@@ -36,16 +36,24 @@ from typing import Any, Final
 
 from ..format import format_bytes
 from ..log import quiet_logger
-from ..protocol import LEAK_MIN_RUNS
+from ..protocol import (
+    GROWTH_CENSUS_BUDGET_S,
+    GROWTH_HISTORY_RUNS,
+    GROWTH_MAX_LABELS,
+    GROWTH_MIN_RUNS,
+    GROWTH_MIN_VARIABLE_BYTES,
+    LEAK_MIN_RUNS,
+    Growth,
+)
 
 _log = quiet_logger(__name__)
 
 #: Runs kept per cell id; ``runs`` counts at most this many.
-HISTORY_RUNS: Final = 64
+HISTORY_RUNS: Final = GROWTH_HISTORY_RUNS
 #: Cell ids remembered (least recently run forgotten first).
 MAX_CELLS: Final = 10_000
 #: Wall-clock budget of one census (variables and type counts together).
-CENSUS_BUDGET_S: Final = 1.0
+CENSUS_BUDGET_S: Final = GROWTH_CENSUS_BUDGET_S
 #: Objects one variable's size estimate may visit; beyond it items count shallowly.
 NODES_PER_VARIABLE: Final = 20_000
 #: Items of one container looked at; the rest are estimated from them.
@@ -53,13 +61,13 @@ SAMPLE_ITEMS: Final = 256
 #: How deep a variable's size estimate follows references.
 MAX_DEPTH: Final = 6
 #: A variable is named when it grew by at least this much during the run.
-MIN_VARIABLE_GROWTH: Final = 64 * 1024
+MIN_VARIABLE_GROWTH: Final = GROWTH_MIN_VARIABLE_BYTES
 #: A library or builtin type is named when its live count grew by at least this
 #: many (IPython's own bookkeeping adds a few objects per cell); a class
 #: defined in the notebook (``__main__``) is named for any growth.
 MIN_TYPE_GROWTH: Final = 1000
 #: Labels reported per run.
-MAX_LABELS: Final = 8
+MAX_LABELS: Final = GROWTH_MAX_LABELS
 
 #: Reached from a variable, these are code or shared machinery, not its data.
 _CENSUS_WALLS: Final = frozenset(
@@ -337,7 +345,7 @@ class GrowthTracker:
         rss_delta: int,
         threshold: int,
         what: list[str] | None = None,
-    ) -> dict[str, Any] | None:
+    ) -> Growth | None:
         """Record one run; return the record's ``growth`` (``None`` unless it grew twice or more).
 
         ``what`` names what grew during this run, when it was watched.
@@ -355,11 +363,11 @@ class GrowthTracker:
             deltas.append(int(rss_delta))
             streak = self._streak(deltas, threshold)
         runs = len(streak)
-        if runs < 2:
+        if runs < GROWTH_MIN_RUNS:
             return None
         return {
             "runs": runs,
             "growth_per_run_bytes": sum(streak) // runs,
             "flagged": runs >= LEAK_MIN_RUNS,
-            "what_grew": list(what or []),
+            "what_grew": list(what or [])[:GROWTH_MAX_LABELS],
         }

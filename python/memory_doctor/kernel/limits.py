@@ -31,9 +31,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from ..log import quiet_logger
+from ..protocol import LimitSource
+from ..protocol import MemoryLimit as WireMemoryLimit
 
 _log = quiet_logger(__name__)
 
@@ -57,11 +59,11 @@ class MemoryLimit:
     """A limit in bytes (``None`` when unknown) and where it came from."""
 
     bytes: int | None
-    source: str
+    source: LimitSource
     #: The file the cgroup limit was read from (for logs and the CLI), or None.
     path: str | None = None
 
-    def as_wire(self) -> dict[str, Any]:
+    def as_wire(self) -> WireMemoryLimit:
         """The protocol's ``memory_limit`` object: ``{"bytes", "source"}``."""
         return {"bytes": self.bytes, "source": self.source}
 
@@ -203,7 +205,7 @@ def _smallest_up_to(
     return best, best_path
 
 
-def _cgroup_limit(root: str) -> tuple[int, str, str] | None:
+def _cgroup_limit(root: str) -> tuple[int, LimitSource, str] | None:
     """``(bytes, source, file)`` of the tightest cgroup limit, or ``None`` if there is none."""
     v2_path, v1_paths = parse_proc_cgroup(_read_text(_join(root, "/proc/self/cgroup")) or "")
     mounts = parse_mountinfo(_read_text(_join(root, "/proc/self/mountinfo")) or "")
@@ -213,7 +215,7 @@ def _cgroup_limit(root: str) -> tuple[int, str, str] | None:
             _Mount("/", _DEFAULT_MOUNT, 2, frozenset()),
             _Mount("/", os.path.join(_DEFAULT_MOUNT, "memory"), 1, frozenset({"memory"})),
         ]
-    found: list[tuple[int, str, str]] = []
+    found: list[tuple[int, LimitSource, str]] = []
     # v2 first: on a hybrid system the unified mount usually has no memory
     # controller (no memory.max files) and v1 holds the limit.
     for mount in (m for m in mounts if m.version == 2):

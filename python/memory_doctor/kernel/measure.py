@@ -30,7 +30,7 @@ from typing import Protocol
 
 from ..log import quiet_logger
 from ..procmem import KIB, HighWaterMark, StatmReader, current_rss
-from ..protocol import PEAK_NONE, PEAK_RU_MAXRSS, PEAK_VMHWM
+from ..protocol import PEAK_NONE, PEAK_RU_MAXRSS, PEAK_VMHWM, PeakMethod
 
 _log = quiet_logger(__name__)
 
@@ -42,8 +42,8 @@ _RESET_CHECK_SLACK = 8 * 2**20
 class PeakProbe(Protocol):
     """Measures the resident set before a cell and its peak during the cell."""
 
-    #: One of ``_protocol.PEAK_METHODS``.
-    method: str
+    #: How the peak is measured.
+    method: PeakMethod
     #: Whether ``peak_rss`` is the true peak (not a lower bound).
     exact: bool
 
@@ -67,7 +67,7 @@ class PeakProbe(Protocol):
 class VmHWMProbe:
     """Exact peak on Linux: reset ``VmHWM`` through ``clear_refs``, read it after."""
 
-    method = PEAK_VMHWM
+    method: PeakMethod = PEAK_VMHWM
     exact = True
 
     def __init__(self) -> None:
@@ -115,7 +115,7 @@ def _maxrss_bytes() -> int:
 class RuMaxrssProbe:
     """Lifetime high-water mark from ``getrusage``; exact only for new highs."""
 
-    method = PEAK_RU_MAXRSS
+    method: PeakMethod = PEAK_RU_MAXRSS
     exact = False
 
     def __init__(self) -> None:
@@ -146,7 +146,7 @@ class RuMaxrssProbe:
 class NoPeakProbe:
     """No peak source: the peak is the larger of the two RSS readings."""
 
-    method = PEAK_NONE
+    method: PeakMethod = PEAK_NONE
     exact = False
 
     def __init__(self) -> None:

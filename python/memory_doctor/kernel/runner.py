@@ -3,7 +3,7 @@
 A scan walks the whole heap, which takes seconds. Run in one go inside the
 ``scan`` request's handler it would hold the kernel's shell loop, so a
 ``cancel`` or the user's next cell would wait for it. Instead the scan runs in
-slices of ``SLICE_S`` seconds on the kernel's main event loop, and each slice
+slices of ``SCAN_SLICE_S`` seconds on the kernel's main event loop, and each slice
 schedules the next with ``kernel.io_loop.call_later``. Between two slices the
 loop handles whatever shell messages arrived (a ``cancel``, an
 ``execute_request``).
@@ -48,22 +48,26 @@ from typing import TYPE_CHECKING, Any, Callable, Final, Protocol
 from ..log import quiet_logger
 from ..procmem import current_rss
 from ..protocol import (
-    DEFAULT_BUDGET_S,
     DEFAULT_MAX_HOLDERS,
+    DEFAULT_SCAN_BUDGET_S,
     ERR_INTERNAL,
-    MAX_BUDGET_S,
     MAX_ID_CHARS,
     MAX_MAX_HOLDERS,
+    MAX_SCAN_BUDGET_S,
     MSG_SCAN_PROGRESS,
-    OVERRUN_S,
-    PROGRESS_INTERVAL_S,
+    SCAN_OVERRUN_S,
     SCAN_PHASES,
-    SLICE_S,
+    SCAN_PROGRESS_INTERVAL_S,
+    SCAN_SLICE_S,
     STOP_BUDGET,
     STOP_CANCELLED,
     STOP_CELL_RAN,
+    ScanResult,
+    ScanStopped,
+    ScanSummary,
     reply_ok,
 )
+from ..protocol import Findings as WireFindings
 from .provenance import Provenance
 from .server import BadRequest, Reply, Request
 
@@ -84,13 +88,12 @@ _SCAN_FAILED: Final = (
     "The Memory Doctor scan failed; your kernel and its variables are unaffected. "
     "Please report it with the kernel's log."
 )
-_FINDINGS_KEYS: Final = ("open_fds", "threads", "children", "cyclic_garbage", "allocator_gap")
 
 
 class ScanLike(Protocol):
     """The part of ``heap.scan.Scan`` the runner drives."""
 
-    def step(self, slice_s: float = SLICE_S) -> bool:
+    def step(self, slice_s: float = SCAN_SLICE_S) -> bool:
         """Work for about ``slice_s`` seconds; True when finished."""
         ...
 
@@ -130,15 +133,15 @@ def parse_params(data: Mapping[str, Any]) -> tuple[float, int]:
 
     Unknown fields are ignored, as for ``get_rss``: a later MINOR may add some.
     """
-    budget = data.get("budget_s", DEFAULT_BUDGET_S)
+    budget = data.get("budget_s", DEFAULT_SCAN_BUDGET_S)
     if (
         isinstance(budget, bool)
         or not isinstance(budget, (int, float))
         or not math.isfinite(budget)
-        or not 0 < budget <= MAX_BUDGET_S
+        or not 0 < budget <= MAX_SCAN_BUDGET_S
     ):
         raise ScanParamsError(
-            f"'budget_s' must be a number of seconds above 0 and at most {MAX_BUDGET_S:g}; "
+            f"'budget_s' must be a number of seconds above 0 and at most {MAX_SCAN_BUDGET_S:g}; "
             f"got {_show(budget)}."
         )
     holders = data.get("max_holders", DEFAULT_MAX_HOLDERS)
@@ -233,11 +236,7 @@ class ScanAdvice:
         except Exception:
             _log.debug("building suggestions failed", exc_info=True)
             self._keep_fix_table(None)
-            return {
-                "resources": [],
-                "findings": dict.fromkeys(_FINDINGS_KEYS),
-                "suggestions": [],
-            }
+            return {"resources": [], "findings": unknown_findings(), "suggestions": []}
         self._keep_fix_table(built.fix_table)
         return {
             "resources": [wire_resource(r) for r in resources],
@@ -296,7 +295,7 @@ class ScanRunner:
         advice: Advice,
         *,
         scan_factory: ScanFactory = engine_scan,
-        slice_s: float = SLICE_S,
+        slice_s: float = SCAN_SLICE_S,
     ) -> None:
         self._shell_ref = shell_ref
         self._provenance = provenance
@@ -436,7 +435,7 @@ class ScanRunner:
         if not self.is_cell_running():
             self._create(job)
             return self._slice(job)
-        if time.monotonic() - job.queued_at <= job.budget_s + OVERRUN_S:
+        if time.monotonic() - job.queued_at <= job.budget_s + SCAN_OVERRUN_S:
             return WAIT_POLL_S  # a cell is running: start once it is done
         self._finish(job, STOP_CELL_RAN)  # never got a quiet moment
         return None
@@ -449,7 +448,7 @@ class ScanRunner:
         if scan.step(self._slice_s):
             self._finish(job, None)
             return None
-        if time.monotonic() - job.started_at > job.budget_s + OVERRUN_S:
+        if time.monotonic() - job.started_at > job.budget_s + SCAN_OVERRUN_S:
             self._finish(job, STOP_BUDGET)
             return None
         return 0
@@ -460,7 +459,7 @@ class ScanRunner:
             self._create(job)
             scan = job.scan
             while scan is not None and not scan.step(self._slice_s):
-                if time.monotonic() - job.started_at > job.budget_s + OVERRUN_S:
+                if time.monotonic() - job.started_at > job.budget_s + SCAN_OVERRUN_S:
                     self._finish(job, STOP_BUDGET)
                     return
             self._finish(job, None)
@@ -480,7 +479,8 @@ class ScanRunner:
         # is not reported as the user's unattributed memory.
         job.rss = current_rss()
         job.started_at = time.monotonic()
-        job.last_progress = job.started_at - PROGRESS_INTERVAL_S  # the first one goes out at once
+        # The first progress message goes out at once.
+        job.last_progress = job.started_at - SCAN_PROGRESS_INTERVAL_S
         job.scan = self.scan_factory(
             shell.user_ns,
             getattr(shell, "user_ns_hidden", None),
@@ -494,7 +494,7 @@ class ScanRunner:
 
         def progress(phase: str, visited: int, elapsed: float) -> None:
             now = time.monotonic()
-            if not reply.deferrable or now - job.last_progress < PROGRESS_INTERVAL_S:
+            if not reply.deferrable or now - job.last_progress < SCAN_PROGRESS_INTERVAL_S:
                 return
             job.last_progress = now
             reply.progress(
@@ -509,17 +509,20 @@ class ScanRunner:
 
         return progress
 
-    def _finish(self, job: _Job, reason: str | None) -> None:
+    def _finish(self, job: _Job, reason: ScanStopped | None) -> None:
         """End ``job`` (stopping it for ``reason`` if given) and give its reply."""
         scan, job.scan = job.scan, None
         self._job = None
         try:
             if scan is None:
-                raw: dict[str, Any] = _empty_result()
+                # It never started (queued behind a cell): nothing to advise on, and
+                # the cell it waited for may still be running.
+                result = never_started(job.rss or current_rss(), reason)
             else:
                 raw = _stop_and_collect(scan, reason, self._slice_s)
-            del scan  # the engine has dropped its user references; so do we
-            message = reply_ok(job.reply.request_id, self._decorate(raw, job, reason))
+                del scan  # the engine has dropped its user references; so do we
+                result = self._decorate(raw, job, reason)
+            message = reply_ok(job.reply.request_id, result)
         except Exception:
             _log.debug("finishing the scan failed", exc_info=True)
             job.reply.error(ERR_INTERNAL, _SCAN_FAILED)
@@ -545,28 +548,37 @@ class ScanRunner:
             self._job = None
         return scan
 
-    def _decorate(self, raw: Mapping[str, Any], job: _Job, reason: str | None) -> dict[str, Any]:
+    def _decorate(
+        self, raw: Mapping[str, Any], job: _Job, reason: ScanStopped | None
+    ) -> ScanResult:
         """The protocol's result: the engine's, plus RSS, unattributed bytes, provenance
         and the post-scan advice."""
-        scan_info = dict(raw.get("scan") or {})
-        if reason is not None:
-            scan_info["complete"] = False
-            if scan_info.get("stopped") is None:
-                scan_info["stopped"] = reason
+        engine_info = raw.get("scan") or {}
+        stopped = engine_info.get("stopped")
+        if reason is not None and stopped is None:
+            stopped = reason
+        summary: ScanSummary = {
+            "duration_s": engine_info.get("duration_s", 0.0),
+            "objects_visited": engine_info.get("objects_visited", 0),
+            "complete": bool(engine_info.get("complete")) and reason is None,
+            "stopped": stopped,
+        }
         attributed = int(raw.get("attributed_bytes") or 0)
         holders = list(raw.get("holders") or [])
         namespace = getattr(self._shell_ref(), "user_ns", None)
         self._provenance.fill(holders, namespace if isinstance(namespace, Mapping) else None)
         rss = job.rss or current_rss()
-        result = {
-            "scan": scan_info,
+        advice = self.advice(raw, holders, reason)
+        return {
+            "scan": summary,
             "rss": rss,
             "attributed_bytes": attributed,
             "unattributed_bytes": max(rss - attributed, 0),
             "holders": holders,
+            "resources": advice["resources"],
+            "findings": advice["findings"],
+            "suggestions": advice["suggestions"],
         }
-        result.update(self.advice(raw, holders, reason))
-        return result
 
 
 def _stop_and_collect(scan: ScanLike, reason: str | None, slice_s: float) -> dict[str, Any]:
@@ -583,12 +595,34 @@ def _stop_and_collect(scan: ScanLike, reason: str | None, slice_s: float) -> dic
     return scan.result()
 
 
-def _empty_result() -> dict[str, Any]:
-    """The engine's result shape for a scan that never started."""
+def never_started(rss: int, reason: ScanStopped | None) -> ScanResult:
+    """The result of a scan stopped (``reason``) before it started: nothing found, and
+    findings unknown (not measured)."""
     return {
-        "scan": {"duration_s": 0.0, "objects_visited": 0, "complete": False, "stopped": None},
+        "scan": {
+            "duration_s": 0.0,
+            "objects_visited": 0,
+            "complete": False,
+            "stopped": reason or STOP_CANCELLED,
+        },
+        "rss": rss,
         "attributed_bytes": 0,
+        "unattributed_bytes": rss,
         "holders": [],
+        "resources": [],
+        "findings": unknown_findings(),
+        "suggestions": [],
+    }
+
+
+def unknown_findings() -> WireFindings:
+    """Findings that were not measured."""
+    return {
+        "open_fds": None,
+        "threads": None,
+        "children": None,
+        "cyclic_garbage": None,
+        "allocator_gap": None,
     }
 
 
@@ -602,7 +636,9 @@ __all__ = [
     "ScanParamsError",
     "ScanRunner",
     "engine_scan",
+    "never_started",
     "on_loop",
     "parse_params",
+    "unknown_findings",
     "user_namespaces",
 ]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Mapping
 from typing import Any, Callable
 
 from ..log import quiet_logger
@@ -36,6 +37,7 @@ from ..protocol import (
     MAX_REQUEST_BYTES,
     PROTOCOL_VERSION,
     REQUESTS,
+    ErrorCode,
     error_message,
     is_compatible,
     mismatch_message,
@@ -107,11 +109,11 @@ class Reply:
         if self._send is not None and self.comm_id is not None:
             self._send(self.comm_id, message)
 
-    def ok(self, result: dict[str, Any]) -> None:
+    def ok(self, result: Mapping[str, Any]) -> None:
         """Answer with a successful ``reply``."""
         self.send(reply_ok(self.request_id, result))
 
-    def error(self, code: str, message: str) -> None:
+    def error(self, code: ErrorCode, message: str) -> None:
         """Answer with a failed ``reply``."""
         self.send(reply_error(self.request_id, code, message))
 
@@ -168,8 +170,8 @@ class CommServer:
     def __init__(
         self,
         lock: threading.RLock,
-        hello: Callable[[], dict[str, Any]],
-        configure: Callable[[dict[str, Any]], dict[str, Any]],
+        hello: Callable[[], Mapping[str, Any]],
+        configure: Callable[[dict[str, Any]], object],
     ) -> None:
         self._lock = lock
         self._hello = hello

@@ -17,12 +17,5 @@ export type { ScanChange } from './scan';
 export { filterRows, holderSearchText, sortRows } from './sort';
 export { HoldersTable, TABLE_CLASS } from './table';
 export { HoldersTreemap, treemapColumns } from './treemap';
-export {
-  normalizeFindings,
-  normalizeHolder,
-  normalizeResources,
-  normalizeScanResult,
-  normalizeSuggestions
-} from './validate';
 export { HoldersView } from './view';
 export type { HoldersMode } from './view';

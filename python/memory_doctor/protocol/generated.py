@@ -1,0 +1,644 @@
+"""The Memory Doctor wire protocol 1.2: constants and the shapes of what the kernel sends.
+
+GENERATED from protocol.json (sha256 776fd96b1f1e80f5...) by
+scripts/generate-protocol.js; do not edit. Regenerate with `jlpm build:protocol`.
+The TypedDicts are the producer's view: every field is required, as a
+1.2 helper sends it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, Literal, TypedDict, Union
+
+#: sha256 of the protocol.json this module was generated from (tests compare it).
+SCHEMA_SHA256: Final = "776fd96b1f1e80f5342ab6c5663fe1bbb0725b2a90164f8dab16e97261de6156"
+
+# ---------------------------------------------------------------- constants
+
+#: MAJOR.MINOR, versioned separately from the package. A different MAJOR on either side is fatal; a
+#: different MINOR only adds optional fields and message types.
+PROTOCOL_VERSION: Final = "1.2"
+#: The comm target the helper registers.
+COMM_TARGET: Final = "memory_doctor"
+#: The one execute request the front end sends (silent, store_history false) to load the helper.
+BOOTSTRAP_CODE: Final = "%load_ext memory_doctor"
+#: The command shown when the helper is missing from a kernel's environment.
+PIP_INSTALL_HINT: Final = "%pip install jupyterlab-memory-doctor"
+#: Largest request the helper parses, as compact JSON; a larger one is refused with bad_request.
+#: Unit: bytes.
+MAX_REQUEST_BYTES: Final = 65536
+#: Longest request_id, cancel target, suggestion_id or cell_id on the wire. Unit: characters.
+MAX_ID_CHARS: Final = 128
+#: How many records the helper keeps and replays in hello.
+MAX_REPLAY_RECORDS: Final = 2000
+#: The scan budget when a scan request names none (also the panel's default setting). Unit: s.
+DEFAULT_SCAN_BUDGET_S: Final = 5
+#: The largest budget_s a scan request may ask for. Unit: s.
+MAX_SCAN_BUDGET_S: Final = 600
+#: How many of the largest holders a scan returns when the request names no max_holders.
+DEFAULT_MAX_HOLDERS: Final = 500
+#: The largest max_holders a scan request may ask for.
+MAX_MAX_HOLDERS: Final = 10000
+#: Work per scan slice on the kernel's event loop: a cell or a cancel waits at most this long for a
+#: running scan. Unit: s.
+SCAN_SLICE_S: Final = 0.05
+#: Least time between two scan_progress messages of one scan (the first goes out at once). Unit: s.
+SCAN_PROGRESS_INTERVAL_S: Final = 0.25
+#: A scan runs at most budget_s + SCAN_OVERRUN_S; a scan queued behind a running cell waits at most
+#: as long before it replies with stopped: cell_ran. A scan reply can therefore take 2 * (budget_s +
+#: SCAN_OVERRUN_S) plus the result's assembly. Unit: s.
+SCAN_OVERRUN_S: Final = 5
+#: What a front end adds to 2 * (budget_s + SCAN_OVERRUN_S) before it gives up on a scan reply:
+#: assembling the result, findings and suggestions, and the reply's trip. Unit: s.
+SCAN_REPLY_GRACE_S: Final = 60
+#: At most this many composition entries per holder.
+COMPOSITION_TOP: Final = 5
+#: At most this many root labels in a resource's held_by.
+MAX_HELD_BY: Final = 8
+#: A resource's detail is clipped to this length. Unit: characters.
+MAX_RESOURCE_DETAIL_CHARS: Final = 200
+#: Default of the configure option leak_threshold_bytes: the least rss_delta that counts as growth.
+#: Unit: bytes.
+DEFAULT_LEAK_THRESHOLD_BYTES: Final = 1048576
+#: A record's growth is non-null from this many consecutive growing runs of its cell id on.
+GROWTH_MIN_RUNS: Final = 2
+#: growth.flagged is true from this many consecutive growing runs on.
+LEAK_MIN_RUNS: Final = 3
+#: Growth looks at the last this many runs of a cell id at most.
+GROWTH_HISTORY_RUNS: Final = 64
+#: At most this many labels in growth.what_grew.
+GROWTH_MAX_LABELS: Final = 8
+#: A variable is named in what_grew when its estimated size grew by at least this much. Unit: bytes.
+GROWTH_MIN_VARIABLE_BYTES: Final = 65536
+#: Time the helper may spend finding what grew after a watched run; what_grew is empty when it runs
+#: out. Unit: s.
+GROWTH_CENSUS_BUDGET_S: Final = 1
+#: How long the helper waits for a running cell or scan to end before it applies a fix; after that
+#: it refuses the fix (refused) and changes nothing. Unit: s.
+FIX_WAIT_S: Final = 600
+#: At most this many targets in a suggestion and in an apply_fix request.
+MAX_FIX_TARGETS: Final = 1000
+#: Longest target of a suggestion or an apply_fix request. Unit: characters.
+MAX_FIX_TARGET_CHARS: Final = 1000
+#: terminate_process waits this long for the child to exit before it kills it. Unit: s.
+TERMINATE_WAIT_S: Final = 3
+#: How long a front end waits for the reply to configure, get_rss or cancel. Unit: s.
+REQUEST_TIMEOUT_S: Final = 10
+#: What a front end adds to the helper's own waits before it gives up on an apply_fix reply: the fix
+#: itself (gc.collect, closing) and the reply's trip. Unit: s.
+FIX_REPLY_GRACE_S: Final = 60
+#: How long a front end waits for an apply_fix reply: as long as the helper may wait for a running
+#: cell, plus the fix and the trip, so a fix the helper applies is never reported as timed out.
+#: Computed: FIX_WAIT_S + TERMINATE_WAIT_S + FIX_REPLY_GRACE_S. Unit: s.
+FIX_REPLY_TIMEOUT_S: Final = 663
+
+# ---------------------------------------------------------------- enumerations
+
+# How the peak was measured: vmhwm (Linux, exact), ru_maxrss (a lifetime high-water mark: exact only
+# when the cell set a new high, else a lower bound) or none (max of before and after).
+PeakMethod = Literal["vmhwm", "ru_maxrss", "none"]
+PEAK_METHODS: Final[tuple[PeakMethod, ...]] = ("vmhwm", "ru_maxrss", "none")
+PEAK_VMHWM: Final = "vmhwm"
+PEAK_RU_MAXRSS: Final = "ru_maxrss"
+PEAK_NONE: Final = "none"
+
+# Error codes of error messages and failed replies. protocol_mismatch: the MAJOR versions differ or
+# comm_open named none; bad_request: malformed request or invalid parameters; unknown_request: an
+# unknown request type; internal: the helper failed (the kernel keeps working); refused (1.2):
+# apply_fix would not act on what was scanned.
+ErrorCode = Literal["protocol_mismatch", "bad_request", "unknown_request", "internal", "refused"]
+ERROR_CODES: Final[tuple[ErrorCode, ...]] = (
+    "protocol_mismatch",
+    "bad_request",
+    "unknown_request",
+    "internal",
+    "refused",
+)
+ERR_PROTOCOL_MISMATCH: Final = "protocol_mismatch"
+ERR_BAD_REQUEST: Final = "bad_request"
+ERR_UNKNOWN_REQUEST: Final = "unknown_request"
+ERR_INTERNAL: Final = "internal"
+ERR_REFUSED: Final = "refused"
+
+# ok, or error when the cell raised.
+CellStatus = Literal["ok", "error"]
+CELL_STATUSES: Final[tuple[CellStatus, ...]] = ("ok", "error")
+
+# Root kinds of a holder, in the order roots are enumerated.
+HolderKind = Literal[
+    "variable",
+    "output_cache",
+    "closure",
+    "default_arg",
+    "class_attribute",
+    "cache",
+    "traceback",
+    "thread",
+    "generator",
+    "module",
+]
+HOLDER_KINDS: Final[tuple[HolderKind, ...]] = (
+    "variable",
+    "output_cache",
+    "closure",
+    "default_arg",
+    "class_attribute",
+    "cache",
+    "traceback",
+    "thread",
+    "generator",
+    "module",
+)
+
+# Scan phases reported by scan_progress.
+ScanPhase = Literal["roots", "walk", "attribute", "paths"]
+SCAN_PHASES: Final[tuple[ScanPhase, ...]] = ("roots", "walk", "attribute", "paths")
+
+# Why a scan stopped early: its budget ran out, a cancel request, or a cell ran between two slices
+# (the heap changed).
+ScanStopped = Literal["budget", "cancelled", "cell_ran"]
+SCAN_STOPPED: Final[tuple[ScanStopped, ...]] = ("budget", "cancelled", "cell_ran")
+STOP_BUDGET: Final = "budget"
+STOP_CANCELLED: Final = "cancelled"
+STOP_CELL_RAN: Final = "cell_ran"
+
+# Kinds of resources a scan reports.
+ResourceKind = Literal[
+    "file",
+    "socket",
+    "db_connection",
+    "thread",
+    "process",
+    "figure",
+    "pool",
+    "tempdir",
+    "mmap",
+    "h5py_file",
+    "asyncio_task",
+]
+RESOURCE_KINDS: Final[tuple[ResourceKind, ...]] = (
+    "file",
+    "socket",
+    "db_connection",
+    "thread",
+    "process",
+    "figure",
+    "pool",
+    "tempdir",
+    "mmap",
+    "h5py_file",
+    "asyncio_task",
+)
+
+# The fix operations apply_fix can run; nothing else is ever run.
+FixAction = Literal[
+    "delete_holder",
+    "clear_traceback",
+    "copy_view",
+    "cache_clear",
+    "clear_class_attribute",
+    "close_resource",
+    "terminate_process",
+    "close_pool",
+    "close_figures",
+    "cancel_task",
+    "reset_output_cache",
+    "gc_collect",
+    "malloc_trim",
+]
+FIX_ACTIONS: Final[tuple[FixAction, ...]] = (
+    "delete_holder",
+    "clear_traceback",
+    "copy_view",
+    "cache_clear",
+    "clear_class_attribute",
+    "close_resource",
+    "terminate_process",
+    "close_pool",
+    "close_figures",
+    "cancel_task",
+    "reset_output_cache",
+    "gc_collect",
+    "malloc_trim",
+)
+
+# Where memory_limit came from: cgroup_v2 (memory.max), cgroup_v1 (memory.limit_in_bytes), physical
+# (the machine's RAM) or unknown (bytes is then null).
+LimitSource = Literal["cgroup_v2", "cgroup_v1", "physical", "unknown"]
+LIMIT_SOURCES: Final[tuple[LimitSource, ...]] = ("cgroup_v2", "cgroup_v1", "physical", "unknown")
+
+# The type of each KernelMessage.
+KernelMessageType = Literal["hello", "error", "cell_measured", "scan_progress", "reply"]
+KERNEL_MESSAGES: Final[tuple[KernelMessageType, ...]] = (
+    "hello",
+    "error",
+    "cell_measured",
+    "scan_progress",
+    "reply",
+)
+MSG_HELLO: Final = "hello"
+MSG_ERROR: Final = "error"
+MSG_CELL_MEASURED: Final = "cell_measured"
+MSG_SCAN_PROGRESS: Final = "scan_progress"
+MSG_REPLY: Final = "reply"
+
+# The type of each RequestMessage.
+RequestType = Literal["configure", "get_rss", "scan", "cancel", "apply_fix"]
+REQUESTS: Final[tuple[RequestType, ...]] = ("configure", "get_rss", "scan", "cancel", "apply_fix")
+REQ_CONFIGURE: Final = "configure"
+REQ_GET_RSS: Final = "get_rss"
+REQ_SCAN: Final = "scan"
+REQ_CANCEL: Final = "cancel"
+REQ_APPLY_FIX: Final = "apply_fix"
+
+#: The defaults of every KernelConfig option.
+DEFAULT_CONFIG: Final = {"tracemalloc": False, "leak_threshold_bytes": 1048576}
+#: The fields of a CellRecord, in the schema's order.
+RECORD_FIELDS: Final = (
+    "cell_id",
+    "execution_count",
+    "status",
+    "started_at",
+    "duration_s",
+    "rss_before",
+    "rss_after",
+    "rss_delta",
+    "peak_rss",
+    "peak_increase",
+    "peak_method",
+    "gc_collections",
+    "py_heap_delta",
+    "py_heap_peak",
+    "growth",
+)
+
+# ---------------------------------------------------------------- shapes
+
+
+class KernelConfig(TypedDict):
+    """The helper's configuration for this kernel, as in effect."""
+
+    #: Whether records carry tracemalloc figures (py_heap_delta, py_heap_peak).
+    tracemalloc: bool
+    #: The least rss_delta that counts as growth for leak flags.
+    leak_threshold_bytes: int
+
+
+class MemoryLimit(TypedDict):
+    """The memory limit that applies to the kernel."""
+
+    #: The limit, or null when the source is unknown.
+    bytes: int | None
+    source: LimitSource
+
+
+class Growth(TypedDict):
+    """A cell's growth across re-runs: present when the last runs of this cell id each left at
+    least leak_threshold_bytes behind."""
+
+    #: Consecutive growing runs of this cell id, ending with this one.
+    runs: int
+    #: The mean rss_delta of those runs.
+    growth_per_run_bytes: int
+    #: True from LEAK_MIN_RUNS runs on: re-running the cell keeps increasing retained memory.
+    flagged: bool
+    #: What grew during this run: variables as 'name (type) +40.0 MB', then object types as 'type
+    #: +count'; empty unless this run was watched and the census finished in time.
+    what_grew: list[str]
+
+
+class CellRecord(TypedDict):
+    """The measurements of one cell execution."""
+
+    #: ExecutionInfo.cell_id (IPython 8.3 or later), else the execute request's metadata.cellId,
+    #: clipped to MAX_ID_CHARS; null when neither is known.
+    cell_id: str | None
+    #: The cell's execution count.
+    execution_count: int
+    status: CellStatus
+    #: When the cell started, epoch seconds.
+    started_at: float
+    #: How long the cell ran.
+    duration_s: float
+    #: RSS when the cell started.
+    rss_before: int
+    #: RSS when the cell ended.
+    rss_after: int
+    #: rss_after - rss_before (negative when the cell freed memory).
+    rss_delta: int
+    #: The highest RSS during the cell (see peak_method).
+    peak_rss: int
+    #: peak_rss - rss_before.
+    peak_increase: int
+    peak_method: PeakMethod
+    #: Garbage collections, all generations, during the cell.
+    gc_collections: int
+    #: Change of the traced Python heap (tracemalloc option on), else null.
+    py_heap_delta: int | None
+    #: The traced peak above the start (tracemalloc option on), else null.
+    py_heap_peak: int | None
+    #: Growth across re-runs of this cell id, or null.
+    growth: Growth | None
+
+
+class HelloMessage(TypedDict):
+    """Sent once, in answer to comm_open."""
+
+    type: Literal["hello"]
+    #: A MAJOR.MINOR protocol version.
+    protocol_version: str
+    #: The helper package's version.
+    helper_version: str
+    peak_method: PeakMethod
+    #: Whether peaks are exact (vmhwm).
+    peak_exact: bool
+    #: The kernel's Python version, e.g. 3.11.7.
+    python: str
+    #: sys.platform of the kernel.
+    platform: str
+    #: The kernel's process id.
+    pid: int
+    #: The kernel's RSS now (0 if unknown).
+    rss: int
+    config: KernelConfig
+    #: The records the helper holds, oldest first (for example after a page reload).
+    records: list[CellRecord]
+    memory_limit: MemoryLimit
+    #: Whether the malloc_trim fix can run (glibc).
+    malloc_trim: bool
+
+
+class ErrorMessage(TypedDict):
+    """Sent instead of hello when the comm cannot be served (the kernel then closes the comm),
+    and for a comm message that is not a JSON object."""
+
+    type: Literal["error"]
+    code: ErrorCode
+    #: One sentence saying what to do.
+    message: str
+    #: The helper's protocol version.
+    protocol_version: str
+
+
+class CellMeasuredMessage(TypedDict):
+    """Sent after every user cell (not for silent or store_history=False executions), parented to
+    that cell's execute request."""
+
+    type: Literal["cell_measured"]
+    record: CellRecord
+
+
+class ScanProgressMessage(TypedDict):
+    """Sent while a scan runs, at most every SCAN_PROGRESS_INTERVAL_S."""
+
+    type: Literal["scan_progress"]
+    #: The request's id, echoed by its reply.
+    request_id: str
+    phase: ScanPhase
+    #: Objects visited so far.
+    objects_visited: int
+    #: Scan work so far.
+    elapsed_s: float
+
+
+class OkReply(TypedDict):
+    """A request's successful answer. result's shape depends on the request type (the request's
+    x-result)."""
+
+    type: Literal["reply"]
+    #: The request's id, echoed by its reply.
+    request_id: str
+    ok: Literal[True]
+    #: The request's result; decode it with the decoder of the request type.
+    result: dict[str, Any]
+
+
+class ReplyError(TypedDict):
+    """Why a request failed."""
+
+    code: ErrorCode
+    #: One sentence saying why and what to do.
+    message: str
+
+
+class ErrorReply(TypedDict):
+    """A request's failed answer. request_id is null when the request had no usable request_id or
+    the helper failed before reading it."""
+
+    type: Literal["reply"]
+    request_id: str | None
+    ok: Literal[False]
+    error: ReplyError
+
+
+class ConfigureResult(TypedDict):
+    """The configure result: the whole configuration after the change."""
+
+    config: KernelConfig
+
+
+class RunningCell(TypedDict):
+    """The measured cell executing while get_rss was answered."""
+
+    #: ExecutionInfo.cell_id (IPython 8.3 or later), else the execute request's metadata.cellId,
+    #: clipped to MAX_ID_CHARS; null when neither is known.
+    cell_id: str | None
+    #: The count the cell will have, or null when unknown.
+    execution_count: int | None
+    #: When the cell started, epoch seconds.
+    started_at: float
+    #: RSS when the cell started: rss - rss_before is its change so far.
+    rss_before: int
+
+
+class GetRssResult(TypedDict):
+    """The get_rss result."""
+
+    #: The kernel's RSS now (0 if unknown).
+    rss: int
+    #: High-water mark since the last measured cell started (vmhwm), the lifetime ru_maxrss, or rss
+    #: (none).
+    peak_rss: int
+    #: When the reading was taken, epoch seconds.
+    time: float
+    memory_limit: MemoryLimit
+    #: The measured cell running now, or null.
+    running: RunningCell | None
+
+
+class HolderRoot(TypedDict):
+    """One root of a holder."""
+
+    #: What a user calls it: a name, Out[3], f.__closure__[0], ...
+    label: str
+    kind: HolderKind
+
+
+class CompositionPart(TypedDict):
+    """One type's share of a holder's retained bytes."""
+
+    #: The type's name.
+    type: str
+    bytes: int
+    count: int
+
+
+class Holder(TypedDict):
+    """One set of roots with the bytes reachable from them and from no other root: deleting every
+    root in labels frees retained_bytes."""
+
+    #: Unique within the scan, e.g. h1.
+    id: str
+    #: The roots' labels, as in roots.
+    labels: list[str]
+    kind: HolderKind
+    roots: list[HolderRoot]
+    #: The first root's type name.
+    type: str
+    retained_bytes: int
+    objects: int
+    #: Python a user can paste to reach the largest object.
+    path: str
+    #: ExecutionInfo.cell_id (IPython 8.3 or later), else the execute request's metadata.cellId,
+    #: clipped to MAX_ID_CHARS; null when neither is known.
+    cell_id: str | None
+    #: The count of the cell where the first root's name was last bound, or null.
+    execution_count: int | None
+    #: The largest types among the retained bytes, largest first.
+    composition: list[CompositionPart]
+    #: More than one root: deleting any one of them alone frees nothing.
+    shared: bool
+    #: null for host memory, else e.g. cuda:0 (those bytes are not in rss).
+    device: str | None
+    #: Whether mmap-backed memory is among the bytes.
+    file_backed: bool
+
+
+class ScanSummary(TypedDict):
+    """How the scan went."""
+
+    #: Scan work, in seconds.
+    duration_s: float
+    objects_visited: int
+    complete: bool
+    #: null for a complete scan, else why it stopped.
+    stopped: ScanStopped | None
+
+
+class Resource(TypedDict):
+    """Something the session holds open."""
+
+    #: Unique within the scan, e.g. r1.
+    id: str
+    kind: ResourceKind
+    #: The short name shown first: the first root holding it, or e.g. Figure 3.
+    label: str
+    #: A path, an address, a database, a pid.
+    detail: str
+    #: Root labels that keep it alive.
+    held_by: list[str]
+    #: ExecutionInfo.cell_id (IPython 8.3 or later), else the execute request's metadata.cellId,
+    #: clipped to MAX_ID_CHARS; null when neither is known.
+    cell_id: str | None
+    execution_count: int | None
+    #: A sentence for the user, or null.
+    note: str | None
+
+
+class CyclicGarbage(TypedDict):
+    """Unreachable objects waiting for the cycle collector."""
+
+    objects: int
+    bytes: int
+
+
+class AllocatorGap(TypedDict):
+    """Memory Python freed that the C allocator has not returned to the OS."""
+
+    #: null where it cannot be read.
+    bytes: int | None
+    #: Whether the malloc_trim fix can run.
+    malloc_trim: bool
+
+
+class Findings(TypedDict):
+    """Cheap process-wide figures; null where unknown or not measured."""
+
+    open_fds: int | None
+    threads: int | None
+    children: int | None
+    cyclic_garbage: CyclicGarbage | None
+    allocator_gap: AllocatorGap | None
+
+
+class Suggestion(TypedDict):
+    """One fix the helper can apply."""
+
+    #: Unique within the scan, e.g. s1.
+    id: str
+    action: FixAction
+    #: Root labels, or resource ids for resource actions; empty for gc_collect and malloc_trim.
+    targets: list[str]
+    #: The exact Python a user could type instead.
+    code: str
+    estimated_freed_bytes: int | None
+    #: One line.
+    reason: str
+    #: Whether it deletes or closes something (the front end then asks first).
+    destructive: bool
+    #: The holder it fixes, if any.
+    holder_id: str | None
+    #: The resource it fixes, if one.
+    resource_id: str | None
+
+
+class ScanResult(TypedDict):
+    """The scan result."""
+
+    scan: ScanSummary
+    #: RSS before the scan allocated anything.
+    rss: int
+    #: Host bytes the holders account for.
+    attributed_bytes: int
+    #: max(rss - attributed_bytes, 0).
+    unattributed_bytes: int
+    #: Largest first, at most max_holders.
+    holders: list[Holder]
+    resources: list[Resource]
+    findings: Findings
+    suggestions: list[Suggestion]
+
+
+class CancelResult(TypedDict):
+    """The cancel result."""
+
+    #: False when no such scan was running (finished, never started, unknown).
+    cancelled: bool
+
+
+class FixResult(TypedDict):
+    """The apply_fix result."""
+
+    suggestion_id: str
+    action: FixAction
+    estimated_freed_bytes: int | None
+    #: The drop in RSS across the fix (never negative).
+    measured_freed_bytes: int
+    rss_before: int
+    rss_after: int
+    #: null, or one sentence when the measurement falls well short of the estimate.
+    explanation: str | None
+
+
+# The answer to every request, with the request's request_id.
+ReplyMessage = Union[OkReply, ErrorReply]
+
+# Any message the kernel sends on the comm, told apart by type. A reader logs and ignores an unknown
+# type.
+KernelMessage = Union[
+    HelloMessage,
+    ErrorMessage,
+    CellMeasuredMessage,
+    ScanProgressMessage,
+    ReplyMessage,
+]

@@ -1,0 +1,1899 @@
+/*
+ * GENERATED from protocol.json (sha256 776fd96b1f1e80f5342ab6c5663fe1bbb0725b2a90164f8dab16e97261de6156) by scripts/generate-protocol.js; do not edit.
+ * Regenerate with `jlpm build:protocol`.
+ */
+
+/**
+ * @packageDocumentation
+ *
+ * The Memory Doctor wire protocol 1.2: types, constants and decoders.
+ *
+ * Types follow the reader view of protocol.json: a field added after 1.0 is optional, since a helper of an older MINOR leaves it out. Every decoder checks an untrusted value against the schema and returns a copy of the fields it knows, or throws a DecodeError naming the path that failed.
+ */
+
+/* eslint-disable @typescript-eslint/no-namespace */
+
+// ---------------------------------------------------------------- types
+
+/**
+ * How the peak was measured: vmhwm (Linux, exact), ru_maxrss (a lifetime high-water mark: exact only when the cell set a new high, else a lower bound) or none (max of before and after).
+ */
+export type PeakMethod = 'vmhwm' | 'ru_maxrss' | 'none';
+/**
+ * Error codes of error messages and failed replies. protocol_mismatch: the MAJOR versions differ or comm_open named none; bad_request: malformed request or invalid parameters; unknown_request: an unknown request type; internal: the helper failed (the kernel keeps working); refused (1.2): apply_fix would not act on what was scanned.
+ */
+export type ErrorCode =
+  | 'protocol_mismatch'
+  | 'bad_request'
+  | 'unknown_request'
+  | 'internal'
+  | 'refused';
+/**
+ * ok, or error when the cell raised.
+ */
+export type CellStatus = 'ok' | 'error';
+/**
+ * Root kinds of a holder, in the order roots are enumerated.
+ */
+export type HolderKind =
+  | 'variable'
+  | 'output_cache'
+  | 'closure'
+  | 'default_arg'
+  | 'class_attribute'
+  | 'cache'
+  | 'traceback'
+  | 'thread'
+  | 'generator'
+  | 'module';
+/**
+ * Scan phases reported by scan_progress.
+ */
+export type ScanPhase = 'roots' | 'walk' | 'attribute' | 'paths';
+/**
+ * Why a scan stopped early: its budget ran out, a cancel request, or a cell ran between two slices (the heap changed).
+ */
+export type ScanStopped = 'budget' | 'cancelled' | 'cell_ran';
+/**
+ * Kinds of resources a scan reports.
+ */
+export type ResourceKind =
+  | 'file'
+  | 'socket'
+  | 'db_connection'
+  | 'thread'
+  | 'process'
+  | 'figure'
+  | 'pool'
+  | 'tempdir'
+  | 'mmap'
+  | 'h5py_file'
+  | 'asyncio_task';
+/**
+ * The fix operations apply_fix can run; nothing else is ever run.
+ */
+export type FixAction =
+  | 'delete_holder'
+  | 'clear_traceback'
+  | 'copy_view'
+  | 'cache_clear'
+  | 'clear_class_attribute'
+  | 'close_resource'
+  | 'terminate_process'
+  | 'close_pool'
+  | 'close_figures'
+  | 'cancel_task'
+  | 'reset_output_cache'
+  | 'gc_collect'
+  | 'malloc_trim';
+/**
+ * Where memory_limit came from: cgroup_v2 (memory.max), cgroup_v1 (memory.limit_in_bytes), physical (the machine's RAM) or unknown (bytes is then null).
+ */
+export type LimitSource = 'cgroup_v2' | 'cgroup_v1' | 'physical' | 'unknown';
+/**
+ * A MAJOR.MINOR protocol version.
+ */
+export type ProtocolVersion = string;
+/**
+ * The request's id, echoed by its reply.
+ */
+export type RequestId = string;
+/**
+ * ExecutionInfo.cell_id (IPython 8.3 or later), else the execute request's metadata.cellId, clipped to MAX_ID_CHARS; null when neither is known.
+ */
+export type CellId = string | null;
+/**
+ * The answer to every request, with the request's request_id.
+ */
+export type ReplyMessage = IOkReply | IErrorReply;
+/**
+ * Any message the kernel sends on the comm, told apart by type. A reader logs and ignores an unknown type.
+ */
+export type KernelMessage =
+  | IHelloMessage
+  | IErrorMessage
+  | ICellMeasuredMessage
+  | IScanProgressMessage
+  | ReplyMessage;
+/**
+ * Any request the front end sends, told apart by type.
+ */
+export type RequestMessage =
+  | IConfigureRequest
+  | IGetRssRequest
+  | IScanRequest
+  | ICancelRequest
+  | IApplyFixRequest;
+
+/**
+ * Every definition of protocol.json by its name there, e.g. `IProtocolDefinitions["Holder"]`.
+ */
+export interface IProtocolDefinitions {
+  PeakMethod: PeakMethod;
+  ErrorCode: ErrorCode;
+  CellStatus: CellStatus;
+  HolderKind: HolderKind;
+  ScanPhase: ScanPhase;
+  ScanStopped: ScanStopped;
+  ResourceKind: ResourceKind;
+  FixAction: FixAction;
+  LimitSource: LimitSource;
+  ProtocolVersion: ProtocolVersion;
+  RequestId: RequestId;
+  CellId: CellId;
+  KernelConfig: IKernelConfig;
+  KernelConfigPatch: IKernelConfigPatch;
+  CommOpenData: ICommOpenData;
+  CommOpenMetadata: ICommOpenMetadata;
+  MemoryLimit: IMemoryLimit;
+  Growth: IGrowth;
+  CellRecord: ICellRecord;
+  HelloMessage: IHelloMessage;
+  ErrorMessage: IErrorMessage;
+  CellMeasuredMessage: ICellMeasuredMessage;
+  ScanProgressMessage: IScanProgressMessage;
+  OkReply: IOkReply;
+  ReplyError: IReplyError;
+  ErrorReply: IErrorReply;
+  ReplyMessage: ReplyMessage;
+  KernelMessage: KernelMessage;
+  ConfigureRequest: IConfigureRequest;
+  GetRssRequest: IGetRssRequest;
+  ScanRequest: IScanRequest;
+  CancelRequest: ICancelRequest;
+  ApplyFixRequest: IApplyFixRequest;
+  RequestMessage: RequestMessage;
+  ConfigureResult: IConfigureResult;
+  RunningCell: IRunningCell;
+  GetRssResult: IGetRssResult;
+  HolderRoot: IHolderRoot;
+  CompositionPart: ICompositionPart;
+  Holder: IHolder;
+  ScanSummary: IScanSummary;
+  Resource: IResource;
+  CyclicGarbage: ICyclicGarbage;
+  AllocatorGap: IAllocatorGap;
+  Findings: IFindings;
+  Suggestion: ISuggestion;
+  ScanResult: IScanResult;
+  CancelResult: ICancelResult;
+  FixResult: IFixResult;
+}
+/**
+ * The helper's configuration for this kernel, as in effect.
+ */
+export interface IKernelConfig {
+  /**
+   * Whether records carry tracemalloc figures (py_heap_delta, py_heap_peak).
+   */
+  tracemalloc: boolean;
+  /**
+   * The least rss_delta that counts as growth for leak flags.
+   */
+  leak_threshold_bytes?: number;
+}
+/**
+ * Options to change; the others keep their values. The helper refuses unknown keys (bad_request) in configure and ignores an invalid config in comm_open.
+ */
+export interface IKernelConfigPatch {
+  /**
+   * Turn tracemalloc figures on or off.
+   */
+  tracemalloc?: boolean;
+  /**
+   * The least rss_delta that counts as growth.
+   */
+  leak_threshold_bytes?: number;
+}
+/**
+ * The data of the front end's comm_open on COMM_TARGET.
+ */
+export interface ICommOpenData {
+  protocol_version: ProtocolVersion;
+  /**
+   * Who is asking, e.g. 'jupyterlab-memory-doctor 0.1.0'.
+   */
+  client: string;
+  config?: IKernelConfigPatch;
+}
+/**
+ * The metadata of the comm_open (as ipywidgets sends it).
+ */
+export interface ICommOpenMetadata {
+  version: ProtocolVersion;
+}
+/**
+ * The memory limit that applies to the kernel.
+ */
+export interface IMemoryLimit {
+  /**
+   * The limit, or null when the source is unknown.
+   */
+  bytes: number | null;
+  source: LimitSource;
+}
+/**
+ * A cell's growth across re-runs: present when the last runs of this cell id each left at least leak_threshold_bytes behind.
+ */
+export interface IGrowth {
+  /**
+   * Consecutive growing runs of this cell id, ending with this one.
+   */
+  runs: number;
+  /**
+   * The mean rss_delta of those runs.
+   */
+  growth_per_run_bytes: number;
+  /**
+   * True from LEAK_MIN_RUNS runs on: re-running the cell keeps increasing retained memory.
+   */
+  flagged: boolean;
+  /**
+   * What grew during this run: variables as 'name (type) +40.0 MB', then object types as 'type +count'; empty unless this run was watched and the census finished in time.
+   *
+   * @maxItems 8
+   */
+  what_grew: string[];
+}
+/**
+ * The measurements of one cell execution.
+ */
+export interface ICellRecord {
+  cell_id: CellId;
+  /**
+   * The cell's execution count.
+   */
+  execution_count: number;
+  status: CellStatus;
+  /**
+   * When the cell started, epoch seconds.
+   */
+  started_at: number;
+  /**
+   * How long the cell ran.
+   */
+  duration_s: number;
+  /**
+   * RSS when the cell started.
+   */
+  rss_before: number;
+  /**
+   * RSS when the cell ended.
+   */
+  rss_after: number;
+  /**
+   * rss_after - rss_before (negative when the cell freed memory).
+   */
+  rss_delta: number;
+  /**
+   * The highest RSS during the cell (see peak_method).
+   */
+  peak_rss: number;
+  /**
+   * peak_rss - rss_before.
+   */
+  peak_increase: number;
+  peak_method: PeakMethod;
+  /**
+   * Garbage collections, all generations, during the cell.
+   */
+  gc_collections: number;
+  /**
+   * Change of the traced Python heap (tracemalloc option on), else null.
+   */
+  py_heap_delta: number | null;
+  /**
+   * The traced peak above the start (tracemalloc option on), else null.
+   */
+  py_heap_peak: number | null;
+  /**
+   * Growth across re-runs of this cell id, or null.
+   */
+  growth?: IGrowth | null;
+}
+/**
+ * Sent once, in answer to comm_open.
+ */
+export interface IHelloMessage {
+  type: 'hello';
+  protocol_version: ProtocolVersion;
+  /**
+   * The helper package's version.
+   */
+  helper_version: string;
+  peak_method: PeakMethod;
+  /**
+   * Whether peaks are exact (vmhwm).
+   */
+  peak_exact: boolean;
+  /**
+   * The kernel's Python version, e.g. 3.11.7.
+   */
+  python: string;
+  /**
+   * sys.platform of the kernel.
+   */
+  platform: string;
+  /**
+   * The kernel's process id.
+   */
+  pid: number;
+  /**
+   * The kernel's RSS now (0 if unknown).
+   */
+  rss: number;
+  config: IKernelConfig;
+  /**
+   * The records the helper holds, oldest first (for example after a page reload).
+   *
+   * @maxItems 2000
+   */
+  records: ICellRecord[];
+  memory_limit?: IMemoryLimit;
+  /**
+   * Whether the malloc_trim fix can run (glibc).
+   */
+  malloc_trim?: boolean;
+}
+/**
+ * Sent instead of hello when the comm cannot be served (the kernel then closes the comm), and for a comm message that is not a JSON object.
+ */
+export interface IErrorMessage {
+  type: 'error';
+  code: ErrorCode;
+  /**
+   * One sentence saying what to do.
+   */
+  message: string;
+  protocol_version?: ProtocolVersion;
+}
+/**
+ * Sent after every user cell (not for silent or store_history=False executions), parented to that cell's execute request.
+ */
+export interface ICellMeasuredMessage {
+  type: 'cell_measured';
+  record: ICellRecord;
+}
+/**
+ * Sent while a scan runs, at most every SCAN_PROGRESS_INTERVAL_S.
+ */
+export interface IScanProgressMessage {
+  type: 'scan_progress';
+  request_id: RequestId;
+  phase: ScanPhase;
+  /**
+   * Objects visited so far.
+   */
+  objects_visited: number;
+  /**
+   * Scan work so far.
+   */
+  elapsed_s: number;
+}
+/**
+ * A request's successful answer. result's shape depends on the request type (the request's x-result).
+ */
+export interface IOkReply {
+  type: 'reply';
+  request_id: RequestId;
+  ok: true;
+  /**
+   * The request's result; decode it with the decoder of the request type.
+   */
+  result: {
+    [k: string]: unknown | undefined;
+  };
+}
+/**
+ * Why a request failed.
+ */
+export interface IReplyError {
+  code: ErrorCode;
+  /**
+   * One sentence saying why and what to do.
+   */
+  message: string;
+}
+/**
+ * A request's failed answer. request_id is null when the request had no usable request_id or the helper failed before reading it.
+ */
+export interface IErrorReply {
+  type: 'reply';
+  request_id: RequestId | null;
+  ok: false;
+  error: IReplyError;
+}
+/**
+ * Turn options on or off for this kernel. Unknown keys are refused with bad_request.
+ */
+export interface IConfigureRequest {
+  type: 'configure';
+  request_id: RequestId;
+  tracemalloc?: boolean;
+  leak_threshold_bytes?: number;
+}
+/**
+ * The kernel's memory now. Safe on a subshell while a cell runs (a live reading). The helper ignores unknown fields.
+ */
+export interface IGetRssRequest {
+  type: 'get_rss';
+  request_id: RequestId;
+}
+/**
+ * Find what holds memory. The reply comes when the scan ends; scan_progress messages come meanwhile. One scan at a time: a second one is refused with bad_request. The helper ignores unknown fields.
+ */
+export interface IScanRequest {
+  type: 'scan';
+  request_id: RequestId;
+  /**
+   * Seconds of scan work before the scan stops with partial results.
+   */
+  budget_s?: number;
+  /**
+   * How many of the largest holders to return.
+   */
+  max_holders?: number;
+}
+/**
+ * Stop a running scan; its own reply then arrives with stopped: cancelled and the partial results.
+ */
+export interface ICancelRequest {
+  type: 'cancel';
+  request_id: RequestId;
+  target: RequestId;
+}
+/**
+ * Apply one suggestion of the latest scan, repeating its action and targets. The helper re-resolves every target and refuses (refused) when anything changed; it waits up to FIX_WAIT_S for a running cell or scan to end.
+ */
+export interface IApplyFixRequest {
+  type: 'apply_fix';
+  request_id: RequestId;
+  /**
+   * The suggestion's id.
+   */
+  suggestion_id: string;
+  action: FixAction;
+  /**
+   * The suggestion's targets, exactly as listed.
+   *
+   * @maxItems 1000
+   */
+  targets: string[];
+}
+/**
+ * The configure result: the whole configuration after the change.
+ */
+export interface IConfigureResult {
+  config: IKernelConfig;
+}
+/**
+ * The measured cell executing while get_rss was answered.
+ */
+export interface IRunningCell {
+  cell_id: CellId;
+  /**
+   * The count the cell will have, or null when unknown.
+   */
+  execution_count: number | null;
+  /**
+   * When the cell started, epoch seconds.
+   */
+  started_at: number;
+  /**
+   * RSS when the cell started: rss - rss_before is its change so far.
+   */
+  rss_before: number;
+}
+/**
+ * The get_rss result.
+ */
+export interface IGetRssResult {
+  /**
+   * The kernel's RSS now (0 if unknown).
+   */
+  rss: number;
+  /**
+   * High-water mark since the last measured cell started (vmhwm), the lifetime ru_maxrss, or rss (none).
+   */
+  peak_rss: number;
+  /**
+   * When the reading was taken, epoch seconds.
+   */
+  time?: number;
+  memory_limit?: IMemoryLimit;
+  /**
+   * The measured cell running now, or null.
+   */
+  running?: IRunningCell | null;
+}
+/**
+ * One root of a holder.
+ */
+export interface IHolderRoot {
+  /**
+   * What a user calls it: a name, Out[3], f.__closure__[0], ...
+   */
+  label: string;
+  kind: HolderKind;
+}
+/**
+ * One type's share of a holder's retained bytes.
+ */
+export interface ICompositionPart {
+  /**
+   * The type's name.
+   */
+  type: string;
+  bytes: number;
+  count: number;
+}
+/**
+ * One set of roots with the bytes reachable from them and from no other root: deleting every root in labels frees retained_bytes.
+ */
+export interface IHolder {
+  /**
+   * Unique within the scan, e.g. h1.
+   */
+  id: string;
+  /**
+   * The roots' labels, as in roots.
+   *
+   * @minItems 1
+   */
+  labels: string[];
+  kind: HolderKind;
+  /**
+   * @minItems 1
+   */
+  roots: IHolderRoot[];
+  /**
+   * The first root's type name.
+   */
+  type: string;
+  retained_bytes: number;
+  objects: number;
+  /**
+   * Python a user can paste to reach the largest object.
+   */
+  path: string;
+  cell_id: CellId;
+  /**
+   * The count of the cell where the first root's name was last bound, or null.
+   */
+  execution_count: number | null;
+  /**
+   * The largest types among the retained bytes, largest first.
+   *
+   * @maxItems 5
+   */
+  composition: ICompositionPart[];
+  /**
+   * More than one root: deleting any one of them alone frees nothing.
+   */
+  shared: boolean;
+  /**
+   * null for host memory, else e.g. cuda:0 (those bytes are not in rss).
+   */
+  device: string | null;
+  /**
+   * Whether mmap-backed memory is among the bytes.
+   */
+  file_backed: boolean;
+}
+/**
+ * How the scan went.
+ */
+export interface IScanSummary {
+  /**
+   * Scan work, in seconds.
+   */
+  duration_s: number;
+  objects_visited: number;
+  complete: boolean;
+  /**
+   * null for a complete scan, else why it stopped.
+   */
+  stopped: ScanStopped | null;
+}
+/**
+ * Something the session holds open.
+ */
+export interface IResource {
+  /**
+   * Unique within the scan, e.g. r1.
+   */
+  id: string;
+  kind: ResourceKind;
+  /**
+   * The short name shown first: the first root holding it, or e.g. Figure 3.
+   */
+  label: string;
+  /**
+   * A path, an address, a database, a pid.
+   */
+  detail: string;
+  /**
+   * Root labels that keep it alive.
+   *
+   * @maxItems 8
+   */
+  held_by: string[];
+  cell_id: CellId;
+  execution_count: number | null;
+  /**
+   * A sentence for the user, or null.
+   */
+  note: string | null;
+}
+/**
+ * Unreachable objects waiting for the cycle collector.
+ */
+export interface ICyclicGarbage {
+  objects: number;
+  bytes: number;
+}
+/**
+ * Memory Python freed that the C allocator has not returned to the OS.
+ */
+export interface IAllocatorGap {
+  /**
+   * null where it cannot be read.
+   */
+  bytes: number | null;
+  /**
+   * Whether the malloc_trim fix can run.
+   */
+  malloc_trim: boolean;
+}
+/**
+ * Cheap process-wide figures; null where unknown or not measured.
+ */
+export interface IFindings {
+  open_fds: number | null;
+  threads: number | null;
+  children: number | null;
+  cyclic_garbage: ICyclicGarbage | null;
+  allocator_gap: IAllocatorGap | null;
+}
+/**
+ * One fix the helper can apply.
+ */
+export interface ISuggestion {
+  /**
+   * Unique within the scan, e.g. s1.
+   */
+  id: string;
+  action: FixAction;
+  /**
+   * Root labels, or resource ids for resource actions; empty for gc_collect and malloc_trim.
+   *
+   * @maxItems 1000
+   */
+  targets: string[];
+  /**
+   * The exact Python a user could type instead.
+   */
+  code: string;
+  estimated_freed_bytes: number | null;
+  /**
+   * One line.
+   */
+  reason: string;
+  /**
+   * Whether it deletes or closes something (the front end then asks first).
+   */
+  destructive: boolean;
+  /**
+   * The holder it fixes, if any.
+   */
+  holder_id: string | null;
+  /**
+   * The resource it fixes, if one.
+   */
+  resource_id: string | null;
+}
+/**
+ * The scan result.
+ */
+export interface IScanResult {
+  scan: IScanSummary;
+  /**
+   * RSS before the scan allocated anything.
+   */
+  rss: number;
+  /**
+   * Host bytes the holders account for.
+   */
+  attributed_bytes: number;
+  /**
+   * max(rss - attributed_bytes, 0).
+   */
+  unattributed_bytes: number;
+  /**
+   * Largest first, at most max_holders.
+   */
+  holders: IHolder[];
+  resources?: IResource[];
+  findings?: IFindings;
+  suggestions?: ISuggestion[];
+}
+/**
+ * The cancel result.
+ */
+export interface ICancelResult {
+  /**
+   * False when no such scan was running (finished, never started, unknown).
+   */
+  cancelled: boolean;
+}
+/**
+ * The apply_fix result.
+ */
+export interface IFixResult {
+  suggestion_id: string;
+  action: FixAction;
+  estimated_freed_bytes: number | null;
+  /**
+   * The drop in RSS across the fix (never negative).
+   */
+  measured_freed_bytes: number;
+  rss_before: number;
+  rss_after: number;
+  /**
+   * null, or one sentence when the measurement falls well short of the estimate.
+   */
+  explanation: string | null;
+}
+
+// ---------------------------------------------------------------- constants
+
+/** MAJOR.MINOR, versioned separately from the package. A different MAJOR on either side is fatal; a different MINOR only adds optional fields and message types. */
+export const PROTOCOL_VERSION = '1.2';
+/** The comm target the helper registers. */
+export const COMM_TARGET = 'memory_doctor';
+/** The one execute request the front end sends (silent, store_history false) to load the helper. */
+export const BOOTSTRAP_CODE = '%load_ext memory_doctor';
+/** The command shown when the helper is missing from a kernel's environment. */
+export const PIP_INSTALL_HINT = '%pip install jupyterlab-memory-doctor';
+/** Largest request the helper parses, as compact JSON; a larger one is refused with bad_request. Unit: bytes. */
+export const MAX_REQUEST_BYTES = 65536;
+/** Longest request_id, cancel target, suggestion_id or cell_id on the wire. Unit: characters. */
+export const MAX_ID_CHARS = 128;
+/** How many records the helper keeps and replays in hello. */
+export const MAX_REPLAY_RECORDS = 2000;
+/** The scan budget when a scan request names none (also the panel's default setting). Unit: s. */
+export const DEFAULT_SCAN_BUDGET_S = 5;
+/** The largest budget_s a scan request may ask for. Unit: s. */
+export const MAX_SCAN_BUDGET_S = 600;
+/** How many of the largest holders a scan returns when the request names no max_holders. */
+export const DEFAULT_MAX_HOLDERS = 500;
+/** The largest max_holders a scan request may ask for. */
+export const MAX_MAX_HOLDERS = 10000;
+/** Work per scan slice on the kernel's event loop: a cell or a cancel waits at most this long for a running scan. Unit: s. */
+export const SCAN_SLICE_S = 0.05;
+/** Least time between two scan_progress messages of one scan (the first goes out at once). Unit: s. */
+export const SCAN_PROGRESS_INTERVAL_S = 0.25;
+/** A scan runs at most budget_s + SCAN_OVERRUN_S; a scan queued behind a running cell waits at most as long before it replies with stopped: cell_ran. A scan reply can therefore take 2 * (budget_s + SCAN_OVERRUN_S) plus the result's assembly. Unit: s. */
+export const SCAN_OVERRUN_S = 5;
+/** What a front end adds to 2 * (budget_s + SCAN_OVERRUN_S) before it gives up on a scan reply: assembling the result, findings and suggestions, and the reply's trip. Unit: s. */
+export const SCAN_REPLY_GRACE_S = 60;
+/** At most this many composition entries per holder. */
+export const COMPOSITION_TOP = 5;
+/** At most this many root labels in a resource's held_by. */
+export const MAX_HELD_BY = 8;
+/** A resource's detail is clipped to this length. Unit: characters. */
+export const MAX_RESOURCE_DETAIL_CHARS = 200;
+/** Default of the configure option leak_threshold_bytes: the least rss_delta that counts as growth. Unit: bytes. */
+export const DEFAULT_LEAK_THRESHOLD_BYTES = 1048576;
+/** A record's growth is non-null from this many consecutive growing runs of its cell id on. */
+export const GROWTH_MIN_RUNS = 2;
+/** growth.flagged is true from this many consecutive growing runs on. */
+export const LEAK_MIN_RUNS = 3;
+/** Growth looks at the last this many runs of a cell id at most. */
+export const GROWTH_HISTORY_RUNS = 64;
+/** At most this many labels in growth.what_grew. */
+export const GROWTH_MAX_LABELS = 8;
+/** A variable is named in what_grew when its estimated size grew by at least this much. Unit: bytes. */
+export const GROWTH_MIN_VARIABLE_BYTES = 65536;
+/** Time the helper may spend finding what grew after a watched run; what_grew is empty when it runs out. Unit: s. */
+export const GROWTH_CENSUS_BUDGET_S = 1;
+/** How long the helper waits for a running cell or scan to end before it applies a fix; after that it refuses the fix (refused) and changes nothing. Unit: s. */
+export const FIX_WAIT_S = 600;
+/** At most this many targets in a suggestion and in an apply_fix request. */
+export const MAX_FIX_TARGETS = 1000;
+/** Longest target of a suggestion or an apply_fix request. Unit: characters. */
+export const MAX_FIX_TARGET_CHARS = 1000;
+/** terminate_process waits this long for the child to exit before it kills it. Unit: s. */
+export const TERMINATE_WAIT_S = 3;
+/** How long a front end waits for the reply to configure, get_rss or cancel. Unit: s. */
+export const REQUEST_TIMEOUT_S = 10;
+/** What a front end adds to the helper's own waits before it gives up on an apply_fix reply: the fix itself (gc.collect, closing) and the reply's trip. Unit: s. */
+export const FIX_REPLY_GRACE_S = 60;
+/** How long a front end waits for an apply_fix reply: as long as the helper may wait for a running cell, plus the fix and the trip, so a fix the helper applies is never reported as timed out. Computed: FIX_WAIT_S + TERMINATE_WAIT_S + FIX_REPLY_GRACE_S. Unit: s. */
+export const FIX_REPLY_TIMEOUT_S = 663;
+
+/** Every PeakMethod, in the schema's order. */
+export const PEAK_METHODS = ['vmhwm', 'ru_maxrss', 'none'] as const;
+
+/** Every ErrorCode, in the schema's order. */
+export const ERROR_CODES = [
+  'protocol_mismatch',
+  'bad_request',
+  'unknown_request',
+  'internal',
+  'refused'
+] as const;
+
+/** Every CellStatus, in the schema's order. */
+export const CELL_STATUSES = ['ok', 'error'] as const;
+
+/** Every HolderKind, in the schema's order. */
+export const HOLDER_KINDS = [
+  'variable',
+  'output_cache',
+  'closure',
+  'default_arg',
+  'class_attribute',
+  'cache',
+  'traceback',
+  'thread',
+  'generator',
+  'module'
+] as const;
+
+/** Every ScanPhase, in the schema's order. */
+export const SCAN_PHASES = ['roots', 'walk', 'attribute', 'paths'] as const;
+
+/** Every ScanStopped, in the schema's order. */
+export const SCAN_STOPPED = ['budget', 'cancelled', 'cell_ran'] as const;
+
+/** Every ResourceKind, in the schema's order. */
+export const RESOURCE_KINDS = [
+  'file',
+  'socket',
+  'db_connection',
+  'thread',
+  'process',
+  'figure',
+  'pool',
+  'tempdir',
+  'mmap',
+  'h5py_file',
+  'asyncio_task'
+] as const;
+
+/** Every FixAction, in the schema's order. */
+export const FIX_ACTIONS = [
+  'delete_holder',
+  'clear_traceback',
+  'copy_view',
+  'cache_clear',
+  'clear_class_attribute',
+  'close_resource',
+  'terminate_process',
+  'close_pool',
+  'close_figures',
+  'cancel_task',
+  'reset_output_cache',
+  'gc_collect',
+  'malloc_trim'
+] as const;
+
+/** Every LimitSource, in the schema's order. */
+export const LIMIT_SOURCES = [
+  'cgroup_v2',
+  'cgroup_v1',
+  'physical',
+  'unknown'
+] as const;
+
+/** The default of every KernelConfig option. */
+export const DEFAULT_CONFIG: Readonly<Required<IKernelConfig>> = {
+  tracemalloc: false,
+  leak_threshold_bytes: 1048576
+};
+
+/** The fields of a CellRecord, in the schema's order. */
+export const RECORD_FIELDS = [
+  'cell_id',
+  'execution_count',
+  'status',
+  'started_at',
+  'duration_s',
+  'rss_before',
+  'rss_after',
+  'rss_delta',
+  'peak_rss',
+  'peak_increase',
+  'peak_method',
+  'gc_collections',
+  'py_heap_delta',
+  'py_heap_peak',
+  'growth'
+] as const;
+
+/** The `type` of each KernelMessage, in the schema's order. */
+export const KERNEL_MESSAGES = [
+  'hello',
+  'error',
+  'cell_measured',
+  'scan_progress',
+  'reply'
+] as const;
+
+/** A KernelMessage type. */
+export type KernelMessageType = (typeof KERNEL_MESSAGES)[number];
+
+/** The `type` of each RequestMessage, in the schema's order. */
+export const REQUESTS = [
+  'configure',
+  'get_rss',
+  'scan',
+  'cancel',
+  'apply_fix'
+] as const;
+
+/** A RequestMessage type. */
+export type RequestType = (typeof REQUESTS)[number];
+
+// ---------------------------------------------------------------- requests
+
+/** Request parameters by request type: the request without `type` and `request_id` (as in the debugger's `sendRequest`). */
+export interface IRequests {
+  configure: Omit<IConfigureRequest, 'type' | 'request_id'>;
+  get_rss: Omit<IGetRssRequest, 'type' | 'request_id'>;
+  scan: Omit<IScanRequest, 'type' | 'request_id'>;
+  cancel: Omit<ICancelRequest, 'type' | 'request_id'>;
+  apply_fix: Omit<IApplyFixRequest, 'type' | 'request_id'>;
+}
+
+/** Reply results by request type. */
+export interface IResults {
+  configure: IConfigureResult;
+  get_rss: IGetRssResult;
+  scan: IScanResult;
+  cancel: ICancelResult;
+  apply_fix: IFixResult;
+}
+
+/** Decode the `result` of an ok reply to a request of `type`; throws a DecodeError naming the path that failed. */
+export function decodeResult<K extends RequestType>(
+  type: K,
+  value: unknown,
+  options: IDecodeOptions = {}
+): IResults[K] {
+  const readers: { [T in RequestType]: Private.Reader<IResults[T]> } = {
+    configure: Private.readConfigureResult,
+    get_rss: Private.readGetRssResult,
+    scan: Private.readScanResult,
+    cancel: Private.readCancelResult,
+    apply_fix: Private.readFixResult
+  };
+  return readers[type](
+    value,
+    options.path ?? `result(${type})`,
+    options.onDrop ?? Private.ignore
+  );
+}
+
+// ---------------------------------------------------------------- decoders
+
+/** A value from the kernel without the shape protocol.json gives it. */
+export class DecodeError extends Error {
+  constructor(
+    /** Where the value failed, e.g. `ScanResult.holders[3].kind`. */
+    readonly path: string,
+    /** What protocol.json asks for there. */
+    readonly expected: string,
+    /** What was there (`undefined`: the field is missing). */
+    readonly actual: unknown,
+    /**
+     * Whether the value is a well-formed message type (or variant) this
+     * version does not know: a newer MINOR may add some, so log and ignore it.
+     */
+    readonly unknownVariant = false
+  ) {
+    super(`${path}: expected ${expected}, got ${Private.show(actual)}`);
+    this.name = 'DecodeError';
+  }
+}
+
+/** Options of every decoder. */
+export interface IDecodeOptions {
+  /** The value's name in error messages; defaults to its definition's name. */
+  path?: string;
+  /**
+   * Told about every array item left out instead of failing the whole value
+   * (the arrays marked x-drop-invalid, and repeated ids of x-unique-by).
+   */
+  onDrop?: (error: DecodeError) => void;
+}
+
+/** Decode a `KernelConfig` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeKernelConfig(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IKernelConfig {
+  return Private.readKernelConfig(
+    value,
+    options.path ?? 'KernelConfig',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `MemoryLimit` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeMemoryLimit(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IMemoryLimit {
+  return Private.readMemoryLimit(
+    value,
+    options.path ?? 'MemoryLimit',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `Growth` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeGrowth(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IGrowth {
+  return Private.readGrowth(
+    value,
+    options.path ?? 'Growth',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `CellRecord` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeCellRecord(
+  value: unknown,
+  options: IDecodeOptions = {}
+): ICellRecord {
+  return Private.readCellRecord(
+    value,
+    options.path ?? 'CellRecord',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `HelloMessage` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeHelloMessage(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IHelloMessage {
+  return Private.readHelloMessage(
+    value,
+    options.path ?? 'HelloMessage',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `ErrorMessage` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeErrorMessage(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IErrorMessage {
+  return Private.readErrorMessage(
+    value,
+    options.path ?? 'ErrorMessage',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `CellMeasuredMessage` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeCellMeasuredMessage(
+  value: unknown,
+  options: IDecodeOptions = {}
+): ICellMeasuredMessage {
+  return Private.readCellMeasuredMessage(
+    value,
+    options.path ?? 'CellMeasuredMessage',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `ScanProgressMessage` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeScanProgressMessage(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IScanProgressMessage {
+  return Private.readScanProgressMessage(
+    value,
+    options.path ?? 'ScanProgressMessage',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `OkReply` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeOkReply(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IOkReply {
+  return Private.readOkReply(
+    value,
+    options.path ?? 'OkReply',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `ReplyError` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeReplyError(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IReplyError {
+  return Private.readReplyError(
+    value,
+    options.path ?? 'ReplyError',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `ErrorReply` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeErrorReply(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IErrorReply {
+  return Private.readErrorReply(
+    value,
+    options.path ?? 'ErrorReply',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `ReplyMessage` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeReplyMessage(
+  value: unknown,
+  options: IDecodeOptions = {}
+): ReplyMessage {
+  return Private.readReplyMessage(
+    value,
+    options.path ?? 'ReplyMessage',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `KernelMessage` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeKernelMessage(
+  value: unknown,
+  options: IDecodeOptions = {}
+): KernelMessage {
+  return Private.readKernelMessage(
+    value,
+    options.path ?? 'KernelMessage',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `ConfigureResult` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeConfigureResult(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IConfigureResult {
+  return Private.readConfigureResult(
+    value,
+    options.path ?? 'ConfigureResult',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `RunningCell` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeRunningCell(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IRunningCell {
+  return Private.readRunningCell(
+    value,
+    options.path ?? 'RunningCell',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `GetRssResult` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeGetRssResult(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IGetRssResult {
+  return Private.readGetRssResult(
+    value,
+    options.path ?? 'GetRssResult',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `HolderRoot` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeHolderRoot(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IHolderRoot {
+  return Private.readHolderRoot(
+    value,
+    options.path ?? 'HolderRoot',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `CompositionPart` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeCompositionPart(
+  value: unknown,
+  options: IDecodeOptions = {}
+): ICompositionPart {
+  return Private.readCompositionPart(
+    value,
+    options.path ?? 'CompositionPart',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `Holder` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeHolder(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IHolder {
+  return Private.readHolder(
+    value,
+    options.path ?? 'Holder',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `ScanSummary` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeScanSummary(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IScanSummary {
+  return Private.readScanSummary(
+    value,
+    options.path ?? 'ScanSummary',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `Resource` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeResource(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IResource {
+  return Private.readResource(
+    value,
+    options.path ?? 'Resource',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `CyclicGarbage` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeCyclicGarbage(
+  value: unknown,
+  options: IDecodeOptions = {}
+): ICyclicGarbage {
+  return Private.readCyclicGarbage(
+    value,
+    options.path ?? 'CyclicGarbage',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `AllocatorGap` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeAllocatorGap(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IAllocatorGap {
+  return Private.readAllocatorGap(
+    value,
+    options.path ?? 'AllocatorGap',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `Findings` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeFindings(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IFindings {
+  return Private.readFindings(
+    value,
+    options.path ?? 'Findings',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `Suggestion` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeSuggestion(
+  value: unknown,
+  options: IDecodeOptions = {}
+): ISuggestion {
+  return Private.readSuggestion(
+    value,
+    options.path ?? 'Suggestion',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `ScanResult` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeScanResult(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IScanResult {
+  return Private.readScanResult(
+    value,
+    options.path ?? 'ScanResult',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `CancelResult` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeCancelResult(
+  value: unknown,
+  options: IDecodeOptions = {}
+): ICancelResult {
+  return Private.readCancelResult(
+    value,
+    options.path ?? 'CancelResult',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `FixResult` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeFixResult(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IFixResult {
+  return Private.readFixResult(
+    value,
+    options.path ?? 'FixResult',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+namespace Private {
+  /** Reads one value at `path`, or throws a DecodeError. */
+  export type Reader<T> = (value: unknown, path: string, drop: Drop) => T;
+  export type Drop = (error: DecodeError) => void;
+
+  /** A reader for each field; optional fields (and only they) may read `undefined`. */
+  type Fields<T> = {
+    [K in keyof T]-?: object extends Pick<T, K>
+      ? Reader<T[K] | undefined>
+      : Reader<T[K]>;
+  };
+
+  interface ILimits {
+    integer?: boolean;
+    minimum?: number;
+    maximum?: number;
+    exclusiveMinimum?: number;
+    minLength?: number;
+    maxLength?: number;
+    pattern?: RegExp;
+    minItems?: number;
+    maxItems?: number;
+    dropInvalid?: boolean;
+    uniqueBy?: string;
+  }
+
+  export function ignore(): void {
+    // Dropped items are left out without a word unless the caller listens.
+  }
+
+  /** A short description of a JSON value for an error message. */
+  export function show(value: unknown): string {
+    if (value === undefined) {
+      return 'nothing (missing)';
+    }
+    if (typeof value === 'string') {
+      return JSON.stringify(
+        value.length > 40 ? value.slice(0, 39) + '…' : value
+      );
+    }
+    if (Array.isArray(value)) {
+      return `an array of ${value.length}`;
+    }
+    if (typeof value === 'object' && value !== null) {
+      return 'an object';
+    }
+    return String(value);
+  }
+
+  export function expectation(what: string, limits: ILimits): string {
+    const words: [keyof ILimits, string][] = [
+      ['exclusiveMinimum', '>'],
+      ['minimum', '≥'],
+      ['maximum', '≤'],
+      ['minLength', 'of at least % characters'],
+      ['maxLength', 'of at most % characters'],
+      ['pattern', 'matching'],
+      ['minItems', 'of at least % items'],
+      ['maxItems', 'of at most % items']
+    ];
+    const parts = words
+      .filter(([key]) => limits[key] !== undefined)
+      .map(([key, word]) =>
+        word.includes('%')
+          ? word.replace('%', String(limits[key]))
+          : `${word} ${limits[key]}`
+      );
+    return [what, ...parts].join(' ');
+  }
+
+  export function check(
+    ok: boolean,
+    path: string,
+    expected: () => string,
+    value: unknown
+  ): void {
+    if (!ok) {
+      throw new DecodeError(path, expected(), value);
+    }
+  }
+
+  export function string(limits: ILimits = {}): Reader<string> {
+    return (value, path) => {
+      check(
+        typeof value === 'string' &&
+          !(
+            limits.minLength !== undefined && value.length < limits.minLength
+          ) &&
+          !(
+            limits.maxLength !== undefined && value.length > limits.maxLength
+          ) &&
+          !(limits.pattern !== undefined && !limits.pattern.test(value)),
+        path,
+        () => expectation('a string', limits),
+        value
+      );
+      return value as string;
+    };
+  }
+
+  export function number(limits: ILimits = {}): Reader<number> {
+    return (value, path) => {
+      check(
+        typeof value === 'number' &&
+          Number.isFinite(value) &&
+          !(limits.integer === true && !Number.isInteger(value)) &&
+          !(limits.minimum !== undefined && value < limits.minimum) &&
+          !(limits.maximum !== undefined && value > limits.maximum) &&
+          !(
+            limits.exclusiveMinimum !== undefined &&
+            value <= limits.exclusiveMinimum
+          ),
+        path,
+        () =>
+          expectation(
+            limits.integer === true ? 'an integer' : 'a number',
+            limits
+          ),
+        value
+      );
+      return value as number;
+    };
+  }
+
+  export const boolean: Reader<boolean> = (value, path) => {
+    check(typeof value === 'boolean', path, () => 'true or false', value);
+    return value as boolean;
+  };
+
+  export function literal<T extends string | boolean>(expected: T): Reader<T> {
+    return (value, path) => {
+      check(value === expected, path, () => JSON.stringify(expected), value);
+      return expected;
+    };
+  }
+
+  export function member<T extends string>(values: readonly T[]): Reader<T> {
+    return (value, path) => {
+      check(values.includes(value as T), path, () => oneOf(values), value);
+      return value as T;
+    };
+  }
+
+  export function oneOf(values: readonly unknown[]): string {
+    return `one of ${values.map(v => JSON.stringify(v)).join(', ')}`;
+  }
+
+  export function nullable<T>(read: Reader<T>): Reader<T | null> {
+    return (value, path, drop) => {
+      if (value === null) {
+        return null;
+      }
+      try {
+        return read(value, path, drop);
+      } catch (error) {
+        if (error instanceof DecodeError && error.path === path) {
+          throw new DecodeError(path, `null or ${error.expected}`, value);
+        }
+        throw error;
+      }
+    };
+  }
+
+  export function optional<T>(read: Reader<T>): Reader<T | undefined> {
+    return (value, path, drop) =>
+      value === undefined ? undefined : read(value, path, drop);
+  }
+
+  export const record: Reader<Record<string, unknown>> = (value, path) => {
+    check(
+      typeof value === 'object' && value !== null && !Array.isArray(value),
+      path,
+      () => 'an object',
+      value
+    );
+    return value as Record<string, unknown>;
+  };
+
+  /** An object with `fields`; a copy of them (fields it does not know are left out). */
+  export function object<T>(fields: Fields<T>): Reader<T> {
+    const entries = Object.entries(fields) as [string, Reader<unknown>][];
+    return (value, path, drop) => {
+      const o = record(value, path, drop);
+      const out: Record<string, unknown> = {};
+      for (const [key, read] of entries) {
+        const field = read(o[key], `${path}.${key}`, drop);
+        if (field !== undefined) {
+          out[key] = field;
+        }
+      }
+      return out as T;
+    };
+  }
+
+  /**
+   * One of several objects, told apart by the value of `key`. In an `open`
+   * union (message types), a string nobody knows is a newer MINOR's.
+   */
+  export function variants<T>(
+    key: string,
+    cases: Record<string, Reader<T>>,
+    open = false
+  ): Reader<T> {
+    return (value, path, drop) => {
+      const o = record(value, path, drop);
+      const tag = o[key];
+      const read =
+        (typeof tag === 'string' || typeof tag === 'boolean') &&
+        Object.prototype.hasOwnProperty.call(cases, String(tag))
+          ? cases[String(tag)]
+          : undefined;
+      if (read === undefined) {
+        throw new DecodeError(
+          `${path}.${key}`,
+          oneOf(Object.keys(cases)),
+          tag,
+          open && typeof tag === 'string'
+        );
+      }
+      return read(o, path, drop);
+    };
+  }
+
+  export function array<T>(read: Reader<T>, limits: ILimits = {}): Reader<T[]> {
+    return (value, path, drop) => {
+      check(
+        Array.isArray(value) &&
+          !(limits.minItems !== undefined && value.length < limits.minItems) &&
+          !(limits.maxItems !== undefined && value.length > limits.maxItems),
+        path,
+        () => expectation('an array', limits),
+        value
+      );
+      const out: T[] = [];
+      const seen = new Set<unknown>();
+      (value as unknown[]).forEach((item, i) => {
+        const at = `${path}[${i}]`;
+        try {
+          const decoded = read(item, at, drop);
+          if (limits.uniqueBy !== undefined) {
+            const id = (decoded as Record<string, unknown>)[limits.uniqueBy];
+            check(
+              !seen.has(id),
+              `${at}.${limits.uniqueBy}`,
+              () => 'an id not used before in this list',
+              id
+            );
+            seen.add(id);
+          }
+          out.push(decoded);
+        } catch (error) {
+          if (limits.dropInvalid !== true || !(error instanceof DecodeError)) {
+            throw error;
+          }
+          drop(error);
+        }
+      });
+      return out;
+    };
+  }
+
+  // ------------------------------------------------------------ readers
+
+  export const readPeakMethod: Reader<PeakMethod> = member(PEAK_METHODS);
+
+  export const readErrorCode: Reader<ErrorCode> = member(ERROR_CODES);
+
+  export const readCellStatus: Reader<CellStatus> = member(CELL_STATUSES);
+
+  export const readHolderKind: Reader<HolderKind> = member(HOLDER_KINDS);
+
+  export const readScanPhase: Reader<ScanPhase> = member(SCAN_PHASES);
+
+  export const readScanStopped: Reader<ScanStopped> = member(SCAN_STOPPED);
+
+  export const readResourceKind: Reader<ResourceKind> = member(RESOURCE_KINDS);
+
+  export const readFixAction: Reader<FixAction> = member(FIX_ACTIONS);
+
+  export const readLimitSource: Reader<LimitSource> = member(LIMIT_SOURCES);
+
+  export const readProtocolVersion: Reader<ProtocolVersion> = string({
+    maxLength: 128,
+    pattern: /^[0-9]+\.[0-9]+$/
+  });
+
+  export const readRequestId: Reader<RequestId> = string({ maxLength: 128 });
+
+  export const readCellId: Reader<CellId> = nullable(
+    string({ maxLength: 128 })
+  );
+
+  export const readKernelConfig: Reader<IKernelConfig> = object<IKernelConfig>({
+    tracemalloc: boolean,
+    leak_threshold_bytes: optional(number({ integer: true, minimum: 0 }))
+  });
+
+  export const readMemoryLimit: Reader<IMemoryLimit> = object<IMemoryLimit>({
+    bytes: nullable(number({ integer: true, minimum: 0 })),
+    source: readLimitSource
+  });
+
+  export const readGrowth: Reader<IGrowth> = object<IGrowth>({
+    runs: number({ integer: true, minimum: 2, maximum: 64 }),
+    growth_per_run_bytes: number({ integer: true, minimum: 1 }),
+    flagged: boolean,
+    what_grew: array(string(), { maxItems: 8 })
+  });
+
+  export const readCellRecord: Reader<ICellRecord> = object<ICellRecord>({
+    cell_id: readCellId,
+    execution_count: number({ integer: true, minimum: 0 }),
+    status: readCellStatus,
+    started_at: number({ minimum: 0 }),
+    duration_s: number({ minimum: 0 }),
+    rss_before: number({ integer: true, minimum: 0 }),
+    rss_after: number({ integer: true, minimum: 0 }),
+    rss_delta: number({ integer: true }),
+    peak_rss: number({ integer: true, minimum: 0 }),
+    peak_increase: number({ integer: true, minimum: 0 }),
+    peak_method: readPeakMethod,
+    gc_collections: number({ integer: true, minimum: 0 }),
+    py_heap_delta: nullable(number({ integer: true })),
+    py_heap_peak: nullable(number({ integer: true, minimum: 0 })),
+    growth: optional(nullable(readGrowth))
+  });
+
+  export const readHelloMessage: Reader<IHelloMessage> = object<IHelloMessage>({
+    type: literal('hello'),
+    protocol_version: readProtocolVersion,
+    helper_version: string(),
+    peak_method: readPeakMethod,
+    peak_exact: boolean,
+    python: string(),
+    platform: string(),
+    pid: number({ integer: true, minimum: 0 }),
+    rss: number({ integer: true, minimum: 0 }),
+    config: readKernelConfig,
+    records: array(readCellRecord, { maxItems: 2000, dropInvalid: true }),
+    memory_limit: optional(readMemoryLimit),
+    malloc_trim: optional(boolean)
+  });
+
+  export const readErrorMessage: Reader<IErrorMessage> = object<IErrorMessage>({
+    type: literal('error'),
+    code: readErrorCode,
+    message: string(),
+    protocol_version: optional(readProtocolVersion)
+  });
+
+  export const readCellMeasuredMessage: Reader<ICellMeasuredMessage> =
+    object<ICellMeasuredMessage>({
+      type: literal('cell_measured'),
+      record: readCellRecord
+    });
+
+  export const readScanProgressMessage: Reader<IScanProgressMessage> =
+    object<IScanProgressMessage>({
+      type: literal('scan_progress'),
+      request_id: readRequestId,
+      phase: readScanPhase,
+      objects_visited: number({ integer: true, minimum: 0 }),
+      elapsed_s: number({ minimum: 0 })
+    });
+
+  export const readOkReply: Reader<IOkReply> = object<IOkReply>({
+    type: literal('reply'),
+    request_id: readRequestId,
+    ok: literal(true),
+    result: record
+  });
+
+  export const readReplyError: Reader<IReplyError> = object<IReplyError>({
+    code: readErrorCode,
+    message: string()
+  });
+
+  export const readErrorReply: Reader<IErrorReply> = object<IErrorReply>({
+    type: literal('reply'),
+    request_id: nullable(readRequestId),
+    ok: literal(false),
+    error: readReplyError
+  });
+
+  export const readReplyMessage: Reader<ReplyMessage> = variants<ReplyMessage>(
+    'ok',
+    {
+      true: readOkReply,
+      false: readErrorReply
+    }
+  );
+
+  export const readKernelMessage: Reader<KernelMessage> =
+    variants<KernelMessage>(
+      'type',
+      {
+        hello: readHelloMessage,
+        error: readErrorMessage,
+        cell_measured: readCellMeasuredMessage,
+        scan_progress: readScanProgressMessage,
+        reply: readReplyMessage
+      },
+      true
+    );
+
+  export const readConfigureResult: Reader<IConfigureResult> =
+    object<IConfigureResult>({
+      config: readKernelConfig
+    });
+
+  export const readRunningCell: Reader<IRunningCell> = object<IRunningCell>({
+    cell_id: readCellId,
+    execution_count: nullable(number({ integer: true, minimum: 0 })),
+    started_at: number({ minimum: 0 }),
+    rss_before: number({ integer: true, minimum: 0 })
+  });
+
+  export const readGetRssResult: Reader<IGetRssResult> = object<IGetRssResult>({
+    rss: number({ integer: true, minimum: 0 }),
+    peak_rss: number({ integer: true, minimum: 0 }),
+    time: optional(number({ minimum: 0 })),
+    memory_limit: optional(readMemoryLimit),
+    running: optional(nullable(readRunningCell))
+  });
+
+  export const readHolderRoot: Reader<IHolderRoot> = object<IHolderRoot>({
+    label: string(),
+    kind: readHolderKind
+  });
+
+  export const readCompositionPart: Reader<ICompositionPart> =
+    object<ICompositionPart>({
+      type: string(),
+      bytes: number({ integer: true, minimum: 0 }),
+      count: number({ integer: true, minimum: 0 })
+    });
+
+  export const readHolder: Reader<IHolder> = object<IHolder>({
+    id: string({ minLength: 1 }),
+    labels: array(string(), { minItems: 1 }),
+    kind: readHolderKind,
+    roots: array(readHolderRoot, { minItems: 1 }),
+    type: string(),
+    retained_bytes: number({ integer: true, minimum: 0 }),
+    objects: number({ integer: true, minimum: 0 }),
+    path: string(),
+    cell_id: readCellId,
+    execution_count: nullable(number({ integer: true, minimum: 0 })),
+    composition: array(readCompositionPart, { maxItems: 5 }),
+    shared: boolean,
+    device: nullable(string()),
+    file_backed: boolean
+  });
+
+  export const readScanSummary: Reader<IScanSummary> = object<IScanSummary>({
+    duration_s: number({ minimum: 0 }),
+    objects_visited: number({ integer: true, minimum: 0 }),
+    complete: boolean,
+    stopped: nullable(readScanStopped)
+  });
+
+  export const readResource: Reader<IResource> = object<IResource>({
+    id: string({ minLength: 1 }),
+    kind: readResourceKind,
+    label: string(),
+    detail: string({ maxLength: 200 }),
+    held_by: array(string(), { maxItems: 8 }),
+    cell_id: readCellId,
+    execution_count: nullable(number({ integer: true, minimum: 0 })),
+    note: nullable(string())
+  });
+
+  export const readCyclicGarbage: Reader<ICyclicGarbage> =
+    object<ICyclicGarbage>({
+      objects: number({ integer: true, minimum: 0 }),
+      bytes: number({ integer: true, minimum: 0 })
+    });
+
+  export const readAllocatorGap: Reader<IAllocatorGap> = object<IAllocatorGap>({
+    bytes: nullable(number({ integer: true, minimum: 0 })),
+    malloc_trim: boolean
+  });
+
+  export const readFindings: Reader<IFindings> = object<IFindings>({
+    open_fds: nullable(number({ integer: true, minimum: 0 })),
+    threads: nullable(number({ integer: true, minimum: 0 })),
+    children: nullable(number({ integer: true, minimum: 0 })),
+    cyclic_garbage: nullable(readCyclicGarbage),
+    allocator_gap: nullable(readAllocatorGap)
+  });
+
+  export const readSuggestion: Reader<ISuggestion> = object<ISuggestion>({
+    id: string({ minLength: 1, maxLength: 128 }),
+    action: readFixAction,
+    targets: array(string({ maxLength: 1000 }), { maxItems: 1000 }),
+    code: string(),
+    estimated_freed_bytes: nullable(number({ integer: true, minimum: 0 })),
+    reason: string(),
+    destructive: boolean,
+    holder_id: nullable(string()),
+    resource_id: nullable(string())
+  });
+
+  export const readScanResult: Reader<IScanResult> = object<IScanResult>({
+    scan: readScanSummary,
+    rss: number({ integer: true, minimum: 0 }),
+    attributed_bytes: number({ integer: true, minimum: 0 }),
+    unattributed_bytes: number({ integer: true, minimum: 0 }),
+    holders: array(readHolder, { dropInvalid: true, uniqueBy: 'id' }),
+    resources: optional(
+      array(readResource, { dropInvalid: true, uniqueBy: 'id' })
+    ),
+    findings: optional(readFindings),
+    suggestions: optional(
+      array(readSuggestion, { dropInvalid: true, uniqueBy: 'id' })
+    )
+  });
+
+  export const readCancelResult: Reader<ICancelResult> = object<ICancelResult>({
+    cancelled: boolean
+  });
+
+  export const readFixResult: Reader<IFixResult> = object<IFixResult>({
+    suggestion_id: string({ minLength: 1 }),
+    action: readFixAction,
+    estimated_freed_bytes: nullable(number({ integer: true, minimum: 0 })),
+    measured_freed_bytes: number({ integer: true, minimum: 0 }),
+    rss_before: number({ integer: true, minimum: 0 }),
+    rss_after: number({ integer: true, minimum: 0 }),
+    explanation: nullable(string())
+  });
+}
