@@ -371,7 +371,7 @@ def test_every_message_from_the_kernel_follows_the_schema(transcript: Transcript
 
 def test_the_run_wide_checks_saw_every_message_of_the_session(transcript: Transcript) -> None:
     """conftest's checks (every kernel test) covered this session's messages too."""
-    assert transcript.checked_run_wide >= len(list(transcript.kernel())) > 50
+    assert transcript.checked_run_wide >= len(list(transcript.kernel())) > 20
 
 
 def test_the_run_wide_checks_catch_a_message_that_breaks_the_schema(
