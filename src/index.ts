@@ -9,12 +9,14 @@ import {
 } from '@jupyterlab/application';
 import { Clipboard, ICommandPalette } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import { addCommands } from './commands';
 import { HeadroomWatcher } from './headroom';
+import { createOutputFactory, OUTPUT_RANK } from './mime';
 import { createHeadroomNotifier, createUserInterface } from './notify';
 import {
   addHoldersCommands,
@@ -22,6 +24,7 @@ import {
   MemoryDoctorPanel,
   PANEL_ID
 } from './panels';
+import { revealCell } from './panels/shared/reveal';
 import { MemoryDoctorSettings } from './settings';
 import { MemoryStatusItem } from './status';
 import {
@@ -146,5 +149,46 @@ const holdersPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [plugin, statusPlugin, holdersPlugin];
+/** The id of the plugin that draws the magics' outputs. */
+export const OUTPUTS_PLUGIN_ID = 'jupyterlab-memory-doctor:outputs';
+
+/**
+ * The outputs of `%memory` and `%%memory`, drawn with the side panel's
+ * parts (its table, its fix buttons) instead of the HTML the kernel adds
+ * for front ends without this extension.
+ */
+const outputsPlugin: JupyterFrontEndPlugin<void> = {
+  id: OUTPUTS_PLUGIN_ID,
+  description: "Draws the %memory magics' outputs with the side panel's parts.",
+  autoStart: true,
+  requires: [IRenderMimeRegistry, IMemoryDoctorTracker, INotebookTracker],
+  optional: [ITranslator],
+  activate: (
+    app: JupyterFrontEnd,
+    rendermime: IRenderMimeRegistry,
+    doctor: IMemoryDoctorTracker,
+    notebooks: INotebookTracker,
+    translator: ITranslator | null
+  ): void => {
+    const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
+    const factory = createOutputFactory({
+      findEntry: node => {
+        const panel = notebooks.find(p => p.node.contains(node));
+        return panel ? (doctor.get(panel) ?? null) : null;
+      },
+      settings: doctor.settings,
+      trans,
+      copy: text => Clipboard.copyToSystem(text),
+      reveal: revealCell
+    });
+    rendermime.addFactory(factory, OUTPUT_RANK);
+    // A notebook opened before this plugin activated copied the registry
+    // without our factory.
+    notebooks.forEach(panel =>
+      panel.content.rendermime.addFactory(factory, OUTPUT_RANK)
+    );
+  }
+};
+
+export default [plugin, statusPlugin, holdersPlugin, outputsPlugin];
 export * from './tokens';

@@ -368,7 +368,8 @@ export class KernelClient implements IDisposable {
       peakMethod: hello.peak_method,
       peakExact: hello.peak_exact,
       helperVersion: hello.helper_version,
-      python: hello.python
+      python: hello.python,
+      pid: hello.pid
     });
     this._hello.emit(hello);
   }

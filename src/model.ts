@@ -23,6 +23,11 @@ export type MemoryStatus =
       peakExact: boolean;
       helperVersion: string;
       python: string;
+      /**
+       * The kernel's process id (the hello's `pid`), which tells a magic's
+       * output of this kernel from another's; absent when not known.
+       */
+      pid?: number;
     }
   /** The helper is not installed in the kernel's environment. */
   | { kind: 'no-helper'; hint: string }

@@ -30,6 +30,7 @@ import { ReadingsPoll } from './readings';
 import { failedFix, scanError } from './replies';
 import type { IMemoryDoctorSettings, ISettingsSource } from './settings';
 import {
+  IFixSource,
   IMemoryDoctorService,
   IUserInterface,
   TRANSLATION_DOMAIN
@@ -176,12 +177,16 @@ export class MemoryDoctorService implements IMemoryDoctorService, IDisposable {
    * the request itself queues behind the cell), so the timeout is
    * `FIX_REPLY_TIMEOUT_S` and starts again while a cell of this notebook
    * runs; meanwhile `fixes.waiting` says so.
+   *
+   * `source` names another scan and outcome than the notebook's: a magic's
+   * output applies its own suggestions and keeps its own outcome.
    */
   async applyFix(
     suggestion: ISuggestion,
-    confirm: (suggestion: ISuggestion) => Promise<boolean>
+    confirm: (suggestion: ISuggestion) => Promise<boolean>,
+    source: IFixSource = this
   ): Promise<FixOutcome | null> {
-    const { scans, fixes } = this;
+    const { scans, fixes } = source;
     const current = scans.result?.suggestions?.find(
       s => s.id === suggestion.id
     );
@@ -207,7 +212,7 @@ export class MemoryDoctorService implements IMemoryDoctorService, IDisposable {
         };
         return outcome;
       }
-      outcome = await this._sendFix(current);
+      outcome = await this._sendFix(current, fixes);
       return outcome;
     } finally {
       if (outcome) {
@@ -241,10 +246,13 @@ export class MemoryDoctorService implements IMemoryDoctorService, IDisposable {
     Signal.clearData(this);
   }
 
-  private async _sendFix(suggestion: ISuggestion): Promise<FixOutcome> {
+  private async _sendFix(
+    suggestion: ISuggestion,
+    fixes: IFixSource['fixes']
+  ): Promise<FixOutcome> {
     const executions = this._executions;
-    this._fixSent = true;
-    this.fixes.setWaiting(executions.busy);
+    this._fixSent = fixes;
+    fixes.setWaiting(executions.busy);
     try {
       const result = await this.client.request(
         'apply_fix',
@@ -262,8 +270,8 @@ export class MemoryDoctorService implements IMemoryDoctorService, IDisposable {
     } catch (reason) {
       return failedFix(suggestion, reason);
     } finally {
-      this._fixSent = false;
-      this.fixes.setWaiting(false);
+      this._fixSent = null;
+      fixes.setWaiting(false);
     }
   }
 
@@ -360,9 +368,7 @@ export class MemoryDoctorService implements IMemoryDoctorService, IDisposable {
         model.setRunning(null);
         break;
     }
-    if (this._fixSent) {
-      this.fixes.setWaiting(this._executions.busy);
-    }
+    this._fixSent?.setWaiting(this._executions.busy);
   }
 
   private _onSettingsChanged(
@@ -397,7 +403,8 @@ export class MemoryDoctorService implements IMemoryDoctorService, IDisposable {
   private _executions: ExecutionTracker;
   private _readings: ReadingsPoll;
   private _measured = false;
-  private _fixSent = false;
+  /** The fix model of the fix waiting for its reply, if any. */
+  private _fixSent: IFixSource['fixes'] | null = null;
   private _isDisposed = false;
 }
 

@@ -145,6 +145,23 @@ export interface IFixModel {
 }
 
 /**
+ * Where a fix comes from and where its outcome goes. By default the
+ * notebook's latest scan and its fix model; a magic's output passes its own
+ * scan and outcome, so its fix buttons go through the same service.
+ */
+export interface IFixSource {
+  /** The scan the suggestion must belong to. */
+  readonly scans: Pick<IScanModel, 'result' | 'running' | 'stale'>;
+  /** Where the fix in progress and its outcome are recorded. */
+  readonly fixes: IFixModel & {
+    /** The suggestion being confirmed or applied, or null. */
+    setApplying(id: string | null): void;
+    /** Whether the sent fix waits for the running cell. */
+    setWaiting(waiting: boolean): void;
+  };
+}
+
+/**
  * What a notebook's service does on request. It alone talks to the kernel
  * helper, and writes what comes back into the entry's models.
  */
@@ -160,12 +177,14 @@ export interface IMemoryDoctorService {
   /** Stop the running scan; its reply brings the partial result. */
   cancelScan(): Promise<void>;
   /**
-   * Apply a suggestion of the latest scan, asking `confirm` first when it
-   * is destructive. Resolves with the outcome, or null when nothing was sent.
+   * Apply a suggestion of the latest scan (or of `source`'s, e.g. a magic's
+   * output), asking `confirm` first when it is destructive. Resolves with
+   * the outcome, or null when nothing was sent.
    */
   applyFix(
     suggestion: ISuggestion,
-    confirm: (suggestion: ISuggestion) => Promise<boolean>
+    confirm: (suggestion: ISuggestion) => Promise<boolean>,
+    source?: IFixSource
   ): Promise<FixOutcome | null>;
   /** Forget the notebook's figures: records, readings, the death note. */
   clearFigures(): void;

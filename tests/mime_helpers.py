@@ -22,8 +22,14 @@ def _registry() -> tuple[dict[str, Any], Registry]:
         name: json.loads((PROTOCOL_DIR / name).read_text(encoding="utf-8"))
         for name in ("mime.json", "protocol.json")
     }
+    protocol = Resource.from_contents(schemas["protocol.json"])
     registry: Registry = Registry().with_resources(
-        (schema["$id"], Resource.from_contents(schema)) for schema in schemas.values()
+        [
+            (schemas["mime.json"]["$id"], Resource.from_contents(schemas["mime.json"])),
+            (schemas["protocol.json"]["$id"], protocol),
+            # mime.json names the protocol without its version (see its description).
+            ("urn:jupyterlab-memory-doctor:protocol", protocol),
+        ]
     )
     return schemas["mime.json"], registry
 

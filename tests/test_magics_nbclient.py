@@ -7,6 +7,11 @@ The browser check needs ``/usr/bin/chromium`` and ``ui-tests/node_modules``
 (``make setup``); without them that part is skipped, never faked. Set
 ``MD_SCREENSHOTS=dir`` to keep the export and its screenshots (the README's
 come from here: ``scripts/screenshots.sh``).
+
+With ``MEMORY_DOCTOR_WRITE_FIXTURES=1`` one output of each view is written to
+``tests/fixtures/mime/`` for the renderer's jest tests
+(``src/__tests__/mime.spec.ts``); without it the recorded ones must still
+validate, so they cannot drift from ``mime.json``.
 """
 
 from __future__ import annotations
@@ -24,11 +29,12 @@ from nbclient import NotebookClient
 from nbconvert import HTMLExporter
 
 from memory_doctor.kernel.rich import MIME_TYPE
-from tests.mime_helpers import check_bundle, parse_html
+from tests.mime_helpers import check_bundle, parse_html, validate
 
 pytestmark = pytest.mark.kernel
 
 ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures" / "mime"
 EXAMPLE = ROOT / "examples" / "magics.ipynb"
 CHECK_EXPORT = ROOT / "ui-tests" / "scripts" / "check-export.js"
 HOSTILE = "<img src=x onerror=alert(1)>"
@@ -152,3 +158,49 @@ def test_nbconvert_export_is_inert_in_chromium(executed: Any, tmp_path: Path) ->
     assert any(HOSTILE in text and MARKER in text for text in report["texts"])
     assert all(Path(shot).stat().st_size > 1000 for shot in report["shots"])
     assert len(report["shots"]) == 3
+
+
+def _fixtures(executed: Any) -> dict[str, dict[str, Any]]:
+    """One output per view, named by what it shows."""
+    found: dict[str, dict[str, Any]] = {}
+    for cell in executed.cells:
+        for bundle in ours(cell):
+            data = bundle[MIME_TYPE]
+            name = data["view"]
+            if name == "fix":
+                name = "fix_applied" if data["applied"] else "fix_preview"
+            if name == "holders" and "<img" in (data.get("filter") or ""):
+                name = "holders_hostile"
+            found.setdefault(name, data)
+    return found
+
+
+def test_recorded_fixtures_are_valid_outputs(executed: Any) -> None:
+    found = _fixtures(executed)
+    assert set(found) == {
+        "summary",
+        "holders",
+        "holders_hostile",
+        "cell",
+        "cells",
+        "fix_preview",
+        "fix_applied",
+        "resources",
+        "notice",
+        "badge",
+    }
+    if os.environ.get("MEMORY_DOCTOR_WRITE_FIXTURES") == "1":
+        FIXTURES.mkdir(parents=True, exist_ok=True)
+        for name, data in found.items():
+            text = json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+            (FIXTURES / f"{name}.json").write_text(text, encoding="utf-8")
+    recorded = sorted(FIXTURES.glob("*.json"))
+    assert {path.stem for path in recorded} == set(found)
+    for path in recorded:
+        try:
+            validate(json.loads(path.read_text(encoding="utf-8")))
+        except Exception as exc:  # a protocol change: the recorded outputs are stale
+            raise AssertionError(
+                f"{path.name} no longer validates ({exc.__class__.__name__}); re-record the "
+                "outputs: MEMORY_DOCTOR_WRITE_FIXTURES=1 pytest tests/test_magics_nbclient.py"
+            ) from exc

@@ -159,7 +159,8 @@ describe('messages', () => {
       peakMethod: 'vmhwm',
       peakExact: true,
       helperVersion: '0.1.0',
-      python: '3.11.7'
+      python: '3.11.7',
+      pid: 4242
     });
     expect(model.rss).toBe(5000);
     expect(model.history('a').length).toBe(1);
