@@ -6,7 +6,7 @@
 it. These tests need no kernel: the schema is valid, the generated module is
 current (by the schema's hash, so without Node too), the helper takes its
 constants from it, the committed fixtures still follow the schema, the checks
-can fail.
+can fail, and every message example of docs/protocol.md follows the schema.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -37,6 +38,7 @@ from memory_doctor.protocol import generated
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "protocol"
+DOC = (ROOT / "docs" / "protocol.md").read_text(encoding="utf-8")
 
 
 def fixtures(folder: str) -> list[tuple[str, dict[str, Any]]]:
@@ -220,3 +222,123 @@ def test_the_test_fakes_checker_fails_on_a_bad_message_and_a_wrong_result() -> N
     assert "reply message (to get_rss) (1 of 2 messages" in str(caught.value)
     assert "$.result: 'peak_rss' is a required property" in caught.value.problems
     checker.assert_clean()  # forgotten once raised
+
+
+# ---------------------------------------------------------------------- docs/protocol.md
+
+
+def doc_examples() -> list[tuple[str, Any]]:
+    """Every ``json`` block of docs/protocol.md, parsed, with the heading above it."""
+    found = []
+    heading = ""
+    for match in re.finditer(r"^(#+ [^\n]*)$|^ *```json\n(.*?)^ *```$", DOC, re.M | re.S):
+        if match.group(1):
+            heading = match.group(1).lstrip("# ").strip().strip("`")
+        else:
+            found.append((heading, json.loads(match.group(2))))
+    return found
+
+
+def _example_problems(heading: str, value: Any) -> list[str]:
+    """The problems of one example: the bootstrap, a comm_open, a request, a kernel message
+    (an ok reply against the result of the request its section is about), or a part of one
+    (the definition whose fields it has)."""
+    defs = load_schema()["$defs"]
+    if not isinstance(value, dict):
+        return [f"not a JSON object: {value!r}"]
+    if "code" in value and "type" not in value:
+        expected = {"code": protocol.BOOTSTRAP_CODE, "silent": True, "store_history": False}
+        return [] if expected.items() <= value.items() else ["not the bootstrap request"]
+    if "target_name" in value:
+        return (
+            ([] if value["target_name"] == protocol.COMM_TARGET else ["another comm target"])
+            + problems("CommOpenData", value["data"])
+            + problems("CommOpenMetadata", value["metadata"])
+        )
+    kind = value.get("type")
+    if kind in protocol.KERNEL_MESSAGES:
+        if kind != "reply" or value.get("ok") is not True or heading in protocol.REQUESTS:
+            return kernel_message_problems(value, heading if heading in protocol.REQUESTS else None)
+        # A reply outside a request's section: the result of some request.
+        tries = [kernel_message_problems(value, r) for r in protocol.REQUESTS]
+        return [] if [] in tries else min(tries, key=len)
+    if kind in protocol.REQUESTS:
+        fits = ["RequestMessage"]
+    else:  # a part of a message
+        fits = [n for n, d in defs.items() if set(d.get("properties", ())) == set(value)]
+    return problems(fits[0], value) if fits else [f"no definition has the fields {sorted(value)}"]
+
+
+def test_doc_examples_follow_the_schema() -> None:
+    examples = doc_examples()
+    assert len(examples) >= 15
+    failures = {
+        f"{heading}: {json.dumps(value)[:70]}": found
+        for heading, value in examples
+        if (found := _example_problems(heading, value))
+    }
+    assert not failures, json.dumps(failures, indent=2)
+
+
+def test_doc_example_checks_can_fail() -> None:
+    examples = dict(doc_examples())
+    scan_reply = copy.deepcopy(examples["scan"])
+    del scan_reply["result"]["suggestions"]
+    assert _example_problems("scan", scan_reply) == [
+        "$.result: 'suggestions' is a required property"
+    ]
+    growth = {"runs": 3, "growth_per_run_bytes": 1, "flagged": False, "what_grew": []}
+    assert _example_problems("cell_measured", growth) == ["$: flagged == (runs >= LEAK_MIN_RUNS)"]
+    assert _example_problems(
+        "reply", {"type": "reply", "request_id": "1", "ok": True, "result": {}}
+    )
+
+
+def test_doc_shows_every_request_and_its_result() -> None:
+    examples = doc_examples()
+    for request in protocol.REQUESTS:
+        section = [value for heading, value in examples if heading == request]
+        assert any(v.get("type") == request for v in section), request
+        assert any(v.get("type") == "reply" and v.get("ok") for v in section), request
+
+
+def test_doc_examples_show_the_current_version() -> None:
+    versions = set(re.findall(r'"(?:protocol_)?version": "([0-9.]+)"', DOC))
+    assert versions == {protocol.PROTOCOL_VERSION}
+
+
+def test_doc_names_version_target_every_message_and_enumeration() -> None:
+    assert f"**Protocol version:** `{protocol.PROTOCOL_VERSION}`" in DOC
+    assert f"**Comm target:** `{protocol.COMM_TARGET}`" in DOC
+    headings = set(re.findall(r"^### `(\w+)`", DOC, re.M))
+    assert headings == set(protocol.KERNEL_MESSAGES) | set(protocol.REQUESTS)
+    for name in (
+        *protocol.ERROR_CODES,
+        *protocol.PEAK_METHODS,
+        *protocol.RESOURCE_KINDS,
+        *protocol.FIX_ACTIONS,
+        *protocol.LIMIT_SOURCES,
+    ):
+        assert f"`{name}`" in DOC, name
+    # The documented record example has exactly the record fields, in order.
+    example = re.search(r'"record": \{(.*?)\}', DOC, re.S)
+    assert example
+    assert tuple(re.findall(r'"(\w+)":', example.group(1))) == protocol.RECORD_FIELDS
+
+
+def test_doc_version_history_mentions_the_current_version() -> None:
+    assert re.search(rf"^### {re.escape(protocol.PROTOCOL_VERSION)}$", DOC, re.M)
+
+
+def test_doc_states_the_limits_and_waits_the_helper_enforces() -> None:
+    for name in (
+        "FIX_WAIT_S",
+        "FIX_REPLY_TIMEOUT_S",
+        "MAX_SCAN_BUDGET_S",
+        "MAX_MAX_HOLDERS",
+        "MAX_FIX_TARGETS",
+        "COMPOSITION_TOP",
+        "MAX_HELD_BY",
+        "MAX_RESOURCE_DETAIL_CHARS",
+    ):
+        assert f"`{name}`" in DOC, name
