@@ -297,12 +297,18 @@ describe('a fix clicked while a cell runs', () => {
     );
   });
 
-  it('shows a reply that comes after minutes, within FIX_REPLY_TIMEOUT_S, as applied', async () => {
+  /** A panel whose fix was clicked while no cell runs, timers faked. */
+  async function applying(): Promise<IPanelHarness> {
     const harness = await panelHarness();
     await showScan(harness, makeFixScan());
     jest.useFakeTimers();
     button(harness, /^Apply: Delete/).click();
     await flush();
+    return harness;
+  }
+
+  it('shows a reply that comes after minutes, within FIX_REPLY_TIMEOUT_S, as applied', async () => {
+    const harness = await applying();
     jest.advanceTimersByTime(FIX_REPLY_TIMEOUT_S * 1000 - 1000);
     await flush();
     expect(outcome(harness)).toBeNull();
@@ -314,11 +320,7 @@ describe('a fix clicked while a cell runs', () => {
   });
 
   it('gives up only after the helper would have', async () => {
-    const harness = await panelHarness();
-    await showScan(harness, makeFixScan());
-    jest.useFakeTimers();
-    button(harness, /^Apply: Delete/).click();
-    await flush();
+    const harness = await applying();
     expect(button(harness, /^Apply: Delete/).textContent).toBe(
       'Applying\u2026'
     );
