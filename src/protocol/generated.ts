@@ -1,12 +1,12 @@
 /*
- * GENERATED from protocol.json (sha256 776fd96b1f1e80f5342ab6c5663fe1bbb0725b2a90164f8dab16e97261de6156) by scripts/generate-protocol.js; do not edit.
+ * GENERATED from protocol.json (sha256 9c3e4604cd81cf3dc088ecf592cf800d5b295cd3f1b75c306d48b725154af328) by scripts/generate-protocol.js; do not edit.
  * Regenerate with `jlpm build:protocol`.
  */
 
 /**
  * @packageDocumentation
  *
- * The Memory Doctor wire protocol 1.2: types, constants and decoders.
+ * The Memory Doctor wire protocol 1.3: types, constants and decoders.
  *
  * Types follow the reader view of protocol.json: a field added after 1.0 is optional, since a helper of an older MINOR leaves it out. Every decoder checks an untrusted value against the schema and returns a copy of the fields it knows, or throws a DecodeError naming the path that failed.
  */
@@ -85,7 +85,13 @@ export type FixAction =
   | 'cancel_task'
   | 'reset_output_cache'
   | 'gc_collect'
-  | 'malloc_trim';
+  | 'malloc_trim'
+  | 'clear_log_buffer';
+/**
+ * An allocator in allocator_gap.parts (1.3): pymalloc (Python's small-object arenas), glibc_heap (glibc's main heap), glibc_arenas (glibc's arenas of other threads), arrow_pool (Arrow's memory pool).
+ */
+export type GapAllocator =
+  'pymalloc' | 'glibc_heap' | 'glibc_arenas' | 'arrow_pool';
 /**
  * Where memory_limit came from: cgroup_v2 (memory.max), cgroup_v1 (memory.limit_in_bytes), physical (the machine's RAM) or unknown (bytes is then null).
  */
@@ -137,6 +143,7 @@ export interface IProtocolDefinitions {
   ScanStopped: ScanStopped;
   ResourceKind: ResourceKind;
   FixAction: FixAction;
+  GapAllocator: GapAllocator;
   LimitSource: LimitSource;
   ProtocolVersion: ProtocolVersion;
   RequestId: RequestId;
@@ -172,6 +179,7 @@ export interface IProtocolDefinitions {
   ScanSummary: IScanSummary;
   Resource: IResource;
   CyclicGarbage: ICyclicGarbage;
+  AllocatorGapPart: IAllocatorGapPart;
   AllocatorGap: IAllocatorGap;
   Findings: IFindings;
   Suggestion: ISuggestion;
@@ -653,6 +661,20 @@ export interface ICyclicGarbage {
   bytes: number;
 }
 /**
+ * One allocator's share of the allocator gap (1.3).
+ */
+export interface IAllocatorGapPart {
+  allocator: GapAllocator;
+  /**
+   * Freed memory this allocator keeps resident.
+   */
+  bytes: number;
+  /**
+   * Whether the malloc_trim fix returns it (malloc_trim(0), Arrow's release_unused()); pymalloc's is only reused.
+   */
+  returnable: boolean;
+}
+/**
  * Memory Python freed that the C allocator has not returned to the OS.
  */
 export interface IAllocatorGap {
@@ -664,6 +686,10 @@ export interface IAllocatorGap {
    * Whether the malloc_trim fix can run.
    */
   malloc_trim: boolean;
+  /**
+   * The gap per allocator, those that could be read (1.3); bytes is their sum.
+   */
+  parts?: IAllocatorGapPart[];
 }
 /**
  * Cheap process-wide figures; null where unknown or not measured.
@@ -685,7 +711,7 @@ export interface ISuggestion {
   id: string;
   action: FixAction;
   /**
-   * Root labels, or resource ids for resource actions; empty for gc_collect and malloc_trim.
+   * Root labels, or resource ids for resource actions, or the logging handler (logging.getLogger('name').handlers[0]) for clear_log_buffer; empty for gc_collect and malloc_trim.
    *
    * @maxItems 1000
    */
@@ -754,13 +780,25 @@ export interface IFixResult {
   action: FixAction;
   estimated_freed_bytes: number | null;
   /**
-   * The drop in RSS across the fix (never negative).
+   * The drop in RSS across the fix (never negative); the same figure as returned_to_os_bytes, kept under its 1.2 name.
    */
   measured_freed_bytes: number;
+  /**
+   * What the fix freed inside the process: the drop of the allocators' in-use bytes (pymalloc's allocated blocks, glibc's mallinfo2, Arrow's pool); null where none can be read. 0 for malloc_trim, which frees nothing (1.3).
+   */
+  freed_in_process_bytes?: number | null;
+  /**
+   * The drop in RSS across the fix, the return of what the allocators kept included (1.3).
+   */
+  returned_to_os_bytes?: number;
+  /**
+   * Targets that were already done before the fix ran (a name deleted, a resource closed), by label (1.3).
+   */
+  already_done?: string[];
   rss_before: number;
   rss_after: number;
   /**
-   * null, or one sentence when the measurement falls well short of the estimate.
+   * null, or one sentence: targets already done, a measurement well short of the estimate and why, or memory the allocators had kept that the fix returned to the OS.
    */
   explanation: string | null;
 }
@@ -768,7 +806,7 @@ export interface IFixResult {
 // ---------------------------------------------------------------- constants
 
 /** MAJOR.MINOR, versioned separately from the package. A different MAJOR on either side is fatal; a different MINOR only adds optional fields and message types. */
-export const PROTOCOL_VERSION = '1.2';
+export const PROTOCOL_VERSION = '1.3';
 /** The comm target the helper registers. */
 export const COMM_TARGET = 'memory_doctor';
 /** The one execute request the front end sends (silent, store_history false) to load the helper. */
@@ -896,7 +934,16 @@ export const FIX_ACTIONS = [
   'cancel_task',
   'reset_output_cache',
   'gc_collect',
-  'malloc_trim'
+  'malloc_trim',
+  'clear_log_buffer'
+] as const;
+
+/** Every GapAllocator, in the schema's order. */
+export const GAP_ALLOCATORS = [
+  'pymalloc',
+  'glibc_heap',
+  'glibc_arenas',
+  'arrow_pool'
 ] as const;
 
 /** Every LimitSource, in the schema's order. */
@@ -1293,6 +1340,18 @@ export function decodeCyclicGarbage(
   );
 }
 
+/** Decode a `AllocatorGapPart` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeAllocatorGapPart(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IAllocatorGapPart {
+  return Private.readAllocatorGapPart(
+    value,
+    options.path ?? 'AllocatorGapPart',
+    options.onDrop ?? Private.ignore
+  );
+}
+
 /** Decode a `AllocatorGap` from untrusted JSON; throws a DecodeError naming the path that failed. */
 export function decodeAllocatorGap(
   value: unknown,
@@ -1644,6 +1703,8 @@ namespace Private {
 
   export const readFixAction: Reader<FixAction> = member(FIX_ACTIONS);
 
+  export const readGapAllocator: Reader<GapAllocator> = member(GAP_ALLOCATORS);
+
   export const readLimitSource: Reader<LimitSource> = member(LIMIT_SOURCES);
 
   export const readProtocolVersion: Reader<ProtocolVersion> = string({
@@ -1843,9 +1904,17 @@ namespace Private {
       bytes: number({ integer: true, minimum: 0 })
     });
 
+  export const readAllocatorGapPart: Reader<IAllocatorGapPart> =
+    object<IAllocatorGapPart>({
+      allocator: readGapAllocator,
+      bytes: number({ integer: true, minimum: 0 }),
+      returnable: boolean
+    });
+
   export const readAllocatorGap: Reader<IAllocatorGap> = object<IAllocatorGap>({
     bytes: nullable(number({ integer: true, minimum: 0 })),
-    malloc_trim: boolean
+    malloc_trim: boolean,
+    parts: optional(array(readAllocatorGapPart, { uniqueBy: 'allocator' }))
   });
 
   export const readFindings: Reader<IFindings> = object<IFindings>({
@@ -1892,6 +1961,11 @@ namespace Private {
     action: readFixAction,
     estimated_freed_bytes: nullable(number({ integer: true, minimum: 0 })),
     measured_freed_bytes: number({ integer: true, minimum: 0 }),
+    freed_in_process_bytes: optional(
+      nullable(number({ integer: true, minimum: 0 }))
+    ),
+    returned_to_os_bytes: optional(number({ integer: true, minimum: 0 })),
+    already_done: optional(array(string())),
     rss_before: number({ integer: true, minimum: 0 }),
     rss_after: number({ integer: true, minimum: 0 }),
     explanation: nullable(string())

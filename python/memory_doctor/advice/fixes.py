@@ -7,15 +7,26 @@ scan left behind (:class:`FixTable`, plain data: labels, ``id()`` values, type
 names, fingerprints). Nothing sent by the browser is evaluated.
 
 Before anything changes, every target is re-resolved in the kernel and must be
-the very object that was scanned: same ``id()``, same type, the same
-fingerprint for resources (fd, pid, path), and a name must not have been
-rebound by a cell since (``Provenance``). If any target fails, nothing is
-done and :class:`FixRefused` says why.
+the very object that was scanned: the same object, not only the same ``id()``
+(``identity.py``: a weak reference, or a fingerprint a new object at a reused
+id cannot share), the same fingerprint for resources (fd, pid, path), and a
+name must not have been rebound by a cell since (``Provenance``). If any
+target fails, nothing is done and :class:`FixRefused` says why. A target that
+is already done (the name deleted, the file closed) is reported as done.
 
 Operations call the close/terminate/clear method of the exact library class
 (``io.TextIOWrapper.close``, ``subprocess.Popen.terminate``,
 ``sqlite3.Connection.close``...), never a method looked up on the user's
-object, so no user code runs. Afterwards the helper measures the drop in RSS.
+object, so no user code runs.
+
+Measurement (:func:`apply`). A fix is measured alone: first the garbage it
+does not own is collected and the memory already free in the allocators is
+returned to the OS (so neither is credited to it); then the allocators'
+in-use figures and RSS are read, the fix runs, what it freed in reference
+cycles is collected, and the in-use figures are read again
+(``freed_in_process_bytes``). Last, what the allocators kept of it is returned
+to the OS too, and the RSS drop is ``returned_to_os_bytes`` (also sent as
+``measured_freed_bytes``, its 1.2 name).
 """
 
 from __future__ import annotations
@@ -33,18 +44,34 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Final
 
 from ..format import format_bytes
-from ..heap.introspect import instance_dict, is_a, is_identifier, module_dict, type_name, type_ns
+from ..heap.introspect import (
+    instance_dict,
+    is_a,
+    is_identifier,
+    lookup_in_mro,
+    module_dict,
+    type_name,
+    type_ns,
+)
 from ..heap.sizers import lru_cache_type
 from ..log import quiet_logger
 from ..procmem import current_rss
 from ..protocol import FIX_ACTIONS
-from .allocator import AllocatorGap, malloc_trim, malloc_trim_available
+from .allocator import (
+    InUse,
+    pymalloc_free_bytes,
+    release_free_memory,
+)
+from .identity import Identity, identify, same
+from .library import find_handler, handler_buffer
 from .resources import ResourceTypes
 
 _log = quiet_logger(__name__)
 
 #: A fix whose measured drop is below this share of the estimate gets an explanation.
 EXPLAIN_BELOW: Final = 0.5
+#: Memory the allocators kept of a fix, and the fix returned, worth a sentence.
+MIN_KEPT_EXPLAINED: Final = 1 << 20
 #: Seconds ``terminate_process`` waits after SIGTERM before it kills.
 TERMINATE_WAIT_S: Final = 3.0
 #: Objects visited at most when a resource is looked for from its holders.
@@ -75,11 +102,11 @@ class FixParamsError(ValueError):
 
 @dataclass
 class Target:
-    """What one target named at scan time (plain data)."""
+    """What one target named at scan time (plain data and weak references)."""
 
     label: str
-    object_id: int | None = None
-    type_name: str | None = None
+    #: The object it named (``identity.identify``); None when it named nothing.
+    ident: Identity | None = None
     #: ``Provenance.where`` of the name the label starts from, at scan time.
     where: tuple[Any, ...] | None = None
 
@@ -178,9 +205,20 @@ def places(label: str, sh: Shell) -> list[Place]:  # noqa: PLR0911 - one answer 
     return [("ns", label)] if label in dict.keys(sh.ns) else []
 
 
+def is_users_under(name: str, sh: Shell) -> bool:
+    """Whether ``_``, ``__`` or ``___`` in the namespace is the user's own variable
+    (``_ = fig.suptitle(...)``), not IPython's output cache: IPython's own test
+    (``DisplayHook.update_user_ns``) is that the display hook holds another value."""
+    if name not in _UNDERS or name not in dict.keys(sh.ns) or sh.hook_dict is None:
+        return False
+    return dict.get(sh.hook_dict, name) is not dict.get(sh.ns, name)
+
+
 def _output_name_places(name: str, sh: Shell) -> list[Place]:
     """``_3`` or ``_``: the namespace entry and the same object in ``user_ns_hidden``
-    and on the display hook (``displayhook._``)."""
+    and on the display hook (``displayhook._``); a user's own ``_`` is only itself."""
+    if is_users_under(name, sh):
+        return [("user", name)]
     found: list[Place] = []
     in_ns = name in dict.keys(sh.ns)
     value = dict.get(sh.ns, name) if in_ns else dict.get(sh.hidden, name)
@@ -204,7 +242,7 @@ def value_at(place: Place, sh: Shell) -> Any:
     if where == "out":
         out = sh.out()
         return dict.get(out, key) if out is not None else None
-    source = {"ns": sh.ns, "hidden": sh.hidden, "hook": sh.hook_dict or {}}[where]
+    source = {"ns": sh.ns, "user": sh.ns, "hidden": sh.hidden, "hook": sh.hook_dict or {}}[where]
     return dict.get(source, key)
 
 
@@ -218,6 +256,8 @@ def remove(place: Place, sh: Shell) -> None:
     elif where == "hook":
         if sh.hook_dict is not None:
             sh.hook_dict[key] = ""  # what DisplayHook.flush() leaves
+    elif where == "user":
+        dict.pop(sh.ns, key, None)  # the user's own `_`: IPython updates it again later
     else:
         source = sh.ns if where == "ns" else sh.hidden
         if key in _UNDERS:
@@ -262,6 +302,9 @@ def resolve(label: str, sh: Shell, action: str) -> tuple[bool, Any]:  # noqa: PL
     if action == "reset_output_cache":
         out = sh.out()
         return (out is not None), out
+    if action == "clear_log_buffer":
+        handler = find_handler(label)
+        return (handler is not None), handler
     return False, None
 
 
@@ -280,7 +323,7 @@ def record(label: str, sh: Shell, action: str, provenance: Any) -> Target | None
         return None
     name = base_name(label)
     where = provenance.where(name) if name is not None and provenance is not None else None
-    return Target(label, id(value), type_name(type(value)), tuple(where) if where else None)
+    return Target(label, identify(value), tuple(where) if where else None)
 
 
 # ---------------------------------------------------------------------- validation
@@ -309,10 +352,15 @@ def parse_request(data: Mapping[str, Any]) -> tuple[str, str, list[str]]:
     return sid, action, list(targets)
 
 
+#: Actions whose target, once gone, is done (a name deleted, ``sys.last_*`` cleared).
+_DONE_WHEN_GONE: Final = frozenset({"delete_holder", "clear_traceback", "clear_log_buffer"})
+
+
 def check(  # noqa: PLR0917 - the request's three fields plus the context
     table: FixTable | None, sid: str, action: str, targets: list[str], sh: Shell, provenance: Any
-) -> FixEntry:
-    """The table entry the request names, after every target re-validated."""
+) -> tuple[FixEntry, list[str]]:
+    """The table entry the request names, after every target re-validated, and
+    the labels of the targets that are already done (deleted, closed)."""
     entry = table.entries.get(sid) if table is not None else None
     if entry is None:
         raise FixRefused(
@@ -324,22 +372,29 @@ def check(  # noqa: PLR0917 - the request's three fields plus the context
             f"Suggestion {sid[:40]!r} of the latest scan is a different fix "
             f"({entry.action} on {', '.join(entry.targets) or 'the process'}); nothing was changed."
         )
-    for rec in entry.records:
-        _check_target(rec, entry.action, sh, provenance)
-    for res in entry.resources:
-        find_resource(res, sh)
-    return entry
+    done = [r.label for r in entry.records if not _check_target(r, entry.action, sh, provenance)]
+    done.extend(res["label"] for res in entry.resources if find_resource(res, sh) is None)
+    return entry, done
 
 
-def _check_target(rec: Target, action: str, sh: Shell, provenance: Any) -> None:
+def _check_target(rec: Target, action: str, sh: Shell, provenance: Any) -> bool:
+    """True when the target is there and the same; False when it is already done."""
     ok, value = resolve(rec.label, sh, action)
     if not ok:
+        if action in _DONE_WHEN_GONE:
+            return False
         raise FixRefused(f"{rec.label} no longer exists; nothing was changed. Scan again.")
-    if id(value) != rec.object_id or type_name(type(value)) != rec.type_name:
+    ident = rec.ident
+    if ident is None or not same(ident, value):
+        unprovable = ident is not None and not ident.provable and id(value) == ident.object_id
         raise FixRefused(
-            f"{rec.label} now refers to a different object than when it was scanned; nothing "
-            "was changed. Scan again."
+            f"{rec.label} cannot be proven to be the object that was scanned (its type keeps "
+            "no weak references); nothing was changed. Delete it yourself, or scan again."
+            if unprovable
+            else f"{rec.label} now refers to a different object than when it was scanned; "
+            "nothing was changed. Scan again."
         )
+    del value
     name = base_name(rec.label)
     if name is not None and provenance is not None:
         where = provenance.where(name)
@@ -347,26 +402,36 @@ def _check_target(rec: Target, action: str, sh: Shell, provenance: Any) -> None:
             raise FixRefused(
                 f"{name} was assigned again since the scan; nothing was changed. Scan again."
             )
+    return True
 
 
 def find_resource(res: Mapping[str, Any], sh: Shell) -> Any:
-    """The resource object the scan described, found again and checked (or FixRefused)."""
+    """The resource object the scan described, found again and checked; None when it is
+    already done (closed, finished, released); FixRefused when it is another one."""
     kind = res["kind"]
     oid = res["_object_id"]
-    obj = None
+    ref = res.get("_ref")
     if kind == "figure":
         obj = _figure(res["_extra"].get("num"))
+        if obj is not None and ref is not None and ref() is not obj:
+            obj = None  # a new figure took the number: ours was closed
+    elif ref is not None:
+        obj = ref()
     else:
         obj = _find_by_id(oid, list(res.get("held_by", [])), sh)
     label = f"{res['label']} ({res['detail']})"
-    if obj is None or id(obj) != oid or type_name(type(obj)) != res["_type"]:
-        raise FixRefused(f"{label} is no longer there (closed or released?); nothing was changed.")
+    if obj is None:
+        return None  # released (a file closes when it is freed) or closed by pyplot
+    if id(obj) != oid or type_name(type(obj)) != res["_type"]:
+        raise FixRefused(
+            f"{label} is not the resource that was scanned any more; nothing was changed."
+        )
     found = ResourceTypes(res.get("_user_dicts", ())).describe(obj)
     if kind == "figure":
         if list(res["_fingerprint"]) != ["figure", res["_extra"].get("num")]:
             raise FixRefused(f"{label} changed since the scan; nothing was changed.")
     elif found is None:
-        raise FixRefused(f"{label} is already closed or finished; nothing was changed.")
+        return None  # closed or finished
     elif list(found.fingerprint) != list(res["_fingerprint"]):
         raise FixRefused(
             f"{label} is not the resource that was scanned any more; nothing was changed."
@@ -413,9 +478,10 @@ def _find_by_id(oid: int, held_by: list[str], sh: Shell) -> Any:
 # ---------------------------------------------------------------------- operations
 
 
-def _delete(entry: FixEntry, sh: Shell) -> list[Any]:
-    """Delete every target; return weak references to what they named (to explain)."""
-    found = [(label, places(label, sh)) for label in entry.targets]
+def _delete(entry: FixEntry, sh: Shell, done: list[str]) -> list[Any]:
+    """Delete every target not already gone; return weak references to what they
+    named (to explain a short measurement)."""
+    found = [(label, places(label, sh)) for label in entry.targets if label not in done]
     watch: list[Any] = []
     for _label, spots in found:
         value = value_at(spots[0], sh)
@@ -457,7 +523,9 @@ def _clear_traceback(entry: FixEntry, sh: Shell) -> None:
         sys_ns.pop(name, None)
 
 
-def _copy_view(entry: FixEntry, sh: Shell) -> None:
+def _copy_view(entry: FixEntry, sh: Shell, table: FixTable | None) -> None:
+    """Rebind the view to a copy; the other suggestions on the same name (``del``)
+    now name the copy: the helper rebound it, not the user."""
     np = sys.modules.get("numpy")
     label = entry.targets[0]
     spots = places(label, sh)
@@ -465,12 +533,18 @@ def _copy_view(entry: FixEntry, sh: Shell) -> None:
     if np is None or type(view) is not np.ndarray:
         raise FixRefused(f"{label} is no longer a numpy array; nothing was changed.")
     copy = np.ndarray.copy(view)  # numpy's C method on an exact ndarray
+    old = id(view)
     del view
     for spot in spots:
         where, key = spot
         if where == "out":
             continue
-        {"ns": sh.ns, "hidden": sh.hidden, "hook": sh.hook_dict or {}}[where][key] = copy
+        target = {"ns": sh.ns, "user": sh.ns, "hidden": sh.hidden, "hook": sh.hook_dict or {}}
+        target[where][key] = copy
+    for other in table.entries.values() if table is not None else ():
+        for rec in other.records:
+            if rec.label == label and rec.ident is not None and rec.ident.object_id == old:
+                rec.ident = identify(copy)
 
 
 def _cache_clear(entry: FixEntry, sh: Shell) -> None:
@@ -479,6 +553,30 @@ def _cache_clear(entry: FixEntry, sh: Shell) -> None:
     if not ok or lru is None or type(wrapper) is not lru:
         raise FixRefused(f"{entry.targets[0]} is no longer an lru_cache; nothing was changed.")
     vars(lru)["cache_clear"](wrapper)
+
+
+def _clear_log_buffer(entry: FixEntry, done: list[str]) -> None:
+    """Empty a logging handler's buffer (``list.clear``), under the handler's lock when
+    it is the lock ``logging`` made (a ``threading.RLock``)."""
+    import threading  # noqa: PLC0415 - stdlib, only when this fix runs
+
+    for label in entry.targets:
+        if label in done:
+            continue
+        handler = find_handler(label)
+        buffer = handler_buffer(handler) if handler is not None else None
+        if buffer is None:
+            raise FixRefused(f"{label} no longer buffers records in a list; nothing was changed.")
+        lock = dict.get(instance_dict(handler) or {}, "lock")
+        rlock = type(threading.RLock())
+        if type(lock) is not rlock:
+            list.clear(buffer)
+            continue
+        rlock.acquire(lock)
+        try:
+            list.clear(buffer)
+        finally:
+            rlock.release(lock)
 
 
 def _clear_class_attribute(entry: FixEntry, sh: Shell) -> None:
@@ -496,7 +594,8 @@ def _clear_class_attribute(entry: FixEntry, sh: Shell) -> None:
 
 def reset_output_cache(sh: Shell) -> None:
     """What ``%reset -f out`` does, without printing: ``Out`` emptied, ``_n`` deleted,
-    ``_``, ``__``, ``___`` set back to ``''`` (also on the display hook)."""
+    ``_``, ``__``, ``___`` set back to ``''`` (also on the display hook), except a
+    user's own variable of that name."""
     for source in (sh.ns, sh.hidden):
         for name in [k for k in dict.keys(source) if type(k) is str and _NUMBERED.match(k)]:
             dict.pop(source, name, None)
@@ -504,26 +603,30 @@ def reset_output_cache(sh: Shell) -> None:
     if out is not None:
         sh.forget_last_result({id(v) for v in dict.values(out)})
         dict.clear(out)
+    users = {name for name in _UNDERS if is_users_under(name, sh)}
     if sh.hook_dict is not None:
         for name in _UNDERS:
             if name in dict.keys(sh.hook_dict):
                 sh.hook_dict[name] = ""
     for source in (sh.ns, sh.hidden):
         for name in _UNDERS:
-            if name in dict.keys(source):
+            if name in dict.keys(source) and not (source is sh.ns and name in users):
                 source[name] = ""
 
 
 def _close(obj: Any, res: Mapping[str, Any]) -> None:
-    """Close ``obj`` with the method of its exact library class."""
-    tp = type(obj)
+    """Close ``obj`` with its library class's own method (``_closable`` said no user
+    subclass overrides it), found in the MRO's namespaces without ``getattr``."""
     kind = res["kind"]
+    name = "close"
     if kind == "tempdir":
-        tp.cleanup(obj)
+        name = "cleanup"
     elif kind == "db_connection" and res["_extra"].get("engine"):
-        tp.dispose(obj)  # SQLAlchemy: closes the pooled connections
-    else:
-        tp.close(obj)
+        name = "dispose"  # SQLAlchemy: closes the pooled connections
+    found, method = lookup_in_mro(type(obj), name)
+    if not found or not callable(method):
+        raise FixRefused(f"{res['label']} has no {name}() of its library; nothing was changed.")
+    method(obj)
 
 
 def _terminate(obj: Any) -> None:
@@ -542,12 +645,13 @@ def _close_pool(obj: Any) -> None:
     tp.join(obj)
 
 
-def _close_figures(entry: FixEntry) -> None:
+def _close_figures(entry: FixEntry, done: list[str]) -> None:
     pyplot = sys.modules.get("matplotlib.pyplot")
     if pyplot is None:
         raise FixRefused("matplotlib.pyplot is not loaded any more; nothing was changed.")
     for res in entry.resources:
-        pyplot.close(res["_extra"].get("num"))  # pyplot's own close: by figure number
+        if res["label"] not in done:
+            pyplot.close(res["_extra"].get("num"))  # pyplot's own close: by figure number
 
 
 def _cancel(obj: Any) -> None:
@@ -565,26 +669,26 @@ def _cancel(obj: Any) -> None:
         type(loop).call_soon_threadsafe(loop, tp.cancel, obj)
 
 
-def apply(entry: FixEntry, sh: Shell) -> dict[str, Any]:  # noqa: PLR0912 - one branch per action
-    """Run the fix (already checked) and measure it; the ``apply_fix`` result."""
-    gap_before = _gap_total()
-    rss_before = current_rss()
-    watch: list[Any] = []
+def _run(entry: FixEntry, sh: Shell, done: list[str], table: FixTable | None) -> list[Any]:  # noqa: PLR0912 - one branch per action
+    """The operation itself; weak references to deleted objects (to explain)."""
     action = entry.action
     if action == "delete_holder":
-        watch = _delete(entry, sh)
-    elif action == "clear_traceback":
-        _clear_traceback(entry, sh)
+        return _delete(entry, sh, done)
+    if action == "clear_traceback":
+        if len(done) < len(entry.targets):
+            _clear_traceback(entry, sh)
     elif action == "copy_view":
-        _copy_view(entry, sh)
+        _copy_view(entry, sh, table)
     elif action == "cache_clear":
         _cache_clear(entry, sh)
     elif action == "clear_class_attribute":
         _clear_class_attribute(entry, sh)
     elif action == "reset_output_cache":
         reset_output_cache(sh)
+    elif action == "clear_log_buffer":
+        _clear_log_buffer(entry, done)
     elif action == "close_figures":
-        _close_figures(entry)
+        _close_figures(entry, done)
     elif action in ("close_resource", "terminate_process", "close_pool", "cancel_task"):
         op: Callable[[Any], None] = {
             "terminate_process": _terminate,
@@ -593,70 +697,126 @@ def apply(entry: FixEntry, sh: Shell) -> dict[str, Any]:  # noqa: PLR0912 - one 
         }.get(action, lambda o: None)
         for res in entry.resources:
             obj = find_resource(res, sh)
+            if obj is None:
+                continue  # already done
             if action == "close_resource":
                 _close(obj, res)
             else:
                 op(obj)
             del obj
+    elif action == "gc_collect":
+        gc.collect()
     elif action == "malloc_trim":
-        malloc_trim()
-    if action not in ("malloc_trim",):
-        gc.collect()  # what was freed inside reference cycles goes now, not later
+        release_free_memory()
+    return []
+
+
+def apply(
+    entry: FixEntry, sh: Shell, done: list[str] | None = None, table: FixTable | None = None
+) -> dict[str, Any]:
+    """Run the fix (already checked by :func:`check`, which gave ``done``) and
+    measure it alone; the ``apply_fix`` result."""
+    done = list(done or [])
+    action = entry.action
+    if action not in ("gc_collect", "malloc_trim"):
+        gc.collect()  # garbage this fix does not own is not credited to it
+    if action != "malloc_trim":
+        release_free_memory()  # nor memory that was already free in the allocators
+    in_use_before = InUse.measure()
+    rss_before = current_rss()
+    watch = _run(entry, sh, done, table)
+    if action not in ("gc_collect", "malloc_trim"):
+        gc.collect()  # what the fix freed inside reference cycles goes now, not later
     if action == "cancel_task":
         time.sleep(0)  # let a cross-thread cancel be scheduled
+    freed = InUse.measure().freed_since(in_use_before)
+    rss_freed = current_rss()
+    if action != "malloc_trim":
+        release_free_memory()  # what the allocators kept of it goes back to the OS
     rss_after = current_rss()
-    measured = max(rss_before - rss_after, 0)
+    returned = max(rss_before - rss_after, 0)
     alive = sum(1 for ref in watch if ref() is not None)
+    kept = Kept(max(rss_freed - rss_after, 0), pymalloc_free_bytes())
     return {
         "suggestion_id": entry.id,
         "action": action,
         "estimated_freed_bytes": entry.estimated,
-        "measured_freed_bytes": measured,
+        "measured_freed_bytes": returned,
+        "freed_in_process_bytes": 0 if action == "malloc_trim" else freed,
+        "returned_to_os_bytes": returned,
+        "already_done": done,
         "rss_before": rss_before,
         "rss_after": rss_after,
-        "explanation": explain(entry, measured, gap_before, alive),
+        "explanation": explain(entry, freed, returned, done, alive, kept),
     }
 
 
-def _gap_total() -> int | None:
-    return AllocatorGap.measure().total
+@dataclass(frozen=True)
+class Kept:
+    """What the allocators kept of a fix's memory."""
+
+    #: Bytes the final ``malloc_trim(0)``/``release_unused()`` gave back.
+    trimmed: int
+    #: Free bytes inside pymalloc's arenas after the fix (None where unknown).
+    pymalloc_free: int | None
 
 
-def explain(entry: FixEntry, measured: int, gap_before: int | None, alive: int) -> str | None:
-    """One sentence when the drop falls well short of the estimate, naming the cause."""
+def explain(  # noqa: PLR0911, PLR0917 - the figures of one fix, one sentence per cause
+    entry: FixEntry,
+    freed: int | None,
+    returned: int,
+    done: list[str],
+    alive: int,
+    kept: Kept,
+) -> str | None:
+    """One sentence when there is something to understand: targets already done, a
+    measurement well short of the estimate (naming the cause), or memory the
+    allocators had kept that the fix returned to the OS."""
+    if done:
+        names = ", ".join(done)
+        verb = "were" if len(done) > 1 else "was"
+        rest = "" if len(done) == len(entry.targets) else " The rest was done now."
+        return f"{names} {verb} already deleted or closed; nothing was left to do there.{rest}"
     estimated = entry.estimated
-    if not estimated or measured >= EXPLAIN_BELOW * estimated:
+    if not estimated:
         return None
-    short = estimated - measured
-    if alive:
-        return (
-            f"Only {format_bytes(measured)} of the estimated {format_bytes(estimated)} came "
-            "back: other references still hold the objects (for example a copy inside another "
-            "object or a local of a running function). Scan again to see who holds them."
-        )
-    gap_after = _gap_total()
-    if gap_before is not None and gap_after is not None and gap_after - gap_before >= short / 2:
-        trim = (
-            " malloc_trim returns the part held by the C allocator."
-            if malloc_trim_available()
-            else ""
-        )
-        return (
-            "Python freed the objects, but the allocator kept "
-            f"{format_bytes(gap_after - gap_before)} instead of returning it to the operating "
-            "system (the allocator gap): it is reused for new objects, yet RSS only dropped by "
-            f"{format_bytes(measured)}.{trim}"
-        )
     if entry.action == "malloc_trim":
+        if returned >= EXPLAIN_BELOW * estimated:
+            return None
         return (
-            "The C allocator had less resident free memory than estimated to give back; "
-            "memory inside Python's own small-object arenas is not returned by malloc_trim."
+            f"The allocators gave back {format_bytes(returned)} of the "
+            f"{format_bytes(estimated)} they had free: the rest was reused in the meantime, "
+            "or lies in pages that still hold live data."
         )
-    return (
-        f"RSS dropped by {format_bytes(measured)}, less than the estimated "
-        f"{format_bytes(estimated)}: the memory may still be referenced from elsewhere, or the "
-        "allocator kept it for reuse."
-    )
+    shown = freed if freed is not None else returned
+    if shown < EXPLAIN_BELOW * estimated:
+        if alive:
+            return (
+                f"Only {format_bytes(shown)} of the estimated {format_bytes(estimated)} was "
+                "freed: other references still hold the objects (for example a copy inside "
+                "another object or a local of a running function). Scan again to see who holds "
+                "them."
+            )
+        return (
+            f"Only {format_bytes(shown)} of the estimated {format_bytes(estimated)} was freed: "
+            "something the scan could not see still references the objects (a C extension, "
+            "a running thread). Scan again to see what is left."
+        )
+    if returned < EXPLAIN_BELOW * shown:
+        return (
+            f"Python freed {format_bytes(shown)}, but only {format_bytes(returned)} went back to "
+            "the operating system: the rest stays free inside Python's small-object arenas (the "
+            f"allocator gap, {format_bytes(kept.pymalloc_free or 0)} free now), and an arena goes "
+            "back only once every object in it is gone. Python reuses it for new objects."
+        )
+    if kept.trimmed >= max(EXPLAIN_BELOW * returned, MIN_KEPT_EXPLAINED):
+        return (
+            f"The allocators had kept {format_bytes(kept.trimmed)} of it for reuse (glibc's "
+            "heap or Arrow's pool); the fix returned that to the operating system too "
+            "(malloc_trim(0), release_unused()), so RSS dropped by what was freed. A plain "
+            "`del` would leave it in the process until a later trim."
+        )
+    return None
 
 
 __all__ = [

@@ -16,6 +16,18 @@ types, and third-party modules are looked up in ``sys.modules`` only. Where a
 description needs a library's own Python (a SQLAlchemy URL, an h5py file name)
 it is called only on objects whose class belongs to that library.
 
+A user's subclass of a resource type (``class Log(io.FileIO)``, a
+``sqlite3.Connection`` subclass) is found by its MRO and read through the
+library base's descriptors; the helper closes it only when the subclass does
+not define its own ``close()`` (which it would skip).
+
+Left out: what is the kernel's machinery however it is reached (a user's
+``logging.Logger`` reaches ipykernel's log file through logging's manager; see
+``library.kernel_owned``), and threads a library started for itself (loky's
+executor threads, tqdm's monitor): those are listed only when one of the
+user's variables holds them, under that variable, and never as something to
+stop.
+
 After the scan, :func:`finish_resources` numbers the entries and names the
 cell behind each, and :func:`wire_resource` keeps the fields the protocol
 sends (the private ``_`` fields stay in the helper, for the fixes).
@@ -29,12 +41,14 @@ import os
 import sys
 import threading
 import types
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from ..format import format_bytes
 from ..heap.introspect import (
     GENERATOR_FRAME,
+    func_globals,
     func_qualname,
     instance_dict,
     is_a,
@@ -50,8 +64,9 @@ from ..heap.introspect import (
 )
 from ..heap.ownership import is_kernel_thread, package_of, package_of_type, thread_target
 from ..heap.roots import registered_tasks
-from ..log import quiet_logger
+from ..log import guarded, quiet_logger
 from ..protocol import RESOURCE_KINDS
+from .library import kernel_owned
 
 _log = quiet_logger(__name__)
 
@@ -80,6 +95,20 @@ _BASES: Final = (
     ("_asyncio", "Task", "asyncio_task"),
     ("asyncio.tasks", "_PyTask", "asyncio_task"),
 )
+
+
+def closes_itself(tp: type, base: Any, method: str) -> bool:
+    """Whether the library ``base``'s own ``method`` is the one ``tp`` would run:
+    ``tp`` is ``base``, or no class between them (a user's subclass) defines it.
+    The helper calls the library's method; a subclass's own would be skipped."""
+    if base is None:
+        return False
+    for cls in type_mro(tp):
+        if cls is base:
+            return True
+        if method in type_ns(cls):
+            return False
+    return False
 
 
 def _clip(text: str) -> str:
@@ -149,8 +178,13 @@ class Found:
         self.path: str | None = None
 
     def entry(self) -> dict[str, Any]:
-        """The resource as plain data (no user objects); private keys start with ``_``."""
+        """The resource as plain data (no strong references to user objects); private
+        keys start with ``_`` (``_ref`` is a weak reference where the type has one)."""
         held = [label for label, _kind in self.held_by]
+        try:
+            ref: Any = weakref.ref(self.obj)
+        except TypeError:  # a C type without weak references: found again by id
+            ref = None
         return {
             "kind": self.kind,
             "label": self.label or (held[0] if held else self.type_name.rsplit(".", 1)[-1]),
@@ -164,6 +198,7 @@ class Found:
             "_closable": self.closable,
             "_path": self.path,
             "_extra": dict(self.extra),
+            "_ref": ref,
         }
 
 
@@ -193,19 +228,23 @@ class ResourceTypes:
         self._file_types = {id(t) for t in (self.fileio, self.textio, *self.buffered) if t}
 
     def kind(self, tp: type) -> str | None:
-        """The resource kind of objects of type ``tp``, or None."""
+        """The resource kind of objects of type ``tp`` (or of a subclass), or None."""
         tid = id(tp)
         if tid in self._cache:
             return self._cache[tid]
-        found: str | None = "file" if tid in self._file_types else None
+        mro = type_mro(tp)
+        found: str | None = "file" if any(id(c) in self._file_types for c in mro) else None
         if found is None:
-            mro = type_mro(tp)
             for base, kind in self._bases:
                 if any(cls is base for cls in mro):
                     found = kind
                     break
         self._cache[tid] = found
         return found
+
+    def file_base(self, tp: type) -> Any:
+        """The C io class ``tp`` is or derives from (FileIO, a Buffered*, TextIOWrapper)."""
+        return next((c for c in type_mro(tp) if id(c) in self._file_types), None)
 
     def describe(self, obj: Any) -> Found | None:
         """A :class:`Found` for an open resource, None when closed or not ours to show."""
@@ -222,20 +261,22 @@ class ResourceTypes:
     # ------------------------------------------------------------------ per kind
 
     def file_chain(self, obj: Any) -> tuple[Any, Any] | None:
-        """``(buffer or None, raw FileIO)`` under an exact C io object, else None."""
-        tp = type(obj)
-        if tp is self.fileio:
+        """``(buffer or None, raw FileIO)`` under a C io object (or an instance of a
+        subclass, read through the C class's descriptors), else None."""
+        base = self.file_base(type(obj))
+        if base is None:
+            return None
+        if base is self.fileio:
             return None, obj
-        if tp in self.buffered:
-            raw = vars(tp)["raw"].__get__(obj)
-            return (None, raw) if type(raw) is self.fileio else None
-        if tp is self.textio:
-            buf = vars(tp)["buffer"].__get__(obj)
-            if type(buf) not in self.buffered:
-                return None
-            raw = vars(type(buf))["raw"].__get__(buf)
-            return (buf, raw) if type(raw) is self.fileio else None
-        return None
+        if base in self.buffered:
+            raw = vars(base)["raw"].__get__(obj)
+            return (None, raw) if self.file_base(type(raw)) is self.fileio else None
+        buf = vars(base)["buffer"].__get__(obj)
+        buf_base = self.file_base(type(buf))
+        if buf_base not in self.buffered:
+            return None
+        raw = vars(buf_base)["raw"].__get__(buf)
+        return (buf, raw) if self.file_base(type(raw)) is self.fileio else None
 
     def _file(self, obj: Any) -> Found | None:
         chain = self.file_chain(obj)
@@ -249,7 +290,7 @@ class ResourceTypes:
         if fd <= 2:
             return None  # stdin/stdout/stderr are the process's, not the session's
         name = _get(_attrs(raw), "name")
-        mode = _get(_attrs(obj), "mode") if type(obj) is self.textio else None
+        mode = _get(_attrs(obj), "mode") if self.file_base(type(obj)) is self.textio else None
         if type(mode) is not str:
             mode = vars(fio)["mode"].__get__(raw)
         shown = _text(name) or (f"fd {name}" if type(name) is int else "?")
@@ -259,7 +300,7 @@ class ResourceTypes:
             "file",
             f"{shown} (mode {mode!r}, fd {fd})",
             ("file", fd, _text(name)),
-            closable=True,
+            closable=closes_itself(type(obj), self.file_base(type(obj)), "close"),
             inner=inner,
         )
 
@@ -283,7 +324,7 @@ class ResourceTypes:
 
     def _db(self, obj: Any) -> Found | None:
         tp = type(obj)
-        if package_of_type(tp) == "sqlite3":
+        if any(type_module(c) == "sqlite3" for c in type_mro(tp)):
             return self._sqlite(obj)
         if package_of_type(tp) == "sqlalchemy":
             return self._sqlalchemy(obj)
@@ -293,6 +334,7 @@ class ResourceTypes:
 
     def _sqlite(self, obj: Any) -> Found | None:
         cls = next(c for c in type_mro(type(obj)) if type_module(c) == "sqlite3")
+        closable = closes_itself(type(obj), cls, "close")
         try:
             changes = vars(cls)["total_changes"].__get__(obj)
             in_tx = bool(vars(cls)["in_transaction"].__get__(obj))
@@ -305,7 +347,7 @@ class ResourceTypes:
             detail += f", {changes} rows changed"
         if in_tx:
             detail += ", uncommitted transaction"
-        return Found(obj, "db_connection", detail, ("sqlite3",), closable=type(obj) is cls)
+        return Found(obj, "db_connection", detail, ("sqlite3",), closable=closable)
 
     def _sqlalchemy(self, obj: Any) -> Found | None:
         attrs = _attrs(obj)
@@ -390,6 +432,7 @@ class ResourceTypes:
         target = thread_target(obj)
         if package_of(target) == "multiprocessing":
             return None  # a pool's worker/handler threads: the pool is listed (and fixed) itself
+        library = self._thread_library(obj, target)
         name = _text(_get(attrs, "_name")) or f"thread {ident}"
         what = _callable_name(target) if target is not None else type_name(type(obj)) + ".run"
         daemon = " (daemon)" if _get(attrs, "_daemonic") is True else ""
@@ -400,8 +443,32 @@ class ResourceTypes:
             ("thread", ident),
             closable=False,
             label=f"thread {name!r}",
-            extra={"ident": ident},
+            extra={"ident": ident, "library": library},
         )
+
+    def _is_user_code(self, value: Any) -> bool:
+        """Whether a function, method or class comes from the user's namespaces."""
+        if type(value) is types.MethodType:
+            _owner, value = method_parts(value)
+        if type(value) is types.FunctionType:
+            return id(func_globals(value)) in self.user_dicts
+        if is_a(value, type):
+            module = type_module(value)
+            ns = module_dict(sys.modules.get(module)) if module else None
+            return ns is not None and id(ns) in self.user_dicts
+        return False
+
+    def _thread_library(self, thread: Any, target: Any) -> str | None:
+        """The package that started ``thread`` for itself, or None when it is the user's:
+        a thread class the user wrote, or a ``threading.Thread`` running the user's code."""
+        tp = type(thread)
+        if self._is_user_code(tp):
+            return None
+        if package_of_type(tp) != "threading":
+            return package_of_type(tp)  # loky's ExecutorManagerThread, tqdm's TMonitor
+        if target is None or self._is_user_code(target):
+            return None
+        return package_of(target)
 
     def _process(self, obj: Any) -> Found | None:
         attrs = _attrs(obj)
@@ -576,13 +643,18 @@ class ResourceTypes:
         for item in [*self.figures(), *self.threads(), *self.tasks()]:
             found.setdefault(item.object_id, item)
         inner = {i for item in found.values() for i in item.inner}
+        kernel = guarded(kernel_owned, _log) or set()
         out: list[dict[str, Any]] = []
         for oid, item in found.items():
             if oid in inner:
                 continue  # the FileIO under an open TextIOWrapper is that file
+            if oid in kernel or any(i in kernel for i in item.inner):
+                continue  # the kernel's own, however the user's roots reach it
             for root in held.get(oid, []):
                 if root not in item.held_by and len(item.held_by) < MAX_HELD_BY:
                     item.held_by.append(root)
+            if item.extra.get("library") and not item.held_by:
+                continue  # a library's own thread that no variable of the user's holds
             if path_of is not None and oid in held:
                 with contextlib.suppress(Exception):
                     item.path = path_of(item.obj)
@@ -698,7 +770,15 @@ def finish_resources(
                 if where is not None:
                     res["cell_id"], res["execution_count"] = where
                 break
-        if res["kind"] == "thread":
+        library = res["_extra"].get("library") if res["kind"] == "thread" else None
+        if library:
+            res["label"] = res["held_by"][0] if res["held_by"] else res["label"]
+            res["note"] = (
+                f"{library} started this thread for its own work; it ends when {library} "
+                f"shuts it down (for example when the {library} object held by {res['label']} "
+                "is closed or deleted). There is nothing to stop here."
+            )
+        elif res["kind"] == "thread":
             held = by_label.get(res["label"])
             size = (
                 f"{format_bytes(int(held['retained_bytes']))} ({held['type']})"

@@ -8,8 +8,15 @@ Python a user could type instead (``code``), which does the same as the
 helper's operation: e.g. the output-cache copies IPython keeps in
 ``user_ns_hidden`` are removed too, or the memory would stay.
 
+Estimates are what the fix frees, as a whole. Deleting several names frees
+every holder whose roots are among them (``x``, ``y`` and ``{x, y}``), so a
+delete's estimate is that union. Memory that something else also holds (a
+library, references from C: a holder's ``also_held_by``) is never offered as
+freed by ``del``; where the library has an API that releases it (a logging
+handler's buffer), that is the suggestion instead (``library.py``).
+
 Runs on the kernel's main thread right after the scan, while no cell runs;
-it reads the namespace only to record ids and types (no user code).
+it reads the namespace only to record identities (no user code).
 """
 
 from __future__ import annotations
@@ -20,10 +27,12 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from ..format import format_bytes
-from ..heap.introspect import is_identifier
+from ..heap.introspect import is_identifier, lookup_in_mro
 from ..log import quiet_logger
 from . import fixes
+from .allocator import ARROW_POOL, AllocatorGap, arrow_pool
 from .findings import Findings
+from .library import log_buffers
 
 _log = quiet_logger(__name__)
 
@@ -134,7 +143,7 @@ def delete_code(labels: Sequence[str], sh: fixes.Shell) -> str:
                     sets.append(f"get_ipython().user_ns_hidden[{key!r}] = ''")
                 else:
                     pops.append(f"get_ipython().user_ns_hidden.pop({key!r}, None)")
-            elif key in ("_", "__", "___"):
+            elif where == "ns" and key in ("_", "__", "___"):
                 sets.append(f"{key} = ''")
             elif is_identifier(key):
                 dels.append(key)
@@ -160,15 +169,16 @@ def resource_code(action: str, res: Mapping[str, Any]) -> str:  # noqa: PLR0911 
     ref = _resource_ref(res)
     kind = res["kind"]
     if action == "terminate_process":
+        # The resource is named by its own path each time: binding it to a new name
+        # would add a variable to the user's namespace (and `proc = proc` reads badly).
         return (
             "import subprocess\n"
-            f"proc = {ref}\n"
-            "proc.terminate()\n"
+            f"{ref}.terminate()\n"
             "try:\n"
-            f"    proc.wait({fixes.TERMINATE_WAIT_S:g})\n"
+            f"    {ref}.wait({fixes.TERMINATE_WAIT_S:g})\n"
             "except subprocess.TimeoutExpired:\n"
-            "    proc.kill()\n"
-            "    proc.wait()"
+            f"    {ref}.kill()\n"
+            f"    {ref}.wait()"
         )
     if action == "close_pool":
         return f"{ref}.terminate(); {ref}.join()"
@@ -193,6 +203,37 @@ def resource_code(action: str, res: Mapping[str, Any]) -> str:  # noqa: PLR0911 
 # ---------------------------------------------------------------------- holders
 
 
+def also_held(holder: Mapping[str, Any]) -> bool:
+    """Whether something besides the holder's roots keeps its memory (a library, the
+    kernel, references from outside Python): then deleting the roots frees nothing.
+    A holder without the field, or with an empty list, is held by its roots alone."""
+    return bool(holder.get("also_held_by"))
+
+
+def _roots(holder: Mapping[str, Any], sh: fixes.Shell) -> list[tuple[str, str]]:
+    """``(label, kind)`` of a holder's roots; a user's own ``_`` (not IPython's output
+    cache, see ``fixes.is_users_under``) is a variable."""
+    out = []
+    for root in holder.get("roots") or []:
+        label, kind = root["label"], root["kind"]
+        if kind == "output_cache" and fixes.is_users_under(label, sh):
+            kind = "variable"
+        out.append((label, kind))
+    return out
+
+
+def union_bytes(holders: Sequence[Mapping[str, Any]], labels: Sequence[str]) -> int:
+    """What deleting every root in ``labels`` frees: each holder whose roots are all
+    among them, unless something else also holds it."""
+    targets = set(labels)
+    total = 0
+    for holder in holders:
+        roots = {r["label"] for r in holder.get("roots") or []}
+        if roots and roots <= targets and not also_held(holder):
+            total += int(holder.get("retained_bytes") or 0)
+    return total
+
+
 def _holder_suggestions(b: _Builder, holders: Sequence[Mapping[str, Any]]) -> None:
     _traceback(b, holders)
     deletes = 0
@@ -200,14 +241,16 @@ def _holder_suggestions(b: _Builder, holders: Sequence[Mapping[str, Any]]) -> No
         retained = int(holder.get("retained_bytes") or 0)
         if retained < MIN_BYTES:
             break  # holders come largest first
-        roots = [(r["label"], r["kind"]) for r in holder.get("roots") or []]
+        if also_held(holder):
+            continue  # `del` would free none of it; a library's own release is offered apart
+        roots = _roots(holder, b.sh)
         kinds = {kind for _label, kind in roots}
         labels = [label for label, _kind in roots]
         hid = holder.get("id")
         if len(roots) == 1 and kinds == {"variable"}:
             _copy_view(b, labels[0], retained, hid)
         if kinds <= _DELETABLE and deletes < MAX_DELETE:
-            if _delete(b, labels, retained, hid):
+            if _delete(b, labels, holders, holder):
                 deletes += 1
         elif kinds == {"cache"} and len(roots) == 1:
             _cache(b, labels[0], retained, hid)
@@ -216,32 +259,88 @@ def _holder_suggestions(b: _Builder, holders: Sequence[Mapping[str, Any]]) -> No
     _output_cache(b, holders)
 
 
-def _delete(b: _Builder, labels: list[str], retained: int, hid: Any) -> bool:
+#: How a function's memory hangs off it, by the first step of the why-alive path.
+_VIA: Final = (
+    (".__closure__", "its closure"),
+    (".__defaults__", "its default arguments"),
+    (".__kwdefaults__", "its default arguments"),
+    (".__wrapped__", "the function it wraps"),
+)
+
+
+def _via(label: str, path: str) -> str | None:
+    """``its closure`` when the why-alive path goes through ``label``'s closure..."""
+    for step, words in _VIA:
+        if path.startswith(label + step):
+            return words
+    return None
+
+
+def _delete(
+    b: _Builder,
+    labels: list[str],
+    holders: Sequence[Mapping[str, Any]],
+    holder: Mapping[str, Any],
+) -> bool:
     records = b.records(labels, "delete_holder")
     if records is None:
         return False
     names = ", ".join(labels)
+    shared = int(holder.get("retained_bytes") or 0)
+    total = max(union_bytes(holders, labels), shared)
+    alone = total - shared
     if len(labels) == 1:
-        reason = f"Deleting {labels[0]} frees {format_bytes(retained)}."
-    else:
-        hidden = [lbl for lbl in labels[1:]]
+        via = _via(labels[0], str(holder.get("path") or ""))
         reason = (
-            f"{labels[0]} is also held by {', '.join(hidden)}; deleting {names} together "
-            f"frees {format_bytes(retained)} (deleting only one of them frees nothing)."
+            f"{labels[0]} retains {format_bytes(total)} via {via} ({holder.get('path')}); "
+            f"deleting {labels[0]} frees it."
+            if via is not None
+            else f"Deleting {labels[0]} frees {format_bytes(total)}."
+        )
+    else:
+        others = ", ".join(labels[1:])
+        reason = (
+            f"{labels[0]} is also held by {others}; deleting {names} together frees "
+            f"{format_bytes(total)}"
+            + (
+                f" ({format_bytes(shared)} they share and {format_bytes(alone)} some of them "
+                "hold alone)"
+                if alone >= MIN_BYTES
+                else ""
+            )
+            + "; deleting only one of them frees nothing of what they share."
         )
     b.add(
         "delete_holder",
         labels,
         delete_code(labels, b.sh),
-        retained,
+        total,
         reason,
-        holder_id=hid,
+        holder_id=holder.get("id"),
         records=records,
     )
     return True
 
 
+def _view_parts(view: Any, np: Any) -> tuple[int, bool, Any] | None:
+    """``(nbytes, holds objects, base)`` of an exact ndarray, read through numpy's own
+    descriptors; None when any of them cannot be read."""
+    ns = vars(np.ndarray)
+    try:
+        base = ns["base"].__get__(view)
+        nbytes = int(ns["nbytes"].__get__(view))
+        dtype = ns["dtype"].__get__(view)
+        found, hasobject = lookup_in_mro(type(dtype), "hasobject")
+        objects = bool(hasobject.__get__(dtype)) if found else True
+    except Exception:
+        return None
+    return nbytes, objects, base
+
+
 def _copy_view(b: _Builder, label: str, retained: int, hid: Any) -> None:
+    """Offer ``label = label.copy()`` only when the copy frees the base's buffer: a
+    small view of a base only it holds (its holder retains the base). Never for an
+    object array: its copy points at the same objects, so nothing is freed."""
     np = sys.modules.get("numpy")
     if np is None or not is_identifier(label):
         return
@@ -249,17 +348,15 @@ def _copy_view(b: _Builder, label: str, retained: int, hid: Any) -> None:
     if not found:
         return
     view = fixes.value_at(found[0], b.sh)
-    if type(view) is not np.ndarray:
-        return
-    ns = vars(np.ndarray)
-    try:
-        base = ns["base"].__get__(view)
-        nbytes = int(ns["nbytes"].__get__(view))
-    except Exception:
-        return
+    parts = _view_parts(view, np) if type(view) is np.ndarray else None
     del view
-    if base is None or retained < VIEW_RATIO * max(nbytes, 1) or retained - nbytes < MIN_BYTES:
+    if parts is None:
         return
+    nbytes, objects, base = parts
+    if objects or base is None:
+        return
+    if retained < VIEW_RATIO * max(nbytes, 1) or retained - nbytes < MIN_BYTES:
+        return  # the base is not the view's alone, or it is not worth a copy
     records = b.records([label], "copy_view")
     if records is None:
         return
@@ -285,7 +382,7 @@ def _cache(b: _Builder, label: str, retained: int, hid: Any) -> None:
         [label],
         f"{label}.cache_clear()",
         retained,
-        f"The lru_cache of {label} holds {format_bytes(retained)} of results; clearing it frees "
+        f"{label}'s lru_cache holds {format_bytes(retained)} of results; clearing it frees "
         "them (later calls compute again).",
         holder_id=hid,
         records=records,
@@ -359,8 +456,8 @@ def _output_cache(b: _Builder, holders: Sequence[Mapping[str, Any]]) -> None:
     total = 0
     count = 0
     for holder in holders:
-        kinds = {r["kind"] for r in holder.get("roots") or []}
-        if kinds == {"output_cache"}:
+        kinds = {kind for _label, kind in _roots(holder, b.sh)}
+        if kinds == {"output_cache"} and not also_held(holder):
             total += int(holder.get("retained_bytes") or 0)
             count += 1
     if total < MIN_BYTES:
@@ -371,12 +468,53 @@ def _output_cache(b: _Builder, holders: Sequence[Mapping[str, Any]]) -> None:
     b.add(
         "reset_output_cache",
         ["Out"],
-        "%reset -f out",
+        reset_code(b.sh),
         total,
         f"IPython's output cache (Out, _, __, ___ and _<n>) alone holds {format_bytes(total)} "
         f"of results of displayed cells ({count} entries); resetting it frees them.",
         records=records,
     )
+
+
+def reset_code(sh: fixes.Shell) -> str:
+    """``%reset -f out``, or, when the user has a variable of their own named ``_``,
+    ``__`` or ``___`` (which ``%reset`` would overwrite), the same reset without it."""
+    users = [n for n in ("_", "__", "___") if fixes.is_users_under(n, sh)]
+    if not users:
+        return "%reset -f out"
+    numbered = sorted(
+        (k for k in dict.keys(sh.ns) if type(k) is str and k[:1] == "_" and k[1:].isdigit()),
+        key=lambda k: int(k[1:]),
+    )
+    parts = ["Out.clear()"]
+    if numbered:
+        parts.append("del " + ", ".join(numbered))
+    parts.extend(f"get_ipython().displayhook.{n} = ''" for n in ("_", "__", "___"))
+    parts.extend(f"{n} = ''" for n in ("_", "__", "___") if n not in users and n in sh.ns)
+    return "; ".join(parts)
+
+
+# ---------------------------------------------------------------------- library-held
+
+
+def _library_suggestions(b: _Builder) -> None:
+    """The library's own release for memory it holds: a logging handler's buffer."""
+    for found in log_buffers(MIN_BYTES):
+        records = b.records([found.label], "clear_log_buffer")
+        if records is None:
+            continue
+        kind = type(found.handler).__name__
+        b.add(
+            "clear_log_buffer",
+            [found.label],
+            f"import logging; {found.label}.buffer.clear()",
+            found.exclusive,
+            f"The logging handler {found.label} ({kind}) keeps {found.records} records whose "
+            f"arguments hold {format_bytes(found.exclusive)}; clearing its buffer frees them "
+            "(those records are dropped, not written). Deleting a variable that reaches the "
+            "logger frees nothing: logging keeps every logger.",
+            records=records,
+        )
 
 
 # ---------------------------------------------------------------------- resources
@@ -427,28 +565,50 @@ def _finding_suggestions(b: _Builder, findings: Findings) -> None:
             "reference cycles waiting for the garbage collector; collecting now frees them.",
         )
     gap = findings.allocator_gap
-    if gap is None or not gap.malloc_trim or gap.malloc_free is None:
+    if gap is not None:
+        _allocator_suggestion(b, gap)
+
+
+#: How each returnable part of the allocator gap is named in a reason.
+_GAP_NAMES: Final = {
+    "glibc_heap": "glibc's main heap",
+    "glibc_arenas": "glibc's arenas of other threads",
+    ARROW_POOL: "Arrow's memory pool",
+}
+
+
+def _allocator_suggestion(b: _Builder, gap: AllocatorGap) -> None:
+    """Return what the allocators keep free: glibc's ``malloc_trim(0)`` and, when
+    pyarrow is loaded, Arrow's ``release_unused()``; the estimate is their part of
+    the gap (pymalloc's cannot be returned, and is only explained)."""
+    returnable = gap.returnable or 0
+    py_free = gap.pymalloc_free or 0
+    if returnable < MIN_TRIM_BYTES and py_free < MIN_GAP_EXPLAIN:
         return
-    py_free, c_free = gap.pymalloc_free, gap.malloc_free
-    if c_free < MIN_TRIM_BYTES and (py_free or 0) < MIN_GAP_EXPLAIN:
+    if not gap.malloc_trim and gap.arrow_pool is None:
         return
+    parts = [
+        f"{format_bytes(size)} in {_GAP_NAMES[name]}"
+        for name, size, ret in gap.parts()
+        if ret and size and name in _GAP_NAMES
+    ]
+    code = []
+    if gap.malloc_trim:
+        code.append('import ctypes; ctypes.CDLL("libc.so.6").malloc_trim(0)')
+    if arrow_pool() is not None:
+        code.append("import pyarrow; pyarrow.default_memory_pool().release_unused()")
     reason = (
-        f"{format_bytes(c_free)} freed by Python is still resident in the C allocator's heap; "
-        "malloc_trim(0) returns it to the operating system."
+        f"{format_bytes(returnable)} freed by Python is still resident in the allocators "
+        f"({', '.join(parts) or 'none measured'}); returning it gives it back to the "
+        "operating system."
     )
-    if py_free and py_free >= MIN_GAP_EXPLAIN:
+    if py_free >= MIN_GAP_EXPLAIN:
         reason += (
             f" Another {format_bytes(py_free)} is free inside Python's small-object arenas: an "
             "arena (1 MiB) goes back only when all its objects are gone, so a few survivors pin "
-            "it. malloc_trim cannot return that; Python reuses it for new objects."
+            "it. This cannot return that; Python reuses it for new objects."
         )
-    b.add(
-        "malloc_trim",
-        [],
-        'import ctypes; ctypes.CDLL("libc.so.6").malloc_trim(0)',
-        c_free,
-        reason,
-    )
+    b.add("malloc_trim", [], "; ".join(code), returnable, reason)
 
 
 # ---------------------------------------------------------------------- the whole
@@ -478,6 +638,7 @@ def build_suggestions(
     steps: list[Callable[[], None]] = [
         lambda: _holder_suggestions(b, holders),
         lambda: _resource_suggestions(b, resources),
+        lambda: _library_suggestions(b),
         lambda: _finding_suggestions(b, findings),
     ]
     for step in steps:

@@ -15,7 +15,7 @@ import re
 import signal
 import sys
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TextIO
@@ -613,17 +613,41 @@ def _run_scan(session: Any, budget: float, outcome: RunOutcome, console: _Consol
             outcome.scan_error = f"the kernel died during the scan ({outcome.scan_error})"
 
 
-def _run_fixes(session: Any, budget: float, outcome: RunOutcome, console: _Console) -> None:
-    """``--fix``: apply every suggestion in order, then scan again; never raises.
+#: A fix that frees less than this share of its estimate leaves its targets to the
+#: next suggestion on them (the helper's own threshold for an explanation).
+ACTED_SHARE: Final = 0.5
 
-    A suggestion whose targets an earlier applied fix already acted on (closing
-    all figures after each one was closed) is skipped and says so.
+
+def _acted(sug: Mapping[str, Any], result: Mapping[str, Any]) -> bool:
+    """Whether an applied fix did its work on its targets: it freed at least half of
+    its estimate (in the process, else by RSS), or it had none (closing a file)."""
+    estimate = sug.get("estimated_freed_bytes")
+    if not isinstance(estimate, int) or estimate <= 0:
+        return True
+    freed = result.get("freed_in_process_bytes")
+    if not isinstance(freed, int):
+        freed = result.get("measured_freed_bytes")
+    return isinstance(freed, int) and freed >= ACTED_SHARE * estimate
+
+
+def apply_suggestions(
+    session: Any,
+    suggestions: Sequence[Mapping[str, Any]],
+    fixes: list[dict[str, Any]] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Apply every suggestion in order, as ``--fix`` does; each outcome is appended to
+    ``fixes`` (a report ``fix_entry``) as it comes, so an interrupt keeps them.
+
+    A suggestion whose targets an earlier fix already acted on (closing all figures
+    after each one was closed) is skipped and says so. A fix that freed nothing of
+    its estimate (a copy of a view whose base something else holds) does not count
+    as acting: the next suggestion on the same target is still applied. Stops when
+    the kernel dies; ``KeyboardInterrupt`` goes to the caller.
     """
     from .errors import MemoryDoctorError  # noqa: PLC0415
 
-    suggestions = (outcome.scan_result or {}).get("suggestions") or []
-    fixes: list[dict[str, Any]] = []
-    outcome.fixes = fixes
+    fixes = [] if fixes is None else fixes
     handled: dict[str, str] = {}
     for sug in suggestions:
         sid = str(sug.get("id"))
@@ -632,31 +656,47 @@ def _run_fixes(session: Any, budget: float, outcome: RunOutcome, console: _Conso
         if done_by is not None:
             fixes.append(report.fix_entry(sid, None, f"skipped: {done_by} already acted on it"))
             continue
-        console.progress(f"{PROG}: applying {sid} ({sug.get('action')}): {sug.get('code')}"[:200])
+        if progress is not None:
+            progress(f"{PROG}: applying {sid} ({sug.get('action')}): {sug.get('code')}"[:200])
         try:
             request_id = session.send_request(
                 "apply_fix", suggestion_id=sid, action=sug.get("action"), targets=targets
             )
             # As long as the helper may wait for a quiet moment, plus the fix and the trip.
             reply = session.wait_reply(request_id, timeout=FIX_REPLY_TIMEOUT_S)
-        except KeyboardInterrupt:
-            outcome.interrupted = True
-            return
         except (MemoryDoctorError, TimeoutError) as exc:
             fixes.append(report.fix_entry(sid, None, _first_line(str(exc)) or "failed"))
             if not session.is_alive():
-                outcome.kernel_died = True
-                return
+                break
             continue
         if reply.get("ok"):
-            fixes.append(report.fix_entry(sid, reply.get("result") or {}, None))
-            handled.update(dict.fromkeys(targets, sid))
+            result = reply.get("result") or {}
+            fixes.append(report.fix_entry(sid, result, None))
+            if _acted(sug, result):
+                handled.update(dict.fromkeys(targets, sid))
         else:
             error = reply.get("error") or {}
             fixes.append(
                 report.fix_entry(sid, None, f"{error.get('code')}: {error.get('message')}")
             )
-    console.progress(f"{PROG}: scanning again after {len(fixes)} fixes")
+    return fixes
+
+
+def _run_fixes(session: Any, budget: float, outcome: RunOutcome, console: _Console) -> None:
+    """``--fix``: apply every suggestion in order, then scan again; never raises."""
+    from .errors import MemoryDoctorError  # noqa: PLC0415
+
+    suggestions = (outcome.scan_result or {}).get("suggestions") or []
+    outcome.fixes = []
+    try:
+        apply_suggestions(session, suggestions, outcome.fixes, console.progress)
+    except KeyboardInterrupt:
+        outcome.interrupted = True
+        return
+    if not session.is_alive():
+        outcome.kernel_died = True
+        return
+    console.progress(f"{PROG}: scanning again after {len(outcome.fixes)} fixes")
     try:
         outcome.after_fix_result = session.scan(budget_s=budget)
     except KeyboardInterrupt:

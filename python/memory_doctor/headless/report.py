@@ -370,18 +370,55 @@ def fix_entry(
 ) -> dict[str, Any]:
     """One ``--fix`` outcome: the ``apply_fix`` result, or the error that stopped it."""
     result = result or {}
+    done = result.get("already_done")
     return {
         "suggestion_id": suggestion_id,
         "ok": error is None,
         "measured_freed_bytes": _int_or_none(result.get("measured_freed_bytes")),
+        "freed_in_process_bytes": _int_or_none(result.get("freed_in_process_bytes")),
+        "returned_to_os_bytes": _int_or_none(result.get("returned_to_os_bytes")),
+        "already_done": [str(t) for t in done] if isinstance(done, list) else [],
         "error": error,
         "explanation": result.get("explanation"),
     }
 
 
-def fix_sections(result: Mapping[str, Any], cell_index_by_id: Mapping[str, int]) -> dict[str, Any]:
-    """``resources`` and ``suggestions`` of a scan result (empty lists when absent)."""
+def findings_section(result: Mapping[str, Any]) -> dict[str, Any]:
+    """``findings``: the scan's process-wide figures, the allocator gap per allocator."""
+    found = result.get("findings")
+    found = found if isinstance(found, Mapping) else {}
+    garbage = found.get("cyclic_garbage")
+    gap = found.get("allocator_gap")
+    gap = gap if isinstance(gap, Mapping) else {}
+    parts = gap.get("parts")
     return {
+        "open_fds": _int_or_none(found.get("open_fds")),
+        "threads": _int_or_none(found.get("threads")),
+        "children": _int_or_none(found.get("children")),
+        "cyclic_garbage": (
+            {
+                "objects": _int_or_none(garbage.get("objects")),
+                "bytes": _int_or_none(garbage.get("bytes")),
+            }
+            if isinstance(garbage, Mapping)
+            else None
+        ),
+        "allocator_gap": [
+            {
+                "allocator": str(part.get("allocator")),
+                "bytes": _int_or_none(part.get("bytes")),
+                "returnable": part.get("returnable") is True,
+            }
+            for part in (parts if isinstance(parts, list) else [])
+            if isinstance(part, Mapping)
+        ],
+    }
+
+
+def fix_sections(result: Mapping[str, Any], cell_index_by_id: Mapping[str, int]) -> dict[str, Any]:
+    """``resources``, ``findings`` and ``suggestions`` of a scan result (empty when absent)."""
+    return {
+        "findings": findings_section(result),
         "resources": [
             resource_entry(r, cell_index_by_id)
             for r in result.get("resources") or []
@@ -790,20 +827,49 @@ def _fixes(report: Mapping[str, Any]) -> dict[str, Any] | None:
         if fix is None:
             outcome = ""
         elif fix.get("ok"):
-            outcome = f"freed {format_bytes(fix.get('measured_freed_bytes'))}"
-            if fix.get("explanation"):
-                outcome += f" ({fix['explanation']})"
+            outcome = fix_outcome_text(fix)
         else:
             outcome = f"not applied: {fix.get('error')}"
         suggestions.append(dict(sug, outcome=outcome))
     after = report.get("after_fix")
+    findings = report.get("findings")
+    findings = findings if isinstance(findings, Mapping) else {}
     return {
         "resources": report.get("resources") or [],
         "suggestions": suggestions,
         "after": after if isinstance(after, Mapping) else None,
+        "gap": [
+            dict(part, name=GAP_NAMES.get(str(part.get("allocator")), part.get("allocator")))
+            for part in findings.get("allocator_gap") or []
+        ],
+        "garbage": findings.get("cyclic_garbage"),
         "resource_headings": ("Kind", "Resource", "Detail", "Held by", "Cell", "Note"),
         "suggestion_headings": ("Id", "Fix", "Code", "Estimated", "Why", "Applied"),
+        "gap_headings": ("Allocator", "Freed but resident", "Returned by the fix"),
     }
+
+
+#: How the report names the allocators of ``findings.allocator_gap``.
+GAP_NAMES: Final = {
+    "pymalloc": "Python's small-object arenas (pymalloc)",
+    "glibc_heap": "glibc's main heap",
+    "glibc_arenas": "glibc's arenas of other threads",
+    "arrow_pool": "Arrow's memory pool",
+}
+
+
+def fix_outcome_text(fix: Mapping[str, Any]) -> str:
+    """What an applied fix did: ``freed 320 MB · returned to the OS 318 MB``, then its
+    explanation; the RSS drop alone when the in-process figure is unknown."""
+    freed = fix.get("freed_in_process_bytes")
+    returned = fix.get("returned_to_os_bytes", fix.get("measured_freed_bytes"))
+    if isinstance(freed, int):
+        text = f"freed {format_bytes(freed)} \u00b7 returned to the OS {format_bytes(returned)}"
+    else:
+        text = f"returned to the OS {format_bytes(returned)}"
+    if fix.get("explanation"):
+        text += f" ({fix['explanation']})"
+    return text
 
 
 #: Each section template's context, from the report; None leaves the section out.

@@ -64,8 +64,9 @@ class Fixing:
         def work() -> dict[str, Any]:
             shell = fixes.Shell(self._shell_ref())
             try:
-                entry = fixes.check(self.fix_table, sid, action, targets, shell, self._provenance)
-                return reply_ok(request_id, fixes.apply(entry, shell))
+                table = self.fix_table
+                entry, done = fixes.check(table, sid, action, targets, shell, self._provenance)
+                return reply_ok(request_id, fixes.apply(entry, shell, done, table))
             except fixes.FixRefused as exc:
                 return reply_error(request_id, ERR_REFUSED, str(exc))
             except Exception as exc:  # the library's close() failed, e.g. BufferError

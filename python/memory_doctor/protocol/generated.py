@@ -1,9 +1,9 @@
-"""The Memory Doctor wire protocol 1.2: constants and the shapes of what the kernel sends.
+"""The Memory Doctor wire protocol 1.3: constants and the shapes of what the kernel sends.
 
-GENERATED from protocol.json (sha256 776fd96b1f1e80f5...) by
+GENERATED from protocol.json (sha256 9c3e4604cd81cf3d...) by
 scripts/generate-protocol.js; do not edit. Regenerate with `jlpm build:protocol`.
 The TypedDicts are the producer's view: every field is required, as a
-1.2 helper sends it.
+1.3 helper sends it.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from __future__ import annotations
 from typing import Any, Final, Literal, TypedDict, Union
 
 #: sha256 of the protocol.json this module was generated from (tests compare it).
-SCHEMA_SHA256: Final = "776fd96b1f1e80f5342ab6c5663fe1bbb0725b2a90164f8dab16e97261de6156"
+SCHEMA_SHA256: Final = "9c3e4604cd81cf3dc088ecf592cf800d5b295cd3f1b75c306d48b725154af328"
 
 # ---------------------------------------------------------------- constants
 
 #: MAJOR.MINOR, versioned separately from the package. A different MAJOR on either side is fatal; a
 #: different MINOR only adds optional fields and message types.
-PROTOCOL_VERSION: Final = "1.2"
+PROTOCOL_VERSION: Final = "1.3"
 #: The comm target the helper registers.
 COMM_TARGET: Final = "memory_doctor"
 #: The one execute request the front end sends (silent, store_history false) to load the helper.
@@ -205,6 +205,7 @@ FixAction = Literal[
     "reset_output_cache",
     "gc_collect",
     "malloc_trim",
+    "clear_log_buffer",
 ]
 FIX_ACTIONS: Final[tuple[FixAction, ...]] = (
     "delete_holder",
@@ -220,6 +221,18 @@ FIX_ACTIONS: Final[tuple[FixAction, ...]] = (
     "reset_output_cache",
     "gc_collect",
     "malloc_trim",
+    "clear_log_buffer",
+)
+
+# An allocator in allocator_gap.parts (1.3): pymalloc (Python's small-object arenas), glibc_heap
+# (glibc's main heap), glibc_arenas (glibc's arenas of other threads), arrow_pool (Arrow's memory
+# pool).
+GapAllocator = Literal["pymalloc", "glibc_heap", "glibc_arenas", "arrow_pool"]
+GAP_ALLOCATORS: Final[tuple[GapAllocator, ...]] = (
+    "pymalloc",
+    "glibc_heap",
+    "glibc_arenas",
+    "arrow_pool",
 )
 
 # Where memory_limit came from: cgroup_v2 (memory.max), cgroup_v1 (memory.limit_in_bytes), physical
@@ -552,6 +565,17 @@ class CyclicGarbage(TypedDict):
     bytes: int
 
 
+class AllocatorGapPart(TypedDict):
+    """One allocator's share of the allocator gap (1.3)."""
+
+    allocator: GapAllocator
+    #: Freed memory this allocator keeps resident.
+    bytes: int
+    #: Whether the malloc_trim fix returns it (malloc_trim(0), Arrow's release_unused()); pymalloc's
+    #: is only reused.
+    returnable: bool
+
+
 class AllocatorGap(TypedDict):
     """Memory Python freed that the C allocator has not returned to the OS."""
 
@@ -559,6 +583,8 @@ class AllocatorGap(TypedDict):
     bytes: int | None
     #: Whether the malloc_trim fix can run.
     malloc_trim: bool
+    #: The gap per allocator, those that could be read (1.3); bytes is their sum.
+    parts: list[AllocatorGapPart]
 
 
 class Findings(TypedDict):
@@ -577,7 +603,9 @@ class Suggestion(TypedDict):
     #: Unique within the scan, e.g. s1.
     id: str
     action: FixAction
-    #: Root labels, or resource ids for resource actions; empty for gc_collect and malloc_trim.
+    #: Root labels, or resource ids for resource actions, or the logging handler
+    #: (logging.getLogger('name').handlers[0]) for clear_log_buffer; empty for gc_collect and
+    #: malloc_trim.
     targets: list[str]
     #: The exact Python a user could type instead.
     code: str
@@ -622,11 +650,22 @@ class FixResult(TypedDict):
     suggestion_id: str
     action: FixAction
     estimated_freed_bytes: int | None
-    #: The drop in RSS across the fix (never negative).
+    #: The drop in RSS across the fix (never negative); the same figure as returned_to_os_bytes,
+    #: kept under its 1.2 name.
     measured_freed_bytes: int
+    #: What the fix freed inside the process: the drop of the allocators' in-use bytes (pymalloc's
+    #: allocated blocks, glibc's mallinfo2, Arrow's pool); null where none can be read. 0 for
+    #: malloc_trim, which frees nothing (1.3).
+    freed_in_process_bytes: int | None
+    #: The drop in RSS across the fix, the return of what the allocators kept included (1.3).
+    returned_to_os_bytes: int
+    #: Targets that were already done before the fix ran (a name deleted, a resource closed), by
+    #: label (1.3).
+    already_done: list[str]
     rss_before: int
     rss_after: int
-    #: null, or one sentence when the measurement falls well short of the estimate.
+    #: null, or one sentence: targets already done, a measurement well short of the estimate and
+    #: why, or memory the allocators had kept that the fix returned to the OS.
     explanation: str | None
 
 
