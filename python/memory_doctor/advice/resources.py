@@ -111,6 +111,17 @@ def closes_itself(tp: type, base: Any, method: str) -> bool:
     return False
 
 
+def _own_close(found: Found) -> Found:
+    """A user subclass that defines its own ``close()``: listed, with a note instead
+    of a fix (the helper would have to skip that ``close()`` or run the user's code)."""
+    if not found.closable:
+        found.note = (
+            f"Its class, {found.type_name}, defines its own close(): close it yourself "
+            "(the helper runs no code of yours)."
+        )
+    return found
+
+
 def _clip(text: str) -> str:
     return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 1] + "…"
 
@@ -295,13 +306,15 @@ class ResourceTypes:
             mode = vars(fio)["mode"].__get__(raw)
         shown = _text(name) or (f"fd {name}" if type(name) is int else "?")
         inner = tuple(id(x) for x in (buf, raw) if x is not None and x is not obj)
-        return Found(
-            obj,
-            "file",
-            f"{shown} (mode {mode!r}, fd {fd})",
-            ("file", fd, _text(name)),
-            closable=closes_itself(type(obj), self.file_base(type(obj)), "close"),
-            inner=inner,
+        return _own_close(
+            Found(
+                obj,
+                "file",
+                f"{shown} (mode {mode!r}, fd {fd})",
+                ("file", fd, _text(name)),
+                closable=closes_itself(type(obj), self.file_base(type(obj)), "close"),
+                inner=inner,
+            )
         )
 
     def _socket(self, obj: Any) -> Found | None:
@@ -347,7 +360,7 @@ class ResourceTypes:
             detail += f", {changes} rows changed"
         if in_tx:
             detail += ", uncommitted transaction"
-        return Found(obj, "db_connection", detail, ("sqlite3",), closable=closable)
+        return _own_close(Found(obj, "db_connection", detail, ("sqlite3",), closable=closable))
 
     def _sqlalchemy(self, obj: Any) -> Found | None:
         attrs = _attrs(obj)
@@ -653,7 +666,7 @@ class ResourceTypes:
             for root in held.get(oid, []):
                 if root not in item.held_by and len(item.held_by) < MAX_HELD_BY:
                     item.held_by.append(root)
-            if item.extra.get("library") and not item.held_by:
+            if item.extra.get("library") and not any(k in _NAMED_KINDS for _l, k in item.held_by):
                 continue  # a library's own thread that no variable of the user's holds
             if path_of is not None and oid in held:
                 with contextlib.suppress(Exception):
@@ -772,7 +785,8 @@ def finish_resources(
                 break
         library = res["_extra"].get("library") if res["kind"] == "thread" else None
         if library:
-            res["label"] = res["held_by"][0] if res["held_by"] else res["label"]
+            named = [lb for lb, k in zip(res["held_by"], res["_root_kinds"]) if k in _NAMED_KINDS]
+            res["label"] = named[0] if named else res["label"]
             res["note"] = (
                 f"{library} started this thread for its own work; it ends when {library} "
                 f"shuts it down (for example when the {library} object held by {res['label']} "

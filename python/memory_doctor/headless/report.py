@@ -22,6 +22,7 @@ from typing import Any, Callable, Final
 
 from ..format import format_bytes, format_duration
 from ..protocol import LEAK_MIN_RUNS, PEAK_NONE, PEAK_RU_MAXRSS, PEAK_VMHWM
+from .cluster import html_context as cluster_context
 
 REPORT_FORMAT: Final = "memory-doctor-report"
 REPORT_VERSION: Final = 1
@@ -111,6 +112,8 @@ def cell_entry(
     for field in BYTE_FIELDS:
         entry[field] = None
     entry["gc_collections"] = None
+    # Dask cluster (protocol 1.3): filled in when the cell's cell_cluster message comes.
+    entry["cluster_delta_bytes"] = None
     if record is not None:
         for field in BYTE_FIELDS:
             entry[field] = _int_or_none(record.get(field))
@@ -503,6 +506,7 @@ SECTIONS: list[str] = [
     "holders.html.j2",
     "growth.html.j2",
     "fixes.html.j2",
+    "cluster.html.j2",
 ]
 
 
@@ -862,7 +866,9 @@ def fix_outcome_text(fix: Mapping[str, Any]) -> str:
     """What an applied fix did: ``freed 320 MB · returned to the OS 318 MB``, then its
     explanation; the RSS drop alone when the in-process figure is unknown."""
     freed = fix.get("freed_in_process_bytes")
-    returned = fix.get("returned_to_os_bytes", fix.get("measured_freed_bytes"))
+    returned = fix.get("returned_to_os_bytes")
+    if returned is None:  # a 1.2 helper: the RSS drop alone
+        returned = fix.get("measured_freed_bytes")
     if isinstance(freed, int):
         text = f"freed {format_bytes(freed)} \u00b7 returned to the OS {format_bytes(returned)}"
     else:
@@ -880,6 +886,7 @@ _CONTEXTS: Final[dict[str, Callable[[Mapping[str, Any]], dict[str, Any] | None]]
     "holders.html.j2": _holders,
     "growth.html.j2": _growth,
     "fixes.html.j2": _fixes,
+    "cluster.html.j2": cluster_context,
 }
 
 
