@@ -81,6 +81,28 @@ describe('resource and finding words', () => {
       )
     ).toMatch(/cannot be read here/);
   });
+
+  it('names each allocator of the gap (1.3)', () => {
+    const text = gapText(
+      makeFindings({
+        allocator_gap: {
+          bytes: 350_000_000,
+          malloc_trim: true,
+          parts: [
+            { allocator: 'pymalloc', bytes: 5_000_000, returnable: false },
+            { allocator: 'glibc_heap', bytes: 300_000_000, returnable: true },
+            { allocator: 'glibc_arenas', bytes: 0, returnable: true },
+            { allocator: 'arrow_pool', bytes: 45_000_000, returnable: true }
+          ]
+        }
+      }),
+      'SI',
+      trans
+    );
+    expect(text).toMatch(
+      /By allocator: Python's small-object arenas \(reused, not returned\) 5\.0 MB, glibc's main heap 300 MB, Arrow's memory pool 45 MB\.$/
+    );
+  });
 });
 
 describe('ResourcesSection in the panel', () => {

@@ -49,6 +49,26 @@ const items = (harness: IPanelHarness) =>
   );
 
 describe('suggestionTitle', () => {
+  it('names a cache after its function and a log buffer after its handler', () => {
+    expect(
+      suggestionTitle(
+        makeSuggestion({ action: 'cache_clear', targets: ['load_chunk'] }),
+        [],
+        trans
+      )
+    ).toBe("Clear load_chunk's cache");
+    expect(
+      suggestionTitle(
+        makeSuggestion({
+          action: 'clear_log_buffer',
+          targets: ["logging.getLogger('md').handlers[0]"]
+        }),
+        [],
+        trans
+      )
+    ).toBe("Clear the log buffer of logging.getLogger('md').handlers[0]");
+  });
+
   it('has words for every action', () => {
     for (const action of FIX_ACTIONS) {
       const title = suggestionTitle(
@@ -244,9 +264,72 @@ describe('outcome', () => {
       'SI',
       trans
     );
-    expect(lines[1]).toBe(
-      'malloc_trim(0) returned 150 MB to the OS (estimated 188 MB)'
+    expect(lines[1]).toBe('Returned 150 MB to the OS (estimated 188 MB)');
+  });
+
+  it('shows what was freed in the kernel and what went back to the OS (1.3)', () => {
+    const lines = outcomeLines(
+      applied({
+        estimated_freed_bytes: 320_000_000,
+        freed_in_process_bytes: 320_000_000,
+        returned_to_os_bytes: 318_000_000,
+        measured_freed_bytes: 318_000_000
+      }),
+      [],
+      'SI',
+      trans
     );
+    expect(lines[1]).toBe(
+      'Freed 320 MB (estimated 320 MB) \u00b7 returned to the OS 318 MB'
+    );
+    expect(lines).toHaveLength(3); // as estimated: nothing to explain
+  });
+
+  it('does not call a fix whose memory Python reuses "Freed 0 B"', () => {
+    const lines = outcomeLines(
+      applied({
+        estimated_freed_bytes: 200_000_000,
+        freed_in_process_bytes: 200_000_000,
+        returned_to_os_bytes: 0,
+        measured_freed_bytes: 0,
+        explanation: 'Python freed 200 MB, but only 0 B went back to the OS.'
+      }),
+      [],
+      'SI',
+      trans
+    );
+    expect(lines[1]).toBe(
+      'Freed 200 MB (estimated 200 MB) \u00b7 returned to the OS 0 B'
+    );
+    expect(lines[2]).toBe(
+      'Python freed 200 MB, but only 0 B went back to the OS.'
+    );
+  });
+
+  it('names a closed resource by its label after the rescan dropped it', () => {
+    const close = makeSuggestion({
+      id: 's4',
+      action: 'close_resource',
+      targets: ['r1'],
+      resource_id: 'r1'
+    });
+    const before = [makeResource({ id: 'r1', label: 'fh' })];
+    expect(suggestionTitle(close, before, trans)).toBe('Close fh');
+    // The rescan after the fix lists no r1 any more (fh is closed).
+    const lines = outcomeLines(
+      {
+        kind: 'applied',
+        suggestion: close,
+        result: makeFixResult({
+          action: 'close_resource',
+          estimated_freed_bytes: null
+        })
+      },
+      [],
+      'SI',
+      trans
+    );
+    expect(lines[0]).toBe('Close fh');
   });
 
   it('offers Rescan after a refusal, and escapes its message', () => {

@@ -63,6 +63,7 @@ export function confirmLabel(
     case 'clear_traceback':
     case 'cache_clear':
     case 'reset_output_cache':
+    case 'clear_log_buffer':
       return trans.__('Clear');
     case 'clear_class_attribute':
       return trans.__('Empty');
@@ -110,6 +111,10 @@ export function confirmLead(
       );
     case 'cancel_task':
       return trans.__('This asyncio task will be cancelled:');
+    case 'clear_log_buffer':
+      return trans.__(
+        "This logging handler's buffered records will be dropped, not written:"
+      );
     case 'gc_collect':
     case 'malloc_trim':
       return trans.__('This will run in the kernel:');

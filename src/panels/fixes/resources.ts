@@ -12,6 +12,7 @@ import { Widget } from '@lumino/widgets';
 
 import { formatBytes, formatCount, Units } from '../../format';
 import type {
+  GapAllocator,
   IFindings,
   IResource,
   ISuggestion,
@@ -142,7 +143,7 @@ export function gapText(
     );
   }
   const size = formatBytes(gap.bytes, units);
-  return gap.malloc_trim
+  const text = gap.malloc_trim
     ? trans.__(
         'Allocator gap: %1 freed by Python but not returned to the OS by the C allocator, so the RSS still counts it. glibc returns it with malloc_trim(0).',
         size
@@ -151,6 +152,35 @@ export function gapText(
         'Allocator gap: %1 freed by Python but not returned to the OS by the C allocator, so the RSS still counts it. This allocator has no malloc_trim, so it cannot be returned on demand.',
         size
       );
+  const parts = (gap.parts ?? [])
+    .filter(part => part.bytes > 0)
+    .map(part =>
+      trans.__(
+        '%1 %2',
+        allocatorName(part.allocator, trans),
+        formatBytes(part.bytes, units)
+      )
+    );
+  return parts.length > 0
+    ? `${text} ${trans.__('By allocator: %1.', parts.join(', '))}`
+    : text;
+}
+
+/** How an allocator of the gap is named (1.3 `allocator_gap.parts`). */
+export function allocatorName(
+  allocator: GapAllocator,
+  trans: TranslationBundle
+): string {
+  switch (allocator) {
+    case 'pymalloc':
+      return trans.__("Python's small-object arenas (reused, not returned)");
+    case 'glibc_heap':
+      return trans.__("glibc's main heap");
+    case 'glibc_arenas':
+      return trans.__("glibc's arenas of other threads");
+    case 'arrow_pool':
+      return trans.__("Arrow's memory pool");
+  }
 }
 
 /**

@@ -6,12 +6,20 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
 
 import { formatBytes, Units } from '../../format';
-import type { IResource, ISuggestion } from '../../protocol';
+import type { IFixResult, IResource, ISuggestion } from '../../protocol';
 import { nameList } from '../shared/text';
 import type { FixOutcome } from './model';
 
 /** When a measurement reads this far under the estimate, say why. */
 const SHORT_FRACTION = 0.5;
+
+/**
+ * The names of each suggestion's targets as its own scan's resources gave
+ * them. A fix's outcome is shown after the rescan it triggers, whose resources
+ * no longer list what the fix closed: the label comes from here instead of the
+ * internal id (`Close fh`, not `Close r1`).
+ */
+const namesSeen = new WeakMap<ISuggestion, string[]>();
 
 /** The short names of a suggestion's targets (resource ids → labels). */
 export function targetNames(
@@ -19,7 +27,14 @@ export function targetNames(
   resources: readonly IResource[]
 ): string[] {
   const byId = new Map(resources.map(r => [r.id, r.label]));
-  return suggestion.targets.map(target => byId.get(target) ?? target);
+  const seen = namesSeen.get(suggestion);
+  const names = suggestion.targets.map(
+    (target, i) => byId.get(target) ?? seen?.[i] ?? target
+  );
+  if (suggestion.targets.every(target => byId.has(target))) {
+    namesSeen.set(suggestion, names);
+  }
+  return names;
 }
 
 /** What a suggestion does, in a few words, e.g. `Delete big, Out[3], _3`. */
@@ -37,7 +52,7 @@ export function suggestionTitle(
     case 'copy_view':
       return trans.__('Replace the view %1 with a copy', names);
     case 'cache_clear':
-      return trans.__('Clear the cache of %1', names);
+      return trans.__("Clear %1's cache", names);
     case 'clear_class_attribute':
       return trans.__('Empty %1', names);
     case 'close_resource':
@@ -57,6 +72,8 @@ export function suggestionTitle(
       return trans.__('Collect the cyclic garbage now');
     case 'malloc_trim':
       return trans.__('Return freed memory to the OS (malloc_trim)');
+    case 'clear_log_buffer':
+      return trans.__('Clear the log buffer of %1', names);
   }
 }
 
@@ -73,6 +90,53 @@ export function estimateText(
 }
 
 /**
+ * What an applied fix did, e.g. `Freed 320 MB (estimated 320 MB) · returned to
+ * the OS 318 MB`: what the allocators freed inside the kernel, then what RSS
+ * dropped (the helper returns to the OS what the allocator would keep). A
+ * 1.2 helper reports the RSS drop alone. `malloc_trim` frees nothing: it
+ * only returns.
+ */
+export function appliedText(
+  result: IFixResult,
+  units: Units,
+  trans: TranslationBundle
+): string {
+  const estimate = result.estimated_freed_bytes;
+  const returned = formatBytes(
+    result.returned_to_os_bytes ?? result.measured_freed_bytes,
+    units
+  );
+  const freed = result.freed_in_process_bytes;
+  if (result.action === 'malloc_trim') {
+    return estimate === null
+      ? trans.__('Returned %1 to the OS', returned)
+      : trans.__(
+          'Returned %1 to the OS (estimated %2)',
+          returned,
+          formatBytes(estimate, units)
+        );
+  }
+  if (freed === undefined || freed === null) {
+    return estimate === null
+      ? trans.__('Freed %1', returned)
+      : trans.__(
+          'Freed %1 (estimated %2)',
+          returned,
+          formatBytes(estimate, units)
+        );
+  }
+  const inProcess = formatBytes(freed, units);
+  return estimate === null
+    ? trans.__('Freed %1 \u00b7 returned to the OS %2', inProcess, returned)
+    : trans.__(
+        'Freed %1 (estimated %2) \u00b7 returned to the OS %3',
+        inProcess,
+        formatBytes(estimate, units),
+        returned
+      );
+}
+
+/**
  * The lines describing an outcome: what was done, what was measured against
  * the estimate, and why they differ when they do.
  */
@@ -85,33 +149,17 @@ export function outcomeLines(
   const title = suggestionTitle(outcome.suggestion, resources, trans);
   switch (outcome.kind) {
     case 'applied': {
+      const lines = [title, appliedText(outcome.result, units, trans)];
       const result = outcome.result;
-      const measured = formatBytes(result.measured_freed_bytes, units);
       const estimate = result.estimated_freed_bytes;
-      const trim = result.action === 'malloc_trim';
       const freed =
-        estimate === null
-          ? trim
-            ? trans.__('malloc_trim(0) returned %1 to the OS', measured)
-            : trans.__('Freed %1', measured)
-          : trim
-            ? trans.__(
-                'malloc_trim(0) returned %1 to the OS (estimated %2)',
-                measured,
-                formatBytes(estimate, units)
-              )
-            : trans.__(
-                'Freed %1 (estimated %2)',
-                measured,
-                formatBytes(estimate, units)
-              );
-      const lines = [title, freed];
+        result.freed_in_process_bytes ?? result.measured_freed_bytes;
       if (result.explanation) {
         lines.push(result.explanation);
       } else if (
         estimate !== null &&
         estimate > 0 &&
-        result.measured_freed_bytes < estimate * SHORT_FRACTION
+        freed < estimate * SHORT_FRACTION
       ) {
         lines.push(
           trans.__(
