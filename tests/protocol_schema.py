@@ -200,6 +200,11 @@ def _scan_result(value: Mapping[str, Any]) -> list[str]:
 
 #: The checks behind each definition's ``x-invariants``, run once its shape is valid. Each
 #: returns sentences about the object, or ``".field: sentence"`` about a part of it.
+def _sums(v: Mapping[str, Any]) -> list[str]:
+    """A Dask cluster reading's figures add up (``memory == managed + unmanaged``)."""
+    return [] if v["memory"] == v["managed"] + v["unmanaged"] else ["memory == managed + unmanaged"]
+
+
 INVARIANTS: dict[str, Callable[[Mapping[str, Any]], list[str]]] = {
     "MemoryLimit": lambda v: (
         []
@@ -251,6 +256,55 @@ INVARIANTS: dict[str, Callable[[Mapping[str, Any]], list[str]]] = {
         else ["destructive == (action not in (gc_collect, malloc_trim))"]
     ),
     "ScanResult": _scan_result,
+    "ClusterMemory": _sums,
+    "ClusterTotals": _sums,
+    "ClusterWorker": _sums,
+    "ClusterHolder": lambda v: [
+        text
+        for text, ok in (
+            (
+                "worker_bytes == sum(w.bytes for w in workers) when not null",
+                v["worker_bytes"] is None
+                or v["worker_bytes"] == sum(w["bytes"] for w in v["workers"]),
+            ),
+            (
+                "keys >= pending_keys when not null",
+                v["pending_keys"] is None or v["keys"] >= v["pending_keys"],
+            ),
+        )
+        if not ok
+    ],
+    "ClusterCellEntry": lambda v: [
+        text
+        for text, ok in (
+            (
+                "delta_bytes == keys.bytes_added - keys.bytes_removed when keys",
+                v["keys"] is None
+                or v["delta_bytes"] == v["keys"]["bytes_added"] - v["keys"]["bytes_removed"],
+            ),
+            (
+                "status == ok exactly when keys is not null",
+                (v["status"] == "ok") == (v["keys"] is not None),
+            ),
+        )
+        if not ok
+    ],
+    "CellCluster": lambda v: [
+        text
+        for text, ok in (
+            (
+                "delta_bytes == sum of the ok clusters' delta_bytes, null when none is ok",
+                v["delta_bytes"]
+                == (
+                    sum(c["delta_bytes"] for c in v["clusters"] if c["status"] == "ok")
+                    if any(c["status"] == "ok" for c in v["clusters"])
+                    else None
+                ),
+            ),
+            ("clusters is empty while pending", not (v["pending"] and v["clusters"])),
+        )
+        if not ok
+    ],
     "FixResult": lambda v: (
         []
         if v["measured_freed_bytes"] == max(v["rss_before"] - v["rss_after"], 0)

@@ -1,5 +1,5 @@
 /*
- * GENERATED from protocol.json (sha256 9c3e4604cd81cf3dc088ecf592cf800d5b295cd3f1b75c306d48b725154af328) by scripts/generate-protocol.js; do not edit.
+ * GENERATED from protocol.json (sha256 f62c660ad1a6fcc45e883ac7ae0506c9f1d837edf89439e919b8197b793e9c8d) by scripts/generate-protocol.js; do not edit.
  * Regenerate with `jlpm build:protocol`.
  */
 
@@ -109,6 +109,11 @@ export type RequestId = string;
  */
 export type CellId = string | null;
 /**
+ * How a Dask scheduler answered (1.3): ok; timeout (no answer within CLUSTER_QUERY_TIMEOUT_S); overdue (the client's event loop itself has not run the query: blocked or stuck); busy (too many queries still waiting, none sent); unavailable (the client is reconnecting, closed or asynchronous: nothing asked); error (the scheduler or distributed raised).
+ */
+export type ClusterStatus =
+  'ok' | 'timeout' | 'overdue' | 'busy' | 'unavailable' | 'error';
+/**
  * The answer to every request, with the request's request_id.
  */
 export type ReplyMessage = IOkReply | IErrorReply;
@@ -120,7 +125,8 @@ export type KernelMessage =
   | IErrorMessage
   | ICellMeasuredMessage
   | IScanProgressMessage
-  | ReplyMessage;
+  | ReplyMessage
+  | ICellClusterMessage;
 /**
  * Any request the front end sends, told apart by type.
  */
@@ -129,7 +135,14 @@ export type RequestMessage =
   | IGetRssRequest
   | IScanRequest
   | ICancelRequest
-  | IApplyFixRequest;
+  | IApplyFixRequest
+  | IScanClusterRequest
+  | IReleaseClusterRequest;
+/**
+ * What to do about a cluster holder (1.3): release (delete its names: release_cluster); output_cache (only IPython's output cache holds it: release it, %reset -f out, and end such lines with ';'); redefine (a closure, default argument or class attribute holds it: redefine or delete its owner); unattributed (futures no scanned name reaches hold it).
+ */
+export type ClusterSuggestion =
+  'release' | 'output_cache' | 'redefine' | 'unattributed';
 
 /**
  * Every definition of protocol.json by its name there, e.g. `IProtocolDefinitions["Holder"]`.
@@ -186,6 +199,27 @@ export interface IProtocolDefinitions {
   ScanResult: IScanResult;
   CancelResult: ICancelResult;
   FixResult: IFixResult;
+  ClusterStatus: ClusterStatus;
+  ClusterSuggestion: ClusterSuggestion;
+  ClusterMemory: IClusterMemory;
+  ClusterTotals: IClusterTotals;
+  ClusterWorker: IClusterWorker;
+  ClusterCellKeys: IClusterCellKeys;
+  ClusterCellWorker: IClusterCellWorker;
+  ClusterCellEntry: IClusterCellEntry;
+  CellCluster: ICellCluster;
+  CellClusterMessage: ICellClusterMessage;
+  ScanClusterRequest: IScanClusterRequest;
+  ReleaseClusterRequest: IReleaseClusterRequest;
+  ClusterKeyStatus: IClusterKeyStatus;
+  ClusterHolderWorker: IClusterHolderWorker;
+  ClusterHolder: IClusterHolder;
+  ClusterWalk: IClusterWalk;
+  ClusterSection: IClusterSection;
+  ScanClusterResult: IScanClusterResult;
+  ClusterFreed: IClusterFreed;
+  ClusterFreedWorker: IClusterFreedWorker;
+  ReleaseClusterResult: IReleaseClusterResult;
 }
 /**
  * The helper's configuration for this kernel, as in effect.
@@ -318,6 +352,112 @@ export interface ICellRecord {
    * Growth across re-runs of this cell id, or null.
    */
   growth?: IGrowth | null;
+  /**
+   * What the cell did on the connected Dask clusters, or null when the kernel holds no Dask client (1.3).
+   */
+  cluster?: ICellCluster | null;
+}
+/**
+ * A cell's Dask cluster measurement (1.3). pending while the after readings are on their way (clusters is then empty; a cell_cluster message brings the rest).
+ */
+export interface ICellCluster {
+  pending: boolean;
+  /**
+   * What the cell put on the clusters (negative: released), summed over the schedulers measured; null when none was.
+   */
+  delta_bytes: number | null;
+  clusters: IClusterCellEntry[];
+}
+/**
+ * One Dask scheduler's part of a cell's cluster measurement (1.3).
+ */
+export interface IClusterCellEntry {
+  /**
+   * The scheduler's address.
+   */
+  scheduler: string;
+  status: ClusterStatus;
+  /**
+   * One sentence when status is not ok, else null.
+   */
+  error: string | null;
+  /**
+   * keys.bytes_added - keys.bytes_removed; null when not ok.
+   */
+  delta_bytes: number | null;
+  keys: IClusterCellKeys | null;
+  /**
+   * The newest reading held when the cell started (the previous cell's after, or a scan's); null for the cell that first saw the client.
+   */
+  before: IClusterTotals | null;
+  /**
+   * How much older the before reading is than the after one.
+   */
+  before_age_s: number | null;
+  /**
+   * The reading CLUSTER_SETTLE_S after the cell, settled when every worker's sample is newer than the cell's end (re-read until CLUSTER_MAX_SETTLE_S at most).
+   */
+  after: IClusterTotals | null;
+  settled: boolean | null;
+  /**
+   * The after reading's first round trip.
+   */
+  round_trip_ms: number | null;
+  workers: IClusterCellWorker[];
+}
+/**
+ * What a cell's futures did on one cluster, by key (1.3): keys added and released, and their bytes (the scheduler's nbytes, as Client.nbytes). The exact figure: heartbeat readings lag about a second.
+ */
+export interface IClusterCellKeys {
+  added: number;
+  removed: number;
+  bytes_added: number;
+  bytes_removed: number;
+  /**
+   * Added keys still computing (a persist() running on): their bytes are not counted.
+   */
+  pending_keys: number;
+  /**
+   * Released keys whose size was never learnt (persisted before the helper saw them): their bytes are not counted.
+   */
+  removed_unknown: number;
+}
+/**
+ * The cluster's memory summed over its workers (1.3). Workers inside the kernel (LocalCluster(processes=False)) count with their managed bytes only.
+ */
+export interface IClusterTotals {
+  memory: number;
+  managed: number;
+  spilled: number;
+  unmanaged: number;
+  /**
+   * The sum of the workers' memory_limit; null when a worker has none.
+   */
+  memory_limit: number | null;
+  workers: number;
+  /**
+   * Tasks executing, ready, waiting or being fetched on the workers.
+   */
+  busy_tasks: number;
+}
+/**
+ * One worker's memory before and after a cell (1.3); null before when it joined during the cell, null after when it left.
+ */
+export interface IClusterCellWorker {
+  address: string;
+  name: string;
+  memory_limit: number | null;
+  before: IClusterMemory | null;
+  after: IClusterMemory | null;
+}
+/**
+ * A worker's memory (1.3), from its last heartbeat, as distributed's MemoryState: memory is the process's RSS, managed the sizeof of the keys it holds in memory, spilled the bytes it spilled to disk, unmanaged the rest of the process (memory - managed).
+ */
+export interface IClusterMemory {
+  memory: number;
+  managed: number;
+  spilled: number;
+  unmanaged: number;
 }
 /**
  * Sent once, in answer to comm_open.
@@ -432,6 +572,15 @@ export interface IErrorReply {
   error: IReplyError;
 }
 /**
+ * A cell's Dask cluster measurement (1.3), sent once its readings arrived: CLUSTER_SETTLE_S to CLUSTER_MAX_SETTLE_S after the cell, at once when the client cannot be asked. Only for records whose cluster was pending; the helper also keeps it in the record for replay.
+ */
+export interface ICellClusterMessage {
+  type: 'cell_cluster';
+  execution_count: number;
+  cell_id: CellId;
+  cluster: ICellCluster;
+}
+/**
  * Turn options on or off for this kernel. Unknown keys are refused with bad_request.
  */
 export interface IConfigureRequest {
@@ -487,6 +636,31 @@ export interface IApplyFixRequest {
    * @maxItems 1000
    */
   targets: string[];
+}
+/**
+ * Which names keep which keys alive on each connected Dask cluster, and each worker's memory (1.3). The helper waits up to CLUSTER_WAIT_S for a running cell, walks the namespace for futures (CLUSTER_WALK_BUDGET_S at most) and asks each scheduler once.
+ */
+export interface IScanClusterRequest {
+  type: 'scan_cluster';
+  request_id: RequestId;
+}
+/**
+ * Release cluster holders (1.3): delete the names of each holder (and their hidden aliases: Out[n], _n, _, the last traceback), so distributed releases the keys no other name holds; nothing is cancelled. Then measure what the scheduler reports freed. The helper waits up to FIX_WAIT_S for a running cell, walks again, and refuses (refused) holders that changed since the scan.
+ */
+export interface IReleaseClusterRequest {
+  type: 'release_cluster';
+  request_id: RequestId;
+  /**
+   * The scheduler the holders are on, as scan_cluster gave it.
+   */
+  scheduler: string;
+  /**
+   * Each holder's labels, exactly as scan_cluster listed them.
+   *
+   * @minItems 1
+   * @maxItems 1000
+   */
+  holders: string[][];
 }
 /**
  * The configure result: the whole configuration after the change.
@@ -802,6 +976,202 @@ export interface IFixResult {
    */
   explanation: string | null;
 }
+/**
+ * One worker in a scan_cluster result (1.3). Its headroom is memory_limit - memory.
+ */
+export interface IClusterWorker {
+  address: string;
+  name: string;
+  memory: number;
+  managed: number;
+  spilled: number;
+  unmanaged: number;
+  memory_limit: number | null;
+  /**
+   * How old the worker's heartbeat sample is.
+   */
+  age_s: number | null;
+  busy_tasks: number;
+  /**
+   * A worker thread inside the kernel (inproc://): its memory is the kernel's own.
+   */
+  in_kernel: boolean;
+}
+/**
+ * How many of a holder's keys have each future status (1.3). After a lost scheduler every future is cancelled.
+ */
+export interface IClusterKeyStatus {
+  pending: number;
+  finished: number;
+  cancelled: number;
+  lost: number;
+  error: number;
+  unknown: number;
+}
+/**
+ * What one worker holds of a cluster holder's keys (1.3).
+ */
+export interface IClusterHolderWorker {
+  address: string;
+  name: string;
+  bytes: number;
+  keys: number;
+  /**
+   * Bytes of those keys spilled to disk; null when not known.
+   */
+  spilled: number | null;
+}
+/**
+ * The keys one set of roots keeps alive on a cluster (1.3): a key reached from several names is in one holder listing them all, so shared keys count once, jointly. bytes is the keys' scheduler nbytes (as Client.nbytes), each key once; worker_bytes counts replicas (what a release frees). Without a scheduler answer the byte fields are null.
+ */
+export interface IClusterHolder {
+  /**
+   * The names, as a user writes them; empty for keys no scanned name reaches.
+   */
+  labels: string[];
+  kinds: HolderKind[];
+  keys: number;
+  bytes: number | null;
+  worker_bytes: number | null;
+  /**
+   * Keys still computing (no size yet).
+   */
+  pending_keys: number | null;
+  status: IClusterKeyStatus;
+  /**
+   * Bytes of the keys spilled to disk: 0 when no worker spills, null when the workers could not be asked.
+   */
+  spilled: number | null;
+  workers: IClusterHolderWorker[];
+  /**
+   * A few of the keys, as text.
+   *
+   * @maxItems 3
+   */
+  sample_keys: string[];
+  /**
+   * Whether release_cluster can release it (deleting the labels drops every reference).
+   */
+  releasable: boolean;
+  suggestion: ClusterSuggestion;
+  /**
+   * One sentence for the unattributed row, else null.
+   */
+  note: string | null;
+}
+/**
+ * The walk of the namespace for futures (1.3).
+ */
+export interface IClusterWalk {
+  visited: number;
+  /**
+   * Cut short (too many objects, or CLUSTER_WALK_BUDGET_S): holders may be missing and their keys show as unattributed.
+   */
+  truncated: boolean;
+  seconds: number;
+}
+/**
+ * One connected Dask scheduler in a scan_cluster result (1.3). When it did not answer, status and error say why, workers is empty, total null, and the holders have their labels, key counts and statuses without bytes.
+ */
+export interface IClusterSection {
+  scheduler: string;
+  status: ClusterStatus;
+  error: string | null;
+  workers: IClusterWorker[];
+  total: IClusterTotals | null;
+  /**
+   * Largest first; the unattributed row (labels []) last.
+   */
+  holders: IClusterHolder[];
+  round_trip_ms: number | null;
+}
+/**
+ * The scan_cluster result (1.3): one section per connected client's scheduler; empty when the kernel holds none (distributed not imported, or no client).
+ */
+export interface IScanClusterResult {
+  clusters: IClusterSection[];
+  walk: IClusterWalk | null;
+}
+/**
+ * The drop of each cluster figure across a release (1.3); negative when it grew (other work went on).
+ */
+export interface IClusterFreed {
+  memory: number;
+  managed: number;
+  spilled: number;
+  unmanaged: number;
+}
+/**
+ * The drop of one worker's figures across a release (1.3).
+ */
+export interface IClusterFreedWorker {
+  address: string;
+  name: string;
+  freed_memory: number;
+  freed_managed: number;
+  freed_spilled: number;
+  freed_unmanaged: number;
+}
+/**
+ * The release_cluster result (1.3): what was deleted, and what the scheduler reports freed once the keys were forgotten and every worker sent a newer heartbeat (CLUSTER_RELEASE_BOUND_S at most). status is the measurement's: when not ok, the names are deleted all the same and the measured fields are null.
+ */
+export interface IReleaseClusterResult {
+  scheduler: string;
+  status: ClusterStatus;
+  error: string | null;
+  /**
+   * Labels deleted (bound before, gone after).
+   */
+  deleted: string[];
+  /**
+   * Labels still bound (a form that cannot be deleted).
+   */
+  kept: string[];
+  /**
+   * Requested holders no longer found (changed since the scan).
+   */
+  missing: string[][];
+  /**
+   * Requested holders deleting names cannot release (releasable false).
+   */
+  refused: string[][];
+  /**
+   * Bytes the workers held for the released keys, replicas included.
+   */
+  estimate_bytes: number;
+  /**
+   * Keys no other name holds, which the deletion releases.
+   */
+  keys: number;
+  /**
+   * Of those, the keys the scheduler forgot.
+   */
+  released_keys: number | null;
+  /**
+   * Keys the scheduler still holds: another client or an unseen reference wants them; never cancelled.
+   */
+  still_held_keys: number | null;
+  freed: IClusterFreed | null;
+  /**
+   * The data freed on the workers: managed plus spilled drops, each at least 0.
+   */
+  freed_bytes: number | null;
+  workers: IClusterFreedWorker[];
+  /**
+   * Workers whose managed or spilled bytes dropped.
+   */
+  freed_on_workers: number;
+  /**
+   * From the deletion until the scheduler forgot the keys.
+   */
+  seconds_to_forget: number | null;
+  seconds_to_report: number;
+  /**
+   * Every worker reported after the keys were forgotten.
+   */
+  settled: boolean;
+  polls: number;
+}
 
 // ---------------------------------------------------------------- constants
 
@@ -869,6 +1239,24 @@ export const REQUEST_TIMEOUT_S = 10;
 export const FIX_REPLY_GRACE_S = 60;
 /** How long a front end waits for an apply_fix reply: as long as the helper may wait for a running cell, plus the fix and the trip, so a fix the helper applies is never reported as timed out. Computed: FIX_WAIT_S + TERMINATE_WAIT_S + FIX_REPLY_GRACE_S. Unit: s. */
 export const FIX_REPLY_TIMEOUT_S = 663;
+/** Bound on one Dask scheduler round trip, enforced on the Dask client's own event loop; past it the answer is timeout. The kernel's main thread never waits on the scheduler. Unit: s. */
+export const CLUSTER_QUERY_TIMEOUT_S = 2;
+/** A cell's after reading of the cluster is taken this long after the cell ends, when the workers' heartbeats (every 0.5-1 s) are likely newer than the cell. Unit: s. */
+export const CLUSTER_SETTLE_S = 1;
+/** The after reading is re-read, while a persist() still computes or a worker's sample is older than the cell's end, until this long after the cell at most. Unit: s. */
+export const CLUSTER_MAX_SETTLE_S = 3;
+/** How long release_cluster polls the scheduler for the keys to be forgotten and every worker to report after that. Unit: s. */
+export const CLUSTER_RELEASE_BOUND_S = 10;
+/** How long scan_cluster waits for a running cell or scan to end before it refuses (refused). Unit: s. */
+export const CLUSTER_WAIT_S = 30;
+/** How long the walk of the namespace for Dask futures may run, in slices between which cells run; then it is cut short (walk.truncated). Unit: s. */
+export const CLUSTER_WALK_BUDGET_S = 10;
+/** What a front end adds to the helper's own waits for a scan_cluster or release_cluster reply: the scheduler round trips, a walk restarted after a cell, and the reply's trip. Unit: s. */
+export const CLUSTER_REPLY_GRACE_S = 30;
+/** How long a front end waits for a scan_cluster reply. Computed: CLUSTER_WAIT_S + CLUSTER_WALK_BUDGET_S + CLUSTER_REPLY_GRACE_S. Unit: s. */
+export const CLUSTER_SCAN_REPLY_TIMEOUT_S = 70;
+/** How long a front end waits for a release_cluster reply: the helper may wait FIX_WAIT_S for a running cell, like a fix. Computed: FIX_WAIT_S + CLUSTER_WALK_BUDGET_S + CLUSTER_RELEASE_BOUND_S + CLUSTER_REPLY_GRACE_S. Unit: s. */
+export const CLUSTER_RELEASE_REPLY_TIMEOUT_S = 650;
 
 /** Every PeakMethod, in the schema's order. */
 export const PEAK_METHODS = ['vmhwm', 'ru_maxrss', 'none'] as const;
@@ -976,7 +1364,8 @@ export const RECORD_FIELDS = [
   'gc_collections',
   'py_heap_delta',
   'py_heap_peak',
-  'growth'
+  'growth',
+  'cluster'
 ] as const;
 
 /** The `type` of each KernelMessage, in the schema's order. */
@@ -985,7 +1374,8 @@ export const KERNEL_MESSAGES = [
   'error',
   'cell_measured',
   'scan_progress',
-  'reply'
+  'reply',
+  'cell_cluster'
 ] as const;
 
 /** A KernelMessage type. */
@@ -997,11 +1387,31 @@ export const REQUESTS = [
   'get_rss',
   'scan',
   'cancel',
-  'apply_fix'
+  'apply_fix',
+  'scan_cluster',
+  'release_cluster'
 ] as const;
 
 /** A RequestMessage type. */
 export type RequestType = (typeof REQUESTS)[number];
+
+/** Every ClusterStatus, in the schema's order. */
+export const CLUSTER_STATUSES = [
+  'ok',
+  'timeout',
+  'overdue',
+  'busy',
+  'unavailable',
+  'error'
+] as const;
+
+/** Every ClusterSuggestion, in the schema's order. */
+export const CLUSTER_SUGGESTIONS = [
+  'release',
+  'output_cache',
+  'redefine',
+  'unattributed'
+] as const;
 
 // ---------------------------------------------------------------- requests
 
@@ -1012,6 +1422,8 @@ export interface IRequests {
   scan: Omit<IScanRequest, 'type' | 'request_id'>;
   cancel: Omit<ICancelRequest, 'type' | 'request_id'>;
   apply_fix: Omit<IApplyFixRequest, 'type' | 'request_id'>;
+  scan_cluster: Omit<IScanClusterRequest, 'type' | 'request_id'>;
+  release_cluster: Omit<IReleaseClusterRequest, 'type' | 'request_id'>;
 }
 
 /** Reply results by request type. */
@@ -1021,6 +1433,8 @@ export interface IResults {
   scan: IScanResult;
   cancel: ICancelResult;
   apply_fix: IFixResult;
+  scan_cluster: IScanClusterResult;
+  release_cluster: IReleaseClusterResult;
 }
 
 /** Decode the `result` of an ok reply to a request of `type`; throws a DecodeError naming the path that failed. */
@@ -1034,7 +1448,9 @@ export function decodeResult<K extends RequestType>(
     get_rss: Private.readGetRssResult,
     scan: Private.readScanResult,
     cancel: Private.readCancelResult,
-    apply_fix: Private.readFixResult
+    apply_fix: Private.readFixResult,
+    scan_cluster: Private.readScanClusterResult,
+    release_cluster: Private.readReleaseClusterResult
   };
   return readers[type](
     value,
@@ -1424,6 +1840,210 @@ export function decodeFixResult(
   );
 }
 
+/** Decode a `ClusterMemory` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeClusterMemory(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IClusterMemory {
+  return Private.readClusterMemory(
+    value,
+    options.path ?? 'ClusterMemory',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `ClusterTotals` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeClusterTotals(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IClusterTotals {
+  return Private.readClusterTotals(
+    value,
+    options.path ?? 'ClusterTotals',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `ClusterWorker` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeClusterWorker(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IClusterWorker {
+  return Private.readClusterWorker(
+    value,
+    options.path ?? 'ClusterWorker',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `ClusterCellKeys` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeClusterCellKeys(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IClusterCellKeys {
+  return Private.readClusterCellKeys(
+    value,
+    options.path ?? 'ClusterCellKeys',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `ClusterCellWorker` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeClusterCellWorker(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IClusterCellWorker {
+  return Private.readClusterCellWorker(
+    value,
+    options.path ?? 'ClusterCellWorker',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `ClusterCellEntry` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeClusterCellEntry(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IClusterCellEntry {
+  return Private.readClusterCellEntry(
+    value,
+    options.path ?? 'ClusterCellEntry',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `CellCluster` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeCellCluster(
+  value: unknown,
+  options: IDecodeOptions = {}
+): ICellCluster {
+  return Private.readCellCluster(
+    value,
+    options.path ?? 'CellCluster',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `CellClusterMessage` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeCellClusterMessage(
+  value: unknown,
+  options: IDecodeOptions = {}
+): ICellClusterMessage {
+  return Private.readCellClusterMessage(
+    value,
+    options.path ?? 'CellClusterMessage',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `ClusterKeyStatus` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeClusterKeyStatus(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IClusterKeyStatus {
+  return Private.readClusterKeyStatus(
+    value,
+    options.path ?? 'ClusterKeyStatus',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `ClusterHolderWorker` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeClusterHolderWorker(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IClusterHolderWorker {
+  return Private.readClusterHolderWorker(
+    value,
+    options.path ?? 'ClusterHolderWorker',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `ClusterHolder` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeClusterHolder(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IClusterHolder {
+  return Private.readClusterHolder(
+    value,
+    options.path ?? 'ClusterHolder',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `ClusterWalk` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeClusterWalk(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IClusterWalk {
+  return Private.readClusterWalk(
+    value,
+    options.path ?? 'ClusterWalk',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `ClusterSection` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeClusterSection(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IClusterSection {
+  return Private.readClusterSection(
+    value,
+    options.path ?? 'ClusterSection',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `ScanClusterResult` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeScanClusterResult(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IScanClusterResult {
+  return Private.readScanClusterResult(
+    value,
+    options.path ?? 'ScanClusterResult',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `ClusterFreed` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeClusterFreed(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IClusterFreed {
+  return Private.readClusterFreed(
+    value,
+    options.path ?? 'ClusterFreed',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `ClusterFreedWorker` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeClusterFreedWorker(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IClusterFreedWorker {
+  return Private.readClusterFreedWorker(
+    value,
+    options.path ?? 'ClusterFreedWorker',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `ReleaseClusterResult` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeReleaseClusterResult(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IReleaseClusterResult {
+  return Private.readReleaseClusterResult(
+    value,
+    options.path ?? 'ReleaseClusterResult',
+    options.onDrop ?? Private.ignore
+  );
+}
+
 namespace Private {
   /** Reads one value at `path`, or throws a DecodeError. */
   export type Reader<T> = (value: unknown, path: string, drop: Drop) => T;
@@ -1735,6 +2355,68 @@ namespace Private {
     what_grew: array(string(), { maxItems: 8 })
   });
 
+  export const readClusterStatus: Reader<ClusterStatus> =
+    member(CLUSTER_STATUSES);
+
+  export const readClusterCellKeys: Reader<IClusterCellKeys> =
+    object<IClusterCellKeys>({
+      added: number({ integer: true, minimum: 0 }),
+      removed: number({ integer: true, minimum: 0 }),
+      bytes_added: number({ integer: true, minimum: 0 }),
+      bytes_removed: number({ integer: true, minimum: 0 }),
+      pending_keys: number({ integer: true, minimum: 0 }),
+      removed_unknown: number({ integer: true, minimum: 0 })
+    });
+
+  export const readClusterTotals: Reader<IClusterTotals> =
+    object<IClusterTotals>({
+      memory: number({ integer: true, minimum: 0 }),
+      managed: number({ integer: true, minimum: 0 }),
+      spilled: number({ integer: true, minimum: 0 }),
+      unmanaged: number({ integer: true, minimum: 0 }),
+      memory_limit: nullable(number({ integer: true, minimum: 0 })),
+      workers: number({ integer: true, minimum: 0 }),
+      busy_tasks: number({ integer: true, minimum: 0 })
+    });
+
+  export const readClusterMemory: Reader<IClusterMemory> =
+    object<IClusterMemory>({
+      memory: number({ integer: true, minimum: 0 }),
+      managed: number({ integer: true, minimum: 0 }),
+      spilled: number({ integer: true, minimum: 0 }),
+      unmanaged: number({ integer: true, minimum: 0 })
+    });
+
+  export const readClusterCellWorker: Reader<IClusterCellWorker> =
+    object<IClusterCellWorker>({
+      address: string(),
+      name: string(),
+      memory_limit: nullable(number({ integer: true, minimum: 0 })),
+      before: nullable(readClusterMemory),
+      after: nullable(readClusterMemory)
+    });
+
+  export const readClusterCellEntry: Reader<IClusterCellEntry> =
+    object<IClusterCellEntry>({
+      scheduler: string(),
+      status: readClusterStatus,
+      error: nullable(string()),
+      delta_bytes: nullable(number({ integer: true })),
+      keys: nullable(readClusterCellKeys),
+      before: nullable(readClusterTotals),
+      before_age_s: nullable(number()),
+      after: nullable(readClusterTotals),
+      settled: nullable(boolean),
+      round_trip_ms: nullable(number({ minimum: 0 })),
+      workers: array(readClusterCellWorker, { uniqueBy: 'address' })
+    });
+
+  export const readCellCluster: Reader<ICellCluster> = object<ICellCluster>({
+    pending: boolean,
+    delta_bytes: nullable(number({ integer: true })),
+    clusters: array(readClusterCellEntry, { uniqueBy: 'scheduler' })
+  });
+
   export const readCellRecord: Reader<ICellRecord> = object<ICellRecord>({
     cell_id: readCellId,
     execution_count: number({ integer: true, minimum: 0 }),
@@ -1750,7 +2432,8 @@ namespace Private {
     gc_collections: number({ integer: true, minimum: 0 }),
     py_heap_delta: nullable(number({ integer: true })),
     py_heap_peak: nullable(number({ integer: true, minimum: 0 })),
-    growth: optional(nullable(readGrowth))
+    growth: optional(nullable(readGrowth)),
+    cluster: optional(nullable(readCellCluster))
   });
 
   export const readHelloMessage: Reader<IHelloMessage> = object<IHelloMessage>({
@@ -1818,6 +2501,14 @@ namespace Private {
     }
   );
 
+  export const readCellClusterMessage: Reader<ICellClusterMessage> =
+    object<ICellClusterMessage>({
+      type: literal('cell_cluster'),
+      execution_count: number({ integer: true, minimum: 0 }),
+      cell_id: readCellId,
+      cluster: readCellCluster
+    });
+
   export const readKernelMessage: Reader<KernelMessage> =
     variants<KernelMessage>(
       'type',
@@ -1826,7 +2517,8 @@ namespace Private {
         error: readErrorMessage,
         cell_measured: readCellMeasuredMessage,
         scan_progress: readScanProgressMessage,
-        reply: readReplyMessage
+        reply: readReplyMessage,
+        cell_cluster: readCellClusterMessage
       },
       true
     );
@@ -1970,4 +2662,120 @@ namespace Private {
     rss_after: number({ integer: true, minimum: 0 }),
     explanation: nullable(string())
   });
+
+  export const readClusterSuggestion: Reader<ClusterSuggestion> =
+    member(CLUSTER_SUGGESTIONS);
+
+  export const readClusterWorker: Reader<IClusterWorker> =
+    object<IClusterWorker>({
+      address: string(),
+      name: string(),
+      memory: number({ integer: true, minimum: 0 }),
+      managed: number({ integer: true, minimum: 0 }),
+      spilled: number({ integer: true, minimum: 0 }),
+      unmanaged: number({ integer: true, minimum: 0 }),
+      memory_limit: nullable(number({ integer: true, minimum: 0 })),
+      age_s: nullable(number()),
+      busy_tasks: number({ integer: true, minimum: 0 }),
+      in_kernel: boolean
+    });
+
+  export const readClusterKeyStatus: Reader<IClusterKeyStatus> =
+    object<IClusterKeyStatus>({
+      pending: number({ integer: true, minimum: 0 }),
+      finished: number({ integer: true, minimum: 0 }),
+      cancelled: number({ integer: true, minimum: 0 }),
+      lost: number({ integer: true, minimum: 0 }),
+      error: number({ integer: true, minimum: 0 }),
+      unknown: number({ integer: true, minimum: 0 })
+    });
+
+  export const readClusterHolderWorker: Reader<IClusterHolderWorker> =
+    object<IClusterHolderWorker>({
+      address: string(),
+      name: string(),
+      bytes: number({ integer: true, minimum: 0 }),
+      keys: number({ integer: true, minimum: 0 }),
+      spilled: nullable(number({ integer: true, minimum: 0 }))
+    });
+
+  export const readClusterHolder: Reader<IClusterHolder> =
+    object<IClusterHolder>({
+      labels: array(string()),
+      kinds: array(readHolderKind),
+      keys: number({ integer: true, minimum: 0 }),
+      bytes: nullable(number({ integer: true, minimum: 0 })),
+      worker_bytes: nullable(number({ integer: true, minimum: 0 })),
+      pending_keys: nullable(number({ integer: true, minimum: 0 })),
+      status: readClusterKeyStatus,
+      spilled: nullable(number({ integer: true, minimum: 0 })),
+      workers: array(readClusterHolderWorker, { uniqueBy: 'address' }),
+      sample_keys: array(string(), { maxItems: 3 }),
+      releasable: boolean,
+      suggestion: readClusterSuggestion,
+      note: nullable(string())
+    });
+
+  export const readClusterWalk: Reader<IClusterWalk> = object<IClusterWalk>({
+    visited: number({ integer: true, minimum: 0 }),
+    truncated: boolean,
+    seconds: number({ minimum: 0 })
+  });
+
+  export const readClusterSection: Reader<IClusterSection> =
+    object<IClusterSection>({
+      scheduler: string(),
+      status: readClusterStatus,
+      error: nullable(string()),
+      workers: array(readClusterWorker, { uniqueBy: 'address' }),
+      total: nullable(readClusterTotals),
+      holders: array(readClusterHolder),
+      round_trip_ms: nullable(number({ minimum: 0 }))
+    });
+
+  export const readScanClusterResult: Reader<IScanClusterResult> =
+    object<IScanClusterResult>({
+      clusters: array(readClusterSection),
+      walk: nullable(readClusterWalk)
+    });
+
+  export const readClusterFreed: Reader<IClusterFreed> = object<IClusterFreed>({
+    memory: number({ integer: true }),
+    managed: number({ integer: true }),
+    spilled: number({ integer: true }),
+    unmanaged: number({ integer: true })
+  });
+
+  export const readClusterFreedWorker: Reader<IClusterFreedWorker> =
+    object<IClusterFreedWorker>({
+      address: string(),
+      name: string(),
+      freed_memory: number({ integer: true }),
+      freed_managed: number({ integer: true }),
+      freed_spilled: number({ integer: true }),
+      freed_unmanaged: number({ integer: true })
+    });
+
+  export const readReleaseClusterResult: Reader<IReleaseClusterResult> =
+    object<IReleaseClusterResult>({
+      scheduler: string(),
+      status: readClusterStatus,
+      error: nullable(string()),
+      deleted: array(string()),
+      kept: array(string()),
+      missing: array(array(string())),
+      refused: array(array(string())),
+      estimate_bytes: number({ integer: true, minimum: 0 }),
+      keys: number({ integer: true, minimum: 0 }),
+      released_keys: nullable(number({ integer: true, minimum: 0 })),
+      still_held_keys: nullable(number({ integer: true, minimum: 0 })),
+      freed: nullable(readClusterFreed),
+      freed_bytes: nullable(number({ integer: true, minimum: 0 })),
+      workers: array(readClusterFreedWorker, { uniqueBy: 'address' }),
+      freed_on_workers: number({ integer: true, minimum: 0 }),
+      seconds_to_forget: nullable(number({ minimum: 0 })),
+      seconds_to_report: number({ minimum: 0 }),
+      settled: boolean,
+      polls: number({ integer: true, minimum: 0 })
+    });
 }

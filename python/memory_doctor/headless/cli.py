@@ -22,7 +22,7 @@ from typing import Any, Final, TextIO
 
 from ..format import format_bytes
 from ..protocol import FIX_REPLY_TIMEOUT_S, LEAK_MIN_RUNS, MAX_SCAN_BUDGET_S
-from . import report
+from . import cluster, report
 from .report import STATUS_ERROR, STATUS_NOT_RUN, STATUS_OK
 
 EXIT_OK: Final = 0
@@ -432,6 +432,13 @@ class RunOutcome:
     last_records: dict[int, dict[str, Any]] = field(default_factory=dict)
     #: The repetition (1-based) in which the kernel died, if it did.
     died_in_repetition: int | None = None
+    #: Execution counts of first-run cells whose Dask cluster measurement was pending.
+    cluster_pending: list[int] = field(default_factory=list)
+    #: The ``scan_cluster`` result, the ``--fix`` releases and the scan after them.
+    cluster_result: dict[str, Any] | None = None
+    cluster_error: str | None = None
+    cluster_fix: list[dict[str, Any]] | None = None
+    cluster_after_fix: dict[str, Any] | None = None
 
 
 def _death_message(client_error: Mapping[str, Any] | None) -> str:
@@ -498,8 +505,17 @@ def run_cells(
             if not _run_once(session, cells, repetition, outcome, timeout, console):
                 break
             outcome.repetitions = repetition
+        if not outcome.kernel_died and outcome.cluster_pending:
+            missing = cluster.fill_cell_deltas(session, outcome.entries, outcome.cluster_pending)
+            if missing:
+                console.note(f"{missing} cells' Dask cluster measurement never came")
         if scan_budget is not None and not (outcome.kernel_died or outcome.interrupted):
             _run_scan(session, scan_budget, outcome, console)
+            _run_cluster(session, outcome)
+            # The cluster first: its holders are measured on the scheduler, and the
+            # local fixes then find those names already deleted.
+            if fix and outcome.cluster_result is not None:
+                _release_cluster(session, outcome, console)
             if fix and outcome.scan_result is not None:
                 _run_fixes(session, scan_budget, outcome, console)
     finally:
@@ -557,6 +573,7 @@ def _run_once(  # noqa: PLR0917 - private; one call site
         )
         if first:
             entries.append(entry)
+            outcome.cluster_pending.extend(cluster.pending(record, result.execution_count))
         if record is not None:
             outcome.last_records[cell.index] = record
             rss_after = entry["rss_after"]
@@ -611,6 +628,32 @@ def _run_scan(session: Any, budget: float, outcome: RunOutcome, console: _Consol
         outcome.scan_error = _first_line(str(exc)) or type(exc).__name__
         if not session.is_alive():
             outcome.scan_error = f"the kernel died during the scan ({outcome.scan_error})"
+
+
+def _run_cluster(session: Any, outcome: RunOutcome) -> None:
+    """``scan_cluster`` after the scan: only a kernel with a Dask client has anything."""
+    if outcome.interrupted or not session.is_alive():
+        return
+    try:
+        result, outcome.cluster_error = cluster.scan(session)
+    except KeyboardInterrupt:
+        outcome.interrupted = True
+        return
+    if result is not None and result.get("clusters"):
+        outcome.cluster_result = result
+
+
+def _release_cluster(session: Any, outcome: RunOutcome, console: _Console) -> None:
+    """``--fix`` on the cluster: release the releasable holders, then scan it again."""
+    if outcome.interrupted or not session.is_alive() or outcome.cluster_result is None:
+        return
+    try:
+        outcome.cluster_fix = cluster.release(session, outcome.cluster_result)
+        for entry in outcome.cluster_fix:
+            console.progress(f"{PROG}: cluster: {entry.get('text') or entry.get('error')}"[:200])
+        outcome.cluster_after_fix, _error = cluster.scan(session)
+    except KeyboardInterrupt:
+        outcome.interrupted = True
 
 
 #: A fix that frees less than this share of its estimate leaves its targets to the
@@ -722,6 +765,20 @@ def _fix_sections(notebook: LoadedNotebook, outcome: RunOutcome) -> dict[str, An
         out["after_fix"] = report.after_fix_section(
             outcome.after_fix_result, index_by_id, outcome.after_fix_error
         )
+    return out
+
+
+def _cluster_sections(outcome: RunOutcome) -> dict[str, Any]:
+    """The report's ``cluster`` (and ``cluster_error``), and with ``--fix``
+    ``cluster_fix`` and ``cluster_after_fix``; empty without a Dask client."""
+    out: dict[str, Any] = {}
+    if outcome.cluster_result is not None or outcome.cluster_error is not None:
+        out["cluster"] = cluster.section(outcome.cluster_result)
+        if outcome.cluster_error is not None:
+            out["cluster_error"] = outcome.cluster_error
+    if outcome.cluster_fix is not None:
+        out["cluster_fix"] = outcome.cluster_fix
+        out["cluster_after_fix"] = cluster.section(outcome.cluster_after_fix)
     return out
 
 
@@ -871,6 +928,7 @@ def run_command(args: argparse.Namespace, console: _Console) -> int:
         max_growth=args.max_growth,
     )
     built.update(_fix_sections(notebook, outcome))
+    built.update(_cluster_sections(outcome))
     try:
         _write_reports(built, args.json, args.html)
     except OSError as exc:

@@ -50,7 +50,7 @@ import subprocess
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from queue import Empty
 from types import TracebackType
@@ -61,6 +61,7 @@ from ..protocol import (
     COMM_TARGET,
     DEFAULT_SCAN_BUDGET_S,
     ERR_PROTOCOL_MISMATCH,
+    MSG_CELL_CLUSTER,
     MSG_CELL_MEASURED,
     MSG_ERROR,
     MSG_HELLO,
@@ -138,6 +139,9 @@ class KernelSession:
         # request_id -> the comm_msg's msg_id, and what arrived for them so far.
         self._awaited: dict[str, str] = {}
         self._inbox: dict[str, list[dict[str, Any]]] = {}
+        #: ``cell_cluster`` messages (a cell's Dask cluster measurement, sent about a
+        #: second after the cell, whatever runs then) by execution count.
+        self.cell_clusters: dict[int, dict[str, Any]] = {}
 
     # -- context manager -------------------------------------------------------
 
@@ -740,6 +744,7 @@ class KernelSession:
         return self._iopub.pop(msg_id, [])
 
     def _forget_all(self) -> None:
+        self.cell_clusters.clear()
         self._awaited.clear()
         self._inbox.clear()
         self._watched.clear()
@@ -767,7 +772,21 @@ class KernelSession:
                 self._route_iopub(msg)
         return True
 
+    def wait_cell_clusters(
+        self, counts: Iterable[int], timeout: float
+    ) -> dict[int, dict[str, Any]]:
+        """The ``cell_cluster`` messages of these execution counts, waiting up to
+        ``timeout`` s for those still missing (what came, if not all do)."""
+        wanted = set(counts)
+        deadline = time.monotonic() + timeout
+        while not wanted <= set(self.cell_clusters):
+            left = deadline - time.monotonic()
+            if left <= 0 or (not self._pump(min(left, _LIVENESS_POLL_S)) and not self.is_alive()):
+                break
+        return {n: self.cell_clusters[n] for n in sorted(wanted) if n in self.cell_clusters}
+
     def _route_iopub(self, msg: dict[str, Any]) -> None:
+        self._keep_cell_cluster(msg)
         captured = bool(self._awaited) and self._capture(msg)
         parent = msg.get("parent_header", {}).get("msg_id")
         if parent not in self._watched:
@@ -778,6 +797,17 @@ class KernelSession:
             self._idle.add(parent)
         # Idle is kept too: its kernel-side timestamp ends the request (bench/).
         self._iopub.setdefault(parent, []).append(msg)
+
+    def _keep_cell_cluster(self, msg: dict[str, Any]) -> None:
+        if msg.get("msg_type") != "comm_msg":
+            return
+        content = msg.get("content") or {}
+        data = content.get("data")
+        if content.get("comm_id") != self.comm_id or not isinstance(data, dict):
+            return
+        count = data.get("execution_count")
+        if data.get("type") == MSG_CELL_CLUSTER and isinstance(count, int):
+            self.cell_clusters[count] = data
 
     def _capture(self, msg: dict[str, Any]) -> bool:
         """Keep a reply or progress for an awaited request, whatever its parent."""

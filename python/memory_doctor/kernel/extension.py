@@ -41,7 +41,10 @@ from ..protocol import (
     REQ_CANCEL,
     REQ_CONFIGURE,
     REQ_GET_RSS,
+    REQ_RELEASE_CLUSTER,
     REQ_SCAN,
+    REQ_SCAN_CLUSTER,
+    CellClusterMessage,
     CellRecord,
     ConfigureResult,
     GetRssResult,
@@ -50,6 +53,7 @@ from ..protocol import (
     KernelConfig,
     RunningCell,
 )
+from .cluster import ClusterWatch
 from .fixing import Fixing
 from .growth import Census, GrowthTracker, take_census, what_grew
 from .limits import memory_limit
@@ -134,6 +138,7 @@ class MemoryDoctor:
             ScanAdvice(self._shell_ref, self._provenance, self._keep_fix_table),
         )
         self._fixing = Fixing(self._shell_ref, self._provenance, self._runner)
+        self._cluster = ClusterWatch(self._shell_ref, self._runner, self._cluster_measured)
         self._server.on_comm_closed(self._runner.comm_closed)
         for request_type, handler in (
             (REQ_CONFIGURE, self._request_configure),
@@ -141,6 +146,8 @@ class MemoryDoctor:
             (REQ_SCAN, self._runner.handle_scan),
             (REQ_CANCEL, self._runner.handle_cancel),
             (REQ_APPLY_FIX, self._fixing.handle_apply_fix),
+            (REQ_SCAN_CLUSTER, self._cluster.handle_scan_cluster),
+            (REQ_RELEASE_CLUSTER, self._cluster.handle_release_cluster),
         ):
             self._server.register(request_type, handler)
         self.loaded = False
@@ -163,6 +170,7 @@ class MemoryDoctor:
     def unload(self) -> None:
         """Remove the hooks and the comm target and close every open comm."""
         self._runner.shutdown()
+        self._cluster.shutdown()
         self._provenance.clear()
         self._growth.clear()
         shell = self._shell_ref()
@@ -248,6 +256,7 @@ class MemoryDoctor:
         # First: a running scan stops here and replies, so this cell waits at most
         # for the slice in progress (on another thread) and the partial result.
         self._runner.cell_starting()
+        self._cluster.note_cell()
         probe = self._probe
         if probe is None:
             return
@@ -279,6 +288,8 @@ class MemoryDoctor:
         if self._growth.should_watch(frame.cell_id, self._config["leak_threshold_bytes"]):
             # Before the measurement starts: the census's own allocations are not the cell's.
             frame.census = self._census()
+        # Copies the keys each Dask client holds (nothing without a client).
+        self._cluster.cell_started(frame.info_id)
         frame.started_at = time.time()
         frame.gc_before = gc_collections()
         frame.heap_before = self._heap.begin()
@@ -310,6 +321,7 @@ class MemoryDoctor:
             if frame.measured:
                 self._record(frame, result, t1)
         finally:
+            self._cluster.forget(frame.info_id)
             if not stack:
                 # After the measurement: the snapshots it allocates and frees are
                 # the helper's, not the cell's (tracemalloc would see them).
@@ -351,13 +363,32 @@ class MemoryDoctor:
             "py_heap_delta": heap_delta,
             "py_heap_peak": heap_peak,
             "growth": growth,
+            "cluster": None,
         }
+        if self._cluster.cell_finished(frame.info_id, count, frame.cell_id):
+            # A cell_cluster message follows with the rest.
+            record["cluster"] = {"pending": True, "delta_bytes": None, "clusters": []}
         message = {"type": MSG_CELL_MEASURED, "record": record}
         with self._lock:
             self._records.append(record)
             # Sent under the lock so a comm opening concurrently gets its hello
             # (with or without this record) strictly before or after this.
             self._server.broadcast(message)
+
+    def _cluster_measured(self, message: CellClusterMessage) -> None:
+        """A cell's ``cell_cluster``: kept in its record (for replay), then sent."""
+        with self._lock:
+            for record in reversed(self._records):
+                pending = record["cluster"]
+                if (
+                    record["execution_count"] == message["execution_count"]
+                    and record["cell_id"] == message["cell_id"]
+                    and pending is not None
+                    and pending["pending"]
+                ):
+                    record["cluster"] = message["cluster"]
+                    break
+            self._server.broadcast(dict(message))
 
     def _provenance_begin(self, info: Any) -> None:
         shell = self._shell_ref()

@@ -1,6 +1,6 @@
 """The Memory Doctor wire protocol 1.3: constants and the shapes of what the kernel sends.
 
-GENERATED from protocol.json (sha256 9c3e4604cd81cf3d...) by
+GENERATED from protocol.json (sha256 f62c660ad1a6fcc4...) by
 scripts/generate-protocol.js; do not edit. Regenerate with `jlpm build:protocol`.
 The TypedDicts are the producer's view: every field is required, as a
 1.3 helper sends it.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Final, Literal, TypedDict, Union
 
 #: sha256 of the protocol.json this module was generated from (tests compare it).
-SCHEMA_SHA256: Final = "9c3e4604cd81cf3dc088ecf592cf800d5b295cd3f1b75c306d48b725154af328"
+SCHEMA_SHA256: Final = "f62c660ad1a6fcc45e883ac7ae0506c9f1d837edf89439e919b8197b793e9c8d"
 
 # ---------------------------------------------------------------- constants
 
@@ -91,6 +91,34 @@ FIX_REPLY_GRACE_S: Final = 60
 #: cell, plus the fix and the trip, so a fix the helper applies is never reported as timed out.
 #: Computed: FIX_WAIT_S + TERMINATE_WAIT_S + FIX_REPLY_GRACE_S. Unit: s.
 FIX_REPLY_TIMEOUT_S: Final = 663
+#: Bound on one Dask scheduler round trip, enforced on the Dask client's own event loop; past it the
+#: answer is timeout. The kernel's main thread never waits on the scheduler. Unit: s.
+CLUSTER_QUERY_TIMEOUT_S: Final = 2
+#: A cell's after reading of the cluster is taken this long after the cell ends, when the workers'
+#: heartbeats (every 0.5-1 s) are likely newer than the cell. Unit: s.
+CLUSTER_SETTLE_S: Final = 1
+#: The after reading is re-read, while a persist() still computes or a worker's sample is older than
+#: the cell's end, until this long after the cell at most. Unit: s.
+CLUSTER_MAX_SETTLE_S: Final = 3
+#: How long release_cluster polls the scheduler for the keys to be forgotten and every worker to
+#: report after that. Unit: s.
+CLUSTER_RELEASE_BOUND_S: Final = 10
+#: How long scan_cluster waits for a running cell or scan to end before it refuses (refused). Unit:
+#: s.
+CLUSTER_WAIT_S: Final = 30
+#: How long the walk of the namespace for Dask futures may run, in slices between which cells run;
+#: then it is cut short (walk.truncated). Unit: s.
+CLUSTER_WALK_BUDGET_S: Final = 10
+#: What a front end adds to the helper's own waits for a scan_cluster or release_cluster reply: the
+#: scheduler round trips, a walk restarted after a cell, and the reply's trip. Unit: s.
+CLUSTER_REPLY_GRACE_S: Final = 30
+#: How long a front end waits for a scan_cluster reply. Computed: CLUSTER_WAIT_S +
+#: CLUSTER_WALK_BUDGET_S + CLUSTER_REPLY_GRACE_S. Unit: s.
+CLUSTER_SCAN_REPLY_TIMEOUT_S: Final = 70
+#: How long a front end waits for a release_cluster reply: the helper may wait FIX_WAIT_S for a
+#: running cell, like a fix. Computed: FIX_WAIT_S + CLUSTER_WALK_BUDGET_S + CLUSTER_RELEASE_BOUND_S
+#: + CLUSTER_REPLY_GRACE_S. Unit: s.
+CLUSTER_RELEASE_REPLY_TIMEOUT_S: Final = 650
 
 # ---------------------------------------------------------------- enumerations
 
@@ -241,28 +269,81 @@ LimitSource = Literal["cgroup_v2", "cgroup_v1", "physical", "unknown"]
 LIMIT_SOURCES: Final[tuple[LimitSource, ...]] = ("cgroup_v2", "cgroup_v1", "physical", "unknown")
 
 # The type of each KernelMessage.
-KernelMessageType = Literal["hello", "error", "cell_measured", "scan_progress", "reply"]
+KernelMessageType = Literal[
+    "hello",
+    "error",
+    "cell_measured",
+    "scan_progress",
+    "reply",
+    "cell_cluster",
+]
 KERNEL_MESSAGES: Final[tuple[KernelMessageType, ...]] = (
     "hello",
     "error",
     "cell_measured",
     "scan_progress",
     "reply",
+    "cell_cluster",
 )
 MSG_HELLO: Final = "hello"
 MSG_ERROR: Final = "error"
 MSG_CELL_MEASURED: Final = "cell_measured"
 MSG_SCAN_PROGRESS: Final = "scan_progress"
 MSG_REPLY: Final = "reply"
+MSG_CELL_CLUSTER: Final = "cell_cluster"
 
 # The type of each RequestMessage.
-RequestType = Literal["configure", "get_rss", "scan", "cancel", "apply_fix"]
-REQUESTS: Final[tuple[RequestType, ...]] = ("configure", "get_rss", "scan", "cancel", "apply_fix")
+RequestType = Literal[
+    "configure",
+    "get_rss",
+    "scan",
+    "cancel",
+    "apply_fix",
+    "scan_cluster",
+    "release_cluster",
+]
+REQUESTS: Final[tuple[RequestType, ...]] = (
+    "configure",
+    "get_rss",
+    "scan",
+    "cancel",
+    "apply_fix",
+    "scan_cluster",
+    "release_cluster",
+)
 REQ_CONFIGURE: Final = "configure"
 REQ_GET_RSS: Final = "get_rss"
 REQ_SCAN: Final = "scan"
 REQ_CANCEL: Final = "cancel"
 REQ_APPLY_FIX: Final = "apply_fix"
+REQ_SCAN_CLUSTER: Final = "scan_cluster"
+REQ_RELEASE_CLUSTER: Final = "release_cluster"
+
+# How a Dask scheduler answered (1.3): ok; timeout (no answer within CLUSTER_QUERY_TIMEOUT_S);
+# overdue (the client's event loop itself has not run the query: blocked or stuck); busy (too many
+# queries still waiting, none sent); unavailable (the client is reconnecting, closed or
+# asynchronous: nothing asked); error (the scheduler or distributed raised).
+ClusterStatus = Literal["ok", "timeout", "overdue", "busy", "unavailable", "error"]
+CLUSTER_STATUSES: Final[tuple[ClusterStatus, ...]] = (
+    "ok",
+    "timeout",
+    "overdue",
+    "busy",
+    "unavailable",
+    "error",
+)
+
+# What to do about a cluster holder (1.3): release (delete its names: release_cluster); output_cache
+# (only IPython's output cache holds it: release it, %reset -f out, and end such lines with ';');
+# redefine (a closure, default argument or class attribute holds it: redefine or delete its owner);
+# unattributed (futures no scanned name reaches hold it).
+ClusterSuggestion = Literal["release", "output_cache", "redefine", "unattributed"]
+CLUSTER_SUGGESTIONS: Final[tuple[ClusterSuggestion, ...]] = (
+    "release",
+    "output_cache",
+    "redefine",
+    "unattributed",
+)
 
 #: The defaults of every KernelConfig option.
 DEFAULT_CONFIG: Final = {"tracemalloc": False, "leak_threshold_bytes": 1048576}
@@ -283,6 +364,7 @@ RECORD_FIELDS: Final = (
     "py_heap_delta",
     "py_heap_peak",
     "growth",
+    "cluster",
 )
 
 # ---------------------------------------------------------------- shapes
@@ -352,6 +434,9 @@ class CellRecord(TypedDict):
     py_heap_peak: int | None
     #: Growth across re-runs of this cell id, or null.
     growth: Growth | None
+    #: What the cell did on the connected Dask clusters, or null when the kernel holds no Dask
+    #: client (1.3).
+    cluster: CellCluster | None
 
 
 class HelloMessage(TypedDict):
@@ -669,6 +754,270 @@ class FixResult(TypedDict):
     explanation: str | None
 
 
+class ClusterMemory(TypedDict):
+    """A worker's memory (1.3), from its last heartbeat, as distributed's MemoryState: memory is
+    the process's RSS, managed the sizeof of the keys it holds in memory, spilled the bytes it
+    spilled to disk, unmanaged the rest of the process (memory - managed)."""
+
+    memory: int
+    managed: int
+    spilled: int
+    unmanaged: int
+
+
+class ClusterTotals(TypedDict):
+    """The cluster's memory summed over its workers (1.3). Workers inside the kernel
+    (LocalCluster(processes=False)) count with their managed bytes only."""
+
+    memory: int
+    managed: int
+    spilled: int
+    unmanaged: int
+    #: The sum of the workers' memory_limit; null when a worker has none.
+    memory_limit: int | None
+    workers: int
+    #: Tasks executing, ready, waiting or being fetched on the workers.
+    busy_tasks: int
+
+
+class ClusterWorker(TypedDict):
+    """One worker in a scan_cluster result (1.3). Its headroom is memory_limit - memory."""
+
+    address: str
+    name: str
+    memory: int
+    managed: int
+    spilled: int
+    unmanaged: int
+    memory_limit: int | None
+    #: How old the worker's heartbeat sample is.
+    age_s: float | None
+    busy_tasks: int
+    #: A worker thread inside the kernel (inproc://): its memory is the kernel's own.
+    in_kernel: bool
+
+
+class ClusterCellKeys(TypedDict):
+    """What a cell's futures did on one cluster, by key (1.3): keys added and released, and their
+    bytes (the scheduler's nbytes, as Client.nbytes). The exact figure: heartbeat readings lag
+    about a second."""
+
+    added: int
+    removed: int
+    bytes_added: int
+    bytes_removed: int
+    #: Added keys still computing (a persist() running on): their bytes are not counted.
+    pending_keys: int
+    #: Released keys whose size was never learnt (persisted before the helper saw them): their bytes
+    #: are not counted.
+    removed_unknown: int
+
+
+class ClusterCellWorker(TypedDict):
+    """One worker's memory before and after a cell (1.3); null before when it joined during the
+    cell, null after when it left."""
+
+    address: str
+    name: str
+    memory_limit: int | None
+    before: ClusterMemory | None
+    after: ClusterMemory | None
+
+
+class ClusterCellEntry(TypedDict):
+    """One Dask scheduler's part of a cell's cluster measurement (1.3)."""
+
+    #: The scheduler's address.
+    scheduler: str
+    status: ClusterStatus
+    #: One sentence when status is not ok, else null.
+    error: str | None
+    #: keys.bytes_added - keys.bytes_removed; null when not ok.
+    delta_bytes: int | None
+    keys: ClusterCellKeys | None
+    #: The newest reading held when the cell started (the previous cell's after, or a scan's); null
+    #: for the cell that first saw the client.
+    before: ClusterTotals | None
+    #: How much older the before reading is than the after one.
+    before_age_s: float | None
+    #: The reading CLUSTER_SETTLE_S after the cell, settled when every worker's sample is newer than
+    #: the cell's end (re-read until CLUSTER_MAX_SETTLE_S at most).
+    after: ClusterTotals | None
+    settled: bool | None
+    #: The after reading's first round trip.
+    round_trip_ms: float | None
+    workers: list[ClusterCellWorker]
+
+
+class CellCluster(TypedDict):
+    """A cell's Dask cluster measurement (1.3). pending while the after readings are on their way
+    (clusters is then empty; a cell_cluster message brings the rest)."""
+
+    pending: bool
+    #: What the cell put on the clusters (negative: released), summed over the schedulers measured;
+    #: null when none was.
+    delta_bytes: int | None
+    clusters: list[ClusterCellEntry]
+
+
+class CellClusterMessage(TypedDict):
+    """A cell's Dask cluster measurement (1.3), sent once its readings arrived: CLUSTER_SETTLE_S
+    to CLUSTER_MAX_SETTLE_S after the cell, at once when the client cannot be asked. Only for
+    records whose cluster was pending; the helper also keeps it in the record for replay."""
+
+    type: Literal["cell_cluster"]
+    execution_count: int
+    #: ExecutionInfo.cell_id (IPython 8.3 or later), else the execute request's metadata.cellId,
+    #: clipped to MAX_ID_CHARS; null when neither is known.
+    cell_id: str | None
+    cluster: CellCluster
+
+
+class ClusterKeyStatus(TypedDict):
+    """How many of a holder's keys have each future status (1.3). After a lost scheduler every
+    future is cancelled."""
+
+    pending: int
+    finished: int
+    cancelled: int
+    lost: int
+    error: int
+    unknown: int
+
+
+class ClusterHolderWorker(TypedDict):
+    """What one worker holds of a cluster holder's keys (1.3)."""
+
+    address: str
+    name: str
+    bytes: int
+    keys: int
+    #: Bytes of those keys spilled to disk; null when not known.
+    spilled: int | None
+
+
+class ClusterHolder(TypedDict):
+    """The keys one set of roots keeps alive on a cluster (1.3): a key reached from several names
+    is in one holder listing them all, so shared keys count once, jointly. bytes is the keys'
+    scheduler nbytes (as Client.nbytes), each key once; worker_bytes counts replicas (what a
+    release frees). Without a scheduler answer the byte fields are null."""
+
+    #: The names, as a user writes them; empty for keys no scanned name reaches.
+    labels: list[str]
+    kinds: list[HolderKind]
+    keys: int
+    bytes: int | None
+    worker_bytes: int | None
+    #: Keys still computing (no size yet).
+    pending_keys: int | None
+    status: ClusterKeyStatus
+    #: Bytes of the keys spilled to disk: 0 when no worker spills, null when the workers could not
+    #: be asked.
+    spilled: int | None
+    workers: list[ClusterHolderWorker]
+    #: A few of the keys, as text.
+    sample_keys: list[str]
+    #: Whether release_cluster can release it (deleting the labels drops every reference).
+    releasable: bool
+    suggestion: ClusterSuggestion
+    #: One sentence for the unattributed row, else null.
+    note: str | None
+
+
+class ClusterWalk(TypedDict):
+    """The walk of the namespace for futures (1.3)."""
+
+    visited: int
+    #: Cut short (too many objects, or CLUSTER_WALK_BUDGET_S): holders may be missing and their keys
+    #: show as unattributed.
+    truncated: bool
+    seconds: float
+
+
+class ClusterSection(TypedDict):
+    """One connected Dask scheduler in a scan_cluster result (1.3). When it did not answer,
+    status and error say why, workers is empty, total null, and the holders have their labels,
+    key counts and statuses without bytes."""
+
+    scheduler: str
+    status: ClusterStatus
+    error: str | None
+    workers: list[ClusterWorker]
+    total: ClusterTotals | None
+    #: Largest first; the unattributed row (labels []) last.
+    holders: list[ClusterHolder]
+    round_trip_ms: float | None
+
+
+class ScanClusterResult(TypedDict):
+    """The scan_cluster result (1.3): one section per connected client's scheduler; empty when
+    the kernel holds none (distributed not imported, or no client)."""
+
+    clusters: list[ClusterSection]
+    walk: ClusterWalk | None
+
+
+class ClusterFreed(TypedDict):
+    """The drop of each cluster figure across a release (1.3); negative when it grew (other work
+    went on)."""
+
+    memory: int
+    managed: int
+    spilled: int
+    unmanaged: int
+
+
+class ClusterFreedWorker(TypedDict):
+    """The drop of one worker's figures across a release (1.3)."""
+
+    address: str
+    name: str
+    freed_memory: int
+    freed_managed: int
+    freed_spilled: int
+    freed_unmanaged: int
+
+
+class ReleaseClusterResult(TypedDict):
+    """The release_cluster result (1.3): what was deleted, and what the scheduler reports freed
+    once the keys were forgotten and every worker sent a newer heartbeat
+    (CLUSTER_RELEASE_BOUND_S at most). status is the measurement's: when not ok, the names are
+    deleted all the same and the measured fields are null."""
+
+    scheduler: str
+    status: ClusterStatus
+    error: str | None
+    #: Labels deleted (bound before, gone after).
+    deleted: list[str]
+    #: Labels still bound (a form that cannot be deleted).
+    kept: list[str]
+    #: Requested holders no longer found (changed since the scan).
+    missing: list[list[str]]
+    #: Requested holders deleting names cannot release (releasable false).
+    refused: list[list[str]]
+    #: Bytes the workers held for the released keys, replicas included.
+    estimate_bytes: int
+    #: Keys no other name holds, which the deletion releases.
+    keys: int
+    #: Of those, the keys the scheduler forgot.
+    released_keys: int | None
+    #: Keys the scheduler still holds: another client or an unseen reference wants them; never
+    #: cancelled.
+    still_held_keys: int | None
+    freed: ClusterFreed | None
+    #: The data freed on the workers: managed plus spilled drops, each at least 0.
+    freed_bytes: int | None
+    workers: list[ClusterFreedWorker]
+    #: Workers whose managed or spilled bytes dropped.
+    freed_on_workers: int
+    #: From the deletion until the scheduler forgot the keys.
+    seconds_to_forget: float | None
+    seconds_to_report: float
+    #: Every worker reported after the keys were forgotten.
+    settled: bool
+    polls: int
+
+
 # The answer to every request, with the request's request_id.
 ReplyMessage = Union[OkReply, ErrorReply]
 
@@ -680,4 +1029,5 @@ KernelMessage = Union[
     CellMeasuredMessage,
     ScanProgressMessage,
     ReplyMessage,
+    CellClusterMessage,
 ]
