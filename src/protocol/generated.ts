@@ -1,5 +1,5 @@
 /*
- * GENERATED from protocol.json (sha256 f62c660ad1a6fcc45e883ac7ae0506c9f1d837edf89439e919b8197b793e9c8d) by scripts/generate-protocol.js; do not edit.
+ * GENERATED from protocol.json (sha256 6897dba78709c457980a27c9418e142b17325ca726518f28677c9c3dd1d51d96) by scripts/generate-protocol.js; do not edit.
  * Regenerate with `jlpm build:protocol`.
  */
 
@@ -114,6 +114,23 @@ export type CellId = string | null;
 export type ClusterStatus =
   'ok' | 'timeout' | 'overdue' | 'busy' | 'unavailable' | 'error';
 /**
+ * Which tracer profiled a run (1.3): memray sees every allocator (native ones too) and its peak is exact; tracemalloc sees Python's allocators and what reports to them (numpy's data), not other native allocations.
+ */
+export type ProfileBackend = 'tracemalloc' | 'memray';
+/**
+ * What a profile request may ask for (1.3): auto is memray where it imports in the kernel, else tracemalloc.
+ */
+export type ProfileBackendChoice = 'auto' | 'tracemalloc' | 'memray';
+/**
+ * How the at-peak figures were taken (1.3): exact (memray, or the tracemalloc peak fell between two lines); line-start / line-end (the peak fell inside one line: what that line held above its start / end is one transient block on it); stale (a lower bound: the view was taken below the peak, see note); none (no view at the peak: peak_bytes are 0).
+ */
+export type ProfilePeakMode =
+  'exact' | 'line-start' | 'line-end' | 'stale' | 'none';
+/**
+ * Whose line (1.3): cell, a line of the profiled cell (inclusive figures); function, a line of a notebook function defined in another cell (its own allocations only).
+ */
+export type ProfileScope = 'cell' | 'function';
+/**
  * The answer to every request, with the request's request_id.
  */
 export type ReplyMessage = IOkReply | IErrorReply;
@@ -126,6 +143,7 @@ export type KernelMessage =
   | ICellMeasuredMessage
   | IScanProgressMessage
   | ReplyMessage
+  | ICellProfileMessage
   | ICellClusterMessage;
 /**
  * Any request the front end sends, told apart by type.
@@ -136,6 +154,8 @@ export type RequestMessage =
   | IScanRequest
   | ICancelRequest
   | IApplyFixRequest
+  | IProfileNextRequest
+  | IProfileCancelRequest
   | IScanClusterRequest
   | IReleaseClusterRequest;
 /**
@@ -171,6 +191,21 @@ export interface IProtocolDefinitions {
   HelloMessage: IHelloMessage;
   ErrorMessage: IErrorMessage;
   CellMeasuredMessage: ICellMeasuredMessage;
+  ProfileBackend: ProfileBackend;
+  ProfileBackendChoice: ProfileBackendChoice;
+  ProfilePeakMode: ProfilePeakMode;
+  ProfileScope: ProfileScope;
+  ProfileCell: IProfileCell;
+  ProfileLine: IProfileLine;
+  ProfileFrame: IProfileFrame;
+  ProfileStack: IProfileStack;
+  ProfileTotals: IProfileTotals;
+  Profile: IProfile;
+  CellProfileMessage: ICellProfileMessage;
+  ProfileNextRequest: IProfileNextRequest;
+  ProfileNextResult: IProfileNextResult;
+  ProfileCancelRequest: IProfileCancelRequest;
+  ProfileCancelResult: IProfileCancelResult;
   ScanProgressMessage: IScanProgressMessage;
   OkReply: IOkReply;
   ReplyError: IReplyError;
@@ -521,6 +556,180 @@ export interface IErrorMessage {
 export interface ICellMeasuredMessage {
   type: 'cell_measured';
   record: ICellRecord;
+}
+/**
+ * The profiled run (1.3).
+ */
+export interface IProfileCell {
+  cell_id: CellId;
+  execution_count: number | null;
+}
+/**
+ * One source line that allocated during the profiled run (1.3). Lines of the profiled cell (scope cell) are inclusive: what the functions they called allocated counts on them, so they add up to the run's total. Lines of notebook functions defined in other cells (scope function) count their own allocations (self) and are a breakdown of a cell line's figure, not extra bytes. Line 0 holds what was allocated while a frame was being set up.
+ */
+export interface IProfileLine {
+  cell_id: CellId;
+  execution_count: number | null;
+  /**
+   * 1-based line of the cell's source as the user typed it (0: frame set-up).
+   */
+  line: number;
+  /**
+   * The line's text, stripped.
+   */
+  source: string;
+  scope: ProfileScope;
+  /**
+   * Bytes allocated by the line during the run and still allocated at its end. Negative only when tracemalloc was already running (figures are then differences per stack).
+   */
+  net_bytes: number;
+  /**
+   * Bytes allocated by the line and still allocated at the run's peak (see peak_mode).
+   */
+  peak_bytes: number;
+  net_blocks: number;
+  peak_blocks: number;
+  /**
+   * Top-level names the run bound to an object allocated on this line, when the backend can tell.
+   */
+  holders: string[];
+}
+/**
+ * A frame of a stack at the peak (1.3): a notebook line (cell_id / execution_count set, file empty) or library code.
+ */
+export interface IProfileFrame {
+  /**
+   * What the chart shows: In[N] LINE: source, or function (file:line).
+   */
+  label: string;
+  /**
+   * The library file, shortened to its package path; empty for notebook code and for the synthetic frames (transient, other stacks).
+   */
+  file: string;
+  line: number;
+  /**
+   * The function's name (empty with tracemalloc, which does not record it).
+   */
+  function: string;
+  cell_id: CellId;
+  execution_count: number | null;
+}
+/**
+ * Bytes allocated through one stack and still allocated at the peak (1.3), outermost frame (the profiled cell's line) first. The largest PROFILE_MAX_STACKS stacks are kept whole; the rest are folded into one stack per cell line ending in an 'other stacks' frame.
+ */
+export interface IProfileStack {
+  /**
+   * @minItems 1
+   */
+  frames: IProfileFrame[];
+  peak_bytes: number;
+  peak_blocks: number;
+}
+/**
+ * The whole run's figures, to read the lines against (1.3).
+ */
+export interface IProfileTotals {
+  /**
+   * The traced peak: bytes allocated during the run and still allocated, at their highest.
+   */
+  peak_bytes: number;
+  /**
+   * The level the at-peak figures describe: peak_bytes, lower when peak_mode is stale, 0 when none.
+   */
+  peak_view_bytes: number;
+  /**
+   * Bytes allocated during the run and still allocated at its end.
+   */
+  net_bytes: number;
+  /**
+   * Allocated by no line of the profiled cell: the kernel's threads, IPython's own work.
+   */
+  outside_net_bytes: number;
+  outside_peak_bytes: number;
+  /**
+   * Stacks cut short by tracemalloc's frame limit before any notebook frame.
+   */
+  unattributed_net_bytes: number;
+  unattributed_peak_bytes: number;
+}
+/**
+ * The line-level memory profile of one cell run (1.3). docs/profile.md explains the method and its limits.
+ */
+export interface IProfile {
+  backend: ProfileBackend;
+  cell: IProfileCell;
+  peak_mode: ProfilePeakMode;
+  totals: IProfileTotals;
+  /**
+   * The profiled cell's lines (scope cell) in line order, then the notebook functions' lines (scope function) by cell and line.
+   */
+  lines: IProfileLine[];
+  /**
+   * The stacks at the peak, largest first.
+   */
+  stacks: IProfileStack[];
+  /**
+   * How long the run took, traced.
+   */
+  elapsed_s: number;
+  /**
+   * Time the profiler itself spent during the run (snapshots) and reading the result.
+   */
+  overhead_s: number;
+  /**
+   * Plain-language caveats: what the backend cannot see, how the peak was taken, why the profile is empty.
+   */
+  note: string;
+  /**
+   * Empty, or the exception class that ended the run (KeyboardInterrupt when interrupted).
+   */
+  error: string;
+}
+/**
+ * The line profile of a run asked for with profile_next (or execute metadata, or %%memory profile), sent after that run's cell_measured and parented to its execute request (1.3).
+ */
+export interface ICellProfileMessage {
+  type: 'cell_profile';
+  cell_id: CellId;
+  execution_count: number | null;
+  profile: IProfile;
+}
+/**
+ * Profile the next run of one cell, line by line (1.3). The request stays armed until that cell runs, profile_cancel, or a restart; a second request for the cell replaces the first. The profile arrives as cell_profile.
+ */
+export interface IProfileNextRequest {
+  type: 'profile_next';
+  request_id: RequestId;
+  /**
+   * The cell to profile.
+   */
+  cell_id: string;
+  backend: ProfileBackendChoice;
+}
+/**
+ * The profile_next result (1.3).
+ */
+export interface IProfileNextResult {
+  cell_id: string;
+  backend: ProfileBackend;
+}
+/**
+ * Forget a profile_next that has not run yet (1.3).
+ */
+export interface IProfileCancelRequest {
+  type: 'profile_cancel';
+  request_id: RequestId;
+  cell_id: string;
+}
+/**
+ * The profile_cancel result (1.3).
+ */
+export interface IProfileCancelResult {
+  cell_id: string;
+  /**
+   * False when nothing was armed for the cell (it ran already, or was never asked for).
+   */
+  cancelled: boolean;
 }
 /**
  * Sent while a scan runs, at most every SCAN_PROGRESS_INTERVAL_S.
@@ -1187,6 +1396,12 @@ export const PIP_INSTALL_HINT = '%pip install jupyterlab-memory-doctor';
 export const MAX_REQUEST_BYTES = 65536;
 /** Longest request_id, cancel target, suggestion_id or cell_id on the wire. Unit: characters. */
 export const MAX_ID_CHARS = 128;
+/** How many stacks at the peak a profile keeps whole (1.3); smaller ones are folded per cell line. */
+export const PROFILE_MAX_STACKS = 60;
+/** Frames kept per profile stack (1.3): the outermost ones, an ellipsis, then the allocation site. */
+export const PROFILE_MAX_FRAMES = 24;
+/** The execute request's metadata key under which a driver asks for a profile without a comm round trip (1.3): {"memory_doctor": {"profile": "auto"}} (a ProfileBackendChoice). */
+export const PROFILE_METADATA_KEY = 'memory_doctor';
 /** How many records the helper keeps and replays in hello. */
 export const MAX_REPLAY_RECORDS = 2000;
 /** The scan budget when a scan request names none (also the panel's default setting). Unit: s. */
@@ -1368,6 +1583,28 @@ export const RECORD_FIELDS = [
   'cluster'
 ] as const;
 
+/** Every ProfileBackend, in the schema's order. */
+export const PROFILE_BACKENDS = ['tracemalloc', 'memray'] as const;
+
+/** Every ProfileBackendChoice, in the schema's order. */
+export const PROFILE_BACKEND_CHOICES = [
+  'auto',
+  'tracemalloc',
+  'memray'
+] as const;
+
+/** Every ProfilePeakMode, in the schema's order. */
+export const PROFILE_PEAK_MODES = [
+  'exact',
+  'line-start',
+  'line-end',
+  'stale',
+  'none'
+] as const;
+
+/** Every ProfileScope, in the schema's order. */
+export const PROFILE_SCOPES = ['cell', 'function'] as const;
+
 /** The `type` of each KernelMessage, in the schema's order. */
 export const KERNEL_MESSAGES = [
   'hello',
@@ -1375,6 +1612,7 @@ export const KERNEL_MESSAGES = [
   'cell_measured',
   'scan_progress',
   'reply',
+  'cell_profile',
   'cell_cluster'
 ] as const;
 
@@ -1388,6 +1626,8 @@ export const REQUESTS = [
   'scan',
   'cancel',
   'apply_fix',
+  'profile_next',
+  'profile_cancel',
   'scan_cluster',
   'release_cluster'
 ] as const;
@@ -1422,6 +1662,8 @@ export interface IRequests {
   scan: Omit<IScanRequest, 'type' | 'request_id'>;
   cancel: Omit<ICancelRequest, 'type' | 'request_id'>;
   apply_fix: Omit<IApplyFixRequest, 'type' | 'request_id'>;
+  profile_next: Omit<IProfileNextRequest, 'type' | 'request_id'>;
+  profile_cancel: Omit<IProfileCancelRequest, 'type' | 'request_id'>;
   scan_cluster: Omit<IScanClusterRequest, 'type' | 'request_id'>;
   release_cluster: Omit<IReleaseClusterRequest, 'type' | 'request_id'>;
 }
@@ -1433,6 +1675,8 @@ export interface IResults {
   scan: IScanResult;
   cancel: ICancelResult;
   apply_fix: IFixResult;
+  profile_next: IProfileNextResult;
+  profile_cancel: IProfileCancelResult;
   scan_cluster: IScanClusterResult;
   release_cluster: IReleaseClusterResult;
 }
@@ -1449,6 +1693,8 @@ export function decodeResult<K extends RequestType>(
     scan: Private.readScanResult,
     cancel: Private.readCancelResult,
     apply_fix: Private.readFixResult,
+    profile_next: Private.readProfileNextResult,
+    profile_cancel: Private.readProfileCancelResult,
     scan_cluster: Private.readScanClusterResult,
     release_cluster: Private.readReleaseClusterResult
   };
@@ -1572,6 +1818,114 @@ export function decodeCellMeasuredMessage(
   return Private.readCellMeasuredMessage(
     value,
     options.path ?? 'CellMeasuredMessage',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `ProfileCell` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeProfileCell(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IProfileCell {
+  return Private.readProfileCell(
+    value,
+    options.path ?? 'ProfileCell',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `ProfileLine` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeProfileLine(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IProfileLine {
+  return Private.readProfileLine(
+    value,
+    options.path ?? 'ProfileLine',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `ProfileFrame` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeProfileFrame(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IProfileFrame {
+  return Private.readProfileFrame(
+    value,
+    options.path ?? 'ProfileFrame',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `ProfileStack` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeProfileStack(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IProfileStack {
+  return Private.readProfileStack(
+    value,
+    options.path ?? 'ProfileStack',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `ProfileTotals` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeProfileTotals(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IProfileTotals {
+  return Private.readProfileTotals(
+    value,
+    options.path ?? 'ProfileTotals',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `Profile` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeProfile(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IProfile {
+  return Private.readProfile(
+    value,
+    options.path ?? 'Profile',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `CellProfileMessage` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeCellProfileMessage(
+  value: unknown,
+  options: IDecodeOptions = {}
+): ICellProfileMessage {
+  return Private.readCellProfileMessage(
+    value,
+    options.path ?? 'CellProfileMessage',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `ProfileNextResult` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeProfileNextResult(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IProfileNextResult {
+  return Private.readProfileNextResult(
+    value,
+    options.path ?? 'ProfileNextResult',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `ProfileCancelResult` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeProfileCancelResult(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IProfileCancelResult {
+  return Private.readProfileCancelResult(
+    value,
+    options.path ?? 'ProfileCancelResult',
     options.onDrop ?? Private.ignore
   );
 }
@@ -2465,6 +2819,91 @@ namespace Private {
       record: readCellRecord
     });
 
+  export const readProfileBackend: Reader<ProfileBackend> =
+    member(PROFILE_BACKENDS);
+
+  export const readProfilePeakMode: Reader<ProfilePeakMode> =
+    member(PROFILE_PEAK_MODES);
+
+  export const readProfileScope: Reader<ProfileScope> = member(PROFILE_SCOPES);
+
+  export const readProfileCell: Reader<IProfileCell> = object<IProfileCell>({
+    cell_id: readCellId,
+    execution_count: nullable(number({ integer: true, minimum: 0 }))
+  });
+
+  export const readProfileLine: Reader<IProfileLine> = object<IProfileLine>({
+    cell_id: readCellId,
+    execution_count: nullable(number({ integer: true, minimum: 0 })),
+    line: number({ integer: true, minimum: 0 }),
+    source: string(),
+    scope: readProfileScope,
+    net_bytes: number({ integer: true }),
+    peak_bytes: number({ integer: true }),
+    net_blocks: number({ integer: true }),
+    peak_blocks: number({ integer: true }),
+    holders: array(string())
+  });
+
+  export const readProfileFrame: Reader<IProfileFrame> = object<IProfileFrame>({
+    label: string(),
+    file: string(),
+    line: number({ integer: true, minimum: 0 }),
+    function: string(),
+    cell_id: readCellId,
+    execution_count: nullable(number({ integer: true, minimum: 0 }))
+  });
+
+  export const readProfileStack: Reader<IProfileStack> = object<IProfileStack>({
+    frames: array(readProfileFrame, { minItems: 1 }),
+    peak_bytes: number({ integer: true }),
+    peak_blocks: number({ integer: true })
+  });
+
+  export const readProfileTotals: Reader<IProfileTotals> =
+    object<IProfileTotals>({
+      peak_bytes: number({ integer: true }),
+      peak_view_bytes: number({ integer: true }),
+      net_bytes: number({ integer: true }),
+      outside_net_bytes: number({ integer: true }),
+      outside_peak_bytes: number({ integer: true }),
+      unattributed_net_bytes: number({ integer: true }),
+      unattributed_peak_bytes: number({ integer: true })
+    });
+
+  export const readProfile: Reader<IProfile> = object<IProfile>({
+    backend: readProfileBackend,
+    cell: readProfileCell,
+    peak_mode: readProfilePeakMode,
+    totals: readProfileTotals,
+    lines: array(readProfileLine),
+    stacks: array(readProfileStack),
+    elapsed_s: number({ minimum: 0 }),
+    overhead_s: number({ minimum: 0 }),
+    note: string(),
+    error: string()
+  });
+
+  export const readCellProfileMessage: Reader<ICellProfileMessage> =
+    object<ICellProfileMessage>({
+      type: literal('cell_profile'),
+      cell_id: readCellId,
+      execution_count: nullable(number({ integer: true, minimum: 0 })),
+      profile: readProfile
+    });
+
+  export const readProfileNextResult: Reader<IProfileNextResult> =
+    object<IProfileNextResult>({
+      cell_id: string(),
+      backend: readProfileBackend
+    });
+
+  export const readProfileCancelResult: Reader<IProfileCancelResult> =
+    object<IProfileCancelResult>({
+      cell_id: string(),
+      cancelled: boolean
+    });
+
   export const readScanProgressMessage: Reader<IScanProgressMessage> =
     object<IScanProgressMessage>({
       type: literal('scan_progress'),
@@ -2518,6 +2957,7 @@ namespace Private {
         cell_measured: readCellMeasuredMessage,
         scan_progress: readScanProgressMessage,
         reply: readReplyMessage,
+        cell_profile: readCellProfileMessage,
         cell_cluster: readCellClusterMessage
       },
       true

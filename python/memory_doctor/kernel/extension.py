@@ -34,6 +34,7 @@ from ..protocol import (
     MAX_ID_CHARS,
     MAX_REPLAY_RECORDS,
     MSG_CELL_MEASURED,
+    MSG_CELL_PROFILE,
     MSG_HELLO,
     PEAK_VMHWM,
     PROTOCOL_VERSION,
@@ -45,6 +46,7 @@ from ..protocol import (
     REQ_SCAN,
     REQ_SCAN_CLUSTER,
     CellClusterMessage,
+    CellProfileMessage,
     CellRecord,
     ConfigureResult,
     GetRssResult,
@@ -58,6 +60,8 @@ from .fixing import Fixing
 from .growth import Census, GrowthTracker, take_census, what_grew
 from .limits import memory_limit
 from .measure import HeapTracer, PeakProbe, gc_collections, select_probe
+from .profile import Profile, ProfileController
+from .profile.requests import handlers as profile_handlers
 from .provenance import Provenance
 from .runner import ScanAdvice, ScanRunner
 from .server import BadRequest, CommServer, Reply, Request
@@ -138,6 +142,10 @@ class MemoryDoctor:
             ScanAdvice(self._shell_ref, self._provenance, self._keep_fix_table),
         )
         self._fixing = Fixing(self._shell_ref, self._provenance, self._runner)
+        # Line profiles of the runs asked for (profile/); nothing is traced otherwise.
+        self._profiler = ProfileController(
+            shell, self._send_profile, heap=self._heap, parent_metadata=self._parent_metadata
+        )
         self._cluster = ClusterWatch(self._shell_ref, self._runner, self._cluster_measured)
         self._server.on_comm_closed(self._runner.comm_closed)
         for request_type, handler in (
@@ -146,6 +154,7 @@ class MemoryDoctor:
             (REQ_SCAN, self._runner.handle_scan),
             (REQ_CANCEL, self._runner.handle_cancel),
             (REQ_APPLY_FIX, self._fixing.handle_apply_fix),
+            *profile_handlers(self._profiler),
             (REQ_SCAN_CLUSTER, self._cluster.handle_scan_cluster),
             (REQ_RELEASE_CLUSTER, self._cluster.handle_release_cluster),
         ):
@@ -170,6 +179,7 @@ class MemoryDoctor:
     def unload(self) -> None:
         """Remove the hooks and the comm target and close every open comm."""
         self._runner.shutdown()
+        self._profiler.shutdown()
         self._cluster.shutdown()
         self._provenance.clear()
         self._growth.clear()
@@ -225,6 +235,11 @@ class MemoryDoctor:
         return self._runner
 
     @property
+    def profiler(self) -> ProfileController:
+        """Line profiles of the runs asked for (``profile_next``, ``%%memory profile``)."""
+        return self._profiler
+
+    @property
     def fixing(self) -> Fixing:
         """The ``apply_fix`` handler, with the latest scan's fix table."""
         return self._fixing
@@ -247,15 +262,23 @@ class MemoryDoctor:
             _log.debug("pre_run_cell failed", exc_info=True)
 
     def _post_run_cell(self, result: Any) -> None:
+        t1 = time.perf_counter()
+        # A profiled run's trace stops before its record is built; the profile
+        # is sent after the record. Not profiled: None at once.
+        profile = self._profiler.post_run_cell(result)
         try:
-            self._end(result)
+            self._end(result, t1)
         except Exception:  # a guest never raises into a cell
             _log.debug("post_run_cell failed", exc_info=True)
+        if profile is not None:
+            self._send_profile(profile)
 
     def _begin(self, info: Any) -> None:
         # First: a running scan stops here and replies, so this cell waits at most
         # for the slice in progress (on another thread) and the partial result.
         self._runner.cell_starting()
+        # Before the measurement starts: a profile's set-up is not the cell's.
+        self._profiler.pre_run_cell(info)
         self._cluster.note_cell()
         probe = self._probe
         if probe is None:
@@ -305,8 +328,7 @@ class MemoryDoctor:
         stack.append(frame)
         frame.t0 = time.perf_counter()
 
-    def _end(self, result: Any) -> None:
-        t1 = time.perf_counter()
+    def _end(self, result: Any, t1: float) -> None:
         stack = self._stack()
         if not stack:
             return  # loaded during this cell, or an empty cell
@@ -418,6 +440,24 @@ class MemoryDoctor:
     def _last_count(self) -> int:
         """The count of the cell that just ran, when its result does not say."""
         return int(getattr(self._shell_ref(), "execution_count", 1)) - 1
+
+    def _send_profile(self, profile: Profile) -> None:
+        """Send a run's line profile on every comm (after the run's record)."""
+        cell = profile["cell"]
+        message: CellProfileMessage = {
+            "type": MSG_CELL_PROFILE,
+            "cell_id": cell["cell_id"],
+            "execution_count": cell["execution_count"],
+            "profile": profile,
+        }
+        with self._lock:
+            self._server.broadcast(dict(message))
+
+    def _parent_metadata(self) -> dict[str, Any] | None:
+        """The execute request's metadata (IPython < 9 has no ``ExecutionInfo.cell_meta``)."""
+        parent = self._kernel_parent()
+        metadata = parent.get("metadata") if parent else None
+        return metadata if isinstance(metadata, dict) else None
 
     def _cell_running(self) -> bool:
         with self._lock:

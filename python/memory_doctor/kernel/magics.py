@@ -15,6 +15,9 @@ These magics show them, each as one MIME bundle (``rich.py``):
 ``%%memory [-n N] [--budget S] [--no-holders]``
     runs the cell, then shows what it left, its exact peak and the holders it
     created;
+``%%memory profile [--backend auto|tracemalloc|memray]``
+    runs the cell line-profiled (``profile/``): each line's net and at-peak
+    bytes, and what the functions it called allocated;
 ``%memory badges on|off``
     a one-line badge after every cell (off by default; stays off while our
     JupyterLab extension is connected, which draws its own).
@@ -317,7 +320,7 @@ class MemoryMagics(Magics):
         return self._doctor_ref()
 
     @line_cell_magic
-    def memory(self, line: str, cell: str | None = None) -> None:
+    def memory(self, line: str, cell: str | None = None) -> Any:
         """Memory Doctor: what holds this kernel's memory, from any front end.
 
         %memory                         RSS and limit, top cells, top holders with a fix each
@@ -327,14 +330,17 @@ class MemoryMagics(Magics):
         %memory fix ID [--yes]          what suggestion ID does; --yes applies it
         %memory badges on|off           a one-line badge after each cell
         %%memory [-n N] [--no-holders]  run the cell, show its memory and what it created
+        %%memory profile [--backend B]  run the cell, show each line's net and peak bytes
 
         Scanning magics take --budget SECONDS (default 5): a longer budget
         finishes a scan of a large session. The outputs are tables in
         Jupyter, VS Code and Colab and text in a terminal.
         """
         if cell is not None:
+            if _split(line)[:1] == ["profile"]:
+                return self._profile(line, cell)  # the body's last value: Out[n]
             self._cell(self._parse("%%", _split(line)), cell)
-            return
+            return None
         args = _split(line)
         sub = ""
         if args and not args[0].startswith("-"):
@@ -620,6 +626,22 @@ class MemoryMagics(Magics):
             data["scan"] = _trim(result, mine[: options.n], session=False)
             data["holders_total"] = len(mine)
         _display(data)
+
+    def _profile(self, line: str, cell: str) -> Any:
+        """``%%memory profile``: run the body line-profiled, show the profile, return
+        the body's last value; the body's exception is re-raised after the profile shows."""
+        profiler = self._doctor().profiler
+        before = profiler.last
+        try:
+            return profiler.run_magic(line, cell)
+        finally:
+            profile = profiler.last
+            if profile is not None and profile is not before:
+                from IPython.display import display  # noqa: PLC0415 - as in _display()
+
+                from .profile.text import bundle as profile_bundle  # noqa: PLC0415 - only here
+
+                display(profile_bundle(profile), raw=True)  # type: ignore[no-untyped-call]
 
 
 def register(shell: Any, doctor: MemoryDoctor) -> None:

@@ -197,6 +197,9 @@ class HeapTracer:
     def __init__(self) -> None:
         self._started_by_us = False
         self.enabled = False
+        # A line profile (profile/) stopped our trace to run its own.
+        self._lent = False
+        self._settled: tuple[int, int] | None = None
 
     def enable(self) -> None:
         """Turn the figures on, starting tracemalloc if needed."""
@@ -214,13 +217,42 @@ class HeapTracer:
             import tracemalloc  # noqa: PLC0415 - as above
 
             self._started_by_us = False
-            if tracemalloc.is_tracing():
+            if tracemalloc.is_tracing() and not self._lent:  # a lent trace is the profile's
                 tracemalloc.stop()
+
+    def lend(self) -> bool:
+        """Stop our own trace for a line profile that runs its own; True if stopped.
+
+        A trace the user started is not ours to stop: the profile then shares it.
+        """
+        if not (self.enabled and self._started_by_us) or self._lent:
+            return False
+        import tracemalloc  # noqa: PLC0415 - cached in sys.modules after enable()
+
+        if tracemalloc.is_tracing():
+            tracemalloc.stop()
+        self._lent = True
+        return True
+
+    def settle(self, figures: tuple[int, int] | None) -> None:
+        """The profile is over: restart our trace. ``figures`` (the profiled run's
+        net and peak traced bytes) are what the next :meth:`end` returns."""
+        if not self._lent:
+            return
+        self._lent = False
+        self._settled = figures
+        if self.enabled:
+            import tracemalloc  # noqa: PLC0415 - as above
+
+            if not tracemalloc.is_tracing():
+                tracemalloc.start()
 
     def begin(self) -> int | None:
         """Traced bytes now (and reset the traced peak), or None when off."""
         if not self.enabled:
             return None
+        if self._lent:
+            return 0  # the profile's trace runs: its figures arrive through settle()
         import tracemalloc  # noqa: PLC0415 - cached in sys.modules after enable()
 
         if not tracemalloc.is_tracing():
@@ -230,8 +262,11 @@ class HeapTracer:
 
     def end(self, begin: int | None) -> tuple[int | None, int | None]:
         """``(py_heap_delta, py_heap_peak)`` since :meth:`begin`."""
+        settled, self._settled = self._settled, None
         if begin is None or not self.enabled:
             return None, None
+        if settled is not None:
+            return settled
         import tracemalloc  # noqa: PLC0415 - cached in sys.modules after enable()
 
         if not tracemalloc.is_tracing():

@@ -1,6 +1,6 @@
 """The Memory Doctor wire protocol 1.3: constants and the shapes of what the kernel sends.
 
-GENERATED from protocol.json (sha256 f62c660ad1a6fcc4...) by
+GENERATED from protocol.json (sha256 6897dba78709c457...) by
 scripts/generate-protocol.js; do not edit. Regenerate with `jlpm build:protocol`.
 The TypedDicts are the producer's view: every field is required, as a
 1.3 helper sends it.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Final, Literal, TypedDict, Union
 
 #: sha256 of the protocol.json this module was generated from (tests compare it).
-SCHEMA_SHA256: Final = "f62c660ad1a6fcc45e883ac7ae0506c9f1d837edf89439e919b8197b793e9c8d"
+SCHEMA_SHA256: Final = "6897dba78709c457980a27c9418e142b17325ca726518f28677c9c3dd1d51d96"
 
 # ---------------------------------------------------------------- constants
 
@@ -29,6 +29,13 @@ PIP_INSTALL_HINT: Final = "%pip install jupyterlab-memory-doctor"
 MAX_REQUEST_BYTES: Final = 65536
 #: Longest request_id, cancel target, suggestion_id or cell_id on the wire. Unit: characters.
 MAX_ID_CHARS: Final = 128
+#: How many stacks at the peak a profile keeps whole (1.3); smaller ones are folded per cell line.
+PROFILE_MAX_STACKS: Final = 60
+#: Frames kept per profile stack (1.3): the outermost ones, an ellipsis, then the allocation site.
+PROFILE_MAX_FRAMES: Final = 24
+#: The execute request's metadata key under which a driver asks for a profile without a comm round
+#: trip (1.3): {"memory_doctor": {"profile": "auto"}} (a ProfileBackendChoice).
+PROFILE_METADATA_KEY: Final = "memory_doctor"
 #: How many records the helper keeps and replays in hello.
 MAX_REPLAY_RECORDS: Final = 2000
 #: The scan budget when a scan request names none (also the panel's default setting). Unit: s.
@@ -268,6 +275,35 @@ GAP_ALLOCATORS: Final[tuple[GapAllocator, ...]] = (
 LimitSource = Literal["cgroup_v2", "cgroup_v1", "physical", "unknown"]
 LIMIT_SOURCES: Final[tuple[LimitSource, ...]] = ("cgroup_v2", "cgroup_v1", "physical", "unknown")
 
+# Which tracer profiled a run (1.3): memray sees every allocator (native ones too) and its peak is
+# exact; tracemalloc sees Python's allocators and what reports to them (numpy's data), not other
+# native allocations.
+ProfileBackend = Literal["tracemalloc", "memray"]
+PROFILE_BACKENDS: Final[tuple[ProfileBackend, ...]] = ("tracemalloc", "memray")
+
+# What a profile request may ask for (1.3): auto is memray where it imports in the kernel, else
+# tracemalloc.
+ProfileBackendChoice = Literal["auto", "tracemalloc", "memray"]
+PROFILE_BACKEND_CHOICES: Final[tuple[ProfileBackendChoice, ...]] = ("auto", "tracemalloc", "memray")
+
+# How the at-peak figures were taken (1.3): exact (memray, or the tracemalloc peak fell between two
+# lines); line-start / line-end (the peak fell inside one line: what that line held above its start
+# / end is one transient block on it); stale (a lower bound: the view was taken below the peak, see
+# note); none (no view at the peak: peak_bytes are 0).
+ProfilePeakMode = Literal["exact", "line-start", "line-end", "stale", "none"]
+PROFILE_PEAK_MODES: Final[tuple[ProfilePeakMode, ...]] = (
+    "exact",
+    "line-start",
+    "line-end",
+    "stale",
+    "none",
+)
+
+# Whose line (1.3): cell, a line of the profiled cell (inclusive figures); function, a line of a
+# notebook function defined in another cell (its own allocations only).
+ProfileScope = Literal["cell", "function"]
+PROFILE_SCOPES: Final[tuple[ProfileScope, ...]] = ("cell", "function")
+
 # The type of each KernelMessage.
 KernelMessageType = Literal[
     "hello",
@@ -275,6 +311,7 @@ KernelMessageType = Literal[
     "cell_measured",
     "scan_progress",
     "reply",
+    "cell_profile",
     "cell_cluster",
 ]
 KERNEL_MESSAGES: Final[tuple[KernelMessageType, ...]] = (
@@ -283,6 +320,7 @@ KERNEL_MESSAGES: Final[tuple[KernelMessageType, ...]] = (
     "cell_measured",
     "scan_progress",
     "reply",
+    "cell_profile",
     "cell_cluster",
 )
 MSG_HELLO: Final = "hello"
@@ -290,6 +328,7 @@ MSG_ERROR: Final = "error"
 MSG_CELL_MEASURED: Final = "cell_measured"
 MSG_SCAN_PROGRESS: Final = "scan_progress"
 MSG_REPLY: Final = "reply"
+MSG_CELL_PROFILE: Final = "cell_profile"
 MSG_CELL_CLUSTER: Final = "cell_cluster"
 
 # The type of each RequestMessage.
@@ -299,6 +338,8 @@ RequestType = Literal[
     "scan",
     "cancel",
     "apply_fix",
+    "profile_next",
+    "profile_cancel",
     "scan_cluster",
     "release_cluster",
 ]
@@ -308,6 +349,8 @@ REQUESTS: Final[tuple[RequestType, ...]] = (
     "scan",
     "cancel",
     "apply_fix",
+    "profile_next",
+    "profile_cancel",
     "scan_cluster",
     "release_cluster",
 )
@@ -316,6 +359,8 @@ REQ_GET_RSS: Final = "get_rss"
 REQ_SCAN: Final = "scan"
 REQ_CANCEL: Final = "cancel"
 REQ_APPLY_FIX: Final = "apply_fix"
+REQ_PROFILE_NEXT: Final = "profile_next"
+REQ_PROFILE_CANCEL: Final = "profile_cancel"
 REQ_SCAN_CLUSTER: Final = "scan_cluster"
 REQ_RELEASE_CLUSTER: Final = "release_cluster"
 
@@ -484,6 +529,138 @@ class CellMeasuredMessage(TypedDict):
 
     type: Literal["cell_measured"]
     record: CellRecord
+
+
+class ProfileCell(TypedDict):
+    """The profiled run (1.3)."""
+
+    #: ExecutionInfo.cell_id (IPython 8.3 or later), else the execute request's metadata.cellId,
+    #: clipped to MAX_ID_CHARS; null when neither is known.
+    cell_id: str | None
+    execution_count: int | None
+
+
+class ProfileLine(TypedDict):
+    """One source line that allocated during the profiled run (1.3). Lines of the profiled cell
+    (scope cell) are inclusive: what the functions they called allocated counts on them, so
+    they add up to the run's total. Lines of notebook functions defined in other cells (scope
+    function) count their own allocations (self) and are a breakdown of a cell line's figure,
+    not extra bytes. Line 0 holds what was allocated while a frame was being set up."""
+
+    #: The cell the line belongs to, when the kernel knows its id.
+    cell_id: str | None
+    execution_count: int | None
+    #: 1-based line of the cell's source as the user typed it (0: frame set-up).
+    line: int
+    #: The line's text, stripped.
+    source: str
+    scope: ProfileScope
+    #: Bytes allocated by the line during the run and still allocated at its end. Negative only when
+    #: tracemalloc was already running (figures are then differences per stack).
+    net_bytes: int
+    #: Bytes allocated by the line and still allocated at the run's peak (see peak_mode).
+    peak_bytes: int
+    net_blocks: int
+    peak_blocks: int
+    #: Top-level names the run bound to an object allocated on this line, when the backend can tell.
+    holders: list[str]
+
+
+class ProfileFrame(TypedDict):
+    """A frame of a stack at the peak (1.3): a notebook line (cell_id / execution_count set, file
+    empty) or library code."""
+
+    #: What the chart shows: In[N] LINE: source, or function (file:line).
+    label: str
+    #: The library file, shortened to its package path; empty for notebook code and for the
+    #: synthetic frames (transient, other stacks).
+    file: str
+    line: int
+    #: The function's name (empty with tracemalloc, which does not record it).
+    function: str
+    #: ExecutionInfo.cell_id (IPython 8.3 or later), else the execute request's metadata.cellId,
+    #: clipped to MAX_ID_CHARS; null when neither is known.
+    cell_id: str | None
+    execution_count: int | None
+
+
+class ProfileStack(TypedDict):
+    """Bytes allocated through one stack and still allocated at the peak (1.3), outermost frame
+    (the profiled cell's line) first. The largest PROFILE_MAX_STACKS stacks are kept whole;
+    the rest are folded into one stack per cell line ending in an 'other stacks' frame."""
+
+    frames: list[ProfileFrame]
+    peak_bytes: int
+    peak_blocks: int
+
+
+class ProfileTotals(TypedDict):
+    """The whole run's figures, to read the lines against (1.3)."""
+
+    #: The traced peak: bytes allocated during the run and still allocated, at their highest.
+    peak_bytes: int
+    #: The level the at-peak figures describe: peak_bytes, lower when peak_mode is stale, 0 when
+    #: none.
+    peak_view_bytes: int
+    #: Bytes allocated during the run and still allocated at its end.
+    net_bytes: int
+    #: Allocated by no line of the profiled cell: the kernel's threads, IPython's own work.
+    outside_net_bytes: int
+    outside_peak_bytes: int
+    #: Stacks cut short by tracemalloc's frame limit before any notebook frame.
+    unattributed_net_bytes: int
+    unattributed_peak_bytes: int
+
+
+class Profile(TypedDict):
+    """The line-level memory profile of one cell run (1.3). docs/profile.md explains the method
+    and its limits."""
+
+    backend: ProfileBackend
+    cell: ProfileCell
+    peak_mode: ProfilePeakMode
+    totals: ProfileTotals
+    #: The profiled cell's lines (scope cell) in line order, then the notebook functions' lines
+    #: (scope function) by cell and line.
+    lines: list[ProfileLine]
+    #: The stacks at the peak, largest first.
+    stacks: list[ProfileStack]
+    #: How long the run took, traced.
+    elapsed_s: float
+    #: Time the profiler itself spent during the run (snapshots) and reading the result.
+    overhead_s: float
+    #: Plain-language caveats: what the backend cannot see, how the peak was taken, why the profile
+    #: is empty.
+    note: str
+    #: Empty, or the exception class that ended the run (KeyboardInterrupt when interrupted).
+    error: str
+
+
+class CellProfileMessage(TypedDict):
+    """The line profile of a run asked for with profile_next (or execute metadata, or %%memory
+    profile), sent after that run's cell_measured and parented to its execute request (1.3)."""
+
+    type: Literal["cell_profile"]
+    #: ExecutionInfo.cell_id (IPython 8.3 or later), else the execute request's metadata.cellId,
+    #: clipped to MAX_ID_CHARS; null when neither is known.
+    cell_id: str | None
+    execution_count: int | None
+    profile: Profile
+
+
+class ProfileNextResult(TypedDict):
+    """The profile_next result (1.3)."""
+
+    cell_id: str
+    backend: ProfileBackend
+
+
+class ProfileCancelResult(TypedDict):
+    """The profile_cancel result (1.3)."""
+
+    cell_id: str
+    #: False when nothing was armed for the cell (it ran already, or was never asked for).
+    cancelled: bool
 
 
 class ScanProgressMessage(TypedDict):
@@ -1029,5 +1206,6 @@ KernelMessage = Union[
     CellMeasuredMessage,
     ScanProgressMessage,
     ReplyMessage,
+    CellProfileMessage,
     CellClusterMessage,
 ]
