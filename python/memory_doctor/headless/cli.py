@@ -23,6 +23,7 @@ from typing import Any, Final, TextIO
 from ..format import format_bytes
 from ..protocol import FIX_REPLY_TIMEOUT_S, LEAK_MIN_RUNS, MAX_SCAN_BUDGET_S
 from . import cluster, report
+from . import profile as line_profile
 from .report import STATUS_ERROR, STATUS_NOT_RUN, STATUS_OK
 
 EXIT_OK: Final = 0
@@ -113,6 +114,13 @@ def _scan_budget_arg(text: str) -> float:
             f"{MAX_SCAN_BUDGET_S:g}"
         )
     return value
+
+
+def _profile_arg(text: str) -> str | frozenset[int]:
+    try:
+        return line_profile.parse_spec(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -210,6 +218,25 @@ def build_parser() -> argparse.ArgumentParser:
         help=(
             "after the scan, apply every suggested fix in order (deleting variables, closing "
             "files...), then scan again: the report's 'fixes' and 'after_fix'"
+        ),
+    )
+    run.add_argument(
+        "--profile",
+        type=_profile_arg,
+        metavar="all|INDEX[,INDEX...]",
+        help=(
+            "line-profile these cells (indices as in the report, or all) on the first run: "
+            "each line's net and at-peak bytes, in the report cell's 'profile'"
+        ),
+    )
+    run.add_argument(
+        "--profile-backend",
+        choices=line_profile.BACKEND_CHOICES,
+        default="auto",
+        help=(
+            "the profiler: memray sees native allocations too (where it is installed in the "
+            "kernel), tracemalloc Python allocators only; auto picks memray when it can "
+            "(default auto)"
         ),
     )
     run.add_argument("-q", "--quiet", action="store_true", help="print no per-cell progress")
@@ -480,6 +507,8 @@ def run_cells(
     scan_budget: float | None = None,
     repeat: int = 1,
     fix: bool = False,
+    profile: frozenset[int] = frozenset(),
+    profile_backend: str = "auto",
 ) -> RunOutcome:
     """Run the notebook's code cells in a fresh kernel; never loses what was measured.
 
@@ -487,7 +516,8 @@ def run_cells(
     kernel; the entries are the first run's, ``last_records`` the latest
     record of each cell (whose ``growth`` says whether re-running it leaks).
     With ``scan_budget``, one scan of what holds memory runs after the last cell
-    (unless the kernel died or the run was interrupted).
+    (unless the kernel died or the run was interrupted). The cells whose
+    index is in ``profile`` are line-profiled on the first run.
 
     Raises the client's start-up errors (helper missing, protocol mismatch, kernel
     died or timed out while starting) for ``main`` to turn into exit codes.
@@ -502,7 +532,17 @@ def run_cells(
         for repetition in range(1, repeat + 1):
             if repeat > 1:
                 console.progress(f"{PROG}: run {repetition} of {repeat}")
-            if not _run_once(session, cells, repetition, outcome, timeout, console):
+            wanted = profile if repetition == 1 else frozenset()
+            if not _run_once(
+                session,
+                cells,
+                repetition,
+                outcome,
+                timeout,
+                console,
+                profile=wanted,
+                profile_backend=profile_backend,
+            ):
                 break
             outcome.repetitions = repetition
         if not outcome.kernel_died and outcome.cluster_pending:
@@ -532,6 +572,9 @@ def _run_once(  # noqa: PLR0917 - private; one call site
     outcome: RunOutcome,
     timeout: float | None,
     console: _Console,
+    *,
+    profile: frozenset[int] = frozenset(),
+    profile_backend: str = "auto",
 ) -> bool:
     """Run every cell once; False when the run stopped (interrupted, kernel died)."""
     first = repetition == 1
@@ -539,7 +582,9 @@ def _run_once(  # noqa: PLR0917 - private; one call site
     rss_after: int | None = None
     for position, cell in enumerate(cells):
         try:
-            result = session.run_cell(cell.source, cell.cell_id, timeout=timeout)
+            # The profile is asked for in the execute request's metadata.
+            options = {"profile": profile_backend} if cell.index in profile else {}
+            result = session.run_cell(cell.source, cell.cell_id, timeout=timeout, **options)
         except KeyboardInterrupt:
             outcome.interrupted = True
             if first:
@@ -571,6 +616,7 @@ def _run_once(  # noqa: PLR0917 - private; one call site
             error=error,
             execution_count=result.execution_count,
         )
+        _attach_profile(entry, getattr(result, "profile", None), cells)
         if first:
             entries.append(entry)
             outcome.cluster_pending.extend(cluster.pending(record, result.execution_count))
@@ -578,6 +624,7 @@ def _run_once(  # noqa: PLR0917 - private; one call site
             outcome.last_records[cell.index] = record
             rss_after = entry["rss_after"]
         console.progress(_progress_line(entry))
+        _tell_profile(console, entry)
         growth = (record or {}).get("growth")
         if isinstance(growth, dict) and growth.get("flagged"):
             console.progress(_growth_line(growth))
@@ -590,6 +637,30 @@ def _run_once(  # noqa: PLR0917 - private; one call site
             return False
     outcome.rss_after_runs.append(rss_after)
     return True
+
+
+def _profile_cells(
+    spec: str | frozenset[int] | None, code_cells: Sequence[NotebookCell]
+) -> frozenset[int]:
+    """The indices ``--profile`` names, checked against the notebook's code cells."""
+    try:
+        return line_profile.select(spec, [c.index for c in code_cells])
+    except ValueError as exc:
+        raise BadInputError(str(exc)) from None
+
+
+def _attach_profile(
+    entry: dict[str, Any], profile: Mapping[str, Any] | None, cells: Sequence[NotebookCell]
+) -> None:
+    """Put a profiled run's line profile into its report cell (cell ids become indices)."""
+    if profile is not None:
+        entry["profile"] = line_profile.entry(profile, {c.cell_id: c.index for c in cells})
+
+
+def _tell_profile(console: _Console, entry: Mapping[str, Any]) -> None:
+    profile = entry.get("profile")
+    if isinstance(profile, Mapping):
+        console.progress(line_profile.progress_line(profile))
 
 
 def _growth_line(growth: Mapping[str, Any]) -> str:
@@ -890,6 +961,8 @@ def run_command(args: argparse.Namespace, console: _Console) -> int:
             scan_budget=args.scan_budget if args.scan else None,
             repeat=args.repeat,
             fix=args.fix,
+            profile=_profile_cells(args.profile, code_cells),
+            profile_backend=args.profile_backend,
         )
     except HelperMissingError:
         raise BadInputError(

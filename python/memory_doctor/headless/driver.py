@@ -63,10 +63,12 @@ from ..protocol import (
     ERR_PROTOCOL_MISMATCH,
     MSG_CELL_CLUSTER,
     MSG_CELL_MEASURED,
+    MSG_CELL_PROFILE,
     MSG_ERROR,
     MSG_HELLO,
     MSG_REPLY,
     MSG_SCAN_PROGRESS,
+    PROFILE_METADATA_KEY,
     PROTOCOL_VERSION,
     REQ_SCAN,
     scan_reply_timeout_s,
@@ -94,6 +96,8 @@ class CellResult:
     error: dict[str, Any] | None  # {"ename": ..., "evalue": ...} for error/timeout/kernel_died
     stdout: str  # concatenated stream output (stdout+stderr) of the cell
     execution_count: int | None
+    #: The ``cell_profile``'s ``profile`` when the run was profiled (``run_cell(profile=...)``).
+    profile: dict[str, Any] | None = None
 
 
 class KernelSession:
@@ -305,15 +309,25 @@ class KernelSession:
         timeout: float | None = None,
         silent: bool = False,
         store_history: bool = True,
+        profile: str | None = None,
     ) -> CellResult:
         """Execute ``code`` like JupyterLab would and collect its measurement.
+
+        With ``profile`` (``auto``, ``tracemalloc`` or ``memray``) the helper
+        line-profiles the run, asked in the request's metadata
+        (``PROFILE_METADATA_KEY``): the result's ``profile``.
 
         Waits for the ``execute_reply`` and for the kernel going idle for this
         request. On ``timeout`` the kernel is interrupted and the status is
         ``"timeout"``; if the kernel process dies the status is ``"kernel_died"``.
         """
         return self._execute(
-            code, cell_id, timeout=timeout, silent=silent, store_history=store_history
+            code,
+            cell_id,
+            timeout=timeout,
+            silent=silent,
+            store_history=store_history,
+            profile=profile,
         )[0]
 
     def evaluate(self, expressions: dict[str, str], timeout: float = 30.0) -> dict[str, Any]:
@@ -351,6 +365,7 @@ class KernelSession:
         silent: bool,
         store_history: bool,
         user_expressions: dict[str, str] | None = None,
+        profile: str | None = None,
     ) -> tuple[CellResult, dict[str, Any] | None]:
         try:
             kc = self._require_client()
@@ -359,7 +374,7 @@ class KernelSession:
                 "kernel_died", None, {"ename": "KernelDied", "evalue": str(exc)}, "", None
             )
             return died, None
-        msg = self._execute_msg(kc, code, cell_id, silent, store_history, user_expressions)
+        msg = self._execute_msg(kc, code, cell_id, silent, store_history, user_expressions, profile)
         msg_id = msg["header"]["msg_id"]
         status: str | None = None
         error: dict[str, Any] | None = None
@@ -396,6 +411,7 @@ class KernelSession:
         silent: bool,
         store_history: bool,
         user_expressions: dict[str, str] | None,
+        profile: str | None = None,
     ) -> dict[str, Any]:
         content = {
             "code": code,
@@ -406,7 +422,9 @@ class KernelSession:
             "stop_on_error": False,
         }
         # JupyterLab sends the cell id in the request metadata.
-        metadata = {"cellId": cell_id} if cell_id is not None else {}
+        metadata: dict[str, Any] = {"cellId": cell_id} if cell_id is not None else {}
+        if profile is not None:
+            metadata[PROFILE_METADATA_KEY] = {"profile": profile}
         return kc.session.msg("execute_request", content, metadata=metadata)  # type: ignore[no-any-return]
 
     def start_cell(self, code: str, cell_id: str | None = None) -> str:
@@ -459,6 +477,7 @@ class KernelSession:
                 m["content"].get("text", "") for m in messages if m["msg_type"] == "stream"
             ),
             execution_count=count if isinstance(count, int) else None,
+            profile=self._find_profile(messages),
         )
         return result, reply_content
 
@@ -469,6 +488,15 @@ class KernelSession:
             if isinstance(data, dict) and data.get("type") == MSG_CELL_MEASURED:
                 record = data.get("record")
                 return record if isinstance(record, dict) else None
+        return None
+
+    def _find_profile(self, messages: list[dict[str, Any]]) -> dict[str, Any] | None:
+        if self.comm_id is None:
+            return None
+        for data in self.comm_data(messages, self.comm_id):
+            if isinstance(data, dict) and data.get("type") == MSG_CELL_PROFILE:
+                profile = data.get("profile")
+                return profile if isinstance(profile, dict) else None
         return None
 
     @staticmethod

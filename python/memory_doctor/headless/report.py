@@ -23,6 +23,7 @@ from typing import Any, Callable, Final
 from ..format import format_bytes, format_duration
 from ..protocol import LEAK_MIN_RUNS, PEAK_NONE, PEAK_RU_MAXRSS, PEAK_VMHWM
 from .cluster import html_context as cluster_context
+from .profile import html_context as profile_context
 
 REPORT_FORMAT: Final = "memory-doctor-report"
 REPORT_VERSION: Final = 1
@@ -503,6 +504,7 @@ SECTIONS: list[str] = [
     "header.html.j2",
     "chart.html.j2",
     "cells.html.j2",
+    "profile.html.j2",
     "holders.html.j2",
     "growth.html.j2",
     "fixes.html.j2",
@@ -883,6 +885,7 @@ _CONTEXTS: Final[dict[str, Callable[[Mapping[str, Any]], dict[str, Any] | None]]
     "header.html.j2": _header,
     "chart.html.j2": _chart,
     "cells.html.j2": _cells,
+    "profile.html.j2": profile_context,
     "holders.html.j2": _holders,
     "growth.html.j2": _growth,
     "fixes.html.j2": _fixes,
