@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from ..format import format_bytes
-from ..heap.introspect import is_identifier, lookup_in_mro
+from ..heap.introspect import is_a, is_identifier, lookup_in_mro, module_attr, mro_has
 from ..log import quiet_logger
 from . import fixes
 from .allocator import ARROW_POOL, AllocatorGap, arrow_pool
@@ -222,26 +222,58 @@ def _roots(holder: Mapping[str, Any], sh: fixes.Shell) -> list[tuple[str, str]]:
     return out
 
 
-def union_bytes(holders: Sequence[Mapping[str, Any]], labels: Sequence[str]) -> int:
+def union_bytes(
+    holders: Sequence[Mapping[str, Any]],
+    labels: Sequence[str],
+    registry: frozenset[str] | set[str] = frozenset(),
+) -> int:
     """What deleting every root in ``labels`` frees: each holder whose roots are all
-    among them, unless something else also holds it."""
+    among them, unless something else also holds it (``also_held_by``, or a root in
+    ``registry``, see :func:`registry_held_labels`)."""
     targets = set(labels)
     total = 0
     for holder in holders:
         roots = {r["label"] for r in holder.get("roots") or []}
-        if roots and roots <= targets and not also_held(holder):
+        if roots and roots <= targets and not also_held(holder) and not roots & registry:
             total += int(holder.get("retained_bytes") or 0)
     return total
 
 
-def _holder_suggestions(b: _Builder, holders: Sequence[Mapping[str, Any]]) -> None:
+def registry_held_labels(b: _Builder, resources: Sequence[Mapping[str, Any]]) -> set[str]:
+    """Root labels whose objects a known library registry also holds, so that deleting
+    them frees nothing of it: names that reach a figure pyplot keeps open (closing
+    it is the fix), and loggers and handlers, which logging keeps. (The scan's
+    ``also_held_by`` says this for every library; these two are known without it.)"""
+    held = {
+        label
+        for res in resources
+        if res.get("kind") == "figure"
+        for label in res.get("held_by") or []
+    }
+    types = [
+        t
+        for t in (module_attr("logging", "Logger"), module_attr("logging", "Handler"))
+        if is_a(t, type)
+    ]
+    for name, value in list(dict.items(b.sh.ns)):
+        if type(name) is str and any(mro_has(type(value), t) for t in types):
+            held.add(name)
+    return held
+
+
+def _holder_suggestions(
+    b: _Builder,
+    holders: Sequence[Mapping[str, Any]],
+    resources: Sequence[Mapping[str, Any]] = (),
+) -> None:
     _traceback(b, holders)
+    registry = registry_held_labels(b, resources)
     deletes = 0
     for holder in holders:
         retained = int(holder.get("retained_bytes") or 0)
         if retained < MIN_BYTES:
             break  # holders come largest first
-        if also_held(holder):
+        if also_held(holder) or any(r["label"] in registry for r in holder.get("roots") or []):
             continue  # `del` would free none of it; a library's own release is offered apart
         roots = _roots(holder, b.sh)
         kinds = {kind for _label, kind in roots}
@@ -250,7 +282,7 @@ def _holder_suggestions(b: _Builder, holders: Sequence[Mapping[str, Any]]) -> No
         if len(roots) == 1 and kinds == {"variable"}:
             _copy_view(b, labels[0], retained, hid)
         if kinds <= _DELETABLE and deletes < MAX_DELETE:
-            if _delete(b, labels, holders, holder):
+            if _delete(b, labels, holders, holder, registry):
                 deletes += 1
         elif kinds == {"cache"} and len(roots) == 1:
             _cache(b, labels[0], retained, hid)
@@ -281,13 +313,14 @@ def _delete(
     labels: list[str],
     holders: Sequence[Mapping[str, Any]],
     holder: Mapping[str, Any],
+    registry: set[str],
 ) -> bool:
     records = b.records(labels, "delete_holder")
     if records is None:
         return False
     names = ", ".join(labels)
     shared = int(holder.get("retained_bytes") or 0)
-    total = max(union_bytes(holders, labels), shared)
+    total = max(union_bytes(holders, labels, registry), shared)
     alone = total - shared
     if len(labels) == 1:
         via = _via(labels[0], str(holder.get("path") or ""))
@@ -636,7 +669,7 @@ def build_suggestions(
     """
     b = _Builder(shell, provenance)
     steps: list[Callable[[], None]] = [
-        lambda: _holder_suggestions(b, holders),
+        lambda: _holder_suggestions(b, holders, resources),
         lambda: _resource_suggestions(b, resources),
         lambda: _library_suggestions(b),
         lambda: _finding_suggestions(b, findings),
