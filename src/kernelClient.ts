@@ -19,6 +19,7 @@ import {
   COMM_TARGET,
   DecodeError,
   decodeResult,
+  ICellClusterMessage,
   ICellRecord,
   IErrorMessage,
   IHelloMessage,
@@ -82,6 +83,14 @@ export class KernelClient implements IDisposable {
   /** Emitted with the record of every `cell_measured` message. */
   get cellMeasured(): ISignal<this, ICellRecord> {
     return this._cellMeasured;
+  }
+
+  /**
+   * Emitted with every `cell_cluster` message (1.3): a cell's Dask cluster
+   * measurement, about a second after its `cell_measured`.
+   */
+  get cellCluster(): ISignal<this, ICellClusterMessage> {
+    return this._cellCluster;
   }
 
   /** Emitted for every `scan_progress` message from the current kernel. */
@@ -356,6 +365,9 @@ export class KernelClient implements IDisposable {
       case 'scan_progress':
         this._scanProgress.emit(message);
         break;
+      case 'cell_cluster':
+        this._cellCluster.emit(message);
+        break;
       case 'reply':
         this._onReply(message);
         break;
@@ -565,6 +577,7 @@ export class KernelClient implements IDisposable {
   private _hello = new Signal<this, IHelloMessage>(this);
   private _cellMeasured = new Signal<this, ICellRecord>(this);
   private _scanProgress = new Signal<this, IScanProgressMessage>(this);
+  private _cellCluster = new Signal<this, ICellClusterMessage>(this);
   private _isDisposed = false;
 }
 

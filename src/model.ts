@@ -6,7 +6,12 @@
 import type { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import type { ICellRecord, IMemoryLimit, PeakMethod } from './protocol';
+import type {
+  ICellCluster,
+  ICellRecord,
+  IMemoryLimit,
+  PeakMethod
+} from './protocol';
 import type { IMemoryModel } from './tokens';
 
 /**
@@ -329,6 +334,29 @@ export class MemoryModel implements IMemoryModel, IDisposable {
     }
     if (ids.length > 0) {
       this._liveChanged.emit(ids);
+    }
+  }
+
+  /**
+   * A cell's Dask cluster measurement arrived (`cell_cluster`, 1.3): it
+   * replaces the pending `cluster` of that run's record, whose cell then
+   * emits `cellChanged`. A run this model no longer holds is ignored.
+   */
+  setCluster(
+    cellId: string | null,
+    executionCount: number,
+    cluster: ICellCluster
+  ): void {
+    const records = cellId ? this._history.get(cellId) : undefined;
+    if (!cellId || !records) {
+      return;
+    }
+    for (let i = records.length - 1; i >= 0; i--) {
+      if (records[i].execution_count === executionCount) {
+        records[i] = { ...records[i], cluster };
+        this._cellChanged.emit(cellId);
+        return;
+      }
     }
   }
 

@@ -16,11 +16,20 @@ import { Signal } from '@lumino/signaling';
 import { ExecutionEvent, ExecutionTracker } from './executions';
 import { KernelClient } from './kernelClient';
 import { LiveMode, MemoryModel, MemoryStatus } from './model';
+import {
+  ClusterModel,
+  holderKey,
+  ReleaseOutcome
+} from './panels/cluster/model';
 import { FixModel, fixBlocker, FixOutcome } from './panels/fixes/model';
 import { ScanModel } from './panels/holders/scan';
 import {
+  CLUSTER_RELEASE_REPLY_TIMEOUT_S,
+  CLUSTER_SCAN_REPLY_TIMEOUT_S,
   FIX_REPLY_TIMEOUT_S,
+  ICellClusterMessage,
   ICellRecord,
+  IClusterHolder,
   IHelloMessage,
   IScanProgressMessage,
   ISuggestion,
@@ -69,6 +78,7 @@ export class MemoryDoctorService implements IMemoryDoctorService, IDisposable {
     client.hello.connect(this._onHello, this);
     client.cellMeasured.connect(this._onRecord, this);
     client.scanProgress.connect(this._onScanProgress, this);
+    client.cellCluster.connect(this._onCellCluster, this);
     this._executions.changed.connect(this._onExecution, this);
     settings.changed.connect(this._onSettingsChanged, this);
     this._onStatus(client, client.status);
@@ -85,6 +95,9 @@ export class MemoryDoctorService implements IMemoryDoctorService, IDisposable {
 
   /** The fixes applied to the notebook's kernel. */
   readonly fixes = new FixModel();
+
+  /** The Dask clusters of the notebook's kernel (protocol 1.3). */
+  readonly clusters = new ClusterModel();
 
   /** Whether the helper answered and requests can be sent. */
   get isReady(): boolean {
@@ -223,6 +236,83 @@ export class MemoryDoctorService implements IMemoryDoctorService, IDisposable {
   }
 
   /**
+   * Ask which names hold what on the kernel's Dask clusters and write the
+   * answer into `clusters`. Does nothing while one is on its way or when not
+   * connected. The helper may wait `CLUSTER_WAIT_S` for a running cell and
+   * walk the namespace first, hence `CLUSTER_SCAN_REPLY_TIMEOUT_S`.
+   */
+  async scanCluster(): Promise<void> {
+    const clusters = this.clusters;
+    if (!this.isReady || clusters.running) {
+      return;
+    }
+    clusters.start();
+    try {
+      const result = await this.client.request(
+        'scan_cluster',
+        {},
+        { timeoutMs: CLUSTER_SCAN_REPLY_TIMEOUT_S * 1000 }
+      );
+      clusters.finish(result, this._now());
+    } catch (reason) {
+      clusters.fail(scanError(reason)?.message ?? null);
+    }
+  }
+
+  /**
+   * Release one cluster holder of the last `scan_cluster`: the helper deletes
+   * its names (and their hidden aliases) and measures what the scheduler
+   * reports freed. Asks `confirm` first; resolves with the outcome (also in
+   * `clusters`), or null when nothing was sent. Scans the cluster again after.
+   * The helper waits for a running cell like a fix, hence the long timeout,
+   * which starts again while a cell of this notebook runs.
+   */
+  async releaseCluster(
+    scheduler: string,
+    holder: IClusterHolder,
+    confirm: (holder: IClusterHolder) => Promise<boolean>
+  ): Promise<ReleaseOutcome | null> {
+    const clusters = this.clusters;
+    if (!this.isReady || clusters.releasing !== null || !holder.releasable) {
+      return null;
+    }
+    clusters.setReleasing(holderKey(scheduler, holder));
+    let outcome: ReleaseOutcome | null = null;
+    try {
+      if (!(await confirm(holder))) {
+        return null;
+      }
+      const labels = holder.labels;
+      try {
+        const result = await this.client.request(
+          'release_cluster',
+          { scheduler, holders: [[...labels]] },
+          {
+            timeoutMs: CLUSTER_RELEASE_REPLY_TIMEOUT_S * 1000,
+            keepWaiting: () => this._executions.busy
+          }
+        );
+        outcome = { kind: 'released', labels, result };
+      } catch (reason) {
+        outcome = {
+          kind: 'failed',
+          labels,
+          message: KernelClient.failure(reason).message
+        };
+      }
+      return outcome;
+    } finally {
+      if (outcome) {
+        clusters.setOutcome(outcome);
+      }
+      clusters.setReleasing(null);
+      if (outcome) {
+        void this.scanCluster();
+      }
+    }
+  }
+
+  /**
    * Forget the notebook's figures: every record, the readings and the death
    * note (the running cell stays).
    */
@@ -241,6 +331,7 @@ export class MemoryDoctorService implements IMemoryDoctorService, IDisposable {
     this._executions.dispose();
     this.client.dispose();
     this.fixes.dispose();
+    this.clusters.dispose();
     this.scans.dispose();
     this.model.dispose();
     Signal.clearData(this);
@@ -294,6 +385,7 @@ export class MemoryDoctorService implements IMemoryDoctorService, IDisposable {
     if (status.kind !== 'ready') {
       // Results of a scan describe a process that is gone or restarting.
       this.scans.markStale();
+      this.clusters.markStale();
     }
     this._readings.setConnected(this.client.isReady);
   }
@@ -315,6 +407,14 @@ export class MemoryDoctorService implements IMemoryDoctorService, IDisposable {
 
   private _onRecord(_: KernelClient, record: ICellRecord): void {
     this.model.addRecord(record);
+  }
+
+  private _onCellCluster(_: KernelClient, message: ICellClusterMessage): void {
+    this.model.setCluster(
+      message.cell_id,
+      message.execution_count,
+      message.cluster
+    );
   }
 
   private _onScanProgress(

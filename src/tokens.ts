@@ -15,6 +15,7 @@ import type {
   LiveMode,
   MemoryStatus
 } from './model';
+import type { ReleaseOutcome } from './panels/cluster/model';
 import type { FixOutcome } from './panels/fixes/model';
 import type {
   IRunningScan,
@@ -23,7 +24,9 @@ import type {
 } from './panels/holders/scan';
 import type {
   ICellRecord,
+  IClusterHolder,
   IMemoryLimit,
+  IScanClusterResult,
   IScanResult,
   ISuggestion
 } from './protocol';
@@ -162,6 +165,32 @@ export interface IFixSource {
 }
 
 /**
+ * The Dask clusters of one notebook's kernel (protocol 1.3): the last
+ * `scan_cluster` result, the release in progress and the last outcome. Its
+ * service writes them; the side panel's "On the cluster" section reads them.
+ */
+export interface IClusterModel {
+  /** The last `scan_cluster` result, or null before the first. */
+  readonly result: IScanClusterResult | null;
+  /** When `result` arrived (milliseconds since the epoch), or null. */
+  readonly scannedAt: number | null;
+  /** Whether `result` predates a restart, a kernel change or a death. */
+  readonly stale: boolean;
+  /** Whether a `scan_cluster` is on its way. */
+  readonly running: boolean;
+  /** Why the last `scan_cluster` failed, or null. */
+  readonly error: string | null;
+  /** The key of the holder being released, or null. */
+  readonly releasing: string | null;
+  /** The last release's outcome, or null. */
+  readonly outcome: ReleaseOutcome | null;
+  /** Emitted when anything changed. */
+  readonly changed: ISignal<IClusterModel, void>;
+  /** Forget the last outcome (null). */
+  setOutcome(outcome: null): void;
+}
+
+/**
  * What a notebook's service does on request. It alone talks to the kernel
  * helper, and writes what comes back into the entry's models.
  */
@@ -188,6 +217,20 @@ export interface IMemoryDoctorService {
   ): Promise<FixOutcome | null>;
   /** Forget the notebook's figures: records, readings, the death note. */
   clearFigures(): void;
+  /**
+   * Ask which names hold what on the kernel's Dask clusters (1.3; absent
+   * where no cluster can be shown, e.g. a magic's output).
+   */
+  scanCluster?(): Promise<void>;
+  /**
+   * Release one cluster holder: delete its names, then measure on the
+   * scheduler; asks `confirm` first (1.3, optional like `scanCluster`).
+   */
+  releaseCluster?(
+    scheduler: string,
+    holder: IClusterHolder,
+    confirm: (holder: IClusterHolder) => Promise<boolean>
+  ): Promise<ReleaseOutcome | null>;
 }
 
 /** The memory state attached to one notebook. */
@@ -202,6 +245,8 @@ export interface IMemoryDoctorEntry {
   readonly fixes: IFixModel;
   /** Sends requests to the kernel helper and writes the models. */
   readonly service: IMemoryDoctorService;
+  /** The kernel's Dask clusters (1.3; absent in test fakes and outputs). */
+  readonly clusters?: IClusterModel;
 }
 
 /** Maps notebook panels to their memory state, and follows the current one. */

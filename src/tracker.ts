@@ -75,7 +75,7 @@ export class MemoryDoctorTracker implements IMemoryDoctorTracker, IDisposable {
       ui: this._ui,
       trans: this._trans
     });
-    const { model, scans, fixes } = service;
+    const { model, scans, fixes, clusters } = service;
     const badges = new BadgeManager({
       notebook: panel.content,
       model,
@@ -87,7 +87,16 @@ export class MemoryDoctorTracker implements IMemoryDoctorTracker, IDisposable {
       model,
       settings: this.settings
     });
-    const entry = { panel, model, scans, fixes, service, badges, metadata };
+    const entry = {
+      panel,
+      model,
+      scans,
+      fixes,
+      clusters,
+      service,
+      badges,
+      metadata
+    };
     this._entries.set(panel, entry);
     panel.disposed.connect(this._onPanelDisposed, this);
     this._entryAdded.emit(entry);

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import importlib.util
+import json
 import os
 import signal
 import subprocess
@@ -103,12 +104,51 @@ def truth(session: KernelSession, expression: str) -> Any:
     return ast.literal_eval(value)
 
 
-def scan_cluster(session: KernelSession, timeout: float = 120.0) -> dict[str, Any]:
-    """The ``scan_cluster`` result."""
+def scan_cluster(
+    session: KernelSession, timeout: float = 120.0, keep: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The ``scan_cluster`` result (the whole reply appended to ``keep``)."""
     reply = session.wait_reply(session.send_request("scan_cluster"), timeout=timeout)
     assert reply["ok"], reply
+    if keep is not None:
+        keep.append(reply)
     result: dict[str, Any] = reply["result"]
     return result
+
+
+class Recorder:
+    """Messages a test names, written as the TypeScript side's fixtures on request.
+
+    With ``MEMORY_DOCTOR_WRITE_FIXTURES=1``, :meth:`write` puts each under
+    ``tests/fixtures/protocol/messages/`` in test_protocol_e2e.py's format (the
+    decoders' tests read every file there).
+    """
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.named: dict[str, tuple[dict[str, Any], str | None]] = {}
+
+    def add(self, name: str, message: dict[str, Any], request_type: str | None = None) -> None:
+        self.named[name] = (message, request_type)
+
+    def write(self) -> list[str]:
+        from protocol_schema import kernel_message_problems, result_definition  # noqa: PLC0415
+
+        folder = Path(__file__).resolve().parent / "fixtures" / "protocol" / "messages"
+        for name, (message, request_type) in self.named.items():
+            body = {
+                "description": f"Recorded from a real kernel by {self.source}; do not edit.",
+                "definition": "KernelMessage",
+                "request_type": request_type,
+                "result_definition": (
+                    result_definition(request_type) if message.get("ok") is True else None
+                ),
+                "problems": kernel_message_problems(message, request_type),
+                "message": message,
+            }
+            text = json.dumps(body, indent=2, ensure_ascii=False) + "\n"
+            (folder / f"{name}.json").write_text(text, encoding="utf-8")
+        return sorted(self.named)
 
 
 def release(

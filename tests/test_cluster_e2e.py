@@ -12,6 +12,7 @@ the kernel without a cell. Nothing here times anything.
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Iterator
 from typing import Any
@@ -20,6 +21,7 @@ import pytest
 from cluster_helpers import (
     MB,
     ClusterHost,
+    Recorder,
     cell,
     close_to,
     dask_missing,
@@ -41,6 +43,9 @@ FRAME = 1_500_000 * 2 * 8  # 24 MB, plus the partitions' RangeIndex
 SHOWN = 1000 * 2000 * 8  # 16 MB
 EXTRA = 1250 * 1000 * 8  # 10 MB
 ONE = 250_000 * 8  # 2 MB
+
+#: Messages recorded for the TypeScript decoders' tests (MEMORY_DOCTOR_WRITE_FIXTURES=1).
+RECORDED = Recorder("test_cluster_e2e.py")
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +127,9 @@ def test_persisting_three_collections_is_attributed_to_their_cells(
     session["shown_count"] = shown.execution_count
     for result, size in ((arr, ARR), (frame, FRAME), (shown, SHOWN)):
         cluster = measured(k, result)
+        if result is arr:
+            assert result.execution_count is not None
+            RECORDED.add("cell_cluster", k.cell_clusters[result.execution_count])
         assert close_to(cluster["delta_bytes"], size), (size, cluster)
         (entry,) = cluster["clusters"]
         assert entry["keys"]["pending_keys"] == 0, entry
@@ -134,7 +142,9 @@ def test_persisting_three_collections_is_attributed_to_their_cells(
 def test_holders_match_client_nbytes_and_find_the_output_cache(session: dict[str, Any]) -> None:
     k: KernelSession = session["kernel"]
     n = session["shown_count"]
-    section = section_of(scan_cluster(k), session["host"])
+    replies: list[dict[str, Any]] = []
+    section = section_of(scan_cluster(k, keep=replies), session["host"])
+    RECORDED.add("reply_scan_cluster", replies[0], "scan_cluster")
     assert section["status"] == "ok", section
     for name, size in (("arr", ARR), ("frame", FRAME), ("shown", SHOWN)):
         row = holder(section, name)
@@ -186,6 +196,7 @@ def test_release_frees_the_holder_and_keeps_the_others(session: dict[str, Any]) 
     shown = holder(section, "shown")
     reply = release(k, section["scheduler"], [shown["labels"]])
     assert reply["ok"], reply
+    RECORDED.add("reply_release_cluster", reply, "release_cluster")
     result = reply["result"]
     assert result["status"] == "ok", result
     assert set(result["deleted"]) == set(shown["labels"]), result
@@ -274,7 +285,9 @@ def test_a_frozen_scheduler_is_reported_and_cells_keep_running(
         (entry,) = measured(k, result)["clusters"]
         assert entry["status"] in {"timeout", "overdue"}, entry
         assert "did not answer" in entry["error"] or "event loop" in entry["error"], entry
-        section = section_of(scan_cluster(k), host)
+        replies: list[dict[str, Any]] = []
+        section = section_of(scan_cluster(k, keep=replies), host)
+        RECORDED.add("reply_scan_cluster_timeout", replies[0], "scan_cluster")
         assert section["status"] == "timeout", section
         assert section["holders"] and all(h["bytes"] is None for h in section["holders"])
     finally:
@@ -290,6 +303,8 @@ def test_a_dead_scheduler_is_reported_and_cells_keep_running(session: dict[str, 
     for i in range(2):
         result = cell(k, f"dead_check_{i} = {i}")
         cluster = measured(k, result)
+        assert result.execution_count is not None
+        RECORDED.add("cell_cluster_unavailable", k.cell_clusters[result.execution_count])
         (entry,) = cluster["clusters"]
         assert entry["status"] in {"unavailable", "timeout"}, entry
         assert cluster["delta_bytes"] is None
@@ -298,3 +313,17 @@ def test_a_dead_scheduler_is_reported_and_cells_keep_running(session: dict[str, 
     # distributed cancels every future once the scheduler connection is lost.
     statuses = {s for h in section["holders"] for s, n in h["status"].items() if n}
     assert statuses == {"cancelled"}, section["holders"]
+
+
+def test_fixtures_are_written_on_request() -> None:
+    """``MEMORY_DOCTOR_WRITE_FIXTURES=1`` records the named messages for the TypeScript side."""
+    assert set(RECORDED.named) == {
+        "cell_cluster",
+        "cell_cluster_unavailable",
+        "reply_scan_cluster",
+        "reply_scan_cluster_timeout",
+        "reply_release_cluster",
+    }
+    if os.environ.get("MEMORY_DOCTOR_WRITE_FIXTURES") != "1":
+        pytest.skip("set MEMORY_DOCTOR_WRITE_FIXTURES=1 to rewrite tests/fixtures/protocol/")
+    RECORDED.write()

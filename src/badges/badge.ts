@@ -11,6 +11,7 @@ import type { IDeathNote, IRunningCell } from '../model';
 import type { ICellRecord, IMemoryLimit } from '../protocol';
 import type { IMemoryDoctorSettings } from '../settings';
 import {
+  clusterLines,
   deathText,
   deathTooltip,
   flaggedGrowth,
@@ -82,7 +83,9 @@ export class MemoryBadge extends Widget {
     });
     const growth = flaggedGrowth(last);
     const leak = growth ? leakExplanation(growth, text) : '';
-    this.node.title = leak ? `${leak}\n\n${tooltip}` : tooltip;
+    // The run's Dask cluster figures (protocol 1.3), after its own.
+    const cluster = clusterLines(last, text).join('\n');
+    this.node.title = [leak, tooltip, cluster].filter(Boolean).join('\n\n');
     this.node.setAttribute(
       'aria-label',
       leak

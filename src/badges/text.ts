@@ -9,7 +9,7 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import { formatBytes, formatDuration, SEPARATOR, Units } from '../format';
 import { limitSentence } from '../headroom';
 import type { IDeathNote, IRunningCell } from '../model';
-import type { ICellRecord, IGrowth } from '../protocol';
+import type { ICellRecord, IClusterCellEntry, IGrowth } from '../protocol';
 
 /** Options shared by the builders. */
 export interface IStateTextOptions {
@@ -236,4 +236,111 @@ export function leakExplanation(
         )
   );
   return lines.join('\n');
+}
+
+/**
+ * What the run did on the kernel's Dask clusters (protocol 1.3), for the
+ * tooltip: the key-attributed delta (exact), then each scheduler's memory
+ * before and after from the workers' heartbeats; empty without a cluster.
+ */
+export function clusterLines(
+  record: ICellRecord | undefined,
+  options: IStateTextOptions
+): string[] {
+  const { units, trans } = options;
+  const cluster = record?.cluster;
+  if (!cluster) {
+    return [];
+  }
+  if (cluster.pending) {
+    return [
+      trans.__(
+        'Dask cluster: measuring (the workers report about a second after the cell)\u2026'
+      )
+    ];
+  }
+  const lines: string[] = [];
+  if (cluster.delta_bytes !== null) {
+    lines.push(
+      trans.__(
+        'Dask cluster: %1 held by this run',
+        formatBytes(cluster.delta_bytes, units, { signed: true })
+      )
+    );
+  }
+  for (const entry of cluster.clusters) {
+    lines.push(...Private.entryLines(entry, options));
+  }
+  return lines;
+}
+
+namespace Private {
+  /** One scheduler's lines: keys, then memory before → after, or why not. */
+  export function entryLines(
+    entry: IClusterCellEntry,
+    options: IStateTextOptions
+  ): string[] {
+    const { units, trans } = options;
+    const size = (n: number) => formatBytes(n, units);
+    if (entry.status !== 'ok' || !entry.keys || !entry.after) {
+      return [
+        trans.__(
+          'Dask cluster %1 not measured: %2',
+          entry.scheduler,
+          entry.error ?? entry.status
+        )
+      ];
+    }
+    const keys = entry.keys;
+    const lines = [
+      trans.__(
+        '%1: %2 keys added (%3), %4 released (%5)',
+        entry.scheduler,
+        keys.added,
+        size(keys.bytes_added),
+        keys.removed,
+        size(keys.bytes_removed)
+      )
+    ];
+    if (keys.pending_keys > 0) {
+      lines.push(
+        trans._n(
+          '%1 key was still computing: its size is not counted.',
+          '%1 keys were still computing: their size is not counted.',
+          keys.pending_keys
+        )
+      );
+    }
+    if (keys.removed_unknown > 0) {
+      lines.push(
+        trans._n(
+          '%1 released key was persisted before Memory Doctor saw it: its size is not counted.',
+          '%1 released keys were persisted before Memory Doctor saw them: their size is not counted.',
+          keys.removed_unknown
+        )
+      );
+    }
+    const before = entry.before;
+    const after = entry.after;
+    const change = (a: number, b: number | undefined) =>
+      b === undefined ? size(a) : `${size(b)} \u2192 ${size(a)}`;
+    lines.push(
+      trans.__(
+        'Workers (%1): memory %2, managed %3, spilled %4, unmanaged %5',
+        after.workers,
+        change(after.memory, before?.memory),
+        change(after.managed, before?.managed),
+        change(after.spilled, before?.spilled),
+        change(after.unmanaged, before?.unmanaged)
+      )
+    );
+    if (!entry.settled) {
+      lines.push(
+        trans.__(
+          "Some workers had not reported since the cell ended: the memory figures may lag; the keys' bytes do not."
+        )
+      );
+    }
+    return lines;
+  }
 }

@@ -1,9 +1,10 @@
 /**
  * The Memory Doctor side panel ("What's holding memory"): a small container
  * that follows the current notebook (`IMemoryDoctorTracker.current`) and
- * composes the holders view, the fix sections and the Timeline. It asks the
- * notebook's service to scan: on Refresh, when first shown, and after each
- * cell when the setting says so.
+ * composes the holders view, the fix sections, "On the cluster" (shown only
+ * for a kernel with a Dask client) and the Timeline. It asks the notebook's
+ * service to scan (and then its Dask clusters): on Refresh, when first shown,
+ * and after each cell when the setting says so.
  */
 
 import type { NotebookPanel } from '@jupyterlab/notebook';
@@ -13,6 +14,7 @@ import { PanelLayout, Widget } from '@lumino/widgets';
 
 import type { IHolder } from '../protocol';
 import type { IMemoryDoctorTracker } from '../tokens';
+import { ClusterSection, ConfirmRelease } from './cluster/view';
 import { ConfirmFix, FixController, InsertCell } from './fixes/controller';
 import { FixesView } from './fixes/view';
 import { HoldersModel } from './holders/model';
@@ -64,6 +66,11 @@ export class MemoryDoctorPanel extends Widget {
       confirm: options.confirmFix,
       insert: options.insertCell
     });
+    this.cluster = new ClusterSection({
+      settings,
+      trans,
+      confirm: options.confirmRelease
+    });
     this.timeline = new TimelineSection({
       settings,
       trans,
@@ -88,7 +95,8 @@ export class MemoryDoctorPanel extends Widget {
     );
     layout.addWidget(holders.table);
     layout.addWidget(holders.treemap);
-    // Memory over time, below whatever the holders part shows.
+    // The kernel's Dask clusters (hidden without a client), then memory over time.
+    layout.addWidget(this.cluster);
     layout.addWidget(this.timeline);
 
     this._doctor.currentChanged.connect(this._follow, this);
@@ -101,6 +109,8 @@ export class MemoryDoctorPanel extends Widget {
   readonly holders: HoldersView;
   /** What the fix buttons do. */
   readonly fixes: FixController;
+  /** The "On the cluster" section (Dask clusters of the kernel). */
+  readonly cluster: ClusterSection;
   /** The Timeline section at the bottom. */
   readonly timeline: TimelineSection;
 
@@ -115,7 +125,10 @@ export class MemoryDoctorPanel extends Widget {
    */
   async refresh(): Promise<void> {
     if (this.model.canRefresh) {
-      await this.model.entry?.service.scan();
+      const service = this.model.entry?.service;
+      await service?.scan();
+      // After the scan: the helper walks for futures only between scans.
+      await service?.scanCluster?.();
     }
   }
 
@@ -216,6 +229,7 @@ export class MemoryDoctorPanel extends Widget {
     this.model.entry?.model.measured.disconnect(this._onMeasured, this);
     entry?.model.measured.connect(this._onMeasured, this);
     this.model.setEntry(entry);
+    this.cluster.setEntry(entry);
     this.timeline.setEntry(entry);
   }
 
@@ -246,6 +260,8 @@ export namespace MemoryDoctorPanel {
     confirmFix?: ConfirmFix;
     /** Inserts a suggestion's code as a cell; defaults to `insertCellBelow`. */
     insertCell?: InsertCell;
+    /** Asks before a cluster release; defaults to a dialog. */
+    confirmRelease?: ConfirmRelease;
   }
 }
 

@@ -28,6 +28,17 @@ export interface IRssLine {
   readonly rss: number[];
 }
 
+/**
+ * The memory of the kernel's Dask clusters after each run that measured it
+ * (protocol 1.3): the workers' process memory, summed over the schedulers.
+ */
+export interface IClusterLine {
+  /** When each run ended, epoch seconds, ascending. */
+  readonly times: number[];
+  /** Bytes. */
+  readonly memory: number[];
+}
+
 /** A cell in the top lists: its largest run by the list's figure. */
 export interface ITopCell {
   /** The cell model id. */
@@ -82,6 +93,23 @@ export function rssLine(
     times: unique.map(s => s[0]),
     rss: unique.map(s => s[1])
   };
+}
+
+/** Pure: the cluster line, from the runs whose cluster was measured. */
+export function clusterLine(points: readonly ITimelinePoint[]): IClusterLine {
+  const times: number[] = [];
+  const memory: number[] = [];
+  for (const point of points) {
+    const cluster = point.record.cluster;
+    const measured = cluster?.pending
+      ? []
+      : (cluster?.clusters ?? []).filter(c => c.after !== null);
+    if (measured.length > 0) {
+      times.push(point.end);
+      memory.push(measured.reduce((sum, c) => sum + (c.after?.memory ?? 0), 0));
+    }
+  }
+  return { times, memory };
 }
 
 /**
@@ -139,6 +167,11 @@ export class TimelineModel implements IDisposable {
   get rss(): IRssLine {
     const model = this._entry?.model;
     return model ? rssLine(this.points, model) : { times: [], rss: [] };
+  }
+
+  /** The Dask clusters' memory after each run that measured it. */
+  get cluster(): IClusterLine {
+    return clusterLine(this.points);
   }
 
   /** The top cells by peak increase or RSS change. */

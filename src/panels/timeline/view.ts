@@ -119,8 +119,34 @@ export class TimelineSection extends Widget {
     }
     this._say('');
     const line = this.model.rss;
+    const cluster = this.model.cluster;
     const color = (name: string, fallback: string) =>
       getComputedStyle(this.node).getPropertyValue(name).trim() || fallback;
+    // The Dask clusters' memory (protocol 1.3), only for a kernel with one.
+    const clusterTraces =
+      cluster.times.length === 0
+        ? []
+        : [
+            {
+              type: 'scatter',
+              mode: 'lines+markers',
+              name: plotlyText(trans.__('Dask cluster memory')),
+              x: cluster.times.map(plotlyDate),
+              y: cluster.memory,
+              text: cluster.memory.map(bytes =>
+                plotlyText(
+                  trans.__('Dask cluster memory: %1', formatBytes(bytes, units))
+                )
+              ),
+              hoverinfo: 'text',
+              line: {
+                color: color('--jp-accent-color1', '#388e3c'),
+                width: 1.5,
+                dash: 'dot'
+              },
+              marker: { size: 5 }
+            }
+          ];
     await this._plotly.react(
       this._plot,
       [
@@ -156,14 +182,16 @@ export class TimelineSection extends Widget {
             ),
             line: { width: 1, color: color('--jp-layout-color1', '#fff') }
           }
-        }
+        },
+        ...clusterTraces
       ],
       {
         height: TimelineSection.PLOT_HEIGHT,
         margin: { l: 48, r: 8, t: 8, b: 28 },
         paper_bgcolor: 'rgba(0,0,0,0)',
         plot_bgcolor: 'rgba(0,0,0,0)',
-        showlegend: false,
+        showlegend: clusterTraces.length > 0,
+        legend: { orientation: 'h', y: -0.25 },
         hovermode: 'closest',
         xaxis: { type: 'date', gridcolor: color('--jp-border-color2', '#eee') },
         yaxis: {
