@@ -112,8 +112,9 @@ class ClusterWatch:
         self._timer = False
         #: Measured cells started so far: a walk that saw a cell start restarts.
         self._cells_started = 0
-        #: id(type) -> (type, is a Client): namespace checks cost one dict lookup per value.
-        self._type_cache: dict[int, tuple[type, bool]] = {}
+        #: id(type) -> (weak reference to it, is a Client): namespace checks cost one
+        #: dict lookup per value, and no user class is kept alive by the cache.
+        self._type_cache: dict[int, tuple[weakref.ReferenceType[type], bool]] = {}
         self._closed = False
         self._requests = ClusterRequests(
             shell_ref,
@@ -126,8 +127,11 @@ class ClusterWatch:
     # -- hooks (main thread, or the thread running the cell) -----------------------
 
     def note_cell(self) -> None:
-        """``pre_run_cell`` of every cell: a walk that saw one start walks again."""
+        """``pre_run_cell`` of every cell: a walk in progress drops what it holds now
+        (it walks again once the cell ended), so the cell runs with none of its
+        objects held by us."""
         self._cells_started += 1
+        self._requests.cell_starting()
 
     def cell_started(self, info_id: int) -> None:
         """``pre_run_cell`` of a measured cell: copy each client's held keys; never raises."""
@@ -189,10 +193,14 @@ class ClusterWatch:
     def is_client_type(self, tp: type, dt: DaskTypes) -> bool:
         """Whether ``tp`` is distributed's ``Client`` or a subclass (cached per type)."""
         hit = self._type_cache.get(id(tp))
-        if hit is None or hit[0] is not tp:
-            hit = self._type_cache[id(tp)] = (tp, mro_has(tp, dt.client))
+        if hit is None or hit[0]() is not tp:
+            try:
+                ref = weakref.ref(tp)
+            except TypeError:  # not weakly referenceable: do not cache
+                return mro_has(tp, dt.client)
             if len(self._type_cache) > 10_000:
                 self._type_cache.clear()
+            hit = self._type_cache[id(tp)] = (ref, mro_has(tp, dt.client))
         return hit[1]
 
     def _live_clients(self, dt: DaskTypes) -> list[Any]:

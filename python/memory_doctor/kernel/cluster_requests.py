@@ -144,6 +144,17 @@ class ClusterRequests:
         self._jobs: list[_Job] = []
         self._closed = False
 
+    def cell_starting(self) -> None:
+        """A cell starts: drop every walker (it holds user objects between slices)."""
+        if not self._jobs:  # the common case: no lock
+            return
+        with self._lock:
+            for job in self._jobs:
+                if job.walker is not None:
+                    job.walker = None
+                    job.phase = "quiet"
+                    job.restarts += 1
+
     def shutdown(self) -> None:
         """Unload: drop every request in progress without a reply."""
         self._closed = True
@@ -216,7 +227,7 @@ class ClusterRequests:
     def _advance(self, job: _Job, dt: DaskTypes, *, blocking: bool) -> float | None:
         """Run ``job``'s next step; the delay before the one after, None when answered."""
         if job.phase == "quiet":
-            if not self._quiet():
+            if job.restarts > _MAX_RESTARTS or not self._quiet():
                 return self._still_busy(job)
             job.phase = "walk"
         if job.phase == "walk":
@@ -232,6 +243,9 @@ class ClusterRequests:
         return None
 
     def _still_busy(self, job: _Job) -> float | None:
+        if job.restarts > _MAX_RESTARTS:
+            self._give_up(job, "Cells kept running while the cluster was scanned; ask again.")
+            return None
         wait_s = FIX_WAIT_S if job.release is not None else CLUSTER_WAIT_S
         if time.monotonic() - job.queued <= wait_s:
             return WAIT_POLL_S
