@@ -183,6 +183,20 @@ def held_key_status(client: Any, dt: DaskTypes) -> dict[Any, str]:
     return {key: state_status(state, dt) for key, state in dict.copy(futures).items()}
 
 
+def namespace_walls(user_ns: Any, user_ns_hidden: Any, shell: Any) -> list[Any]:
+    """Containers the walk never enters: the namespaces, IPython's history and
+    output containers, and the shell (their entries are roots of their own)."""
+    walls: list[Any] = [x for x in (user_ns, user_ns_hidden, shell) if x is not None]
+    for ns in (user_ns, user_ns_hidden):
+        if not is_a(ns, dict):
+            continue
+        for key in ("Out", "_oh", "In", "_ih", "_dh"):
+            value = dict.get(ns, key)
+            if value is not None:
+                walls.append(value)
+    return walls
+
+
 def key_text(key: Any) -> str:
     """A key as display text (keys are str, bytes, int, float or tuples of those)."""
     text = safe_key_repr(key)
@@ -440,6 +454,7 @@ __all__ = [
     "held_keys",
     "key_text",
     "library_property",
+    "namespace_walls",
     "registry_clients",
     "state_status",
     "walk_roots",

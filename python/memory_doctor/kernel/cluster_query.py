@@ -227,6 +227,13 @@ def after_query(  # noqa: PLR0917 - the cell's figures, each named at the call
         sched = scheduler_rpc(target)
         del target
         await asyncio.sleep(max(0.0, ended + CLUSTER_SETTLE_S - time.time()))
+        # Only keys the client still holds: one released since is unknown to the
+        # scheduler, whose nbytes handler then logs a KeyError for it.
+        target = ref()
+        if target is not None:
+            held_now = held_keys(target)
+            added_keys = [k for k in added_keys if k in held_now]
+        del target
         t0 = time.perf_counter()
         try:
             reading, nbytes = await asyncio.wait_for(

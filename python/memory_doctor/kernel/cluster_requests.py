@@ -39,6 +39,7 @@ from ..advice.futures import (
     dask_types,
     group_keys,
     held_key_status,
+    namespace_walls,
     registry_clients,
 )
 from ..log import quiet_logger
@@ -332,7 +333,12 @@ class ClusterRequests:
         del clients
         job.cells_at_walk = self._cells()
         job.walk_started = time.monotonic()
-        job.walker = FutureWalker(roots, dt, getattr(roots, "walls", ()))
+        # The containers whose entries are roots: the heap's list (``walls``, or
+        # ``stops`` in the rewritten engine) and our own, so the walk never
+        # enters the namespace, IPython's history or the shell from elsewhere.
+        walls = list(getattr(roots, "walls", None) or getattr(roots, "stops", None) or [])
+        walls.extend(namespace_walls(ns, getattr(shell, "user_ns_hidden", None), shell))
+        job.walker = FutureWalker(roots, dt, walls)
         del roots
         return True
 
