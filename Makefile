@@ -9,7 +9,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
 STAMP := $(VENV)/.setup-stamp
 
-.PHONY: setup lab test test-py test-js test-ui test-wheel lint build wheel clean
+.PHONY: setup lab test test-py test-js test-ui test-wheel test-ui-jl42 test-ui-nb7 lint build wheel clean
 
 setup: $(STAMP)
 
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml package.json ui-tests/package.json
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# Build tools first: jlpm ships with jupyterlab, and the editable install below
 	# runs without build isolation so it reuses them instead of downloading again.
-	$(BIN)/python -m pip install --quiet "jupyterlab>=4.2,<5" "hatchling>=1.5" \
+	$(BIN)/python -m pip install --quiet "jupyterlab>=4.2,<4.7" "hatchling>=1.5" \
 		"hatch-nodejs-version>=0.3.2" "hatch-jupyter-builder>=0.5" editables build
 	$(BIN)/jlpm install
 	$(BIN)/jlpm build
@@ -39,7 +39,7 @@ build: setup
 	$(BIN)/jlpm build
 
 # The extension template's CI order: lint, unit tests, end to end, wheel.
-test: setup lint test-py test-js test-ui test-wheel
+test: setup lint test-py test-js test-ui test-wheel test-ui-jl42 test-ui-nb7
 
 test-py: setup
 	$(BIN)/python -m pytest -q
@@ -69,6 +69,38 @@ wheel: setup
 test-wheel: wheel
 	scripts/check-wheel.sh dist/*.whl
 
+# The oldest supported JupyterLab and Notebook 7, each in an environment of its
+# own with the production wheel, so these jobs also test what users install.
+JL42 := $(abspath .venv-jl42)/bin
+NB7 := $(abspath .venv-nb7)/bin
+
+$(JL42)/jupyter-lab:
+	$(PYTHON) -m venv .venv-jl42
+	$(JL42)/python -m pip install --quiet "jupyterlab==4.2.*" numpy
+
+$(NB7)/jupyter-notebook:
+	$(PYTHON) -m venv .venv-nb7
+	$(NB7)/python -m pip install --quiet "notebook==7.6.*" numpy
+
+# pip keeps an installed 0.1.0 even when the wheel changed: force the new one.
+define install-wheel
+	$(1)/python -m pip install --quiet dist/*.whl
+	$(1)/python -m pip install --quiet --force-reinstall --no-deps dist/*.whl
+endef
+
+# The shared specs with Galata 5.2 (JupyterLab 4.2's): copied into jl42/ so
+# they import that folder's Galata; live readings skip themselves below 4.4.
+test-ui-jl42: wheel $(JL42)/jupyter-lab
+	$(call install-wheel,$(JL42))
+	cd ui-tests/jl42 && $(BIN)/jlpm install && rm -rf tests && cp -r ../tests tests \
+		&& $(BIN)/jlpm playwright test
+
+# Notebook 7.6 runs on JupyterLab 4.6: ui-tests' own Galata drives it.
+test-ui-nb7: wheel $(NB7)/jupyter-notebook
+	$(call install-wheel,$(NB7))
+	cd ui-tests && $(BIN)/jlpm playwright test -c playwright.notebook7.config.js
+
 clean:
-	rm -rf $(VENV) node_modules ui-tests/node_modules lib python/memory_doctor/labextension \
+	rm -rf $(VENV) .venv-jl42 .venv-nb7 node_modules ui-tests/node_modules ui-tests/jl42/node_modules \
+		ui-tests/jl42/tests lib python/memory_doctor/labextension \
 		python/memory_doctor/_version.py python/memory_doctor/static/plotly.min.js tsconfig.tsbuildinfo

@@ -15,6 +15,8 @@ from jupyterlab.galata import configure_jupyter_server
 
 configure_jupyter_server(c)  # noqa: F821 - `c` is injected by the config loader
 c.ServerApp.open_browser = False  # noqa: F821
+# Notebook 7 (playwright.notebook7.config.js) exposes window.jupyterapp only when asked.
+c.JupyterNotebookApp.expose_app_in_browser = True  # noqa: F821
 
 _ROOT = Path(__file__).resolve().parent.parent
 _kernels_path = Path(tempfile.mkdtemp(prefix="memory-doctor-kernels-"))

@@ -6,6 +6,8 @@ const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
 
 module.exports = {
   ...baseConfig,
+  // The shared specs; notebook7/ and jl42/ are other jobs with their own configs.
+  testDir: './tests',
   timeout: 120 * 1000,
   expect: { timeout: 30 * 1000 },
   workers: 1,

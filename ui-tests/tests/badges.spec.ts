@@ -1,5 +1,7 @@
 import { expect, galata, test } from '@jupyterlab/galata';
 
+import { openNotebook } from './compat';
+
 /**
  * End to end: a real JupyterLab, a real ipykernel with the helper loaded by
  * the extension, Debian's Chromium.
@@ -63,11 +65,16 @@ test.describe('per-cell memory badges', () => {
   });
 
   test('a kernel without the helper shows the pip command', async ({
-    page
+    page,
+    tmpPath
   }) => {
-    await page.notebook.createNew('nohelper.ipynb', {
-      kernel: 'python3-nohelper'
-    });
+    await openNotebook(
+      page,
+      tmpPath,
+      'nohelper.ipynb',
+      [''],
+      'python3-nohelper'
+    );
     await expect(
       page
         .getByText('%pip install jupyterlab-memory-doctor')
