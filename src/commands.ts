@@ -3,10 +3,11 @@
  */
 
 import type { JupyterFrontEnd } from '@jupyterlab/application';
-import type { ICommandPalette } from '@jupyterlab/apputils';
+import { ICommandPalette, Notification } from '@jupyterlab/apputils';
 import type { TranslationBundle } from '@jupyterlab/translation';
 
-import type { IMemoryDoctorTracker } from './tokens';
+import { BADGE_CLASS } from './badges/badge';
+import type { IMemoryDoctorEntry, IMemoryDoctorTracker } from './tokens';
 
 /** Command ids. */
 export namespace CommandIDs {
@@ -16,6 +17,11 @@ export namespace CommandIDs {
   export const clearBadges = 'memory-doctor:clear-badges';
   /** Flip the `showBadges` setting. */
   export const toggleBadges = 'memory-doctor:toggle-badges';
+  /**
+   * Profile the next run of a cell line by line (the badge's cell from its
+   * context menu, else the active cell); again to cancel.
+   */
+  export const profileCell = 'memory-doctor:profile-cell';
 }
 
 /**
@@ -59,6 +65,66 @@ export function addCommands(options: addCommands.IOptions): void {
     commands.notifyCommandChanged(CommandIDs.toggleBadges)
   );
 
+  const hitTest = options.hitTest ?? (() => null);
+  const notify = options.notify ?? Private.notify;
+  /** The cell the command is about: a right-clicked badge's, else the active one. */
+  const target = (): { entry: IMemoryDoctorEntry; cellId: string } | null => {
+    const entry = current();
+    if (!entry) {
+      return null;
+    }
+    const badge = hitTest(node => node.classList.contains(BADGE_CLASS));
+    const cellId =
+      badge?.dataset.cellId ?? entry.panel.content?.activeCell?.model.id;
+    return cellId ? { entry, cellId } : null;
+  };
+  commands.addCommand(CommandIDs.profileCell, {
+    label: trans.__('Profile Memory on Next Run'),
+    caption: trans.__(
+      "Trace what each line of the cell allocates the next time it runs: each line's memory left and at the peak, in the cell's gutter and the side panel"
+    ),
+    isEnabled: () => {
+      const found = target();
+      return !!found?.entry.service.profileNext && found.entry.service.isReady;
+    },
+    isToggled: () => {
+      const found = target();
+      return !!found && !!found.entry.profiles?.armed.has(found.cellId);
+    },
+    execute: async () => {
+      const found = target();
+      const service = found?.entry.service;
+      if (!found || !service?.profileNext || !service.cancelProfile) {
+        return;
+      }
+      try {
+        if (found.entry.profiles?.armed.has(found.cellId)) {
+          await service.cancelProfile(found.cellId);
+          notify(trans.__('The next run of the cell will not be profiled.'));
+          return;
+        }
+        const backend = await service.profileNext(found.cellId);
+        notify(
+          backend === 'memray'
+            ? trans.__(
+                'The next run of the cell will be profiled with memray (every allocator, native ones too).'
+              )
+            : trans.__(
+                'The next run of the cell will be profiled with tracemalloc (Python allocators only; install memray in the kernel to see native allocations).'
+              )
+        );
+      } catch (reason) {
+        notify(
+          trans.__(
+            'Could not ask for a memory profile: %1',
+            (reason as Error)?.message ?? String(reason)
+          ),
+          'warning'
+        );
+      }
+    }
+  });
+
   if (palette) {
     const category = trans.__('Memory Doctor');
     for (const command of Object.values(CommandIDs)) {
@@ -79,5 +145,22 @@ export namespace addCommands {
     trans: TranslationBundle;
     /** The command palette, if present. */
     palette?: ICommandPalette | null;
+    /**
+     * The node a context menu was opened on, when it passes `test`
+     * (`JupyterFrontEnd.contextMenuHitTest`); none from the palette.
+     */
+    hitTest?: (test: (node: HTMLElement) => boolean) => HTMLElement | null;
+    /** Tells the user what a command did; defaults to a notification. */
+    notify?: (message: string, kind?: 'info' | 'warning') => void;
+  }
+}
+
+namespace Private {
+  /** A short notification that closes by itself. */
+  export function notify(
+    message: string,
+    kind: 'info' | 'warning' = 'info'
+  ): void {
+    Notification.emit(message, kind, { autoClose: 5000 });
   }
 }

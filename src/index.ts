@@ -68,7 +68,13 @@ const plugin: JupyterFrontEndPlugin<IMemoryDoctorTracker> = {
       trans,
       ui: createUserInterface(trans)
     });
-    addCommands({ commands: app.commands, doctor, trans, palette });
+    addCommands({
+      commands: app.commands,
+      doctor,
+      trans,
+      palette,
+      hitTest: test => app.contextMenuHitTest(test) ?? null
+    });
     // Warns near the memory limit for every notebook, current or not.
     const headroom = new HeadroomWatcher({
       doctor,

@@ -20,6 +20,7 @@ import {
   DecodeError,
   decodeResult,
   ICellClusterMessage,
+  ICellProfileMessage,
   ICellRecord,
   IErrorMessage,
   IHelloMessage,
@@ -91,6 +92,14 @@ export class KernelClient implements IDisposable {
    */
   get cellCluster(): ISignal<this, ICellClusterMessage> {
     return this._cellCluster;
+  }
+
+  /**
+   * Emitted with every `cell_profile` message (1.3): a run's line profile,
+   * after its `cell_measured`.
+   */
+  get cellProfile(): ISignal<this, ICellProfileMessage> {
+    return this._cellProfile;
   }
 
   /** Emitted for every `scan_progress` message from the current kernel. */
@@ -368,6 +377,9 @@ export class KernelClient implements IDisposable {
       case 'cell_cluster':
         this._cellCluster.emit(message);
         break;
+      case 'cell_profile':
+        this._cellProfile.emit(message);
+        break;
       case 'reply':
         this._onReply(message);
         break;
@@ -578,6 +590,7 @@ export class KernelClient implements IDisposable {
   private _cellMeasured = new Signal<this, ICellRecord>(this);
   private _scanProgress = new Signal<this, IScanProgressMessage>(this);
   private _cellCluster = new Signal<this, ICellClusterMessage>(this);
+  private _cellProfile = new Signal<this, ICellProfileMessage>(this);
   private _isDisposed = false;
 }
 

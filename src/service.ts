@@ -23,16 +23,19 @@ import {
 } from './panels/cluster/model';
 import { FixModel, fixBlocker, FixOutcome } from './panels/fixes/model';
 import { ScanModel } from './panels/holders/scan';
+import { ProfileModel } from './panels/profile/model';
 import {
   CLUSTER_RELEASE_REPLY_TIMEOUT_S,
   CLUSTER_SCAN_REPLY_TIMEOUT_S,
   FIX_REPLY_TIMEOUT_S,
   ICellClusterMessage,
+  ICellProfileMessage,
   ICellRecord,
   IClusterHolder,
   IHelloMessage,
   IScanProgressMessage,
   ISuggestion,
+  ProfileBackend,
   scanReplyTimeoutS
 } from './protocol';
 import { ReadingsPoll } from './readings';
@@ -79,6 +82,7 @@ export class MemoryDoctorService implements IMemoryDoctorService, IDisposable {
     client.cellMeasured.connect(this._onRecord, this);
     client.scanProgress.connect(this._onScanProgress, this);
     client.cellCluster.connect(this._onCellCluster, this);
+    client.cellProfile.connect(this._onCellProfile, this);
     this._executions.changed.connect(this._onExecution, this);
     settings.changed.connect(this._onSettingsChanged, this);
     this._onStatus(client, client.status);
@@ -98,6 +102,9 @@ export class MemoryDoctorService implements IMemoryDoctorService, IDisposable {
 
   /** The Dask clusters of the notebook's kernel (protocol 1.3). */
   readonly clusters = new ClusterModel();
+
+  /** The line profiles of the notebook's kernel (protocol 1.3). */
+  readonly profiles = new ProfileModel();
 
   /** Whether the helper answered and requests can be sent. */
   get isReady(): boolean {
@@ -313,11 +320,36 @@ export class MemoryDoctorService implements IMemoryDoctorService, IDisposable {
   }
 
   /**
+   * Profile the next run of `cellId`, line by line: the helper traces it and
+   * sends its `cell_profile` after the run, which lands in `profiles`.
+   * Resolves with the backend the run will get (`auto`: memray where the
+   * kernel has it); rejects when not connected or refused.
+   */
+  async profileNext(cellId: string): Promise<ProfileBackend> {
+    const result = await this.client.request('profile_next', {
+      cell_id: cellId,
+      backend: 'auto'
+    });
+    this.profiles.setArmed(result.cell_id, result.backend);
+    return result.backend;
+  }
+
+  /** Forget a profile asked for and not run yet; resolves whether there was one. */
+  async cancelProfile(cellId: string): Promise<boolean> {
+    const result = await this.client.request('profile_cancel', {
+      cell_id: cellId
+    });
+    this.profiles.setArmed(cellId, null);
+    return result.cancelled;
+  }
+
+  /**
    * Forget the notebook's figures: every record, the readings and the death
    * note (the running cell stays).
    */
   clearFigures(): void {
     this.model.clear();
+    this.profiles.clear();
   }
 
   /** Close the connection and stop polling. Safe to call twice. */
@@ -331,6 +363,7 @@ export class MemoryDoctorService implements IMemoryDoctorService, IDisposable {
     this._executions.dispose();
     this.client.dispose();
     this.fixes.dispose();
+    this.profiles.dispose();
     this.clusters.dispose();
     this.scans.dispose();
     this.model.dispose();
@@ -385,6 +418,8 @@ export class MemoryDoctorService implements IMemoryDoctorService, IDisposable {
     if (status.kind !== 'ready') {
       // Results of a scan describe a process that is gone or restarting.
       this.scans.markStale();
+      // A restarted kernel forgot which runs to profile.
+      this.profiles.markStale();
       this.clusters.markStale();
     }
     this._readings.setConnected(this.client.isReady);
@@ -415,6 +450,10 @@ export class MemoryDoctorService implements IMemoryDoctorService, IDisposable {
       message.execution_count,
       message.cluster
     );
+  }
+
+  private _onCellProfile(_: KernelClient, message: ICellProfileMessage): void {
+    this.profiles.add(message, this._now());
   }
 
   private _onScanProgress(

@@ -17,6 +17,7 @@ import type {
 } from './model';
 import type { ReleaseOutcome } from './panels/cluster/model';
 import type { FixOutcome } from './panels/fixes/model';
+import type { IProfileChange, IProfileRun } from './panels/profile/model';
 import type {
   IRunningScan,
   IScanError,
@@ -28,7 +29,8 @@ import type {
   IMemoryLimit,
   IScanClusterResult,
   IScanResult,
-  ISuggestion
+  ISuggestion,
+  ProfileBackend
 } from './protocol';
 import type { ISettingsStore } from './settings';
 
@@ -231,6 +233,33 @@ export interface IMemoryDoctorService {
     holder: IClusterHolder,
     confirm: (holder: IClusterHolder) => Promise<boolean>
   ): Promise<ReleaseOutcome | null>;
+  /**
+   * Profile the next run of a cell, line by line (1.3; absent where no
+   * profile can be shown). Resolves with the backend the run will get.
+   */
+  profileNext?(cellId: string): Promise<ProfileBackend>;
+  /** Forget a profile asked for and not run yet; whether there was one. */
+  cancelProfile?(cellId: string): Promise<boolean>;
+}
+
+/**
+ * The line profiles of one notebook's kernel (1.3): the cells whose next run
+ * is profiled and the profiles received. Its service writes it; the panel
+ * and the cell gutters read it.
+ */
+export interface IProfileModel {
+  /** Cells whose next run will be profiled, with the backend they will get. */
+  readonly armed: ReadonlyMap<string, ProfileBackend>;
+  /** The last profile received, or null. */
+  readonly latest: IProfileRun | null;
+  /** Whether the profiles predate a restart of the kernel. */
+  readonly stale: boolean;
+  /** Emitted with what changed. */
+  readonly changed: ISignal<IProfileModel, IProfileChange>;
+  /** The last profile of a run of `cellId`, if any. */
+  forCell(cellId: string): IProfileRun | undefined;
+  /** The last profile with lines in `cellId` (its run, or a caller's). */
+  latestTouching(cellId: string): IProfileRun | undefined;
 }
 
 /** The memory state attached to one notebook. */
@@ -247,6 +276,8 @@ export interface IMemoryDoctorEntry {
   readonly service: IMemoryDoctorService;
   /** The kernel's Dask clusters (1.3; absent in test fakes and outputs). */
   readonly clusters?: IClusterModel;
+  /** The kernel's line profiles (1.3; absent in test fakes and outputs). */
+  readonly profiles?: IProfileModel;
 }
 
 /** Maps notebook panels to their memory state, and follows the current one. */

@@ -1,6 +1,6 @@
 /**
- * One `MemoryDoctorService` (with its models), `BadgeManager` and
- * `MetadataWriter` per open notebook, created when the notebook tracker sees the panel and
+ * One `MemoryDoctorService` (with its models), `BadgeManager`,
+ * `ProfileGutters` and `MetadataWriter` per open notebook, created when the notebook tracker sees the panel and
  * disposed with it; and the current notebook's entry, which every view
  * that shows "the current notebook" follows.
  */
@@ -11,6 +11,7 @@ import type { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { BadgeManager } from './badges';
+import { ProfileGutters } from './gutters';
 import { MetadataWriter } from './metadata';
 import { MemoryDoctorService } from './service';
 import type { MemoryDoctorSettings } from './settings';
@@ -75,10 +76,16 @@ export class MemoryDoctorTracker implements IMemoryDoctorTracker, IDisposable {
       ui: this._ui,
       trans: this._trans
     });
-    const { model, scans, fixes, clusters } = service;
+    const { model, scans, fixes, clusters, profiles } = service;
     const badges = new BadgeManager({
       notebook: panel.content,
       model,
+      settings: this.settings,
+      trans: this._trans
+    });
+    const gutters = new ProfileGutters({
+      notebook: panel.content,
+      profiles,
       settings: this.settings,
       trans: this._trans
     });
@@ -93,8 +100,10 @@ export class MemoryDoctorTracker implements IMemoryDoctorTracker, IDisposable {
       scans,
       fixes,
       clusters,
+      profiles,
       service,
       badges,
+      gutters,
       metadata
     };
     this._entries.set(panel, entry);
@@ -144,6 +153,7 @@ export class MemoryDoctorTracker implements IMemoryDoctorTracker, IDisposable {
     }
     entry.metadata.dispose();
     entry.badges.dispose();
+    entry.gutters.dispose();
     entry.service.dispose();
   }
 
@@ -177,6 +187,7 @@ namespace Private {
   export interface IEntry extends IMemoryDoctorEntry {
     readonly service: MemoryDoctorService;
     readonly badges: BadgeManager;
+    readonly gutters: ProfileGutters;
     readonly metadata: MetadataWriter;
   }
 }

@@ -1,2 +1,3 @@
 import './base.css';
 import './cluster.css';
+import './profile.css';

@@ -7,10 +7,11 @@ Each figure is compared with numpy's ``nbytes`` read back from the kernel
 from __future__ import annotations
 
 import ast
-import uuid
+import os
 from typing import Any
 
 import pytest
+from cluster_helpers import Recorder
 
 from memory_doctor.headless.driver import KernelSession
 from memory_doctor.kernel.profile.memray_backend import available as memray_available
@@ -24,6 +25,9 @@ BACKENDS = [
     ),
 ]
 DEFINE = "import numpy as np, time\ndef make(n):\n    return np.ones(n)\n"
+#: Messages recorded for the TypeScript decoders' and the profile views' tests
+#: (MEMORY_DOCTOR_WRITE_FIXTURES=1 writes them under tests/fixtures/protocol/messages/).
+RECORDED = Recorder("test_profile_e2e.py")
 T_BYTES = 4_000_000 * 8
 
 
@@ -47,6 +51,7 @@ def value(session: KernelSession, expression: str) -> Any:
 def arm(session: KernelSession, cid: str, backend: str) -> dict[str, Any]:
     reply = session.request("profile_next", cell_id=cid, backend=backend)
     assert reply["ok"], reply
+    RECORDED.add("reply_profile_next", reply, "profile_next")
     return dict(reply["result"])
 
 
@@ -83,11 +88,15 @@ def clean(session: KernelSession) -> None:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_three_lines_with_cell_ids(session, backend):
-    cid = f"main-{backend}-{uuid.uuid4().hex[:6]}"
+    cid = f"main-{backend}"
     assert arm(session, cid, backend) == {"cell_id": cid, "backend": backend}
     code = "a = np.ones(1_000_000)\nb = make(2_000_000)\ns = float(np.ones(4_000_000).sum())\n"
     assert session.run_cell(code, cid).status == "ok"
     profile = profile_of(session)
+    RECORDED.add(
+        "cell_profile" if backend == "tracemalloc" else f"cell_profile_{backend}",
+        last_message(session),
+    )
     a, b = value(session, "a.nbytes"), value(session, "b.nbytes")
     assert profile["backend"] == backend and profile["cell"]["cell_id"] == cid
     assert within(line(profile, 1)["net_bytes"], a) and within(line(profile, 1)["peak_bytes"], a)
@@ -161,6 +170,7 @@ def test_requests_are_checked_and_cancelled(session):
     arm(session, "cancelled", "tracemalloc")
     reply = session.request("profile_cancel", cell_id="cancelled")
     assert reply["ok"] and reply["result"] == {"cell_id": "cancelled", "cancelled": True}
+    RECORDED.add("reply_profile_cancel", reply, "profile_cancel")
     assert session.run_cell("q = 1", "cancelled").status == "ok"
     kinds = [d.get("type") for d in session.comm_data(session.last_messages, session.comm_id)]
     assert "cell_profile" not in kinds
@@ -178,10 +188,26 @@ def test_the_magic_in_a_kernel(session):
     assert within(line(profile, 2)["net_bytes"], value(session, "m.nbytes"))
 
 
-def profile_of_any(session: KernelSession) -> dict[str, Any]:
+def last_message(session: KernelSession) -> dict[str, Any]:
+    """The cell_profile message of the last cell."""
     (message,) = [
         data
         for data in session.comm_data(session.last_messages, session.comm_id)
         if isinstance(data, dict) and data.get("type") == "cell_profile"
     ]
-    return dict(message["profile"])
+    return dict(message)
+
+
+def profile_of_any(session: KernelSession) -> dict[str, Any]:
+    return dict(last_message(session)["profile"])
+
+
+def test_fixtures_are_written_on_request() -> None:
+    """``MEMORY_DOCTOR_WRITE_FIXTURES=1`` records the named messages for the TypeScript side."""
+    expected = {"reply_profile_next", "reply_profile_cancel", "cell_profile"}
+    if memray_available():
+        expected.add("cell_profile_memray")
+    assert set(RECORDED.named) == expected
+    if os.environ.get("MEMORY_DOCTOR_WRITE_FIXTURES") != "1":
+        pytest.skip("set MEMORY_DOCTOR_WRITE_FIXTURES=1 to rewrite tests/fixtures/protocol/")
+    RECORDED.write()

@@ -2,7 +2,7 @@
  * The Memory Doctor side panel ("What's holding memory"): a small container
  * that follows the current notebook (`IMemoryDoctorTracker.current`) and
  * composes the holders view, the fix sections, "On the cluster" (shown only
- * for a kernel with a Dask client) and the Timeline. It asks the notebook's
+ * for a kernel with a Dask client), the Line profile and the Timeline. It asks the notebook's
  * service to scan (and then its Dask clusters): on Refresh, when first shown,
  * and after each cell when the setting says so.
  */
@@ -19,6 +19,7 @@ import { ConfirmFix, FixController, InsertCell } from './fixes/controller';
 import { FixesView } from './fixes/view';
 import { HoldersModel } from './holders/model';
 import { HoldersView } from './holders/view';
+import { ProfileSection } from './profile/view';
 import type { PlotlyLoader } from './shared/plotly';
 import { revealCell } from './shared/reveal';
 import { TimelineSection } from './timeline/view';
@@ -71,6 +72,14 @@ export class MemoryDoctorPanel extends Widget {
       trans,
       confirm: options.confirmRelease
     });
+    this.profile = new ProfileSection({
+      settings,
+      trans,
+      loadPlotly: options.loadPlotly,
+      reveal: this._reveal,
+      activate: this._activate,
+      onHolder: name => this._showHolder(name)
+    });
     this.timeline = new TimelineSection({
       settings,
       trans,
@@ -95,6 +104,8 @@ export class MemoryDoctorPanel extends Widget {
     );
     layout.addWidget(holders.table);
     layout.addWidget(holders.treemap);
+    // A cell's memory by line, when one was profiled.
+    layout.addWidget(this.profile);
     // The kernel's Dask clusters (hidden without a client), then memory over time.
     layout.addWidget(this.cluster);
     layout.addWidget(this.timeline);
@@ -111,6 +122,8 @@ export class MemoryDoctorPanel extends Widget {
   readonly fixes: FixController;
   /** The "On the cluster" section (Dask clusters of the kernel). */
   readonly cluster: ClusterSection;
+  /** The Line profile section (a cell's memory by line, when asked for). */
+  readonly profile: ProfileSection;
   /** The Timeline section at the bottom. */
   readonly timeline: TimelineSection;
 
@@ -156,6 +169,7 @@ export class MemoryDoctorPanel extends Widget {
     this.model.entry?.model.measured.disconnect(this._onMeasured, this);
     this.holders.dispose();
     this.fixes.dispose();
+    this.profile.dispose();
     this.model.dispose();
     super.dispose();
   }
@@ -175,6 +189,15 @@ export class MemoryDoctorPanel extends Widget {
 
   protected onAfterHide(msg: Message): void {
     this._setVisible(false);
+  }
+
+  /** A name a profiled line's allocation ended up in: its row in the holders table. */
+  private _showHolder(name: string): void {
+    this.model.setFilter(name);
+    if (!this.model.result && !this.model.error) {
+      void this.refresh();
+    }
+    this.holders.table.node.scrollIntoView?.({ block: 'nearest' });
   }
 
   /** Reveal the cell `cellId` that created `name`, or say why not. */
@@ -230,6 +253,7 @@ export class MemoryDoctorPanel extends Widget {
     entry?.model.measured.connect(this._onMeasured, this);
     this.model.setEntry(entry);
     this.cluster.setEntry(entry);
+    this.profile.setEntry(entry);
     this.timeline.setEntry(entry);
   }
 
