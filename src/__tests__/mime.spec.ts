@@ -200,6 +200,18 @@ describe('the renderer', () => {
     expect(widget.node.textContent).toContain('<script>alert(1)</script>');
   });
 
+  it('shows resources and findings in %memory resources only', async () => {
+    const holders = await render(fixture('holders'));
+    expect(
+      holders.widget.node.querySelector('.jp-MemoryDoctor-resources')
+    ).toBeNull();
+    const resources = await render(fixture('resources'));
+    const section = resources.widget.node.querySelector(
+      '.jp-MemoryDoctor-resources'
+    );
+    expect(section?.textContent).toContain('log');
+  });
+
   it('shows the text the kernel sent when it cannot read the data', async () => {
     const { widget } = await render({ format: 99 }, null, {
       'text/plain': `Memory Doctor ${XSS}`

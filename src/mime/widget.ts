@@ -27,7 +27,8 @@ import {
 } from '../panels/fixes/controller';
 import { confirmLead } from '../panels/fixes/confirm';
 import { outcomeLines, suggestionTitle } from '../panels/fixes/text';
-import { FixesView } from '../panels/fixes/view';
+import { ResourcesSection } from '../panels/fixes/resources';
+import { SuggestionsSection } from '../panels/fixes/suggestions';
 import { HoldersModel } from '../panels/holders/model';
 import { HoldersTable } from '../panels/holders/table';
 import { el } from '../panels/shared/dom';
@@ -236,7 +237,7 @@ export class MemoryOutputWidget
         this._note(
           scanNote(output.scan, output.budget_s, '%memory resources', trans)
         );
-        this._drawFixes();
+        this._drawFixes(true);
         break;
       case 'cells':
         this._line(kernelLine(output.kernel, units, trans));
@@ -397,27 +398,37 @@ export class MemoryOutputWidget
     (this.layout as PanelLayout).addWidget(table);
   }
 
-  /** The suggestions, resources and findings, and the last fix's outcome. */
-  private _drawFixes(): void {
+  /**
+   * The panel's fix sections: the suggestions (with the last fix's outcome)
+   * and, for `%memory resources`, the resources and findings with theirs.
+   */
+  private _drawFixes(withResources = false): void {
     const holders = this._holders;
     if (!holders) {
       return;
     }
-    this._controller = new FixController({
+    const controller = (this._controller = new FixController({
       model: holders,
       trans: this._trans,
       notebook: () => this._context?.notebook ?? null,
       confirm: this._options.confirm,
       insert: this._options.insert
-    });
-    (this.layout as PanelLayout).addWidget(
-      new FixesView({
-        controller: this._controller,
-        settings: this._options.settings,
-        trans: this._trans,
-        onReveal: cellId => void this._reveal(cellId)
-      })
-    );
+    }));
+    const sections = {
+      controller,
+      settings: this._options.settings,
+      trans: this._trans
+    };
+    const layout = this.layout as PanelLayout;
+    if (withResources) {
+      layout.addWidget(
+        new ResourcesSection({
+          ...sections,
+          onReveal: cellId => void this._reveal(cellId)
+        })
+      );
+    }
+    layout.addWidget(new SuggestionsSection(sections));
   }
 
   private _drawFix(output: Extract<MemoryOutput, { view: 'fix' }>): void {
