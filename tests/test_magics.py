@@ -84,7 +84,7 @@ def test_user_strings_stay_text_in_every_view(
         f"globals()[{HOSTILE!r}] = np.ones({MIB})\n"
         f"hostile_keys = {{{HOSTILE!r}: np.ones({MIB // 2})}}\n"
         f"Svg = type('<svg onload=alert(1)>', (), {{}})\n"
-        "hostile_type = Svg()\nhostile_type.data = np.ones(1000)\n"
+        f"hostile_type = Svg()\nhostile_type.data = np.ones({MIB // 4})\n"
         f"hostile_file = open({str(path)!r}, 'w')\n",
     )
     codes = {
