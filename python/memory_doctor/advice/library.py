@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ..heap.introspect import instance_dict, is_a, module_attr, mro_has, type_ns
+from ..heap.introspect import instance_dict, is_a, module_attr, mro_has, type_module, type_ns
 from ..heap.ownership import is_kernel_package, package_of_type
 from ..heap.roots import singleton_walls
 from ..heap.sizers import Classifier, Context
@@ -276,8 +276,19 @@ def kernel_owned(objects: Iterable[Any] = ()) -> set[int]:
             owned.add(id(handler))
             stream = handler_stream(handler)
             if stream is not None:
-                owned.add(id(stream))
+                owned.update(map(id, io_chain(stream)))
     return owned
+
+
+def io_chain(stream: Any) -> list[Any]:
+    """A stream and the io objects under it (its buffer and raw file, however they are
+    stacked: ipykernel's log stream is a TextIOWrapper straight over a FileIO)."""
+    chain = [stream]
+    level = [stream]
+    for _depth in range(2):
+        level = [x for x in gc.get_referents(*level) if type_module(type(x)) in ("_io", "io")]
+        chain.extend(level)
+    return chain
 
 
 __all__ = [
@@ -288,6 +299,7 @@ __all__ = [
     "handler_buffer",
     "handler_stream",
     "handlers_of",
+    "io_chain",
     "kernel_loggers",
     "kernel_owned",
     "log_buffers",
