@@ -283,12 +283,15 @@ class ProfileController:
 
     def _meta_request(self, info: Any) -> ProfileRequest | None:
         meta = getattr(info, "cell_meta", None)
-        if meta is None and self._parent_metadata is not None:
-            meta = self._parent_metadata()  # IPython < 9 has no cell_meta
-        if not isinstance(meta, Mapping):
+        if meta is None and self._parent_metadata is not None and self._current_cell_id:
+            # IPython < 9 (or an ipykernel that does not pass it) has no
+            # cell_meta; a driver asking for a profile always sends a cell id.
+            meta = self._parent_metadata()
+        # None and dict first: an ABC isinstance costs more than the rest of this hook.
+        if meta is None or (not isinstance(meta, dict) and not isinstance(meta, Mapping)):
             return None
         ours = meta.get(META_KEY)
-        if not isinstance(ours, Mapping):
+        if ours is None or not isinstance(ours, Mapping):
             return None
         backend = ours.get("profile")
         if backend not in BACKENDS:
