@@ -2,9 +2,9 @@
 
 Owns: the command line (``cli.py``), a jupyter_client driver that speaks the
 protocol as JupyterLab does (``driver.py``), the JSON/HTML report
-(``report.py`` and ``templates/``) and the errors with their next steps
-(``errors.py``). It talks to the helper only through the protocol: it never
-imports the engine or the kernel side.
+(``report.py`` and ``templates/``; ``profile.py`` for ``--profile``) and the
+errors with their next steps (``errors.py``). It talks to the helper only
+through the protocol: it never imports the engine or the kernel side.
 
 May import: protocol, log, format.
 """

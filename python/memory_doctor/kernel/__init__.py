@@ -6,8 +6,9 @@ measurement and its records (``measure.py``, ``growth.py``, ``provenance.py``,
 ``server.py``), the sliced scans on the kernel's event loop (``runner.py``) and
 ``apply_fix`` (``fixing.py``), and the ``%memory``/``%%memory`` magics with
 their one-bundle output (``magics.py``, ``rich.py``, ``words.py``,
-``templates/``). Everything here runs as a guest: it never raises into a
-cell, prints (except a magic the user ran), or keeps the user's objects.
+``templates/``), and opt-in line profiles of one run (``profile/``).
+Everything here runs as a guest: it never raises into a cell, prints (except
+a magic the user ran), or keeps the user's objects.
 
 Nothing imports this package except ``memory_doctor/__init__.py`` (lazily, on
 ``%load_ext``).
