@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fix_helpers import applied, only, suggestions, value, within
 from kernel_helpers import run, scan
 
 from memory_doctor.headless.driver import KernelSession
@@ -31,38 +32,6 @@ def session(kernel_env: dict[str, str]) -> Iterator[KernelSession]:
         yield s
 
 
-def apply(session: KernelSession, sug: dict[str, Any]) -> dict[str, Any]:
-    request_id = session.send_request(
-        "apply_fix", suggestion_id=sug["id"], action=sug["action"], targets=sug["targets"]
-    )
-    reply = session.wait_reply(request_id, timeout=120)
-    assert reply["ok"] is True, reply
-    result: dict[str, Any] = reply["result"]
-    return result
-
-
-def suggestions(result: dict[str, Any], action: str, **match: Any) -> list[dict[str, Any]]:
-    return [
-        s
-        for s in result["suggestions"]
-        if s["action"] == action and all(s.get(k) == v for k, v in match.items())
-    ]
-
-
-def only(result: dict[str, Any], action: str, **match: Any) -> dict[str, Any]:
-    found = suggestions(result, action, **match)
-    assert len(found) == 1, (action, match, result["suggestions"])
-    return found[0]
-
-
-def value(session: KernelSession, expression: str) -> str:
-    return str(session.evaluate({"v": expression})["v"])
-
-
-def within(measured: int, estimate: int, low: float = 0.8, high: float = 1.25) -> bool:
-    return low * estimate <= measured <= high * estimate
-
-
 def test_a_closure_is_deleted_by_the_functions_name(session: KernelSession) -> None:
     run(
         session,
@@ -76,7 +45,7 @@ def test_a_closure_is_deleted_by_the_functions_name(session: KernelSession) -> N
     sug = only(result, "delete_holder", targets=["scale"])
     assert sug["reason"].startswith("scale retains 160 MB via its closure"), sug["reason"]
     assert sug["code"] == "del scale"
-    fixed = apply(session, sug)
+    fixed = applied(session, sug)
     assert within(fixed["freed_in_process_bytes"], 160 * MB)
 
 
@@ -90,7 +59,7 @@ def test_an_lru_cache_is_cleared_by_its_functions_name(session: KernelSession) -
     sug = only(result, "cache_clear", targets=["load_chunk"])
     assert sug["code"] == "load_chunk.cache_clear()"
     assert within(sug["estimated_freed_bytes"], 100 * MB, 0.99, 1.05)
-    fixed = apply(session, sug)
+    fixed = applied(session, sug)
     assert within(fixed["freed_in_process_bytes"], sug["estimated_freed_bytes"])
     assert value(session, "load_chunk.cache_info().currsize") == "0"
 
@@ -109,7 +78,7 @@ def test_a_logging_buffer_is_released_by_its_own_suggestion(session: KernelSessi
     assert sug["destructive"] is True
     assert sug["code"] == f"import logging; {label}.buffer.clear()"
     assert within(sug["estimated_freed_bytes"], 80 * MB, 0.99, 1.1), sug
-    fixed = apply(session, sug)
+    fixed = applied(session, sug)
     assert within(fixed["freed_in_process_bytes"], sug["estimated_freed_bytes"]), fixed
     assert within(fixed["returned_to_os_bytes"], sug["estimated_freed_bytes"]), fixed
     assert value(session, f"len({label}.buffer)") == "0"
@@ -127,7 +96,7 @@ def test_an_object_array_view_gets_no_copy_suggestion(session: KernelSession) ->
     result = scan(session)
     assert suggestions(result, "copy_view") == []
     sug = only(result, "delete_holder", targets=["axes"])
-    assert within(apply(session, sug)["freed_in_process_bytes"], 320 * MB)
+    assert within(applied(session, sug)["freed_in_process_bytes"], 320 * MB)
 
 
 def test_a_users_own_underscore_is_a_variable(session: KernelSession) -> None:
@@ -137,7 +106,7 @@ def test_a_users_own_underscore_is_a_variable(session: KernelSession) -> None:
     assert suggestions(result, "reset_output_cache") == []
     sug = only(result, "delete_holder", targets=["_"])
     assert sug["code"] == "del _"
-    fixed = apply(session, sug)
+    fixed = applied(session, sug)
     assert within(fixed["freed_in_process_bytes"], 80 * MB)
     assert value(session, "'_' in get_ipython().user_ns") == "False"
 
@@ -147,7 +116,7 @@ def test_generated_code_binds_no_new_names(session: KernelSession) -> None:
     sug = only(scan(session), "terminate_process")
     assert "proc = " not in sug["code"]
     assert sug["code"].splitlines()[1] == "proc.terminate()"
-    apply(session, sug)
+    applied(session, sug)
     assert value(session, "proc.returncode") == "-15"
 
 
@@ -167,7 +136,7 @@ def test_user_subclasses_of_resource_types_are_listed(
     assert by_label["log"]["kind"] == "file" and by_label["db"]["kind"] == "db_connection"
     assert "defines its own close()" in by_label["db"]["note"]
     assert suggestions(result, "close_resource", resource_id=by_label["db"]["id"]) == []
-    apply(session, only(result, "close_resource", resource_id=by_label["log"]["id"]))
+    applied(session, only(result, "close_resource", resource_id=by_label["log"]["id"]))
     assert value(session, "log.closed") == "True"
 
 

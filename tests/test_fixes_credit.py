@@ -2,9 +2,9 @@
 
 A closure cell or a default argument of a function bound to a variable is
 that variable's memory (``del scale`` frees it), and the why-alive path shows
-the route. An ``lru_cache``'s store is a holder of its own, named after the
-cached function, because its fix is ``load_chunk.cache_clear()`` whoever else
-holds the function. Sizes are checked against numpy's ``nbytes``.
+the route. (An ``lru_cache``'s store is a holder of its own, named after the cached
+function: ``test_scan_engine.py``'s ``test_lru_cache``.) Sizes are checked
+against numpy's ``nbytes``.
 """
 
 from __future__ import annotations
@@ -84,18 +84,6 @@ def test_default_arguments_are_the_variables_memory() -> None:
     [hk] = holders_of(result, "k")
     assert near(hk["retained_bytes"], NBYTES // 2)
     assert hk["path"] == "k.__kwdefaults__['buf']"
-
-
-def test_an_lru_cache_is_named_after_its_function() -> None:
-    @functools.cache
-    def load_chunk(n: int) -> Any:
-        return np.ones(n)
-
-    load_chunk(N)
-    result = scan({"load_chunk": load_chunk})
-    [cache] = [h for h in holders_of(result, "load_chunk") if h["kind"] == "cache"]
-    assert near(cache["retained_bytes"], NBYTES)
-    assert cache["path"] == "load_chunk.cache_info()"
 
 
 def make_lookup() -> Any:

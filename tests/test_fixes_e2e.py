@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fix_helpers import applied, apply, only, value
 from kernel_helpers import run, scan
 
 from memory_doctor.headless.driver import KernelSession
@@ -34,40 +35,6 @@ def session(kernel_env: dict[str, str]) -> Iterator[KernelSession]:
         s.start()
         run(s, f"import numpy as np, gc, sys, functools\nN = {N}")
         yield s
-
-
-def apply(session: KernelSession, sug: dict[str, Any], **override: Any) -> dict[str, Any]:
-    params = {
-        "suggestion_id": sug["id"],
-        "action": sug["action"],
-        "targets": sug["targets"],
-        **override,
-    }
-    request_id = session.send_request("apply_fix", **params)
-    return session.wait_reply(request_id, timeout=120)
-
-
-def applied(session: KernelSession, sug: dict[str, Any]) -> dict[str, Any]:
-    reply = apply(session, sug)
-    assert reply["ok"] is True, reply
-    result: dict[str, Any] = reply["result"]
-    assert result["suggestion_id"] == sug["id"] and result["action"] == sug["action"]
-    assert result["measured_freed_bytes"] == max(result["rss_before"] - result["rss_after"], 0)
-    return result
-
-
-def only(result: dict[str, Any], action: str, **match: Any) -> dict[str, Any]:
-    found = [
-        s
-        for s in result["suggestions"]
-        if s["action"] == action and all(s.get(k) == v for k, v in match.items())
-    ]
-    assert len(found) == 1, (action, match, result["suggestions"])
-    return found[0]
-
-
-def value(session: KernelSession, expression: str) -> str:
-    return str(session.evaluate({"v": expression})["v"])
 
 
 def freed_most(result: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fix_helpers import applied, apply, only, value, within
 from kernel_helpers import run, scan
 
 from memory_doctor.headless.cli import apply_suggestions
@@ -65,45 +66,12 @@ def user_session(
         yield s
 
 
-def apply(session: KernelSession, sug: dict[str, Any]) -> dict[str, Any]:
-    request_id = session.send_request(
-        "apply_fix", suggestion_id=sug["id"], action=sug["action"], targets=sug["targets"]
-    )
-    return session.wait_reply(request_id, timeout=120)
-
-
-def applied(session: KernelSession, sug: dict[str, Any]) -> dict[str, Any]:
-    reply = apply(session, sug)
-    assert reply["ok"] is True, reply
-    result: dict[str, Any] = reply["result"]
-    assert result["measured_freed_bytes"] == max(result["rss_before"] - result["rss_after"], 0)
-    return result
-
-
 def check_figures(result: dict[str, Any], estimate: int, low: float, high: float) -> None:
     """The RSS drop, then what the allocators freed, within ``low``..``high`` times
     the estimate."""
     assert within(result["measured_freed_bytes"], estimate, low, high), result
     assert result["returned_to_os_bytes"] == result["measured_freed_bytes"]
     assert within(result["freed_in_process_bytes"], estimate, low, high), result
-
-
-def only(result: dict[str, Any], action: str, **match: Any) -> dict[str, Any]:
-    found = [
-        s
-        for s in result["suggestions"]
-        if s["action"] == action and all(s.get(k) == v for k, v in match.items())
-    ]
-    assert len(found) == 1, (action, match, result["suggestions"])
-    return found[0]
-
-
-def value(session: KernelSession, expression: str) -> Any:
-    return session.evaluate({"v": expression})["v"]
-
-
-def within(measured: int, estimate: int, low: float = 0.8, high: float = 1.25) -> bool:
-    return low * estimate <= measured <= high * estimate
 
 
 def test_a_list_of_8_mb_arrays_in_the_main_heap_is_freed_and_returned(
