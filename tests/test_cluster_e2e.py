@@ -194,6 +194,11 @@ def test_release_frees_the_holder_and_keeps_the_others(session: dict[str, Any]) 
     n = session["shown_count"]
     section = session["section"]
     shown = holder(section, "shown")
+    # Tab completion on the name (as JupyterLab sends it): Jedi keeps the object in
+    # cyclic garbage, so deleting the names alone would free nothing (found by Galata).
+    kc = k._kc
+    kc.complete("shown.", 6)
+    assert kc.get_shell_msg(timeout=30)["content"]["status"] == "ok"
     reply = release(k, section["scheduler"], [shown["labels"]])
     assert reply["ok"], reply
     RECORDED.add("reply_release_cluster", reply, "release_cluster")

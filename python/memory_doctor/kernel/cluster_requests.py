@@ -23,6 +23,7 @@ once, blocking (tests and in-process callers only).
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 import weakref
@@ -117,6 +118,16 @@ def _parse_release(data: Mapping[str, Any]) -> tuple[list[list[str]], str | None
     if scheduler is not None and (not isinstance(scheduler, str) or len(scheduler) > 1000):
         raise BadRequest("'scheduler' must be the address the cluster scan reported.")
     return [list(h) for h in holders], scheduler
+
+
+def _delete_and_collect(shell: Any, labels: list[str]) -> dict[str, list[str]]:
+    """Delete the names, then collect reference cycles, as the ``delete_holder`` fix
+    does: what holds futures may be cyclic garbage by now (the Jedi completer's
+    state after a Tab on the name, dask-expr's graphs), and only a collection
+    releases those futures."""
+    deleted = advice.delete_labels(shell, labels)
+    gc.collect()
+    return deleted
 
 
 class ClusterRequests:
@@ -447,7 +458,14 @@ class ClusterRequests:
             why = []
             if plan["missing"]:
                 shown = ", ".join(" + ".join(h) for h in plan["missing"][:3])
-                why.append(f"{shown} changed since the scan (scan the cluster again)")
+                wanted = {label for h in plan["missing"] for label in h}
+                now = [
+                    " + ".join(g.labels)
+                    for g in job.groups
+                    if g.client == idx and wanted & set(g.labels)
+                ]
+                held = f"; now held by {', '.join(now[:3])}" if now else ""
+                why.append(f"{shown} changed since the scan{held} (scan the cluster again)")
             if plan["refused"]:
                 shown = ", ".join(" + ".join(h) for h in plan["refused"][:3])
                 why.append(
@@ -477,7 +495,7 @@ class ClusterRequests:
             self._give_up(job, "The kernel's shell is gone.")
             return None
         labels = job.plan["labels"]
-        job.deleted = self._runner.run_exclusive(lambda: advice.delete_labels(shell, labels))
+        job.deleted = self._runner.run_exclusive(lambda: _delete_and_collect(shell, labels))
         job.deleted_at = time.time()
         client = job.clients[job.plan["client"]]()
         if client is None:

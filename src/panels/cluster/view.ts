@@ -123,6 +123,8 @@ export class ClusterSection extends Widget {
     refresh.className = 'jp-MemoryDoctor-clusterRefresh jp-mod-styled';
     refresh.textContent = trans.__('Refresh');
     refresh.title = trans.__('Ask the Dask scheduler again');
+    // Not "Refresh" alone: the holders part above has one too.
+    refresh.setAttribute('aria-label', trans.__('Refresh the cluster'));
     refresh.addEventListener('click', () => void this.refresh());
     heading.appendChild(refresh);
     this.node.appendChild(heading);
