@@ -243,9 +243,7 @@ describe('the "On the cluster" section', () => {
       '.jp-MemoryDoctor-clusterStatus'
     )?.textContent;
     expect(status).toContain(releaseText(released, units));
-    expect(status).toMatch(
-      /^Freed 16 MB on 2 workers \(estimated 16 MB\)/
-    );
+    expect(status).toMatch(/^Freed 16 MB on 2 workers \(estimated 16 MB\)/);
     // The cluster is asked again after the release.
     const scans = connected.comm().sent.filter(r => r.type === 'scan_cluster');
     expect(scans).toHaveLength(2);
