@@ -290,12 +290,20 @@ describe('the "On the cluster" section', () => {
 });
 
 describe('the side panel', () => {
-  it('asks the cluster after each scan and shows the section under the holders', async () => {
+  it('asks the cluster after each scan once the kernel showed a Dask client', async () => {
     const harness = await panelHarness();
     const { doctor, service } = harness;
     doctor.setCurrent({ ...harness.entry, clusters: service.clusters });
-    const asked = harness.panel.refresh();
     const comm = harness.comm();
+    // A cell measured with a client: its record has a cluster part.
+    comm.receive({
+      type: 'cell_measured',
+      record: makeRecord({
+        cell_id: 'cell-0',
+        cluster: { pending: true, delta_bytes: null, clusters: [] }
+      })
+    });
+    const asked = harness.panel.refresh();
     const scan = comm.sent.find(r => r.type === 'scan')!;
     comm.receive({
       type: 'reply',
@@ -318,5 +326,24 @@ describe('the side panel', () => {
     expect(widgets.indexOf(harness.panel.cluster)).toBe(
       widgets.indexOf(harness.panel.timeline) - 1
     );
+  });
+
+  it('sends no cluster request for a kernel that never showed a client', async () => {
+    const harness = await panelHarness();
+    const { doctor, service } = harness;
+    doctor.setCurrent({ ...harness.entry, clusters: service.clusters });
+    const comm = harness.comm();
+    const asked = harness.panel.refresh();
+    const scan = comm.sent.find(r => r.type === 'scan')!;
+    comm.receive({
+      type: 'reply',
+      request_id: scan.request_id,
+      ok: true,
+      result: recorded('reply_scan').result
+    });
+    await asked;
+    await flush();
+    expect(comm.sent.some(r => r.type === 'scan_cluster')).toBe(false);
+    expect(harness.panel.cluster.isHidden).toBe(true);
   });
 });

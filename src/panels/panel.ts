@@ -13,7 +13,7 @@ import type { Message } from '@lumino/messaging';
 import { PanelLayout, Widget } from '@lumino/widgets';
 
 import type { IHolder } from '../protocol';
-import type { IMemoryDoctorTracker } from '../tokens';
+import type { IMemoryDoctorEntry, IMemoryDoctorTracker } from '../tokens';
 import { ClusterSection, ConfirmRelease } from './cluster/view';
 import { ConfirmFix, FixController, InsertCell } from './fixes/controller';
 import { FixesView } from './fixes/view';
@@ -138,10 +138,13 @@ export class MemoryDoctorPanel extends Widget {
    */
   async refresh(): Promise<void> {
     if (this.model.canRefresh) {
-      const service = this.model.entry?.service;
-      await service?.scan();
-      // After the scan: the helper walks for futures only between scans.
-      await service?.scanCluster?.();
+      const entry = this.model.entry;
+      await entry?.service.scan();
+      // After the scan (the helper walks for futures only between scans), and
+      // only for a kernel that has shown a Dask client: others need no request.
+      if (entry && Private.seenCluster(entry)) {
+        await entry.service.scanCluster?.();
+      }
     }
   }
 
@@ -290,6 +293,23 @@ export namespace MemoryDoctorPanel {
 }
 
 namespace Private {
+  /**
+   * Whether the notebook's kernel has shown a Dask client: a cell measured
+   * with one (its record has a `cluster`), or a cluster scan that found one.
+   */
+  export function seenCluster(entry: IMemoryDoctorEntry): boolean {
+    if ((entry.clusters?.result?.clusters.length ?? 0) > 0) {
+      return true;
+    }
+    const model = entry.model;
+    for (const cellId of model.cellIds()) {
+      if (model.history(cellId).some(record => record.cluster)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** Copy with the asynchronous Clipboard API, ignoring refusals. */
   export function copyText(text: string): void {
     void navigator.clipboard?.writeText(text).catch(() => undefined);
