@@ -218,14 +218,34 @@ namespace Private {
 
   /**
    * Round to 2–3 significant digits: whole numbers from 10 up, one decimal
-   * below 10 (bytes are always whole).
+   * below 10 (bytes are always whole). Exactly as the kernel helper's
+   * `format_bytes` (python/memory_doctor/format.py), so that a figure in a
+   * suggestion reads the same as the panel's next to it: whole numbers round
+   * half up (`floor(v + 0.5)`), one decimal rounds like Python's
+   * `f"{v:.1f}"` (checked against its output in
+   * tests/fixtures/format/bytes.json).
    */
   export function roundSignificant(value: number, whole: boolean): string {
-    const fixed = value.toFixed(1);
+    const fixed = oneDecimal(value);
     // 9.96 rounds up to "10.0"; drop the decimal so it stays 2–3 digits.
     if (whole || Number(fixed) >= 10) {
-      return String(Math.round(value));
+      return String(Math.floor(value + 0.5));
     }
     return fixed;
+  }
+
+  /**
+   * `value` with one decimal, ties to even like Python's `f"{v:.1f}"`.
+   * Both round the exact binary value; they differ only on an exact tie,
+   * where `toFixed` goes up. A double is exactly halfway between two tenths
+   * only at x.25 and x.75 (a quarter: 4 × value is an odd integer).
+   */
+  export function oneDecimal(value: number): string {
+    const quarters = value * 4;
+    if (Number.isInteger(quarters) && quarters % 2 !== 0) {
+      const tenths = Math.floor(value * 10);
+      return ((tenths % 2 === 0 ? tenths : tenths + 1) / 10).toFixed(1);
+    }
+    return value.toFixed(1);
   }
 }

@@ -1,3 +1,8 @@
+/// <reference types="node" />
+
+import * as fs from 'fs';
+import * as path from 'path';
+
 import { nullTranslator } from '@jupyterlab/translation';
 
 import {
@@ -26,7 +31,34 @@ describe('formatBytes', () => {
   it('uses IEC units with powers of 1024', () => {
     expect(formatBytes(1024, 'IEC')).toBe('1.0 KiB');
     expect(formatBytes(412 * 1024 * 1024, 'IEC')).toBe('412 MiB');
-    expect(formatBytes(1.25 * 1024 ** 3, 'IEC')).toBe('1.3 GiB');
+    // An exact tie rounds to even, as the kernel helper's formatter does.
+    expect(formatBytes(1.25 * 1024 ** 3, 'IEC')).toBe('1.2 GiB');
+    expect(formatBytes(1.75 * 1024 ** 3, 'IEC')).toBe('1.8 GiB');
+  });
+
+  it("writes every figure exactly as the kernel helper's format_bytes", () => {
+    // Written by tests/test_format.py from python/memory_doctor/format.py.
+    const file = path.join(
+      __dirname,
+      '..',
+      '..',
+      'tests',
+      'fixtures',
+      'format',
+      'bytes.json'
+    );
+    const { cases } = JSON.parse(fs.readFileSync(file, 'utf-8')) as {
+      cases: [number, boolean, string][];
+    };
+    expect(cases.length).toBeGreaterThan(1000);
+    const wrong = cases
+      .map(([bytes, signed, text]) => [
+        bytes,
+        text,
+        formatBytes(bytes, 'SI', { signed })
+      ])
+      .filter(([, text, ours]) => text !== ours);
+    expect(wrong).toEqual([]);
   });
 
   it('moves to the next unit instead of showing four digits', () => {
