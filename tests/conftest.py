@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,33 @@ from memory_doctor.headless.driver import KernelSession
 
 TESTS = Path(__file__).resolve().parent
 NOHELPER_KERNEL = "python3-nohelper"
+
+
+def _engines() -> list[str]:
+    """The heap engines to run the engine tests with: both, or the one
+    ``MEMORY_DOCTOR_ENGINE`` names (CI's second pass runs the Python one)."""
+    from memory_doctor.heap.engine import ENV, native_available  # noqa: PLC0415 - lazy
+
+    built = ["native", "python"] if native_available() else ["python"]
+    forced = os.environ.get(ENV, "").strip().lower()
+    return [forced] if forced in built else built
+
+
+@pytest.fixture(params=_engines())
+def eng(request: pytest.FixtureRequest) -> str:
+    """Each heap engine in turn (``native``, ``python``)."""
+    return str(request.param)
+
+
+@pytest.fixture
+def no_last_exception() -> Iterator[None]:
+    """pytest sets ``sys.last_*`` after a failing test: keep them out of a scan."""
+    names = ("last_type", "last_value", "last_traceback", "last_exc")
+    saved = {k: sys.__dict__.pop(k) for k in names if k in sys.__dict__}
+    yield
+    for key in names:
+        sys.__dict__.pop(key, None)
+    sys.__dict__.update(saved)
 
 
 @pytest.fixture(scope="session")

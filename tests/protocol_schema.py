@@ -244,6 +244,10 @@ INVARIANTS: dict[str, Callable[[Mapping[str, Any]], list[str]]] = {
             ),
             ("kind == roots[0].kind", v["kind"] == v["roots"][0]["kind"]),
             ("shared == (len(roots) > 1)", v["shared"] == (len(v["roots"]) > 1)),
+            (
+                "freeable == (len(also_held_by) == 0)",
+                v.get("freeable", True) == (not v.get("also_held_by")),
+            ),
         )
         if not ok
     ],

@@ -132,7 +132,9 @@ def test_the_helper_takes_its_limits_from_the_protocol() -> None:
         "MAX_FIX_TARGET_CHARS": fixes._MAX_TARGET_CHARS,
         "MAX_HELD_BY": resources.MAX_HELD_BY,
         "MAX_RESOURCE_DETAIL_CHARS": resources._MAX_DETAIL,
-        "COMPOSITION_TOP": scan._COMPOSITION_TOP,
+        "COMPOSITION_TOP": scan.COMPOSITION_TOP,
+        "ALSO_HELD_BY_TOP": scan.ALSO_HELD_BY_TOP,
+        "HELD_ELSEWHERE_TOP": scan.HELD_ELSEWHERE_TOP,
     }
     for name, value in pairs.items():
         assert value == constant(name), name

@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import os
+import signal
 import types
 import uuid
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -93,7 +95,8 @@ class Manager:
 
 
 class FakeClock:
-    """Stands in for ``time`` in the runner: only ``monotonic``, advanced by the fake scan."""
+    """Stands in for ``time`` in the runner: ``monotonic`` and ``perf_counter``, one
+    clock advanced by the fake scan."""
 
     def __init__(self) -> None:
         self.now = 1000.0
@@ -101,15 +104,26 @@ class FakeClock:
     def monotonic(self) -> float:
         return self.now
 
+    def perf_counter(self) -> float:
+        return self.now
+
 
 class FakeScan:
     """Finishes after ``steps`` slices; holds the ``scan_*`` user values until ``result()``."""
 
-    def __init__(self, user_ns: Any, progress: Any, steps: int, clock: FakeClock) -> None:
+    def __init__(
+        self,
+        user_ns: Any,
+        progress: Any,
+        steps: int,
+        clock: FakeClock,
+        on_slice: Callable[[int], None] | None = None,
+    ) -> None:
         self.held = [v for k, v in user_ns.items() if k.startswith("scan_")]
         self.progress = progress
         self.steps_left = steps
         self.clock = clock
+        self.on_slice = on_slice
         self.slices = 0
         self.stopped: str | None = None
         self.result_called = False
@@ -120,6 +134,8 @@ class FakeScan:
             return True
         self.slices += 1
         self.clock.now += 0.1
+        if self.on_slice is not None:
+            self.on_slice(self.slices)
         self.progress("walk", self.slices * 1000, self.slices * 0.1)
         self.steps_left -= 1
         return self.steps_left <= 0
@@ -183,13 +199,14 @@ class Engine:
         self.scans: list[FakeScan] = []
         self.clock = FakeClock()
         self.fail_on_create = False
+        self.on_slice: Callable[[int], None] | None = None
 
     def __call__(
         self, user_ns: Any, hidden: Any, budget_s: float, max_holders: int, progress: Any
     ) -> FakeScan:
         if self.fail_on_create:
             raise RuntimeError("engine exploded")
-        scan = FakeScan(user_ns, progress, self.steps, self.clock)
+        scan = FakeScan(user_ns, progress, self.steps, self.clock, self.on_slice)
         self.scans.append(scan)
         return scan
 
@@ -272,6 +289,9 @@ def test_without_a_loop_the_scan_runs_to_completion_in_the_request(shell, doctor
         "rss",
         "attributed_bytes",
         "unattributed_bytes",
+        "freeable_bytes",
+        "held_elsewhere",
+        "held_elsewhere_bytes",
         "holders",
         "resources",
         "findings",
@@ -305,10 +325,17 @@ BAD_PARAMS: list[dict[str, Any]] = [
     {"max_holders": 1.5},
     {"max_holders": "10"},
     {"max_holders": False},
+    # Out of range for a float, not a number, infinite: bad_request, not internal.
+    {"budget_s": 10**400},
+    {"budget_s": -(10**400)},
+    {"budget_s": float("nan")},
+    {"budget_s": float("inf")},
+    {"max_holders": 10**400},
+    {"max_holders": -1},
 ]
 
 
-@pytest.mark.parametrize("params", BAD_PARAMS, ids=[json.dumps(p) for p in BAD_PARAMS])
+@pytest.mark.parametrize("params", BAD_PARAMS, ids=[json.dumps(p)[:40] for p in BAD_PARAMS])
 def test_invalid_scan_params_are_bad_requests(shell, doctor, manager, engine, params):
     comm = manager.open()
     (answer,) = comm.push({"type": "scan", "request_id": "bad", **params})
@@ -402,11 +429,15 @@ def test_cancel_between_slices_replies_with_the_partial_result(
     assert 1 < scan.slices < 10  # no slice ran after the cancel
     assert scan.stopped == "cancelled" and scan.result_called
     (reply,) = comm.replies("long")
-    assert reply["result"]["scan"] == {
+    summary = reply["result"]["scan"]
+    assert summary == {
         "duration_s": pytest.approx(scan.slices * 0.1),
         "objects_visited": scan.slices * 1000,
         "complete": False,
         "stopped": "cancelled",
+        "engine": summary["engine"],
+        "peak_extra_bytes": summary["peak_extra_bytes"],
+        "left_behind_bytes": summary["left_behind_bytes"],
     }
     (again,) = comm.push({"type": "cancel", "request_id": "late", "target": "long"})
     assert again["result"] == {"cancelled": False}
@@ -504,10 +535,21 @@ def test_a_scan_that_never_started_has_every_section_empty(
     (reply,) = comm.replies("s")
     validate_kernel_message(reply, "scan")
     assert reply["result"] == {
-        "scan": {"duration_s": 0.0, "objects_visited": 0, "complete": False, "stopped": ending},
+        "scan": {
+            "duration_s": 0.0,
+            "objects_visited": 0,
+            "complete": False,
+            "stopped": ending,
+            "engine": reply["result"]["scan"]["engine"],
+            "peak_extra_bytes": None,
+            "left_behind_bytes": None,
+        },
         "rss": reply["result"]["rss"],
         "attributed_bytes": 0,
         "unattributed_bytes": reply["result"]["rss"],
+        "freeable_bytes": 0,
+        "held_elsewhere": [],
+        "held_elsewhere_bytes": 0,
         "holders": [],
         "resources": [],
         "findings": NO_FINDINGS,
@@ -588,3 +630,128 @@ def test_unload_during_a_scan_drops_it(shell, manager, engine, io_loop, monkeypa
     (scan,) = engine.scans
     assert scan.result_called and scan.slices == 1
     assert state.runner.running is None
+
+
+# --------------------------------------------------------------------------- interrupts
+
+
+def test_an_interrupt_during_a_slice_ends_the_scan_with_interrupted(
+    shell, doctor, manager, engine, io_loop
+):
+    engine.steps = 1000
+
+    def interrupt(n: int) -> None:
+        if n == 3:
+            raise KeyboardInterrupt
+
+    engine.on_slice = interrupt
+    comm = manager.open()
+
+    async def scenario() -> None:
+        comm.push({"type": "scan", "request_id": "s"})
+        await until(idle(doctor))
+
+    run_on(io_loop, scenario)
+    (reply,) = comm.replies("s")
+    assert reply["ok"] is True, reply  # a stopped scan, not an internal error
+    assert reply["result"]["scan"]["stopped"] == "interrupted"
+    assert reply["result"]["scan"]["complete"] is False
+    (scan,) = engine.scans
+    assert scan.result_called and scan.held == [] and scan.slices == 3
+
+
+def test_sigint_while_ipykernel_ignores_it_still_ends_the_scan(
+    shell, doctor, manager, engine, io_loop
+):
+    """Between its request handlers ipykernel ignores SIGINT; a slice runs there."""
+    engine.steps = 1000
+    engine.on_slice = lambda n: os.kill(os.getpid(), signal.SIGINT) if n == 3 else None
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        comm = manager.open()
+
+        async def scenario() -> None:
+            comm.push({"type": "scan", "request_id": "s"})
+            await until(idle(doctor))
+
+        run_on(io_loop, scenario)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # ignored again
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    (reply,) = comm.replies("s")
+    assert reply["ok"] is True and reply["result"]["scan"]["stopped"] == "interrupted"
+    assert engine.scans[0].slices <= 4
+
+
+class SlicedAdvice:
+    """Advice that takes ``steps`` slices; records each step's ``optional``."""
+
+    def __init__(self, steps: int) -> None:
+        self.steps = steps
+        self.calls: list[bool] = []
+
+    def __call__(self, raw: Any, holders: list[Any], stopped: str | None) -> SlicedAdvice:
+        self.stopped = stopped
+        return self
+
+    def step(self, deadline: float, optional: bool) -> bool:
+        self.calls.append(optional)
+        return len(self.calls) >= self.steps
+
+    def result(self) -> dict[str, Any]:
+        return {"resources": [], "findings": NO_FINDINGS, "suggestions": []}
+
+
+def test_the_advice_runs_in_slices_and_a_cancel_meanwhile_answers_at_once(
+    doctor, manager, engine, io_loop, monkeypatch
+):
+    advice = SlicedAdvice(steps=1000)
+    monkeypatch.setattr(doctor.runner, "advice", advice)
+    comm = manager.open()
+
+    async def scenario() -> None:
+        comm.push({"type": "scan", "request_id": "s"})
+        await until(lambda: len(advice.calls) >= 3)
+        assert comm.replies("s") == []  # the walk is over; the advice is still going
+        answers = comm.push({"type": "cancel", "request_id": "c", "target": "s"})
+        assert [a["request_id"] for a in answers] == ["s", "c"]
+
+    run_on(io_loop, scenario)
+    (reply,) = comm.replies("s")
+    assert reply["ok"] is True and reply["result"]["scan"]["stopped"] == "cancelled"
+    assert len(advice.calls) < 10  # no advice slice after the cancel
+
+
+def test_the_advice_skips_what_it_can_once_the_budget_is_spent(
+    doctor, manager, engine, io_loop, monkeypatch
+):
+    advice = SlicedAdvice(steps=20)
+    monkeypatch.setattr(doctor.runner, "advice", advice)
+    engine.on_slice = lambda n: None
+    comm = manager.open()
+
+    def slow(deadline: float, optional: bool) -> bool:
+        engine.clock.now += 0.1  # each advice slice takes 0.1 s of the budget
+        return SlicedAdvice.step(advice, deadline, optional)
+
+    monkeypatch.setattr(advice, "step", slow)
+
+    async def scenario() -> None:
+        comm.push({"type": "scan", "request_id": "s", "budget_s": 1})
+        await until(idle(doctor))
+
+    run_on(io_loop, scenario)
+    # 3 scan slices (0.3 s), then advice slices: optional while under 1 s.
+    assert advice.calls[:5] == [True] * 5 and advice.calls[-1] is False
+    (reply,) = comm.replies("s")
+    assert reply["result"]["scan"]["duration_s"] == pytest.approx(0.3 + 20 * 0.1)
+
+
+def test_the_reply_says_what_the_scan_cost(shell, doctor, manager, engine):
+    comm = manager.open()
+    (reply,) = [a for a in comm.push({"type": "scan", "request_id": "s"}) if a["type"] == "reply"]
+    summary = reply["result"]["scan"]
+    assert summary["engine"] in ("native", "python")
+    assert isinstance(summary["left_behind_bytes"], int)
+    if os.path.exists("/proc/self/clear_refs"):
+        assert isinstance(summary["peak_extra_bytes"], int) and summary["peak_extra_bytes"] >= 0

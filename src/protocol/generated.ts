@@ -1,5 +1,5 @@
 /*
- * GENERATED from protocol.json (sha256 6897dba78709c457980a27c9418e142b17325ca726518f28677c9c3dd1d51d96) by scripts/generate-protocol.js; do not edit.
+ * GENERATED from protocol.json (sha256 13b5a36c3b9f39296dc95b658f5a84b8d13be0b7a3fd76dda835b9632054bfe5) by scripts/generate-protocol.js; do not edit.
  * Regenerate with `jlpm build:protocol`.
  */
 
@@ -51,9 +51,9 @@ export type HolderKind =
  */
 export type ScanPhase = 'roots' | 'walk' | 'attribute' | 'paths';
 /**
- * Why a scan stopped early: its budget ran out, a cancel request, or a cell ran between two slices (the heap changed).
+ * Why a scan stopped early: its budget ran out, a cancel request, a cell ran between two slices (the heap changed), or an interrupt (SIGINT) arrived during a slice (interrupted, 1.3).
  */
-export type ScanStopped = 'budget' | 'cancelled' | 'cell_ran';
+export type ScanStopped = 'budget' | 'cancelled' | 'cell_ran' | 'interrupted';
 /**
  * Kinds of resources a scan reports.
  */
@@ -159,6 +159,14 @@ export type RequestMessage =
   | IScanClusterRequest
   | IReleaseClusterRequest;
 /**
+ * Who else holds memory (1.3): a library, the kernel's machinery, or references from outside Python.
+ */
+export type HeldByKind = 'library' | 'kernel' | 'external';
+/**
+ * The heap engine that ran a scan (1.3): native (the compiled walker) or python (its pure-Python reference, where no compiled walker is available or MEMORY_DOCTOR_ENGINE=python).
+ */
+export type ScanEngine = 'native' | 'python';
+/**
  * What to do about a cluster holder (1.3): release (delete its names: release_cluster); output_cache (only IPython's output cache holds it: release it, %reset -f out, and end such lines with ';'); redefine (a closure, default argument or class attribute holds it: redefine or delete its owner); unattributed (futures no scanned name reaches hold it).
  */
 export type ClusterSuggestion =
@@ -223,6 +231,10 @@ export interface IProtocolDefinitions {
   GetRssResult: IGetRssResult;
   HolderRoot: IHolderRoot;
   CompositionPart: ICompositionPart;
+  HeldByKind: HeldByKind;
+  ScanEngine: ScanEngine;
+  HeldBy: IHeldBy;
+  HeldElsewhere: IHeldElsewhere;
   Holder: IHolder;
   ScanSummary: IScanSummary;
   Resource: IResource;
@@ -939,7 +951,32 @@ export interface ICompositionPart {
   count: number;
 }
 /**
- * One set of roots with the bytes reachable from them and from no other root: deleting every root in labels frees retained_bytes.
+ * Who else holds a holder's memory (1.3): a library (its top-level package, or interpreter for sys and builtins), the kernel's machinery, or references from outside Python (C state such as atexit or a signal handler).
+ */
+export interface IHeldBy {
+  kind: HeldByKind;
+  /**
+   * The package (logging, numpy, interpreter), kernel, or outside Python.
+   */
+  name: string;
+  /**
+   * Python a user can paste to reach the memory from that side (logging.getLogger('x').handlers[0].buffer), or null when none was found.
+   */
+  path: string | null;
+}
+/**
+ * Memory no user root reaches, by who holds it (1.3).
+ */
+export interface IHeldElsewhere {
+  /**
+   * The names, as in HeldBy.name.
+   */
+  held_by: string[];
+  bytes: number;
+  objects: number;
+}
+/**
+ * One set of roots with the bytes reachable from them and from no other root: deleting every root in labels frees retained_bytes, unless also_held_by names someone else (then freeable is false).
  */
 export interface IHolder {
   /**
@@ -990,6 +1027,16 @@ export interface IHolder {
    * Whether mmap-backed memory is among the bytes.
    */
   file_backed: boolean;
+  /**
+   * Who else reaches these bytes (empty: nobody but the roots in labels).
+   *
+   * @maxItems 8
+   */
+  also_held_by?: IHeldBy[];
+  /**
+   * Whether deleting every root in labels frees retained_bytes: also_held_by is empty.
+   */
+  freeable?: boolean;
 }
 /**
  * How the scan went.
@@ -1005,6 +1052,15 @@ export interface IScanSummary {
    * null for a complete scan, else why it stopped.
    */
   stopped: ScanStopped | null;
+  engine?: ScanEngine;
+  /**
+   * The scan's own high-water mark above the RSS at its start (VmHWM reset, as for cells), or null where unknown.
+   */
+  peak_extra_bytes?: number | null;
+  /**
+   * RSS after the scan minus RSS before it (negative when it shrank), or null where unknown.
+   */
+  left_behind_bytes?: number | null;
 }
 /**
  * Something the session holds open.
@@ -1138,6 +1194,20 @@ export interface IScanResult {
    * max(rss - attributed_bytes, 0).
    */
   unattributed_bytes: number;
+  /**
+   * Host bytes of the holders that are freeable: what deleting their roots gives back.
+   */
+  freeable_bytes?: number;
+  /**
+   * The largest labels no user root reaches (libraries, the kernel, outside Python), largest first.
+   *
+   * @maxItems 20
+   */
+  held_elsewhere?: IHeldElsewhere[];
+  /**
+   * Bytes no user root reaches, in all.
+   */
+  held_elsewhere_bytes?: number;
   /**
    * Largest first, at most max_holders.
    */
@@ -1422,6 +1492,10 @@ export const SCAN_OVERRUN_S = 5;
 export const SCAN_REPLY_GRACE_S = 60;
 /** At most this many composition entries per holder. */
 export const COMPOSITION_TOP = 5;
+/** At most this many also_held_by entries per holder (1.3). */
+export const ALSO_HELD_BY_TOP = 8;
+/** At most this many held_elsewhere entries per scan (1.3). */
+export const HELD_ELSEWHERE_TOP = 20;
 /** At most this many root labels in a resource's held_by. */
 export const MAX_HELD_BY = 8;
 /** A resource's detail is clipped to this length. Unit: characters. */
@@ -1506,7 +1580,12 @@ export const HOLDER_KINDS = [
 export const SCAN_PHASES = ['roots', 'walk', 'attribute', 'paths'] as const;
 
 /** Every ScanStopped, in the schema's order. */
-export const SCAN_STOPPED = ['budget', 'cancelled', 'cell_ran'] as const;
+export const SCAN_STOPPED = [
+  'budget',
+  'cancelled',
+  'cell_ran',
+  'interrupted'
+] as const;
 
 /** Every ResourceKind, in the schema's order. */
 export const RESOURCE_KINDS = [
@@ -1634,6 +1713,12 @@ export const REQUESTS = [
 
 /** A RequestMessage type. */
 export type RequestType = (typeof REQUESTS)[number];
+
+/** Every HeldByKind, in the schema's order. */
+export const HELD_BY_KINDS = ['library', 'kernel', 'external'] as const;
+
+/** Every ScanEngine, in the schema's order. */
+export const SCAN_ENGINES = ['native', 'python'] as const;
 
 /** Every ClusterStatus, in the schema's order. */
 export const CLUSTER_STATUSES = [
@@ -2058,6 +2143,30 @@ export function decodeCompositionPart(
   return Private.readCompositionPart(
     value,
     options.path ?? 'CompositionPart',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `HeldBy` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeHeldBy(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IHeldBy {
+  return Private.readHeldBy(
+    value,
+    options.path ?? 'HeldBy',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `HeldElsewhere` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeHeldElsewhere(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IHeldElsewhere {
+  return Private.readHeldElsewhere(
+    value,
+    options.path ?? 'HeldElsewhere',
     options.onDrop ?? Private.ignore
   );
 }
@@ -2995,6 +3104,23 @@ namespace Private {
       count: number({ integer: true, minimum: 0 })
     });
 
+  export const readHeldByKind: Reader<HeldByKind> = member(HELD_BY_KINDS);
+
+  export const readScanEngine: Reader<ScanEngine> = member(SCAN_ENGINES);
+
+  export const readHeldBy: Reader<IHeldBy> = object<IHeldBy>({
+    kind: readHeldByKind,
+    name: string(),
+    path: nullable(string())
+  });
+
+  export const readHeldElsewhere: Reader<IHeldElsewhere> =
+    object<IHeldElsewhere>({
+      held_by: array(string()),
+      bytes: number({ integer: true, minimum: 0 }),
+      objects: number({ integer: true, minimum: 0 })
+    });
+
   export const readHolder: Reader<IHolder> = object<IHolder>({
     id: string({ minLength: 1 }),
     labels: array(string(), { minItems: 1 }),
@@ -3009,14 +3135,19 @@ namespace Private {
     composition: array(readCompositionPart, { maxItems: 5 }),
     shared: boolean,
     device: nullable(string()),
-    file_backed: boolean
+    file_backed: boolean,
+    also_held_by: optional(array(readHeldBy, { maxItems: 8 })),
+    freeable: optional(boolean)
   });
 
   export const readScanSummary: Reader<IScanSummary> = object<IScanSummary>({
     duration_s: number({ minimum: 0 }),
     objects_visited: number({ integer: true, minimum: 0 }),
     complete: boolean,
-    stopped: nullable(readScanStopped)
+    stopped: nullable(readScanStopped),
+    engine: optional(readScanEngine),
+    peak_extra_bytes: optional(nullable(number({ integer: true, minimum: 0 }))),
+    left_behind_bytes: optional(nullable(number({ integer: true })))
   });
 
   export const readResource: Reader<IResource> = object<IResource>({
@@ -3074,6 +3205,9 @@ namespace Private {
     rss: number({ integer: true, minimum: 0 }),
     attributed_bytes: number({ integer: true, minimum: 0 }),
     unattributed_bytes: number({ integer: true, minimum: 0 }),
+    freeable_bytes: optional(number({ integer: true, minimum: 0 })),
+    held_elsewhere: optional(array(readHeldElsewhere, { maxItems: 20 })),
+    held_elsewhere_bytes: optional(number({ integer: true, minimum: 0 })),
     holders: array(readHolder, { dropInvalid: true, uniqueBy: 'id' }),
     resources: optional(
       array(readResource, { dropInvalid: true, uniqueBy: 'id' })

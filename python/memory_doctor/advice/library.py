@@ -28,10 +28,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
+from ..heap.groups import kernel_singletons
 from ..heap.introspect import instance_dict, is_a, module_attr, mro_has, type_module, type_ns
 from ..heap.ownership import is_kernel_package, package_of_type
-from ..heap.roots import singleton_walls
-from ..heap.sizers import Classifier, Context
+from ..heap.sizers import Sizer
 
 #: Objects followed at most when sizing what a release frees.
 MAX_EXCLUSIVE: Final = 200_000
@@ -56,7 +56,7 @@ def exclusive_bytes(start: list[Any], limit: int = MAX_EXCLUSIVE) -> int:
     also held from outside is left out, with everything only it reaches, so
     the figure errs low.
     """
-    classifier = Classifier(Context(frozenset(), set()))
+    sizer = Sizer()
     base = _refcount_base()
     inside: dict[int, Any] = {id(x): x for x in start}
     refs: Counter[int] = Counter()
@@ -77,7 +77,7 @@ def exclusive_bytes(start: list[Any], limit: int = MAX_EXCLUSIVE) -> int:
     total = 0
     for obj in inside.values():
         try:
-            total += max(int(classifier.classify(type(obj)).sizer(obj)), 0)
+            total += sizer.size(obj)
         except Exception:  # noqa: S112 - an object we cannot size counts 0
             continue
     return total
@@ -110,7 +110,7 @@ def _kernel_apps_loggers() -> set[int]:
     if not is_a(logger_type, type):
         return set()
     found: set[int] = set()
-    for obj in singleton_walls():
+    for obj in kernel_singletons():
         attrs = instance_dict(obj) or {}
         values = list(dict.values(attrs))
         traits = dict.get(attrs, "_trait_values")
@@ -243,7 +243,7 @@ def _kernel_attributes() -> set[int]:
     of a kernel package's type, e.g. the history manager's sqlite connection. The
     attributes that hold the user's data (:data:`_USER_DATA_ATTRIBUTES`) are skipped."""
     owned: set[int] = set()
-    todo = list(singleton_walls())
+    todo = list(kernel_singletons())
     seen: set[int] = set()
     while todo and len(seen) < _MAX_KERNEL_OBJECTS:
         obj = todo.pop()

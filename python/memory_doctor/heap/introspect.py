@@ -37,6 +37,17 @@ _NS_OF: Final = _TYPE_DICT["__dict__"].__get__
 _FLAGS_OF: Final = _TYPE_DICT["__flags__"].__get__
 _MODULE_OF: Final = _TYPE_DICT["__module__"].__get__
 _QUALNAME_OF: Final = _TYPE_DICT["__qualname__"].__get__
+_BASICSIZE_OF: Final = _TYPE_DICT["__basicsize__"].__get__
+
+TPFLAGS_HAVE_GC: Final = 1 << 14
+TPFLAGS_HEAPTYPE: Final = 1 << 9
+#: 3.11: managed dict (bit 4); 3.12 adds the managed weakref (bit 3).
+TPFLAGS_MANAGED_DICT: Final = 1 << 4
+TPFLAGS_MANAGED_WEAKREF: Final = 1 << 3
+TPFLAGS_TYPE_SUBCLASS: Final = 1 << 31
+
+PY311: Final = sys.version_info[:2] == (3, 11)
+PY312: Final = sys.version_info[:2] == (3, 12)
 
 
 def type_mro(tp: type) -> tuple[type, ...]:
@@ -58,6 +69,19 @@ def type_flags(tp: type) -> int:
         return int(_FLAGS_OF(tp))
     except Exception:
         return 0
+
+
+def type_basicsize(tp: type) -> int:
+    """``tp.__basicsize__`` through the C getter."""
+    try:
+        return int(_BASICSIZE_OF(tp))
+    except Exception:
+        return 0
+
+
+def is_type(obj: Any) -> bool:
+    """Whether ``obj`` is a class (its type's flags say "type subclass")."""
+    return bool(type_flags(type(obj)) & TPFLAGS_TYPE_SUBCLASS)
 
 
 def mro_has(tp: type, base: type) -> bool:
@@ -264,6 +288,20 @@ def safe_key_repr(key: Any) -> str | None:
             inner = ", ".join(p for p in parts if p is not None)
             return f"({inner},)" if len(parts) == 1 else f"({inner})"
     return None
+
+
+def instance_dict_descriptor(tp: type) -> Any:
+    """The C getset ``__dict__`` descriptor of ``tp``, or None (a property named
+    ``__dict__`` would be user code)."""
+    found, desc = lookup_in_mro(tp, "__dict__")
+    if found and type(desc) is types.GetSetDescriptorType:
+        return desc
+    return None
+
+
+def top_package(name: str) -> str:
+    """``'a.b.c' -> 'a'``."""
+    return name.partition(".")[0]
 
 
 def is_identifier(name: object) -> bool:

@@ -2,7 +2,8 @@
 
 One list of the packages that make up a kernel (:data:`KERNEL_PACKAGES`) and
 one way to find the package an object comes from (:func:`package_of`), used
-by the roots (a thread of the kernel is not a root) and by the resource
+by the roots (a thread of the kernel is not a root; the kernel's modules are
+one root group of the whole-heap walk, ``kernel``) and by the resource
 describers (a thread or task of the kernel is not the user's resource).
 Everything is read through ``heap/introspect.py``: no user code runs.
 """
@@ -19,16 +20,20 @@ KERNEL_PACKAGES: Final = frozenset(
     {
         "IPython",
         "_pydevd_bundle",
+        "_pydevd_frame_eval",
         "anyio",
         "comm",
         "debugpy",
         "ipykernel",
         "ipyparallel",
+        "ipython_pygments_lexers",
         "jupyter_client",
         "jupyter_core",
         "jupyter_server",
+        "matplotlib_inline",
         "memory_doctor",
         "pydevd",
+        "pydevd_plugins",
         "tornado",
         "traitlets",
         "zmq",

@@ -1,15 +1,20 @@
 """Why alive: the path from a root to the object that holds a holder's bytes.
 
 After the walk, the scan asks for one pasteable Python expression per holder:
-from the holder's first root to its largest object (``big.blocks[0].values``).
-:class:`PathSearch` finds it breadth first, a bounded number of objects per
-:meth:`PathSearch.step` so that one wide level fits in a scan slice, and only
-through objects the walk labelled with the root's group (the same objects
-that make up the holder). :func:`describe_edge` names each step the way a user
-would type it, falling back to ``gc.get_referents(x)[i]``, which always pastes.
+from the holder's first root to its largest object (``big.blocks[0].values``),
+and, for memory that a library also holds, from that library's module
+(``logging.getLogger('x').handlers[0].buffer``). :class:`PathSearch` finds it
+by iterative deepening (depth 1, 2, 4... 64), depth first with lazy children,
+a bounded amount of work per :meth:`PathSearch.step`: a short path is found
+without queueing a million-element level, and one wide level fits in a scan
+slice. Each object's references are first scanned for the target (in C, in
+chunks), then descended into through the objects the caller allows (the
+scan allows those whose label says the path may pass there).
+:func:`describe_edge` names each step the way a user would type it, falling
+back to ``gc.get_referents(x)[i]``, which always pastes.
 
-Like the walk, this reads objects only through ``heap/introspect.py`` and the
-known-type handlers of ``heap/sizers.py``: no user code runs.
+Like the walk, this reads objects only through ``heap/introspect.py``: no
+user code runs.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import gc
 import re
 import sys
+import time
 import types
 from collections.abc import Iterable
 from typing import Any, Callable, Final, Optional
@@ -30,6 +36,7 @@ from .introspect import (
     func_parts,
     instance_dict,
     is_identifier,
+    is_type,
     method_parts,
     safe_key_repr,
     slot_values,
@@ -39,174 +46,159 @@ from .introspect import (
     type_mro,
     type_ns,
 )
-from .roots import Root
-from .sizers import EXP_DICT, EXP_LEAF, EXP_PLAIN, EXP_WALL, Context, NdarraySpecial, TypeInfo
 
 _log = quiet_logger(__name__)
 
-#: A why-alive search gives up (the path stays the root's) after this many objects.
-PATH_SEARCH_LIMIT: Final = 2_000_000
-#: Objects expanded per :meth:`PathSearch.step`.
-PATH_CHUNK: Final = 20_000
-#: Label 0 marks walls in the scan's label table (``heap/scan.py``).
-_WALL: Final = 0
+#: References scanned for the target per chunk (a C-speed ``in``), and objects
+#: entered, per call of :meth:`PathSearch.step` at most.
+SCAN_CHUNK: Final = 65_536
+STEP_WORK: Final = 20_000
+#: The search gives up (the path stays the root's) past this many objects or this depth.
+PATH_SEARCH_LIMIT: Final = 500_000
+MAX_DEPTH: Final = 64
 
 
 class PathSearch:
-    """Breadth-first search from one root to one object, through the root's group.
+    """From one start object to one target, through the objects ``allowed`` admits.
 
-    ``labels`` (object id -> label), ``label_sets`` (label -> the groups it
-    stands for), ``type_info`` and ``context`` are the scan's own tables: an
-    object may be stepped through when its label includes ``group``, or, for
-    the objects with one reference that the walk left out of ``labels``,
-    when its type is not a wall.
+    ``children(obj)`` gives an object's references as the walk follows them;
+    ``allowed(obj)`` says whether the path may pass through ``obj``.
+    :attr:`path` is the pasteable expression once found (None when the
+    search gave up).
     """
-
-    __slots__ = (
-        "_allowed_labels",
-        "_context",
-        "_group",
-        "_label_sets",
-        "_labels",
-        "_level",
-        "_next_level",
-        "_parents",
-        "_root",
-        "_target",
-        "_type_info",
-        "path",
-    )
 
     def __init__(
         self,
-        root: Root,
-        group: int,
-        target: int,
+        start: Any,
+        start_path: str,
+        target: Any,
         *,
-        labels: dict[int, int],
-        label_sets: list[tuple[int, ...]],
-        type_info: Callable[[type], TypeInfo],
-        context: Context | None,
+        children: Callable[[Any], list[Any]],
+        allowed: Callable[[Any], bool],
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
-        self._root = root
-        self._group = group
-        self._target = target
-        self._labels = labels
-        self._label_sets = label_sets
-        self._type_info = type_info
-        self._context = context
-        self._level: list[Any] = [root.obj]
-        self._next_level: list[Any] = []
-        self._parents: dict[int, int] = {id(root.obj): 0}
-        self._allowed_labels: dict[int, bool] = {}
-        #: The path once found (it stays None when the search gives up).
+        self._start = start
+        self._start_path = start_path
+        self._target = id(target)
+        self._children = children
+        self._allowed = allowed
+        self._clock = clock
+        #: Frames: [children, descent cursor, scan cursor, descend?].
+        self._stack: list[list[Any]] = []
+        self._ids: list[int] = []
+        self._limit = 0
+        self._cut = False
+        self._visited: set[int] = set()
         self.path: str | None = None
 
-    def _allowed(self, child: Any) -> bool:
-        label = self._labels.get(id(child))
-        if label is None:  # a single-reference object: judged by its type
-            info = self._type_info(type(child))
-            if info.exp == EXP_WALL:
-                return False
-            try:
-                return info.fast or info.sizer(child) >= 0
-            except Exception:
-                return False
-        allowed = self._allowed_labels
-        found = allowed.get(label)
-        if found is None:
-            found = allowed[label] = label != _WALL and self._group in self._label_sets[label]
-        return found
+    def close(self) -> None:
+        """Drop every reference (the search is over or abandoned)."""
+        self._stack.clear()
+        self._ids.clear()
+        self._visited.clear()
+        self._start = None
 
-    def _children(self, obj: Any) -> list[Any]:
-        info = self._type_info(type(obj))
-        if info.exp in (EXP_WALL, EXP_LEAF):
-            return []
-        if info.exp == EXP_PLAIN:
-            return gc.get_referents(obj)
-        if info.exp == EXP_DICT:
-            return [*gc.get_referents(obj), *dict.keys(obj)]
-        if info.special is None or self._context is None:
-            return gc.get_referents(obj)
-        try:
-            return info.special.expand(obj, self._context)[0]
-        except Exception:
-            return []
+    def _push(self, obj: Any) -> None:
+        kids = self._children(obj)
+        descend = len(self._stack) + 1 < self._limit
+        if kids and not descend:
+            self._cut = True
+        self._stack.append([kids, 0, 0, descend])
+        self._ids.append(id(obj))
 
-    def step(self) -> bool:
-        """Expand one BFS level (at most :data:`PATH_CHUNK` objects of it); True when done."""
+    def step(self, deadline: float) -> bool:
+        """Search until ``deadline`` or a bounded amount of work; True when over."""
+        budget = STEP_WORK
         target = self._target
-        parents = self._parents
-        nxt = self._next_level
-        level = self._level
-        found = False
-        # At most PATH_CHUNK objects per call, so that one wide level fits in a slice.
-        chunk = level[-PATH_CHUNK:]
-        del level[-PATH_CHUNK:]
-        for obj in chunk:
-            oid = id(obj)
-            for child in self._children(obj):
-                cid = id(child)
-                if cid in parents or not self._allowed(child):
-                    continue
-                parents[cid] = oid
-                if cid == target:
-                    found = True
-                    break
-                nxt.append(child)
-            if found:
-                break
-        if found:
-            self.path = self._build_path()
-            return True
-        if len(parents) > PATH_SEARCH_LIMIT:
-            return True
-        if not level:
-            if not nxt:
-                return True
-            self._level, self._next_level = nxt, []
+        while budget > 0:
+            stack = self._stack
+            if not stack:
+                if self._limit and not self._cut:
+                    return self._over()  # the whole region was seen: no path
+                self._limit = self._limit * 2 if self._limit else 1
+                if self._limit > MAX_DEPTH or self._start is None:
+                    return self._over()
+                self._cut = False
+                self._visited = {id(self._start)}
+                self._ids = []
+                self._push(self._start)
+                continue
+            frame = stack[-1]
+            kids = frame[0]
+            if frame[2] < len(kids):
+                chunk = kids[frame[2] : frame[2] + SCAN_CHUNK]
+                frame[2] += SCAN_CHUNK
+                budget -= len(chunk) // 64 + 1
+                if target in map(id, chunk):
+                    return self._found()
+                chunk = []
+                if self._clock() >= deadline:
+                    return False
+                continue
+            pos = frame[1]
+            if not frame[3] or pos >= len(kids):
+                stack.pop()
+                self._ids.pop()
+                continue
+            child = kids[pos]
+            frame[1] = pos + 1
+            budget -= 1
+            if id(child) in self._visited or not self._allowed(child):
+                continue
+            self._visited.add(id(child))
+            self._push(child)
+            child = None
+            if len(self._visited) > PATH_SEARCH_LIMIT:
+                return self._over()
         return False
 
-    def _build_path(self) -> str | None:
-        root = self._root
-        parents = self._parents
-        chain_ids: list[int] = []
-        cur_id: int | None = self._target
-        while cur_id is not None and cur_id != id(root.obj):
-            chain_ids.append(cur_id)
-            cur_id = parents.get(cur_id)
-            if len(chain_ids) > 10_000:
-                return None
-        chain_ids.reverse()
-        text = root.path
-        cur = root.obj
+    def _over(self) -> bool:
+        self.close()
+        return True
+
+    def _found(self) -> bool:
+        chain_ids = [*self._ids[1:], self._target]
+        self.path = self._build_path(chain_ids)
+        self.close()
+        return True
+
+    def _build_path(self, chain_ids: list[int]) -> str | None:
+        text = self._start_path
+        obj = self._start
         skip = False
         for nid in chain_ids:
-            nxt = next((c for c in self._children(cur) if id(c) == nid), None)
+            nxt = next((c for c in self._children(obj) if id(c) == nid), None)
             if nxt is None:
                 return None  # the heap changed under us
             if skip:
                 skip = False
             else:
-                fmt, skip = describe_edge(cur, nxt)
+                fmt, skip = describe_edge(obj, nxt)
                 text = fmt.format(text)
-            cur = nxt
+            obj = nxt
         return tidy_path(text)
 
 
 # ---------------------------------------------------------------------- naming edges
 
 _DICT_ATTR: Final = re.compile(r"\.__dict__\[\'([A-Za-z_][A-Za-z0-9_]*)\'\]")
+#: ``logging.Logger.manager.loggerDict['x']`` (or through the root logger) is
+#: what ``logging.getLogger('x')`` returns.
+_LOGGER: Final = re.compile(
+    r"logging\.(?:Logger|root|RootLogger|Logger\.root)\.manager\.loggerDict\[('(?:[^'\\]|\\.)*')\]"
+)
 
 
 def tidy_path(text: str) -> str:
-    """``obj.__dict__['name']`` -> ``obj.name`` (what a user types)."""
+    """``obj.__dict__['name']`` -> ``obj.name`` and a logger out of logging's
+    registry -> ``logging.getLogger('x')`` (what a user types)."""
 
     def repl(m: re.Match[str]) -> str:
         name = m.group(1)
         return f".{name}" if is_identifier(name) else m.group(0)
 
-    return _DICT_ATTR.sub(repl, text)
+    text = _DICT_ATTR.sub(repl, text)
+    return _LOGGER.sub(r"logging.getLogger(\1)", text)
 
 
 def _index_of(items: Iterable[Any], child: Any) -> int | None:
@@ -360,11 +352,27 @@ def _name_array_part(parent: Any, child: Any, mro: tuple[type, ...]) -> Named:
     np = sys.modules.get("numpy")
     if np is None or not _has(mro, np.ndarray):
         return None
-    if child is vars(np.ndarray)["base"].__get__(parent):
+    nd = np.ndarray
+    if child is vars(nd)["base"].__get__(parent):
         return "{}.base", False
-    items = NdarraySpecial(np).elements(parent)  # None unless dtype=object
-    i = _index_of(items, child) if items is not None else None
+    if vars(np.dtype)["kind"].__get__(vars(nd)["dtype"].__get__(parent)) != "O":
+        return None
+    plain = parent if type(parent) is nd else nd.view(parent, nd)
+    i = _index_of(vars(nd)["flat"].__get__(plain), child)
     return (f"{{}}.flat[{i}]", False) if i is not None else None
+
+
+def _name_namespace(parent: Any, child: Any, mro: tuple[type, ...]) -> Named:
+    """A class's or a module's own namespace dict."""
+    if is_type(parent):
+        try:
+            refs = gc.get_referents(type_ns(parent))  # the mappingproxy's one referent
+            return ("{}.__dict__", False) if any(r is child for r in refs) else None
+        except Exception:
+            return None
+    if _has(mro, types.ModuleType) and child is instance_dict(parent):
+        return "{}.__dict__", False
+    return None
 
 
 def _name_attribute(parent: Any, child: Any, mro: tuple[type, ...]) -> Named:
@@ -386,6 +394,7 @@ def _name_attribute(parent: Any, child: Any, mro: tuple[type, ...]) -> Named:
 
 #: Tried in order; each returns None when the edge is not of its kind.
 _NAMERS: Final[tuple[Callable[[Any, Any, tuple[type, ...]], Named], ...]] = (
+    _name_namespace,
     _name_dict_item,
     _name_sequence_item,
     _name_set_item,
@@ -423,4 +432,4 @@ def describe_edge(parent: Any, child: Any) -> tuple[str, bool]:
     return "{}", False
 
 
-__all__ = ["PATH_SEARCH_LIMIT", "PathSearch", "describe_edge", "tidy_path"]
+__all__ = ["MAX_DEPTH", "PATH_SEARCH_LIMIT", "PathSearch", "describe_edge", "tidy_path"]

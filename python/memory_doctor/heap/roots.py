@@ -1,12 +1,20 @@
-"""Roots of the retained-size scan: everything that can keep data alive in a notebook.
+"""The user's roots of the retained-size scan: what can keep data alive in a notebook.
 
 :func:`enumerate_roots` lists them in ``HOLDER_KINDS`` order without running
-user code: user variables, IPython's output cache and its hidden copies, the
-last exception, closures and default arguments of the user's functions, class
-attributes of the user's classes, ``lru_cache`` stores, frames of running
-threads, suspended generators and coroutines, and globals of modules the user
-wrote. Library modules, classes and functions are walls: their state is the
-library's, not the user's.
+user code: user variables, IPython's output cache (``Out``, ``_n``, and the
+``_``, ``__``, ``___`` the display hook keeps for itself) and its hidden
+copies, the last exception, closures and default arguments of the user's
+classes and modules, class attributes of the user's classes, ``lru_cache``
+stores, frames of running threads, pending asyncio tasks running user code,
+and globals of modules the user wrote. Everything else (libraries, the
+kernel, the interpreter) is a root group of its own (``groups.py``).
+
+Some roots are parts of an object that is itself reached (a class attribute
+inside the class's namespace, a method's closure cell, a cache's store inside
+the cached function, the display hook's ``_``): the reference from that
+object to the root's value is a *root edge* (:attr:`RootList.edges`), which
+the walk counts but does not follow, so the value belongs to its own root
+and not to whoever reaches the object.
 
 A function bound to a user variable is not split up: the variable's walk
 reaches its closure cells and defaults, so ``del scale`` frees what they hold
@@ -28,12 +36,12 @@ import sys
 import threading
 import types
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from itertools import compress
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ..log import quiet_logger
 from ..protocol import HOLDER_KINDS
+from .groups import thread_name
 from .introspect import (
     GENERATOR_FRAME,
     cell_contents,
@@ -44,7 +52,6 @@ from .introspect import (
     instance_dict,
     is_a,
     is_identifier,
-    lookup_in_mro,
     method_parts,
     module_dict,
     mro_has,
@@ -103,17 +110,29 @@ class Root:
     #: wrapper) they belong to. The scan does not walk into those parts from
     #: the function itself, so they are reported under their own root.
     owner: Any = None
+    #: What the root's group starts its walk from when that is not ``obj``
+    #: itself (a cache root: the store, not the cached function).
+    seeds: list[Any] | None = field(default=None, repr=False)
 
 
 class RootList(list):  # type: ignore[type-arg]  # list[Root]; generic list subclassing needs 3.9+
-    """The roots, plus ``walls``: containers the scan must not enter (the user
-    namespace, IPython's history and output dicts, the shell)."""
+    """The roots, plus ``stops``: the containers whose contents are roots (the user
+    namespace, IPython's history and output dicts), which the walk never
+    enters from another side; and ``edges``: ``(container, values)`` pairs
+    whose references to ``values`` are root edges (counted, not followed)."""
 
-    walls: list[Any]
+    stops: list[Any]
+    edges: list[tuple[Any, list[Any]]]
 
-    def __init__(self, roots: Iterable[Root] = (), walls: Iterable[Any] = ()) -> None:
+    def __init__(
+        self,
+        roots: Iterable[Root] = (),
+        stops: Iterable[Any] = (),
+        edges: Iterable[tuple[Any, list[Any]]] = (),
+    ) -> None:
         super().__init__(roots)
-        self.walls = list(walls)
+        self.stops = list(stops)
+        self.edges = list(edges)
 
 
 def _site_dirs() -> list[str]:
@@ -196,9 +215,24 @@ class _Builder:
         self.seen_classes: set[int] = set()
         self.seen_caches: set[int] = set()
         self.lru_type = lru_cache_type()
+        self.edges: list[tuple[Any, list[Any]]] = []
 
-    def add(self, label: str, kind: str, obj: Any, path: str, owner: Any = None) -> None:
-        self.by_kind[kind].append(Root(label, kind, obj, path, owner))
+    def add(
+        self,
+        label: str,
+        kind: str,
+        obj: Any,
+        path: str,
+        *,
+        owner: Any = None,
+        seeds: list[Any] | None = None,
+    ) -> None:
+        self.by_kind[kind].append(Root(label, kind, obj, path, owner, seeds))
+
+    def edge(self, container: Any, values: list[Any]) -> None:
+        """``container``'s references to ``values`` are root edges."""
+        if values:
+            self.edges.append((container, values))
 
     def is_user(self, module: str | None) -> bool:
         return module is not None and (module == "__main__" or module in self.user_mod_names)
@@ -225,18 +259,23 @@ class _Builder:
                     continue
                 path = f"{base}.__closure__[{i}].cell_contents"
                 self.add(path, "closure", value, path, owner=func)
+                self.edge(cell, [value])
                 self.callable(value, path, depth + 1)
         if type(defaults) is tuple:
             for i, value in enumerate(defaults):
                 path = f"{base}.__defaults__[{i}]"
                 self.add(path, "default_arg", value, path, owner=func)
+            self.edge(defaults, list(defaults))
         if type(kwdefaults) is dict:
+            named = []
             for key, value in list(dict.items(kwdefaults)):
                 key_text = safe_key_repr(key)
                 if key_text is None:
                     continue
                 path = f"{base}.__kwdefaults__[{key_text}]"
                 self.add(path, "default_arg", value, path, owner=func)
+                named.append(value)
+            self.edge(kwdefaults, named)
 
     def cache(self, wrapper: Any, base: str, depth: int = 0, *, named: bool = False) -> None:
         """An ``lru_cache`` store of a user function, and the function's own parts.
@@ -256,7 +295,9 @@ class _Builder:
         if func is None or not self.is_user(func_module(func)):
             return
         self.seen_caches.add(id(wrapper))
-        self.add(base, "cache", wrapper, f"{base}.cache_info()", owner=wrapper)
+        store = cache_store(wrapper)
+        self.add(base, "cache", wrapper, f"{base}.cache_info()", owner=wrapper, seeds=store)
+        self.edge(wrapper, store)
         if named:
             self.seen_functions.add(id(func))
         else:
@@ -283,9 +324,13 @@ class _Builder:
             return
         self.seen_classes.add(id(klass))
         try:
-            items = list(type_ns(klass).items())
+            proxy = type_ns(klass)
+            items = list(proxy.items())
         except Exception:
             return
+        # The class's own dict (what tp_traverse visits) is the proxy's one referent.
+        namespace = next((r for r in gc.get_referents(proxy) if type(r) is dict), None)
+        attributes: list[Any] = []
         for name, value in items:
             if type(name) is not str or (name.startswith("__") and name.endswith("__")):
                 continue
@@ -303,6 +348,9 @@ class _Builder:
                 continue
             else:
                 self.add(path, "class_attribute", value, path)
+                attributes.append(value)
+        if namespace is not None:
+            self.edge(namespace, attributes)
 
     # ----------------------------------------------------------------- namespaces
 
@@ -356,7 +404,7 @@ def _items(mapping: Mapping[str, Any] | None) -> list[tuple[Any, Any]]:
         return []
 
 
-def _shell_of(user_ns: Mapping[str, Any]) -> Any:
+def shell_of(user_ns: Mapping[str, Any]) -> Any:
     """The IPython shell behind ``get_ipython`` in the namespace, if any."""
     getter = dict.get(user_ns, "get_ipython") if is_a(user_ns, dict) else None
     if type(getter) is types.MethodType:
@@ -375,13 +423,15 @@ def _variable_roots(
             continue
         if name in hidden and hidden[name] is value:
             continue  # IPython's own (or an unchanged copy of the output cache)
+        if mro_has(type(value), types.ModuleType):
+            continue  # `import numpy as np`: deleting np frees nothing of numpy's
         b.add(name, "variable", value, _name_path(name))
         values.append((name, value))
     return values
 
 
 def _output_cache_roots(
-    b: _Builder, ns: dict[str, Any], hidden: dict[str, Any], walls: list[Any]
+    b: _Builder, ns: dict[str, Any], hidden: dict[str, Any], stops: list[Any]
 ) -> None:
     """``Out[n]`` (the same dict as ``_oh``), then ``_n`` and ``_``, ``__``, ``___``,
     and the copies IPython keeps in ``user_ns_hidden``."""
@@ -389,14 +439,14 @@ def _output_cache_roots(
     if not is_a(out, dict):
         out = ns.get("_oh", hidden.get("_oh"))
     if is_a(out, dict):
-        walls.append(out)
+        stops.append(out)
         entries = sorted((kv for kv in dict.items(out) if type(kv[0]) is int), key=lambda kv: kv[0])
         for key, value in entries:
             b.add(f"Out[{key}]", "output_cache", value, f"Out[{key}]")
     for key in ("In", "_ih", "_dh", "_sh"):
         container = ns.get(key, hidden.get(key))
         if is_a(container, list) or is_a(container, dict):
-            walls.append(container)
+            stops.append(container)
     numbered = sorted(
         (n for n in set(ns) | set(hidden) if _OUTPUT_NAME.match(n)), key=lambda n: int(n[1:])
     )
@@ -419,21 +469,72 @@ def _namespace_roots(
     user_ns: Mapping[str, Any],
     hidden: Mapping[str, Any] | None,
 ) -> list[Any]:
-    """Variables and the output cache; returns the containers that are walls."""
-    walls: list[Any] = [user_ns]
+    """Variables and the output cache; returns the containers that are stops."""
+    stops: list[Any] = [user_ns]
     if hidden is not None:
-        walls.append(hidden)
+        stops.append(hidden)
     # Only str keys: building a dict hashes its keys, and a user's key class may hash in Python.
     hidden_items = {k: v for k, v in _items(hidden) if type(k) is str}
     ns_items = [(k, v) for k, v in _items(user_ns) if type(k) is str]
     values = _variable_roots(b, ns_items, hidden_items)
-    _output_cache_roots(b, dict(ns_items), hidden_items, walls)
+    _output_cache_roots(b, dict(ns_items), hidden_items, stops)
+    shell = shell_of(user_ns)
+    if shell is not None:
+        _display_roots(b, shell)
     for name, value in values:
         b.variable(value, _name_path(name))
-    shell = _shell_of(user_ns)
-    if shell is not None:
-        walls.append(shell)
-    return walls
+    return stops
+
+
+def _attribute(obj: Any, name: str) -> Any:
+    """A traitlets object's attribute ``name``: from its instance dict, else from
+    its trait values (the instance dict's ``_trait_values``); None if unset."""
+    attrs = instance_dict(obj) or {}
+    if name in attrs:
+        return dict.get(attrs, name)
+    traits = dict.get(attrs, "_trait_values")
+    return dict.get(traits, name) if is_a(traits, dict) else None
+
+
+def _display_roots(b: _Builder, shell: Any) -> None:
+    """What IPython keeps of the last outputs for itself: its display hook's own
+    ``_``, ``__`` and ``___`` attributes, and the last execution result
+    (``shell.last_execution_result``, the hook's ``exec_result``).
+
+    They are the output cache, not the kernel: clearing the output cache frees
+    them, so they are roots labelled ``_`` (and ``sys.last_value`` for the
+    result's exception), and the kernel's references to them are root edges.
+    """
+    hook = _attribute(shell, "displayhook")
+    hook_dict = instance_dict(hook) if hook is not None else None
+    results = [_attribute(shell, "last_execution_result")]
+    if hook_dict is not None:
+        kept = []
+        for name in _OUTPUT_ALIASES:
+            value = dict.get(hook_dict, name)
+            if value is None or (type(value) is str and value == ""):
+                continue
+            b.add(name, "output_cache", value, f"get_ipython().displayhook.{name}")
+            kept.append(value)
+        b.edge(hook_dict, kept)
+        results.append(_attribute(hook, "exec_result"))
+    seen: set[int] = set()
+    for result in results:
+        attrs = instance_dict(result) if result is not None else None
+        if attrs is None or id(result) in seen:
+            continue
+        seen.add(id(result))
+        kept = []
+        value = dict.get(attrs, "result")
+        if value is not None:
+            b.add("_", "output_cache", value, "get_ipython().last_execution_result.result")
+            kept.append(value)
+        error = dict.get(attrs, "error_in_exec")
+        if error is not None:
+            path = "get_ipython().last_execution_result.error_in_exec"
+            b.add("sys.last_value", "traceback", error, path)
+            kept.append(error)
+        b.edge(attrs, kept)
 
 
 def _traceback_roots(b: _Builder) -> None:
@@ -446,12 +547,20 @@ def _traceback_roots(b: _Builder) -> None:
             b.add(f"sys.{name}", "traceback", value, f"sys.{name}")
 
 
-def _thread_info(thread: Any) -> tuple[str | None, bool]:
-    """``(name, is kernel machinery)`` of a ``threading.Thread``, read from its dict."""
-    if thread is None:
-        return None, False
-    name = dict.get(instance_dict(thread) or {}, "_name")
-    return (name if type(name) is str else None), is_kernel_thread(thread)
+def _kept_traceback_roots(b: _Builder, shell: Any) -> None:
+    """The last exception IPython keeps for ``%debug`` and ``%tb``: its traceback
+    formatter's ``tb`` and the syntax formatter's ``last_syntax_error``. They are
+    the traceback roots' (clearing the traceback frees them), not the kernel's."""
+    for formatter, name, label in (
+        ("InteractiveTB", "tb", "sys.last_traceback"),
+        ("SyntaxTB", "last_syntax_error", "sys.last_value"),
+    ):
+        owner = _attribute(shell, formatter)
+        attrs = instance_dict(owner) if owner is not None else None
+        value = dict.get(attrs, name) if attrs is not None else None
+        if value is not None:
+            b.add(label, "traceback", value, f"get_ipython().{formatter}.{name}")
+            b.edge(attrs, [value])
 
 
 def _thread_roots(b: _Builder) -> None:
@@ -470,26 +579,24 @@ def _thread_roots(b: _Builder) -> None:
     active = vars(threading).get("_active")
     active = active if is_a(active, dict) else {}
     for ident in sorted(frames):
-        name, infra = _thread_info(dict.get(active, ident))
-        if infra:
+        thread = dict.get(active, ident)
+        if thread is not None and is_kernel_thread(thread):
             continue
+        name = thread_name(thread)
         label = f"thread {name!r}" if name is not None else f"thread {ident}"
         b.add(label, "thread", frames[ident], f"sys._current_frames()[{ident}]")
 
 
-def _user_generator(gen: Any, user_dicts: set[int]) -> tuple[bool, Any]:
-    getter, _attr = GENERATOR_FRAME[id(type(gen))]
+def _runs_user_code(coro: Any, user_dicts: set[int]) -> bool:
+    """Whether a suspended coroutine (or generator) runs code of the user's namespaces."""
+    found = GENERATOR_FRAME.get(id(type(coro)))
+    if found is None:
+        return False
     try:
-        frame = getter(gen)
+        frame = found[0](coro)
+        return frame is not None and id(frame_globals(frame)) in user_dicts
     except Exception:
-        return False, None
-    if frame is None:
-        return False, None  # finished: holds nothing
-    try:
-        globs = frame_globals(frame)
-    except Exception:
-        return False, None
-    return id(globs) in user_dicts, frame
+        return False
 
 
 def registered_tasks(ns: dict[str, Any]) -> list[Any]:
@@ -508,15 +615,20 @@ def registered_tasks(ns: dict[str, Any]) -> list[Any]:
     return list(found.values())
 
 
-def _task_names() -> dict[int, str]:
-    """``id(coroutine) -> task name`` for every pending asyncio task."""
+def _task_roots(b: _Builder, user_dicts: set[int]) -> None:
+    """Pending asyncio tasks running user code, from asyncio's own registries.
+
+    The event loop holds them, so their label also has the kernel's or
+    asyncio's group. (Other suspended generators are reached by the walk from
+    whatever holds them; the heap is not listed for them: ``gc.get_objects()``
+    is one long call on a big heap.)
+    """
     ns = module_dict(sys.modules.get("asyncio.tasks"))
     if ns is None:
-        return {}
+        return
     task_type: Any = ns.get("Task")
     if not mro_has(type(task_type), type):
-        return {}
-    names: dict[int, str] = {}
+        return
     for task in registered_tasks(ns):
         if not mro_has(type(task), task_type):
             continue
@@ -525,119 +637,81 @@ def _task_names() -> dict[int, str]:
             name = task_type.get_name(task)
         except Exception:  # noqa: S112 - a finished or odd task holds nothing to report
             continue
-        if type(name) is str:
-            names[id(coro)] = name
-    return names
-
-
-def _generator_roots(b: _Builder, user_dicts: set[int]) -> None:
-    """Suspended generators/coroutines/async generators running user code.
-
-    The scan keeps only those no earlier root reaches (pending asyncio tasks,
-    callbacks held by the event loop).
-    """
-    gen_ids = {id(t) for t in (types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType)}
-    tasks = _task_names()
-    everything = gc.get_objects()
-    # In C (map/compress): the heap may hold millions of tracked objects.
-    gens = list(compress(everything, map(gen_ids.__contains__, map(id, map(type, everything)))))
-    del everything
-    for gen in gens:
-        user, _frame = _user_generator(gen, user_dicts)
-        if not user:
+        if type(name) is not str or not _runs_user_code(coro, user_dicts):
             continue
-        task = tasks.get(id(gen))
-        if task is not None:
-            label = f"task {task!r}"
-            path = f"[t for t in asyncio.all_tasks() if t.get_name() == {task!r}][0].get_coro()"
-        else:
-            qual = vars(type(gen))["__qualname__"].__get__(gen)
-            qual = qual if type(qual) is str else "?"
-            kind = {
-                id(types.GeneratorType): "generator",
-                id(types.CoroutineType): "coroutine",
-                id(types.AsyncGeneratorType): "async generator",
-            }[id(type(gen))]
-            label = f"{kind} {qual!r}"
-            path = (
-                f"[g for g in gc.get_objects() if type(g).__name__ == {type(gen).__name__!r}"
-                f" and g.__qualname__ == {qual!r}][0]"
-            )
-        b.add(label, "generator", gen, path)
+        path = f"[t for t in asyncio.all_tasks() if t.get_name() == {name!r}][0].get_coro()"
+        b.add(f"task {name!r}", "generator", coro, path)
 
 
 def _module_roots(b: _Builder, modules: Mapping[str, types.ModuleType]) -> list[Any]:
-    walls: list[Any] = []
+    stops: list[Any] = []
     for mod_name in sorted(modules):
         ns = module_dict(modules[mod_name])
         if ns is None:
             continue
-        walls.append(ns)
+        stops.append(ns)
         for name, value in list(dict.items(ns)):
             if type(name) is not str or name in _MODULE_DUNDERS:
                 continue
             if name.startswith("__") and name.endswith("__"):
                 continue
+            if mro_has(type(value), types.ModuleType):
+                continue  # another module: its own package's group
             path = f"{mod_name}.{name}" if is_identifier(name) else f"vars({mod_name})[{name!r}]"
             b.value(value, path)
             b.add(path, "module", value, path)
-    return walls
+    return stops
 
 
-def singleton_walls() -> list[Any]:
-    """The IPython shell, kernel and app (traitlets singletons), when loaded."""
-    configurable = sys.modules.get("traitlets.config.configurable")
-    ns = module_dict(configurable) if configurable is not None else None
-    base = ns.get("SingletonConfigurable") if ns is not None else None
-    if not is_a(base, type):
-        return []
-    out: list[Any] = []
-    todo = [base]
-    seen: set[int] = set()
-    while todo:
-        cls = todo.pop()
-        if id(cls) in seen:
-            continue
-        seen.add(id(cls))
-        found, inst = lookup_in_mro(cls, "_instance")
-        if found and inst is not None and not any(x is inst for x in out):
-            out.append(inst)
-        try:
-            todo.extend(type.__subclasses__(cls))
-        except Exception:  # noqa: S112 - a class being torn down has no subclasses to visit
-            continue
-    return out
+def cache_store(wrapper: Any) -> list[Any]:
+    """What an ``lru_cache`` wrapper holds for its callers: its cache dict and, for
+    a bounded cache, its links (keys and results); not the cached function, its
+    own ``__dict__``, its marker object or its helper types."""
+    own = instance_dict(wrapper)
+    return [
+        r
+        for r in gc.get_referents(wrapper)
+        if r is not own
+        and type(r) is not types.FunctionType
+        and type(r) is not object
+        and not mro_has(type(r), type)
+    ]
 
 
 def enumerate_roots(
     user_ns: Mapping[str, Any],
     user_ns_hidden: Mapping[str, Any] | None = None,
-) -> list[Root]:
-    """Every root, in ``HOLDER_KINDS`` order. No user code runs.
+    modules: Mapping[str, types.ModuleType] | None = None,
+) -> RootList:
+    """Every root of the user's, in ``HOLDER_KINDS`` order. No user code runs.
 
-    The list is a :class:`RootList`: its ``walls`` are containers the scan must
-    not walk into (the namespace itself, IPython's In/Out, the shell).
+    ``modules``: the modules the user wrote (default: :func:`user_modules`).
+    The list is a :class:`RootList`: its ``stops`` are the containers whose
+    contents are roots (the namespace itself, IPython's In/Out, user modules'
+    namespaces), its ``edges`` the root edges.
     """
-    mods = user_modules()
+    mods = user_modules() if modules is None else modules
     b = _Builder(mods)
-    walls = _namespace_roots(b, user_ns, user_ns_hidden)
+    stops = _namespace_roots(b, user_ns, user_ns_hidden)
     _traceback_roots(b)
+    shell = shell_of(user_ns)
+    if shell is not None:
+        _kept_traceback_roots(b, shell)
     _thread_roots(b)
     user_dicts = {id(user_ns)}
     user_dicts.update(id(ns) for ns in (module_dict(m) for m in mods.values()) if ns is not None)
-    _generator_roots(b, user_dicts)
-    walls.extend(_module_roots(b, mods))
-    walls.extend(singleton_walls())
+    _task_roots(b, user_dicts)
+    stops.extend(_module_roots(b, mods))
     roots = b.roots()
     roots.sort(key=lambda r: _KIND_ORDER[r.kind])  # stable: keeps enumeration order per kind
-    return RootList(roots, walls)
+    return RootList(roots, stops, b.edges)
 
 
 __all__ = [
     "Root",
     "RootList",
+    "cache_store",
     "enumerate_roots",
     "registered_tasks",
-    "singleton_walls",
     "user_modules",
 ]

@@ -1,80 +1,104 @@
 """The retained-size scan: which set of roots keeps each byte alive.
 
-Semantics. Every reachable object belongs to exactly one *set of roots*: the
-roots that reach it. A holder is one such set with the bytes of the objects
-labelled with it; deleting every root in the set frees exactly those bytes.
-Most sets have one root; ``big``, ``Out[3]`` and ``_3`` naming one array form a
-set of three, which is the "deleting ``big`` alone frees nothing" case.
+Semantics. Every reachable object belongs to exactly one *label*: the set of
+root groups that reach it. A holder is a label with at least one of the
+user's roots, with the bytes and objects that only that set reaches: deleting
+every root in the set frees exactly those bytes. Roots naming one object form
+one group, so ``big``, ``Out[3]`` and ``_3`` naming one array are one holder,
+shown jointly. The walk covers the whole heap: libraries, the kernel and the
+interpreter are root groups too (``groups.py``), and references the walk
+cannot explain (C state) are the ``outside Python`` group. A holder's
+``also_held_by`` names the non-user groups in its label; it is ``freeable``
+only when there are none.
 
-Algorithm. Roots naming the same object form one *group* and are walked once.
-Groups are walked one after the other; each object carries an interned label
-(an index into a table of sorted group tuples) in ``_labels``, keyed by ``id``.
-When group *g* reaches an object it maps the object's label ``S`` to
-``S | {g}`` through a per-group memo; an object whose label already contains
-``g`` stops the walk, so each group visits what it reaches once, and an
-object's label only grows. Per label the scan keeps bytes and counts by type,
-moving them when an object is relabelled.
+Phases, each in bounded slices (:meth:`Scan.step`): ``roots`` (the groups,
+stops and walls: the engine's spec), ``walk`` (the engine: one traversal from
+every seed, then the labels; see ``README.md``), ``attribute`` (holders from
+labels), ``paths`` (why-alive paths to the largest object of the largest
+holders, and from a library's module for memory a library also holds), and
+``resources`` (what the walk noted, described by the ``resources`` hook).
 
-Speed, in pure Python. The walk is batched so that the per-object work runs in
-C: ``gc.get_referents(*batch)`` for a whole batch, then ``map``/``compress``/
-``Counter`` over ids, labels and sizes. Objects with a single reference (the
-parent being expanded) cannot be reached any other way; they are recognised
-by their reference count and attributed with their parent without a ``_labels``
-entry, which keeps the table to shared objects only. Pending objects are kept
-per ``(old label, new label, expansion mode)`` so that a batch is homogeneous.
-
-No recursion (explicit work lists), a time budget and cooperative slicing
-(:meth:`Scan.step`), progress callbacks, and :meth:`Scan.stop`. After
-:meth:`Scan.result` nothing of the user's is referenced. The why-alive path
-of each holder is searched after the walk by ``heap/paths.py``.
+The budget. The walk may use :data:`WALK_SHARE` of ``budget_s``; labelling
+what it found takes about a tenth of the walk's time, and the holders, paths
+and the kernel's post-scan advice fit in the rest, so that a scan stopped by
+its budget ends within about 10 % of it. After :meth:`Scan.result`, nothing
+of the user's is referenced, without relying on the garbage collector.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import sys
-import threading
 import time
 import types
+from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterable
-from itertools import chain, compress, repeat
-from operator import attrgetter, eq, ge, ne, not_
-from typing import Any, Callable, Final, Protocol
+from collections.abc import Callable, Iterable
+from typing import Any, Final, Protocol
 
 from ..log import quiet_logger
-from ..protocol import HOLDER_KINDS, SCAN_PHASES, SCAN_STOPPED
-from .introspect import frame_back, module_dict, mro_has, type_name
-from .paths import PathSearch
-from .roots import Root, RootList, singleton_walls, user_modules
-from .sizers import (
-    EXP_DICT,
-    EXP_LEAF,
-    EXP_SPECIAL,
-    EXP_WALL,
-    Classifier,
-    Context,
-    Pseudo,
-    TypeInfo,
+from ..protocol import (
+    ALSO_HELD_BY_TOP,
+    COMPOSITION_TOP,
+    HELD_ELSEWHERE_TOP,
+    HOLDER_KINDS,
+    SCAN_STOPPED,
+    STOP_BUDGET,
+    STOP_CELL_RAN,
 )
+from . import engine as engines
+from .groups import (
+    KIND_EXTERNAL,
+    KIND_INTERPRETER,
+    KIND_KERNEL,
+    KIND_LIBRARY,
+    KIND_USER,
+    OUTSIDE_NAME,
+    Group,
+    immortals,
+    is_root_container,
+    kernel_stops,
+    library_groups,
+    live_frame_expander,
+    live_frames,
+    odd_namespace_entries,
+)
+from .introspect import frame_back, frame_locals, module_dict, type_name
+from .model import M_DICT, M_EXPAND, M_IGNORE, M_LEAF, M_STOP, Expander, TypeInfo, WalkSpec
+from .model import materialise as _materialise
+from .paths import PathSearch
+from .roots import Root, RootList, shell_of, user_modules
+from .sizers import Classifier, referents
 
 _log = quiet_logger(__name__)
 
-#: Label 0 marks walls: never counted, never entered.
-_WALL: Final = 0
-#: Largest objects remembered per label (for the holder's type and path).
-_LARGEST_KEPT: Final = 4
+#: Share of the budget the walk may take: labelling what it found, the holders,
+#: the paths and the kernel's advice fit in the rest (and 10 % beyond).
+WALK_SHARE: Final = 0.8
+#: Why-alive paths are searched within this many seconds, and only while the
+#: scan is within this share of its budget.
+PATHS_BUDGET_S: Final = 0.5
+PATHS_SHARE: Final = 0.95
+#: Paths are searched for the largest holders of at least this many bytes.
+PATHS_MAX: Final = 50
+PATH_MIN_BYTES: Final = 65_536
+#: Library-side paths: for this many of the largest not-freeable holders, after
+#: every user path, each within LIBRARY_PATH_S.
+LIBRARY_PATHS_MAX: Final = 10
+LIBRARY_PATH_S: Final = 0.05
+#: A resource's path search stops after this long (all of them: RESOURCE_PATHS_S).
+RESOURCE_PATH_S: Final = 0.01
+RESOURCE_PATHS_S: Final = 0.05
+OUTSIDE_TOP: Final = 20
 #: Progress is reported at most this often.
-_PROGRESS_EVERY_S: Final = 0.25
-_BATCH_MIN: Final = 64
-_BATCH_MAX: Final = 4096  # larger batches lose more to cache misses than they save
-#: Batches this small are walked one object at a time (see Scan._process_small).
-_SMALL_BATCH: Final = 4
-_SMALL_STEPS: Final = 4096
-_SMALL_FANOUT: Final = 64
-_COMPOSITION_TOP: Final = 5
-#: Steps of path search (each at most ``paths.PATH_CHUNK`` objects) per resource.
-_RESOURCE_PATH_STEPS: Final = 20
+PROGRESS_EVERY_S: Final = 0.25
+#: Labels handled per attribute chunk.
+_ATTRIBUTE_CHUNK: Final = 2048
+#: Stop reasons after which nothing more is labelled: the reply goes out at once.
+_AT_ONCE: Final = ("cancelled", "interrupted")
+#: The engine's phases that label what the walk found (progress says "attribute").
+_LABEL_PHASES: Final = frozenset({"count", "check", "scc", "propagate", "account", "result"})
 
 
 class ResourceHook(Protocol):
@@ -93,1130 +117,822 @@ class ResourceHook(Protocol):
         ...
 
 
-_SIZER = attrgetter("sizer")
-_getrefcount = sys.getrefcount
-_getsizeof = sys.getsizeof
+def _edge_expander(counts: dict[int, int]) -> Expander:
+    """The walk of a container whose references to some values are root edges:
+    those (by id, ``counts`` times at most) are counted, never followed."""
 
-try:
-    from operator import call as _call  # type: ignore[attr-defined]  # Python >= 3.11
-except ImportError:  # pragma: no cover - Python 3.9/3.10
+    def expand(obj: Any) -> Any:
+        count: list[Any] = []
+        if type(obj) is dict:
+            refs = [*dict.keys(obj), *dict.values(obj)]
+        else:
+            refs, cls = referents(obj)
+            count.extend(cls or ())
+        want = dict(counts)
+        follow: list[Any] = []
+        for ref in refs:
+            n = want.get(id(ref), 0)
+            if n:
+                want[id(ref)] = n - 1
+                count.append(ref)
+            else:
+                follow.append(ref)
+        refs = []
+        return follow, count, None
 
-    def _call(func: Callable[[Any], int], obj: Any) -> int:
-        return func(obj)
-
-
-def _calibrate_single_reference() -> int:
-    """The reference count ``map(sys.getrefcount, referents)`` reports for an object
-    whose only reference is its parent's (0 when counts cannot be trusted).
-
-    Measured rather than assumed: how many references the call machinery adds
-    differs between Python versions, and free-threaded builds defer counts.
-    """
-    gil_enabled = getattr(sys, "_is_gil_enabled", None)
-    if gil_enabled is not None and not gil_enabled():
-        return 0
-    parent = [object(), [object()]]
-    counts = set(map(_getrefcount, gc.get_referents(parent)))
-    shared = object()
-    parent2 = [shared]
-    count2 = next(iter(map(_getrefcount, gc.get_referents(parent2))))
-    if len(counts) != 1 or count2 <= next(iter(counts)):
-        return 0
-    return next(iter(counts))
-
-
-_SINGLE_REF: Final = _calibrate_single_reference()
-
-
-def _calibrate_single_reference_scalar() -> int:
-    """As :func:`_calibrate_single_reference`, for the one-object-at-a-time loop of
-    :meth:`Scan._process_small` (same statement shape: ``for child in kids``)."""
-    if not _SINGLE_REF:
-        return 0
-    parent = [object()]
-    kids = gc.get_referents(parent)
-    for child in kids:
-        return _getrefcount(child)
-    return 0  # pragma: no cover - kids has one element
-
-
-_SINGLE_REF_SCALAR: Final = _calibrate_single_reference_scalar()
-
-
-def _immortals() -> list[Any]:
-    """Objects the interpreter caches and never frees: walls, or every
-    container would share them with every other."""
-    out: list[Any] = [None, True, False, Ellipsis, NotImplemented, (), "", b""]
-    out.extend(range(-5, 257))
-    out.extend(chr(i) for i in range(256))
-    out.extend(i.to_bytes(1, "big") for i in range(256))
-    return out
-
-
-class _Transitions(dict):  # type: ignore[type-arg]  # dict[int | None, int]
-    """Group ``g``'s label transitions: ``old label -> old | {g}``, memoised."""
-
-    __slots__ = ("_group", "_scan")
-
-    def __init__(self, scan: Scan, g: int) -> None:
-        super().__init__()
-        self._scan = scan
-        self._group = g
-        self[_WALL] = _WALL
-
-    def __missing__(self, old: int | None) -> int:
-        new = self._scan._union(old, self._group)
-        self[old] = new
-        return new
-
-
-class _Group:
-    """Roots that name the same object (and walk it the same way)."""
-
-    __slots__ = ("cache_mode", "deferred", "obj", "roots")
-
-    def __init__(self, obj: Any, cache_mode: bool) -> None:
-        self.obj = obj
-        self.roots: list[int] = []
-        self.cache_mode = cache_mode
-        self.deferred = True  # only generator roots: walked last, and only if unreached
-
-
-class _Holder:
-    """One label's figures while the result is assembled."""
-
-    __slots__ = (
-        "bytes",
-        "composition",
-        "device",
-        "file_backed",
-        "host_bytes",
-        "label",
-        "objects",
-        "path",
-        "target",
-        "type",
-    )
-
-    def __init__(self, label: int) -> None:
-        self.label = label
-        self.bytes = 0
-        self.host_bytes = 0
-        self.objects = 0
-        self.composition: list[dict[str, Any]] = []
-        self.type = "?"
-        self.target: int | None = None
-        self.path: str | None = None
-        self.device: str | None = None
-        self.file_backed = False
+    return expand
 
 
 class Scan:
-    """One retained-size scan over ``roots``, run in slices with :meth:`step`."""
+    """One whole-heap retained-size scan, run in slices with :meth:`step`."""
 
     def __init__(
         self,
         roots: list[Root],
         *,
+        user_ns: dict[Any, Any] | None = None,
         budget_s: float = 5.0,
         max_holders: int = 500,
         progress: Callable[[str, int, float], None] | None = None,
         clock: Callable[[], float] = time.perf_counter,
         resources: ResourceHook | None = None,
+        engine: str | None = None,
+        user_module_names: Iterable[str] | None = None,
+        paths_budget_s: float = PATHS_BUDGET_S,
     ) -> None:
         """Prepare a scan; nothing is walked until :meth:`step`.
 
-        ``progress(phase, objects_visited, elapsed_s)`` is called at most every
-        0.25 s of scan time. ``budget_s`` bounds the time spent inside
-        :meth:`step` (the sum of the slices, not the wall time between them).
-        ``clock`` is for tests. ``resources`` (``advice.resources.ResourceTypes``)
-        makes the walk note objects of resource types with their roots; the
-        result then has ``resources``.
+        ``roots``: the user's roots (a :class:`~memory_doctor.heap.roots.RootList`
+        brings the stops and root edges too). ``user_ns``: the namespace, for
+        its keys that are not exact ``str``. ``progress(phase, objects,
+        elapsed_s)`` is called at most every 0.25 s of scan time.
+        ``budget_s`` bounds the time spent inside :meth:`step`. ``resources``
+        makes the walk note objects of resource types; the result then has
+        ``resources``. ``user_module_names``: modules whose globals are user
+        roots (default: :func:`~memory_doctor.heap.roots.user_modules`).
         """
         self._roots: list[Root] = list(roots)
-        self._extra_walls: list[Any] = list(roots.walls) if type(roots) is RootList else []
-        self._budget_s = float(budget_s)
+        is_list = type(roots) is RootList
+        self._containers: list[Any] = (
+            [s for s in roots.stops if is_root_container(s)] if is_list else []  # type: ignore[attr-defined]
+        )
+        self._edges: list[tuple[Any, list[Any]]] = list(roots.edges) if is_list else []  # type: ignore[attr-defined]
+        self._user_ns = user_ns
+        self._budget = float(budget_s)
         self._max_holders = max(int(max_holders), 0)
         self._progress = progress
         self._clock = clock
-        self._phase: str = SCAN_PHASES[0]
+        self._resources = resources
+        self._engine_name = engines.engine_name(engine)
+        self._user_module_names = None if user_module_names is None else list(user_module_names)
+        self._paths_budget = float(paths_budget_s)
+        self._phase = "roots"
+        self._stop: str | None = None
         self._finished = False
-        self._stop_reason: str | None = None
         self._work_s = 0.0
-        self._visited = 0
         self._last_report: float | None = None
-        self._result: dict[str, Any] | None = None
-        self._batch_size = 1024
-        # Walk state.
-        #: id -> label of every object that may be reached twice (label 0: a wall).
-        self._labels: dict[int, int] = {}
-        #: label -> the sorted group indices it stands for, and back.
-        self._label_sets: list[tuple[int, ...]] = [()]
-        self._label_of_set: dict[tuple[int, ...], int] = {(): _WALL}
-        self._groups: list[_Group] = []
-        self._group_order: list[int] = []
-        self._group_cursor = -1  # index into _group_order of the group being walked
-        self._transitions: _Transitions = _Transitions(self, -1)
-        #: (old label, new label, expansion mode) -> objects waiting to be expanded.
-        self._pending: dict[tuple[int | None, int, int], list[Any]] = {}
-        self._type_infos: dict[int, TypeInfo] = {}
-        self._mode_by_type_id: dict[int, int] = {}
-        self._type_names: dict[int, str] = {}
-        self._pseudo_keys: dict[tuple[Any, ...], int] = {}
-        self._pseudo_type_ids: dict[str, int] = {}
-        self._wall_refs: list[Any] = []  # wall objects whose ids must not be reused mid-scan
-        self._context: Context | None = None
+        self._phase_s: dict[str, float] = {}
+        self._groups: list[Group] = []
+        self._n_user = 0
+        self._odd: list[tuple[str, Any, Any]] = []
         self._classifier: Classifier | None = None
-        # Per-label figures.
-        #: (label, type id) -> [bytes, objects].
-        self._totals: dict[tuple[int, int], list[int]] = {}
-        #: label -> its largest objects, largest first: (bytes, object id, type id, key).
-        self._largest: dict[int, list[tuple[int, int, int, int]]] = {}
-        #: key of an entry in _largest -> the label whose list it is in now.
-        self._largest_label: dict[int, int] = {}
-        #: (label, device) -> bytes on that device (GPU tensors); label -> file-backed bytes.
-        self._device_bytes: dict[tuple[int, str], int] = {}
-        self._file_backed_bytes: dict[int, int] = {}
-        # Result assembly.
-        self._holders: list[_Holder] | None = None
-        self._attributed = 0
-        self._path_holder_index = 0  # the holder whose why-alive path is being searched
-        self._path_search: PathSearch | None = None
-        # Resources met by the walk: id -> (object, label). A noted object is
-        # always in _labels too: holding it here adds a reference, so the
-        # single-reference shortcut must not apply to it afterwards.
-        self._resource_types = resources
-        self._resource_type_ids: set[int] = set()
-        self._resource_objects: dict[int, tuple[Any, int]] = {}
+        self._walker: engines.Walker | None = None
+        self._spec: WalkSpec | None = None
+        self._objects: dict[int, Expander] = {}  # per-object expanders, by id
+        self._user_frames: set[int] = set()  # executing frames of user threads
+        self._walls_ids: set[int] = set()
+        self._infos: dict[int, TypeInfo] = {}
+        self._result: dict[str, Any] | None = None
+        # attribute
+        self._res: Any = None
+        self._lids: list[int] = []
+        self._attr_i = 0
+        self._merged: dict[tuple[tuple[int, ...], bool], _Merged] = {}
+        self._elsewhere: list[tuple[int, int, int]] = []
+        self._elsewhere_total = [0, 0]
+        self._holders: list[dict[str, Any]] = []
+        self._outside: list[dict[str, Any]] = []
+        self._stats: dict[str, Any] = {}
+        # paths
+        self._labels: Any = None
+        self._targets: list[tuple[dict[str, Any] | None, int, Any, Any, str, Callable[[Any], bool]]]
+        self._targets = []
+        self._lib_targets: list[
+            tuple[dict[str, Any] | None, int, Any, Any, str, Callable[[Any], bool]]
+        ] = []
+        self._search_s = 0.0
+        self._search: PathSearch | None = None
+        self._search_for: tuple[dict[str, Any] | None, int] | None = None
+        self._paths_s = 0.0
+        self._resource_entries: list[dict[str, Any]] | None = None
 
     # ------------------------------------------------------------------ public API
 
     @property
     def finished(self) -> bool:
-        """Whether the scan is over (complete or stopped); :meth:`result` is ready."""
+        """Whether :meth:`result` is ready."""
         return self._finished
 
+    @property
+    def engine(self) -> str:
+        """``native`` or ``python``."""
+        return self._engine_name
+
     def stop(self, reason: str) -> None:
-        """Ask the scan to stop; the next :meth:`step` finishes with partial results."""
+        """Ask the scan to stop; the next :meth:`step` finishes it.
+
+        ``budget``: the walk ends where it is and what it found is labelled,
+        in more slices. ``cell_ran``: the same within one slice, or nothing.
+        ``cancelled``, ``interrupted``: nothing more is done.
+        """
         if reason not in SCAN_STOPPED:
             raise ValueError(f"stop reason must be one of {SCAN_STOPPED}, not {reason!r}")
-        if not self._finished and self._stop_reason is None:
-            self._stop_reason = reason
+        if not self._finished and self._stop is None:
+            self._stop = reason
 
     def step(self, slice_s: float = 0.05) -> bool:
-        """Do about ``slice_s`` seconds of work; True once the scan is finished."""
+        """About ``slice_s`` seconds of work; True once finished."""
         if self._finished:
             return True
         clock = self._clock
         start = clock()
-        deadline = start + slice_s
         try:
-            self._wall_live_frames()
-            while True:
-                if self._stop_reason is None and self._work_s + (clock() - start) >= self._budget_s:
-                    self._stop_reason = "budget"
-                if self._stop_reason is not None:
-                    self._work_s += clock() - start
-                    self._finish()
-                    return True
-                t0 = clock()
-                self._report(self._work_s + (t0 - start))
-                done = self._advance()
-                self._adapt_batch(clock() - t0, slice_s)
-                if done:
-                    self._work_s += clock() - start
-                    self._finish()
-                    return True
-                if clock() >= deadline:
-                    self._work_s += clock() - start
-                    return False
+            return self._slice(start, slice_s)
+        except KeyboardInterrupt:
+            # An interrupt (SIGINT) during the slice: a stopped scan, not a failure.
+            self._work_s += clock() - start
+            self._stop = "interrupted"
+            self._finish()
+            raise
         except BaseException:
             self._release()
             self._finished = True
             raise
 
     def result(self) -> dict[str, Any]:
-        """The scan's figures (see ``docs/protocol.md``, ``scan`` reply).
-
-        ``cell_id``/``execution_count`` of each holder are None, and ``rss``/
-        ``unattributed_bytes`` are absent: the caller fills them in.
-        """
+        """The scan's figures; every user reference is dropped first."""
         if not self._finished or self._result is None:
             raise RuntimeError("the scan has not finished: call step() until it returns True")
         self._release()
         return self._result
 
-    # ------------------------------------------------------------------ driving
+    # ------------------------------------------------------------------ slices
 
-    def _set_phase(self, phase: str) -> None:
-        self._phase = phase
+    def _slice(self, start: float, slice_s: float) -> bool:
+        clock = self._clock
+        end = start + slice_s
+        while True:
+            now = clock()
+            spent = self._work_s + (now - start)
+            if self._stop is None and self._walking() and spent >= self._budget * WALK_SHARE:
+                self._stop = STOP_BUDGET
+            if self._stop is not None and self._settle_now(end):
+                self._work_s += clock() - start
+                self._finish()
+                return True
+            if self._stop is not None and self._walker is not None and self._walking():
+                self._walker.truncate()
+            self._report(spent)
+            phase = self._phase
+            t0 = clock()
+            done = self._advance(end)
+            self._phase_s[phase] = self._phase_s.get(phase, 0.0) + clock() - t0
+            if done:
+                self._work_s += clock() - start
+                self._finish()
+                return True
+            if clock() >= end:
+                self._work_s += clock() - start
+                return False
+
+    def _walking(self) -> bool:
+        """Whether the engine is still discovering objects."""
+        if self._phase == "roots":
+            return True
+        return (
+            self._phase == "walk"
+            and self._walker is not None
+            and self._walker.phase in ("setup", "walk")
+        )
+
+    def _settle_now(self, end: float) -> bool:
+        """For a stopped scan: whether to finish in this slice, labelling what
+        can be labelled before ``end`` (True: finish now)."""
+        if self._stop in _AT_ONCE or self._phase == "roots":
+            return True
+        if self._stop == STOP_CELL_RAN:
+            # A cell waits: what is labelled within this slice goes out, else nothing.
+            if self._walker is not None and self._walking():
+                self._walker.truncate()
+            while self._phase in ("walk", "attribute") and self._clock() < end:
+                self._advance(end)
+            if self._phase in ("walk", "attribute"):
+                self._merged.clear()
+                self._holders = []
+            return True
+        return False  # a budget stop: label what was found, skip the paths
+
+    def _advance(self, end: float) -> bool:
+        if self._phase == "roots":
+            self._prepare()
+            self._phase = "walk"
+            return False
+        if self._phase == "walk":
+            assert self._walker is not None  # noqa: S101 - set in _prepare
+            # The engines keep time on time.perf_counter: the rest of this slice.
+            if self._walker.step(time.perf_counter() + max(end - self._clock(), 0.0)):
+                self._attribute_begin()
+                self._phase = "attribute"
+            return False
+        if self._phase == "attribute":
+            if self._attribute_step(end):
+                self._paths_begin()
+                self._phase = "paths"
+            return False
+        if self._phase == "paths":
+            if self._path_work(end):
+                self._phase = "resources"
+            return False
+        self._collect_resources()
+        return True
 
     def _report(self, elapsed: float) -> None:
         if self._progress is None:
             return
-        if self._last_report is not None and elapsed - self._last_report < _PROGRESS_EVERY_S:
+        if self._last_report is not None and elapsed - self._last_report < PROGRESS_EVERY_S:
             return
         self._last_report = elapsed
+        phase = self._phase
+        if phase == "walk" and self._walker is not None and self._walker.phase in _LABEL_PHASES:
+            phase = "attribute"
+        elif phase == "resources":
+            phase = "paths"
+        visited = self._walker.objects if self._walker is not None else 0
         try:
-            self._progress(self._phase, self._visited, elapsed)
+            self._progress(phase, visited, elapsed)
         except Exception:  # the caller's callback must not break the scan
             _log.debug("progress callback failed", exc_info=True)
 
-    def _adapt_batch(self, took: float, slice_s: float) -> None:
-        if took < slice_s / 8 and self._batch_size < _BATCH_MAX:
-            self._batch_size *= 2
-        elif took > slice_s / 2 and self._batch_size > _BATCH_MIN:
-            self._batch_size //= 2
+    # ------------------------------------------------------------------ roots
 
-    def _advance(self) -> bool:
-        phase = self._phase
-        if phase == "roots":
-            self._prepare()
-            self._set_phase("walk")
+    def _user_groups(self, user_locals: dict[int, Any]) -> list[Group]:
+        """Roots naming the same object form one group (``big``, ``Out[3]``, ``_3``);
+        a cache root is a group of its own (it seeds the store, not the function)."""
+        by_obj: dict[tuple[int, bool], Group] = {}
+        groups: list[Group] = []
+        for i, root in enumerate(self._roots):
+            obj = root.obj
+            if root.kind == "thread" and type(obj) is types.FrameType:
+                seeds: list[Any] = []
+                frame: Any = obj
+                while frame is not None:
+                    loc = user_locals.get(id(frame))
+                    if loc is not None:
+                        seeds.append(loc)
+                    frame = frame_back(frame)
+                frame = None
+                groups.append(Group(root.label, KIND_USER, seeds, [i]))
+                continue
+            key = (id(obj), root.seeds is not None)
+            found = by_obj.get(key)
+            if found is None:
+                seeds = list(root.seeds) if root.seeds is not None else [obj]
+                found = by_obj[key] = Group(root.label, KIND_USER, seeds, [])
+                groups.append(found)
+            found.roots.append(i)
+        n = len(self._roots)
+        for j, (label, key, value) in enumerate(self._odd):
+            groups.append(Group(label, KIND_USER, [key, value], [n + j]))
+        return groups
+
+    def _object_expanders(self, frames: Any) -> dict[int, Expander]:
+        counts: dict[int, Counter[int]] = {}
+        holders: dict[int, Any] = {}
+        for container, values in self._edges:
+            holders[id(container)] = container
+            counts.setdefault(id(container), Counter()).update(map(id, values))
+        out: dict[int, Expander] = {cid: _edge_expander(dict(c)) for cid, c in counts.items()}
+        for f, _loc in frames.user:
+            out[id(f)] = live_frame_expander
+        return out
+
+    def _prepare(self) -> None:
+        if self._user_ns is not None:
+            self._odd = odd_namespace_entries(self._user_ns)
+        frames: Any = live_frames()
+        groups = self._user_groups({id(f): loc for f, loc in frames.user})
+        self._n_user = len(groups)
+        stops: list[Any] = list(self._containers)
+        if self._user_ns is not None:
+            stops.append(self._user_ns)
+        names = list(user_modules()) if self._user_module_names is None else self._user_module_names
+        lib, module_stops = library_groups(names, sys.modules.get("__main__"))
+        groups.extend(lib)
+        stops.extend(module_stops)
+        kernel = kernel_stops()
+        stops.extend(kernel)
+        # What the kernel's stops hold is the kernel's.
+        for group in lib:
+            if group.kind == KIND_KERNEL and kernel:
+                group.seeds.extend(gc.get_referents(*kernel))
+        self._groups = groups
+        resources = self._resources
+        self._classifier = Classifier(
+            ignore=(*engines.walker_types(), Scan, Classifier, PathSearch),
+            noted=(lambda tp: resources.kind(tp) is not None) if resources is not None else None,
+        )
+        self._objects = self._object_expanders(frames)
+        targets = {id(c): c for c, _v in self._edges}
+        objects: list[tuple[Any, Expander]] = [
+            (targets[i], e) for i, e in self._objects.items() if i in targets
+        ]
+        objects.extend((f, live_frame_expander) for f, _loc in frames.user)
+        self._user_frames = {id(f) for f, _loc in frames.user}
+        walls: list[Any] = immortals()
+        walls.extend(frames.walls)
+        # The scan's own state: its references count, it is never walked.
+        walls.extend((self, self._roots, *self._roots, self._odd, *self._odd))
+        walls.extend((self._groups, *self._groups, self._edges, *self._edges))
+        walls.extend(values for _c, values in self._edges)
+        walls.extend((self._containers, self._objects, self._targets))
+        frames = None
+        del targets
+        self._walls_ids = {id(w) for w in walls}
+        self._walls_ids.discard(id(walls))
+        self._spec = WalkSpec(
+            groups=[g.seeds for g in groups],
+            stops=stops,
+            walls=walls,
+            classify=self._classifier.classify,
+            objects=objects,
+            late_walls=self._classifier.own_containers,
+        )
+        self._walker = engines.new_walker(self._spec, self._engine_name)
+
+    # ------------------------------------------------------------------ holders
+
+    def _group_split(self, labels: tuple[int, ...]) -> tuple[list[int], list[int]]:
+        """``(user groups, other groups)``: user groups come first in the group
+        list, so the split is a bisection of the sorted label."""
+        cut = bisect_left(labels, self._n_user)
+        return list(labels[:cut]), list(labels[cut:])
+
+    def _other(self, g: int) -> dict[str, Any]:
+        """An ``also_held_by`` entry for non-user group ``g``."""
+        if g >= len(self._groups):
+            return {"kind": KIND_EXTERNAL, "name": OUTSIDE_NAME, "path": None}
+        group = self._groups[g]
+        kind = KIND_KERNEL if group.kind == KIND_KERNEL else KIND_LIBRARY
+        return {"kind": kind, "name": group.name, "path": None}
+
+    def _root_of(self, index: int) -> tuple[str, str, str, Any]:
+        """``(label, kind, path, object)`` of user root ``index`` (odd keys after the roots)."""
+        if index < len(self._roots):
+            r = self._roots[index]
+            return r.label, r.kind, r.path, r.obj
+        label, _key, value = self._odd[index - len(self._roots)]
+        return label, "variable", label, value
+
+    def _attribute_begin(self) -> None:
+        assert self._walker is not None  # noqa: S101
+        self._res = self._walker.result()
+        self._lids = list(self._res.labels)
+        self._attr_i = 0
+
+    def _attribute_step(self, end: float) -> bool:
+        """Labels into holders: one per set of user roots and whether anyone else
+        holds the bytes. The labels a set of user roots shares with different
+        library groups (a type, a function, a string constant each reaches)
+        are one holder, "also held by" all of them, not hundreds of tiny ones."""
+        res = self._res
+        table = res.labels
+        lids = self._lids
+        merged = self._merged
+        i = self._attr_i
+        while i < len(lids):
+            stop = min(len(lids), i + _ATTRIBUTE_CHUNK)
+            for lid in lids[i:stop]:
+                nbytes, count = res.totals.get(lid, (0, 0))
+                if not 0 <= table.first(lid) < self._n_user:  # no user root: held elsewhere
+                    self._elsewhere.append((nbytes, count, lid))
+                    self._elsewhere_total[0] += nbytes
+                    self._elsewhere_total[1] += count
+                    continue
+                user, others = self._group_split(table[lid])
+                key = (tuple(user), not others)
+                acc = merged.get(key)
+                if acc is None:
+                    acc = merged[key] = _Merged()
+                acc.add(lid, nbytes, count, res.by_type.get(lid, {}), others)
+            i = stop
+            if self._clock() >= end:
+                self._attr_i = i
+                return False
+        self._attribute_end()
+        return True
+
+    def _holder(self, user: tuple[int, ...], acc: _Merged) -> tuple[dict[str, Any], int, int]:
+        """``(holder, index of its first root, its host bytes)``."""
+        res = self._res
+        indices = sorted(i for g in user for i in self._groups[g].roots)
+        roots: list[tuple[str, str, str, Any]] = []
+        seen: set[str] = set()
+        for i in indices:
+            root = self._root_of(i)
+            if root[0] not in seen:  # `_` named by the namespace and by the display hook
+                seen.add(root[0])
+                roots.append(root)
+        names = res.type_names
+        rows = sorted(((b, c, t) for t, (b, c) in acc.by_type.items()), reverse=True)
+        device: dict[str, int] = {}
+        for b, _c, t in rows:
+            name = names[t]
+            if name.startswith("torch storage (") and name.endswith(")"):
+                device[name[len("torch storage (") : -1]] = device.get(name, 0) + b
+        first = roots[0]
+        others = sorted(acc.others, key=lambda g: (-acc.others[g], g))[:ALSO_HELD_BY_TOP]
+        holder: dict[str, Any] = {
+            "id": "",
+            "labels": [r[0] for r in roots],
+            "kind": first[1] if first[1] in HOLDER_KINDS else HOLDER_KINDS[0],
+            "roots": [{"label": r[0], "kind": r[1]} for r in roots],
+            "type": type_name(type(first[3])),
+            "retained_bytes": acc.bytes,
+            "objects": acc.count,
+            "path": first[2],
+            "cell_id": None,
+            "execution_count": None,
+            "composition": [
+                {"type": names[t], "bytes": b, "count": c} for b, c, t in rows[:COMPOSITION_TOP]
+            ],
+            "shared": len(roots) > 1,
+            "device": max(device.items(), key=lambda kv: kv[1])[0] if device else None,
+            "file_backed": any(names[t] == "mmap pages (file)" for _b, _c, t in rows),
+            "also_held_by": [self._other(g) for g in others],
+            "freeable": not others,
+        }
+        return holder, indices[0], acc.bytes - sum(device.values())
+
+    def _attribute_end(self) -> None:
+        res = self._res
+        built = []
+        for (user, _free), acc in self._merged.items():
+            holder, first, host = self._holder(user, acc)
+            top = res.top.get(acc.largest_lid)
+            built.append((holder, first, host, user, acc, top[0][2] if top else None))
+        self._merged.clear()
+        built.sort(key=lambda h: (-h[0]["retained_bytes"], h[1]))
+        self._attributed = sum(h[2] for h in built)
+        self._freeable = sum(h[0]["retained_bytes"] for h in built if h[0]["freeable"])
+        kept = built[: self._max_holders]
+        self._holders = [h[0] for h in kept]
+        for rank, (holder, _first, _host, user, acc, target) in enumerate(kept, 1):
+            holder["id"] = f"h{rank}"
+            root_obj = self._root_of(self._groups[user[0]].roots[0])[3]
+            if target is None or target is root_obj or holder["retained_bytes"] < PATH_MIN_BYTES:
+                continue
+            labels = res.labels[acc.largest_lid]
+            if rank <= PATHS_MAX:
+                self._add_user_path(holder, user[0], target, frozenset(labels))
+            if not holder["freeable"] and rank <= LIBRARY_PATHS_MAX:
+                self._add_library_paths(holder, labels, target)
+        built.clear()
+        self._elsewhere.sort(reverse=True)
+        self._elsewhere_out = [
+            {
+                "held_by": sorted(
+                    {self._other(g)["name"] for g in self._group_split(res.labels[lid])[1]}
+                ),
+                "bytes": b,
+                "objects": c,
+            }
+            for b, c, lid in self._elsewhere[:HELD_ELSEWHERE_TOP]
+        ]
+        self._elsewhere.clear()
+        self._outside = [
+            {"type": type_name(type(o)), "bytes": size, "references": d}
+            for o, d, size, _l in res.outside[:OUTSIDE_TOP]
+        ]
+        self._stats = dict(res.stats)
+        self._labels = res.labels
+        res.clear()  # its strong references to the largest objects
+        self._res = None
+
+    # ------------------------------------------------------------------ why-alive paths
+
+    def _add_user_path(
+        self, holder: dict[str, Any], g: int, target: Any, within: frozenset[int]
+    ) -> None:
+        group = self._groups[g]
+        _label, _kind, path, obj = self._root_of(group.roots[0])
+
+        def allowed(child: Any) -> bool:
+            return self._allowed(child, lambda groups: g in groups and within.issuperset(groups))
+
+        self._targets.append((holder, -1, obj, target, path, allowed))
+
+    def _add_library_paths(
+        self, holder: dict[str, Any], labels: tuple[int, ...], target: Any
+    ) -> None:
+        """Paths from the library side, for the groups of ``also_held_by`` that
+        reach ``target``."""
+        _user, others = self._group_split(labels)
+        shell = shell_of(self._user_ns) if self._user_ns is not None else None
+        names = [entry["name"] for entry in holder["also_held_by"]]
+        for g in others:
+            if g >= len(self._groups) or self._groups[g].name not in names:
+                continue
+            pos = names.index(self._groups[g].name)
+            group = self._groups[g]
+            if group.kind == KIND_KERNEL:
+                start, start_path = shell, "get_ipython()"
+            elif group.kind == KIND_INTERPRETER:
+                start, start_path = sys, "sys"
+            else:
+                start, start_path = group.module, group.module_name
+            if start is None:
+                continue
+
+            def allowed(child: Any, g: int = g) -> bool:
+                return self._allowed(child, lambda groups: g in groups)
+
+            self._lib_targets.append((holder, pos, start, target, start_path, allowed))
+
+    def _allowed(self, child: Any, test: Callable[[tuple[int, ...]], bool]) -> bool:
+        """Whether a path may pass through ``child``: not a wall, and (for a
+        table node) its label passes ``test``; an inline object has one
+        referrer, the object being expanded, so it is always allowed."""
+        if id(child) in self._user_frames:
+            return True  # a user thread's caller frame: its locals are the thread's
+        if id(child) in self._walls_ids:
             return False
-        if phase == "walk":
-            if self._pending:
-                self._process_batch()
-            elif not self._next_group():
-                self._set_phase("attribute")
-            return False
-        if phase == "attribute":
-            self._attribute()
-            self._set_phase("paths")
-            return False
-        return self._path_work()
+        assert self._walker is not None  # noqa: S101
+        lid = self._walker.label_of(child)
+        if lid is None:
+            return True
+        labels = self._labels
+        return labels is not None and lid in labels and test(labels[lid])
+
+    def _info(self, tp: type) -> TypeInfo:
+        info = self._infos.get(id(tp))
+        if info is None:
+            assert self._classifier is not None  # noqa: S101
+            info = self._infos[id(tp)] = self._classifier.classify(tp)
+        return info
+
+    def _children(self, obj: Any) -> list[Any]:  # noqa: PLR0911 - one answer per kind of object
+        """``obj``'s references as the walk follows them."""
+        if id(obj) in self._user_frames:  # a user thread's executing frame: its locals
+            loc = frame_locals(obj)
+            back = frame_back(obj)
+            return [*(dict.values(loc) if type(loc) is dict else ()), *([back] if back else [])]
+        if id(obj) in self._walls_ids:
+            return []
+        expander = self._objects.get(id(obj))
+        info = self._info(type(obj))
+        if expander is None and info.mode == M_STOP:  # a module: its namespace (path starts)
+            ns = module_dict(obj)
+            return [ns] if ns is not None else []
+        if expander is None:
+            if info.mode in (M_LEAF, M_IGNORE, M_STOP):
+                return []
+            if info.mode == M_DICT and type(obj) is dict:
+                return [*dict.keys(obj), *dict.values(obj)]
+            if info.mode != M_EXPAND or info.expander is None:
+                return referents(obj)[0]
+            expander = info.expander
+        try:
+            follow = expander(obj)[0]
+        except Exception:
+            return []
+        return _materialise(follow)
+
+    def _paths_begin(self) -> None:
+        self._paths_s = 0.0
+
+    def _path_work(self, end: float) -> bool:
+        """The user paths (largest holders first), then the library paths, each of
+        those within LIBRARY_PATH_S, all within the paths budget."""
+        clock = self._clock
+        while True:
+            spent = self._work_s + self._phase_s.get("paths", 0.0)
+            if (
+                self._stop is not None
+                or self._paths_s >= self._paths_budget
+                or spent >= self._budget * PATHS_SHARE
+            ):
+                self._close_search()
+                self._targets.clear()
+                self._lib_targets.clear()
+                return True  # the rest keep their root's path
+            if self._search is None:
+                queue = self._targets or self._lib_targets
+                if not queue:
+                    return True
+                holder, pos, start, target, path, allowed = queue.pop(0)
+                self._search = PathSearch(
+                    start, path, target, children=self._children, allowed=allowed, clock=clock
+                )
+                self._search_for = (holder, pos)
+                self._search_s = 0.0
+                start = target = None
+            t0 = clock()
+            done = self._search.step(end)
+            took = clock() - t0
+            self._paths_s += took
+            self._search_s += took
+            where = self._search_for
+            if done:
+                self._store_path()
+            elif where is not None and where[1] >= 0 and self._search_s >= LIBRARY_PATH_S:
+                self._close_search()  # a library path not found quickly: none
+            if clock() >= end:
+                return False
+
+    def _store_path(self) -> None:
+        search, self._search = self._search, None
+        where, self._search_for = self._search_for, None
+        if search is None or where is None or search.path is None:
+            return
+        holder, pos = where
+        if holder is None:
+            return
+        if pos < 0:
+            holder["path"] = search.path
+        elif pos < len(holder["also_held_by"]):
+            holder["also_held_by"][pos]["path"] = search.path
+
+    def _close_search(self) -> None:
+        if self._search is not None:
+            self._search.close()
+        self._search = None
+        self._search_for = None
+
+    # ------------------------------------------------------------------ resources
+
+    def _collect_resources(self) -> None:
+        hook = self._resources
+        if hook is None or self._classifier is None or self._walker is None:
+            return
+        noted: list[tuple[Any, list[tuple[str, str]]]] = []
+        for obj in self._classifier.noted:
+            lid = self._walker.label_of(obj)
+            if lid is None or self._labels is None or lid not in self._labels:
+                continue
+            user, _others = self._group_split(self._labels[lid])
+            held = [self._root_of(i)[:2] for g in user for i in sorted(self._groups[g].roots)]
+            if held:  # only what the user's roots hold: the kernel's own are not resources
+                noted.append((obj, held))
+        obj = None
+        spent = [0.0]
+        try:
+            self._resource_entries = hook.collect(noted, lambda o: self._resource_path(o, spent))
+        except Exception:  # resources are an extra: the holders still go out
+            _log.debug("collecting resources failed", exc_info=True)
+            self._resource_entries = []
+        noted.clear()
+
+    def _resource_path(self, obj: Any, spent: list[float]) -> str | None:
+        """Pasteable Python from the first root holding ``obj`` to it (bounded)."""
+        if self._walker is None or self._labels is None or spent[0] >= RESOURCE_PATHS_S:
+            return None
+        lid = self._walker.label_of(obj)
+        if lid is None or lid not in self._labels:
+            return None
+        labels = self._labels[lid]
+        user, _others = self._group_split(labels)
+        if not user:
+            return None
+        g = user[0]
+        _label, _kind, path, root = self._root_of(self._groups[g].roots[0])
+        if root is obj:
+            return path
+        within = frozenset(labels)
+        search = PathSearch(
+            root,
+            path,
+            obj,
+            children=self._children,
+            allowed=lambda c: self._allowed(c, lambda gs: g in gs and within.issuperset(gs)),
+            clock=self._clock,
+        )
+        t0 = self._clock()
+        with contextlib.suppress(Exception):
+            while not search.step(t0 + RESOURCE_PATH_S):
+                if self._clock() >= t0 + RESOURCE_PATH_S:
+                    break
+        spent[0] += self._clock() - t0
+        found = search.path
+        search.close()
+        return found
+
+    # ------------------------------------------------------------------ finish
 
     def _finish(self) -> None:
-        if self._holders is None:
-            self._attribute()
-        holders = self._holders or []
-        out: list[dict[str, Any]] = []
-        for rank, h in enumerate(holders, 1):
-            out.append(self._holder_dict(rank, h))
-        self._result = {
+        stats = self._stats
+        if not stats and self._walker is not None:
+            stats = {"objects": self._walker.objects}
+        self._close_search()
+        result: dict[str, Any] = {
             "scan": {
                 "duration_s": round(self._work_s, 6),
-                "objects_visited": self._visited,
-                "complete": self._stop_reason is None,
-                "stopped": self._stop_reason,
+                "objects_visited": int(stats.get("objects", 0)),
+                "complete": self._stop is None,
+                "stopped": self._stop,
+                "engine": self._engine_name,
+                "phases": {k: round(v, 6) for k, v in self._phase_s.items()},
+                "walk": {k: v for k, v in stats.items() if k != "phase_s"},
             },
-            "attributed_bytes": self._attributed,
-            "holders": out,
+            "attributed_bytes": getattr(self, "_attributed", 0) if self._holders else 0,
+            "freeable_bytes": getattr(self, "_freeable", 0) if self._holders else 0,
+            "holders": self._holders,
+            "held_elsewhere": getattr(self, "_elsewhere_out", []),
+            "held_elsewhere_total": {
+                "bytes": self._elsewhere_total[0],
+                "objects": self._elsewhere_total[1],
+            },
+            "outside": self._outside,
         }
-        if self._resource_types is not None:
-            self._result["resources"] = self._resource_entries()
+        if self._resources is not None:
+            result["resources"] = self._resource_entries or []
+        self._result = result
         self._finished = True
         self._release()
 
     def _release(self) -> None:
-        """Drop every reference to user objects (and the tables keyed by their ids).
-
-        Containers are emptied in place, not only rebound: anything else that
-        still points at one (a frame kept as a wall, a caller's local) must not
-        keep its contents alive, and nothing may wait for a GC.
-        """
-        for table in (
-            self._roots,
-            self._extra_walls,
-            self._groups,
-            self._wall_refs,
-            self._group_order,
-        ):
-            table.clear()
-        for mapping in (self._pending, self._type_infos, self._labels, self._totals, self._largest):
-            mapping.clear()
-        self._largest_label.clear()
-        self._resource_objects.clear()
-        self._transitions.clear()
-        self._transitions._scan = None  # type: ignore[assignment]  # breaks the scan <-> memo cycle
-        self._path_search = None
+        """Drop every reference to user objects; containers emptied in place."""
+        self._close_search()
+        if self._walker is not None:
+            self._walker.release()
+        self._walker = None
+        if self._res is not None:
+            self._res.clear()
+        self._res = None
+        spec = self._spec
+        if spec is not None:
+            # Emptied in place: anything else still pointing at one of these
+            # lists (a frame, a caller's local) must not keep its contents alive.
+            for seeds in spec.groups:
+                seeds.clear()
+            for container in (spec.groups, spec.stops, spec.walls, spec.objects):
+                container.clear()
+        self._spec = spec = None
+        if self._classifier is not None:
+            self._classifier.noted.clear()
         self._classifier = None
-        self._context = None
+        self._infos.clear()
+        self._objects.clear()
+        self._roots.clear()
+        self._containers.clear()
+        self._edges.clear()
+        self._odd.clear()
+        for g in self._groups:
+            g.seeds.clear()
+            g.module = None
+        self._groups.clear()
+        self._targets.clear()
+        self._lib_targets.clear()
+        self._merged.clear()
+        self._labels = None
+        self._user_ns = None
 
-    # ------------------------------------------------------------------ preparation
 
-    def _wall(self, obj: Any) -> None:
-        self._labels[id(obj)] = _WALL
-        self._wall_refs.append(obj)
+class _Merged:
+    """The labels of one holder: one set of user roots, held elsewhere or not."""
 
-    def _wall_live_frames(self) -> None:
-        """Frames executing on the main thread and on this one are walls: they are
-        not the user's data, and one of them is this scan's caller."""
-        try:
-            frames = sys._current_frames()
-        except Exception:
-            return
-        # The dict holds this frame, which holds the dict: clear it on the way
-        # out, or the cycle keeps the callers' locals alive until a GC.
-        try:
-            live: set[int] = set()
-            top: Any
-            for top in frames.values():
-                frame: Any = top
-                while frame is not None and id(frame) not in live:
-                    live.add(id(frame))
-                    frame = frame_back(frame)
-            if self._context is not None:
-                self._context.live_frames = live
-            for ident in {threading.main_thread().ident, threading.get_ident()}:
-                stack: Any = frames.get(ident) if ident is not None else None
-                while stack is not None and self._labels.get(id(stack)) != _WALL:
-                    self._wall(stack)
-                    stack = frame_back(stack)
-        finally:
-            # This frame is among them: no local may point at it on return.
-            frames.clear()
-            top = frame = stack = None
+    __slots__ = ("by_type", "bytes", "count", "largest", "largest_lid", "others")
 
-    def _prepare(self) -> None:
-        stop_ids = {
-            id(r.owner)
-            for r in self._roots
-            if r.owner is not None and r.kind in ("closure", "default_arg", "cache")
-        }
-        self._context = Context(frozenset(user_modules()), stop_ids)
-        self._classifier = Classifier(self._context)
-        self._wall_live_frames()
-        for obj in _immortals():
-            self._wall(obj)
-        for module in list(sys.modules.values()):
-            if mro_has(type(module), types.ModuleType):
-                ns = module_dict(module)
-                if ns is not None:
-                    self._wall(ns)
-        self._wall(sys.modules)
-        for obj in (*self._extra_walls, *singleton_walls(), *_sys_walls()):
-            self._wall(obj)
-        # The scan's own state: by id only. These live as long as the scan, and
-        # holding them in _keep would make _keep hold itself, a cycle that keeps
-        # every walled frame (and the roots in their locals) until a GC.
-        for obj in (self, self.__dict__, self._labels, self._pending, self._roots, self._wall_refs):
-            self._labels[id(obj)] = _WALL
-        by_key: dict[tuple[int, bool], int] = {}
-        for i, root in enumerate(self._roots):
-            key = (id(root.obj), root.kind == "cache")
-            g = by_key.get(key)
-            if g is None:
-                g = by_key[key] = len(self._groups)
-                self._groups.append(_Group(root.obj, key[1]))
-            group = self._groups[g]
-            group.roots.append(i)
-            if root.kind != "generator":
-                group.deferred = False
-        for group in self._groups:
-            if not group.deferred:  # a generator a variable names is that variable's
-                group.roots = [i for i in group.roots if self._roots[i].kind != "generator"]
-        self._wall(self._groups)
-        # Generators and coroutines count only if nothing else reaches them.
-        self._group_order = [g for g, grp in enumerate(self._groups) if not grp.deferred]
-        self._group_order += [g for g, grp in enumerate(self._groups) if grp.deferred]
+    def __init__(self) -> None:
+        self.bytes = 0
+        self.count = 0
+        self.by_type: dict[int, list[int]] = {}
+        #: Non-user group -> the bytes it also reaches (for the order of also_held_by).
+        self.others: dict[int, int] = {}
+        self.largest = -1
+        self.largest_lid = -1
 
-    def _next_group(self) -> bool:
-        """Start the next root group; False when there is none left."""
-        while True:
-            self._group_cursor += 1
-            if self._group_cursor >= len(self._group_order):
-                return False
-            g = self._group_order[self._group_cursor]
-            group = self._groups[g]
-            obj = group.obj
-            if group.deferred and self._labels.get(id(obj)) is not None:
-                continue  # reached from another root already
-            self._transitions = _Transitions(self, g)
-            if group.cache_mode and self._classifier is not None:
-                self._settle_shared([obj], push=False)
-                self._settle_shared(self._classifier.lru.store(obj))
-            else:
-                self._settle_shared([obj])
-            return True
-
-    def _union(self, old: int | None, g: int) -> int:
-        base = self._label_sets[old] if old is not None else ()
-        if g in base:
-            return old  # type: ignore[return-value]  # old is not None when base is non-empty
-        key = tuple(sorted((*base, g)))
-        idx = self._label_of_set.get(key)
-        if idx is None:
-            idx = len(self._label_sets)
-            self._label_sets.append(key)
-            self._label_of_set[key] = idx
-        return idx
-
-    # ------------------------------------------------------------------ the walk
-
-    def _type_info(self, tp: type) -> TypeInfo:
-        info = self._type_infos.get(id(tp))
-        if info is None:
-            assert self._classifier is not None  # noqa: S101 - set in _prepare
-            try:
-                info = self._classifier.classify(tp)
-            except Exception:
-                _log.debug("classifying a type failed", exc_info=True)
-                info = TypeInfo(tp, EXP_LEAF, _zero_size)
-            self._type_infos[id(tp)] = info
-            self._mode_by_type_id[id(tp)] = info.exp
-            self._type_names[id(tp)] = info.name
-            if (
-                self._resource_types is not None
-                and info.exp != EXP_WALL
-                and self._resource_types.kind(tp)
-            ):
-                self._resource_type_ids.add(id(tp))
-        return info
-
-    def _process_batch(self) -> None:
-        key = next(reversed(self._pending))
-        todo = self._pending[key]
-        n = self._batch_size
-        if len(todo) <= n:
-            batch = todo
-            del self._pending[key]
-        else:
-            batch = todo[-n:]
-            del todo[-n:]
-        old, new, mode = key
-        if mode == EXP_SPECIAL:
-            self._expand_special(batch)
-            return
-        if len(batch) <= _SMALL_BATCH:  # a chain (linked list, deep nesting)
-            self._process_small([(obj, old, new, mode) for obj in batch])
-            return
-        children = self._referents(batch, mode)
-        del batch
-        self._settle_children(children, old, new)
-
-    def _referents(self, batch: list[Any], mode: int) -> list[Any]:
-        """The references of a batch of PLAIN or DICT objects, in one C call."""
-        children = gc.get_referents(*batch)
-        if mode == EXP_DICT:
-            # str-keyed dicts traverse only their values; the keys are memory too.
-            keys = list(chain.from_iterable(map(dict.keys, batch)))
-            unique = dict(zip(map(id, keys), keys))
-            if len(unique) == len(keys):
-                children.extend(keys)  # e.g. a vocabulary: keys may have one reference
-            else:
-                # Records sharing their keys: dedupe here, far cheaper than per key below.
-                del keys
-                self._settle_shared(list(unique.values()))
-        return children
-
-    def _settle_children(self, children: list[Any], old: int | None, new: int) -> None:
-        """Settle the references of a batch whose objects all moved ``old -> new``.
-
-        A child whose only reference is its parent's (its reference count,
-        taken while ``children`` holds it once, equals ``_SINGLE_REF``) cannot be
-        reached otherwise: it moves with its parent and needs no ``_labels`` entry.
-        """
-        if not children:
-            return
-        single = 0
-        if _SINGLE_REF:
-            flags = list(map(eq, map(_getrefcount, children), repeat(_SINGLE_REF)))
-            single = flags.count(True)
-        if single:
-            self._settle(list(compress(children, flags)), None, old, new)
-            if single < len(children):
-                self._settle_shared(list(compress(children, map(not_, flags))))
-        else:
-            self._settle_shared(children)
-
-    def _process_small(  # noqa: PLR0912, PLR0915 - the hot loop stays in one frame
-        self, stack: list[tuple[Any, Any, int, int]]
-    ) -> None:
-        """Walk a few objects one by one, following their children depth-first.
-
-        Batching costs a few microseconds per batch; a linked list a million
-        deep would make a million batches of one. This loop has no per-batch
-        cost and does the same accounting as :meth:`_settle`.
-        """
-        labels = self._labels
-        transitions = self._transitions
-        type_infos = self._type_infos
-        totals = self._totals
-        largest = self._largest
-        largest_label = self._largest_label
-        single_ref = _SINGLE_REF_SCALAR
-        resource_type_ids = self._resource_type_ids
-        steps = _SMALL_STEPS
-        while stack and steps > 0:
-            steps -= 1
-            obj, old, new, mode = stack.pop()
-            if mode == EXP_SPECIAL:
-                self._pending.setdefault((old, new, mode), []).append(obj)
-                continue
-            kids = gc.get_referents(obj)
-            if mode == EXP_DICT:
-                kids.extend(dict.keys(obj))
-            if len(kids) > _SMALL_FANOUT:  # a wide object: the batched path is faster
-                if mode == EXP_DICT:
-                    kids = self._referents([obj], mode)
-                obj = None
-                self._settle_children(kids, old, new)
-                continue
-            obj = None
-            for child in kids:
-                single = single_ref and _getrefcount(child) == single_ref
-                tp = type(child)
-                tid = id(tp)
-                info = type_infos.get(tid)
-                if info is None:
-                    info = self._type_info(tp)
-                cid = id(child)
-                if single:
-                    o, n = old, new
-                else:
-                    o = labels.get(cid)
-                    n = transitions[o]
-                    if o == n:
-                        continue
-                try:
-                    size = _getsizeof(child) if info.fast else int(info.sizer(child))
-                except Exception:
-                    size = 0
-                if size < 0:  # a wall
-                    if not single:
-                        labels[cid] = _WALL
-                        self._wall_refs.append(child)
-                    continue
-                if not single:
-                    labels[cid] = n
-                elif tid in resource_type_ids:
-                    labels[cid] = n  # see _note_resources
-                if tid in resource_type_ids:
-                    self._resource_objects[cid] = (child, n)
-                self._visited += 1
-                entry = totals.get((n, tid))
-                if entry is None:
-                    totals[(n, tid)] = [size, 1]
-                else:
-                    entry[0] += size
-                    entry[1] += 1
-                if o is not None:
-                    entry = totals.get((o, tid))
-                    if entry is None:
-                        totals[(o, tid)] = [-size, -1]
-                    else:
-                        entry[0] -= size
-                        entry[1] -= 1
-                    if cid in largest_label:
-                        largest_label[cid] = n
-                top = largest.get(n)
-                if top is None or len(top) < _LARGEST_KEPT or size > top[-1][0]:
-                    self._largest_add(n, (size, cid, tid, cid))
-                exp = info.exp
-                if exp not in (EXP_LEAF, EXP_WALL):
-                    stack.append((child, o, n, exp))
-            kids = []
-        pending = self._pending
-        for obj, old, new, mode in stack:
-            pending.setdefault((old, new, mode), []).append(obj)
-
-    def _expand_special(self, batch: list[Any]) -> None:
-        ctx = self._context
-        assert ctx is not None  # noqa: S101 - set in _prepare
-        children: list[Any] = []
-        pseudo: list[tuple[Pseudo, int]] = []
-        for obj in batch:
-            info = self._type_info(type(obj))
-            if info.special is None:
-                children.extend(gc.get_referents(obj))
-                continue
-            try:
-                kids, found = info.special.expand(obj, ctx)
-            except Exception:  # a library object in a state we did not foresee
-                _log.debug("expanding %s failed", info.name, exc_info=True)
-                continue
-            children.extend(kids)
-            pseudo.extend((p, id(obj)) for p in found)
-        if pseudo:
-            self._settle_pseudo(pseudo)
-        if children:
-            self._settle_shared(children)
-
-    def _settle_shared(self, objs: list[Any], push: bool = True) -> None:
-        """Label objects that may be reached more than once (deduplicated by id)."""
-        cand = dict(zip(map(id, objs), objs))
-        ids = list(cand)
-        labels = self._labels
-        old = list(map(labels.get, ids))
-        new = list(map(self._transitions.__getitem__, old))
-        changed = list(map(ne, old, new))
-        count = changed.count(True)
-        if not count:
-            return
-        if count < len(ids):
-            ids = list(compress(ids, changed))
-            old = list(compress(old, changed))
-            new = list(compress(new, changed))
-        self._settle(list(map(cand.__getitem__, ids)), ids, old, new, push)
-
-    def _sizes(self, objs: list[Any], tids: list[int], only: TypeInfo | None) -> list[int]:
-        type_infos = self._type_infos
-        try:
-            if only is not None:
-                return list(map(only.sizer, objs))
-            return list(map(_call, map(_SIZER, map(type_infos.__getitem__, tids)), objs))
-        except Exception:  # one odd C type; size the batch one by one
-            sizes = []
-            for tid, obj in zip(tids, objs):
-                try:
-                    sizes.append(int(type_infos[tid].sizer(obj)))
-                except Exception:
-                    sizes.append(0)
-            return sizes
-
-    def _settle(
+    def add(
         self,
-        objs: list[Any],
-        ids: list[int] | None,
-        old: Any,
-        new: Any,
-        push: bool = True,
+        lid: int,
+        nbytes: int,
+        count: int,
+        by_type: dict[int, tuple[int, int]],
+        others: list[int],
     ) -> None:
-        """Account newly (re)labelled objects and queue them for expansion.
-
-        ``ids is None``: single-reference children of one batch, all moving
-        ``old -> new`` (scalars) and absent from ``_labels``. Otherwise ``ids``,
-        ``old`` and ``new`` are lists parallel to ``objs``.
-        """
-        tids = list(map(id, map(type, objs)))
-        infos = self._distinct_infos(tids, objs)
-        one_type = len(infos) == 1
-        if all(info.fast for info in infos):
-            sizes = list(map(_getsizeof, objs))
-        else:
-            sizes = self._sizes(objs, tids, infos[0] if one_type else None)
-            if min(sizes) < 0:  # walls: types, modules, library functions and caches
-                objs, ids, old, new, tids, sizes = self._drop_walls(
-                    objs, ids=ids, old=old, new=new, tids=tids, sizes=sizes
-                )
-                if not objs:
-                    return
-        if self._resource_type_ids and not self._resource_type_ids.isdisjoint(tids):
-            self._note_resources(objs, tids, new)
-        self._visited += len(objs)
-        scalar = True
-        if ids is not None:
-            self._labels.update(zip(ids, new))
-            if len(set(new)) == 1 and len(set(old)) == 1:
-                old, new = old[0], new[0]
+        self.bytes += nbytes
+        self.count += count
+        for t, (b, c) in by_type.items():
+            row = self.by_type.get(t)
+            if row is None:
+                self.by_type[t] = [b, c]
             else:
-                scalar = False
-        if scalar:
-            self._account_scalar(objs, tids=tids, sizes=sizes, old=old, new=new, one_type=one_type)
-        else:
-            self._account_many(objs, tids, sizes, old, new)
-        if self._largest_label and (not scalar or old is not None):
-            self._move_largest(objs, ids, new, scalar)
-        if push:
-            self._queue(objs, tids, infos[0] if one_type else None, old, new, scalar=scalar)
-
-    def _queue(
-        self,
-        objs: list[Any],
-        tids: list[int],
-        only: TypeInfo | None,
-        old: Any,
-        new: Any,
-        *,
-        scalar: bool,
-    ) -> None:
-        """Queue the objects that have references of their own for expansion."""
-        if only is not None:
-            mode = only.exp
-            if mode in (EXP_LEAF, EXP_WALL):
-                return
-            if scalar:
-                self._pending.setdefault((old, new, mode), []).extend(objs)
-                return
-            exps: list[int] = [mode] * len(objs)
-        else:
-            exps = list(map(self._mode_by_type_id.__getitem__, tids))
-        self._push(objs, old, new, exps, scalar)
-
-    def _distinct_infos(self, tids: list[int], objs: list[Any]) -> list[TypeInfo]:
-        """The :class:`TypeInfo` of each distinct type among ``objs``."""
-        utids = set(tids)
-        type_infos = self._type_infos
-        if not utids.issubset(type_infos.keys()):  # types met for the first time: classify once
-            for obj in dict(zip(tids, objs)).values():
-                self._type_info(type(obj))
-        return [type_infos[t] for t in utids]
-
-    def _drop_walls(
-        self,
-        objs: list[Any],
-        *,
-        ids: list[int] | None,
-        old: Any,
-        new: Any,
-        tids: list[int],
-        sizes: list[int],
-    ) -> tuple[list[Any], list[int] | None, Any, Any, list[int], list[int]]:
-        """Remove the objects whose sizer said "wall" (-1); remember shared ones."""
-        keep = list(map(ge, sizes, repeat(0)))
-        if ids is not None:
-            labels = self._labels
-            dropped = list(map(not_, keep))
-            for i, obj in zip(compress(ids, dropped), compress(objs, dropped)):
-                labels[i] = _WALL
-                self._wall_refs.append(obj)
-            ids = list(compress(ids, keep))
-            old = list(compress(old, keep))
-            new = list(compress(new, keep))
-        return (
-            list(compress(objs, keep)),
-            ids,
-            old,
-            new,
-            list(compress(tids, keep)),
-            list(compress(sizes, keep)),
-        )
-
-    def _account_scalar(
-        self,
-        objs: list[Any],
-        *,
-        tids: list[int],
-        sizes: list[int],
-        old: int | None,
-        new: int,
-        one_type: bool,
-    ) -> None:
-        """Move the bytes of objects that all went ``old -> new``."""
-        if one_type:
-            tid = tids[0]
-            total = sum(sizes)
-            self._add_total(new, tid, total, len(sizes))
-            if old is not None:
-                self._add_total(old, tid, -total, -len(sizes))
-        else:
-            counts = Counter(zip(tids, sizes))
-            self._add(new, counts, 1)
-            if old is not None:
-                self._add(old, counts, -1)
-        self._track_largest_scalar(new, objs, tids, sizes)
-
-    def _account_many(
-        self,
-        objs: list[Any],
-        tids: list[int],
-        sizes: list[int],
-        old: list[Any],
-        new: list[int],
-    ) -> None:
-        """Move the bytes of objects with per-object transitions."""
-        self._add_many(Counter(zip(new, tids, sizes)), 1)
-        if old.count(None) < len(old):
-            has_old = list(map(ne, old, repeat(None)))
-            moved = zip(compress(old, has_old), compress(tids, has_old), compress(sizes, has_old))
-            self._add_many(Counter(moved), -1)
-        self._track_largest_many(new, objs, tids, sizes)
-
-    def _push(self, objs: list[Any], old: Any, new: Any, exps: list[int], scalar: bool) -> None:
-        pending = self._pending
-        if scalar:
-            for mode in set(exps):
-                if mode not in (EXP_LEAF, EXP_WALL):
-                    pending.setdefault((old, new, mode), []).extend(
-                        compress(objs, map(eq, exps, repeat(mode)))
-                    )
-            return
-        keys = list(zip(old, new, exps))
-        for key in set(keys):
-            if key[2] not in (EXP_LEAF, EXP_WALL):
-                pending.setdefault(key, []).extend(compress(objs, map(eq, keys, repeat(key))))
-
-    def _settle_pseudo(self, found: list[tuple[Pseudo, int]]) -> None:
-        """Label buffers/storages/mappings, counted once per key."""
-        labels = self._labels
-        transitions = self._transitions
-        for (key, size, tname, device, file_backed), owner in found:
-            pk = self._pseudo_keys.get(key)
-            if pk is None:
-                pk = self._pseudo_keys[key] = -(len(self._pseudo_keys) + 1)
-            old = labels.get(pk)
-            new = transitions[old]
-            if old == new:
-                continue
-            labels[pk] = new
-            tid = self._pseudo_type_ids.get(tname)
-            if tid is None:
-                tid = self._pseudo_type_ids[tname] = -(len(self._pseudo_type_ids) + 1)
-                self._type_names[tid] = tname
-            counts = Counter({(tid, size): 1})
-            self._add(new, counts, 1)
-            if old is not None:
-                self._add(old, counts, -1)
-            if device is not None:
-                self._device_bytes[(new, device)] = self._device_bytes.get((new, device), 0) + size
-                if old is not None:
-                    self._device_bytes[(old, device)] = (
-                        self._device_bytes.get((old, device), 0) - size
-                    )
-            if file_backed:
-                self._file_backed_bytes[new] = self._file_backed_bytes.get(new, 0) + size
-                if old is not None:
-                    self._file_backed_bytes[old] = self._file_backed_bytes.get(old, 0) - size
-            self._visited += 1
-            top = self._largest.get(new)
-            if top is None or len(top) < _LARGEST_KEPT or size > top[-1][0]:
-                self._largest_add(new, (size, owner, tid, pk))
-
-    def _add(self, label: int, counts: Counter[tuple[int, int]], sign: int) -> None:
-        totals = self._totals
-        for (tid, size), n in counts.items():
-            entry = totals.get((label, tid))
-            if entry is None:
-                totals[(label, tid)] = [sign * size * n, sign * n]
-            else:
-                entry[0] += sign * size * n
-                entry[1] += sign * n
-
-    def _add_total(self, label: int, tid: int, total: int, number: int) -> None:
-        entry = self._totals.get((label, tid))
-        if entry is None:
-            self._totals[(label, tid)] = [total, number]
-        else:
-            entry[0] += total
-            entry[1] += number
-
-    def _add_many(self, counts: Counter[tuple[int, int, int]], sign: int) -> None:
-        totals = self._totals
-        for (label, tid, size), n in counts.items():
-            entry = totals.get((label, tid))
-            if entry is None:
-                totals[(label, tid)] = [sign * size * n, sign * n]
-            else:
-                entry[0] += sign * size * n
-                entry[1] += sign * n
-
-    # ------------------------------------------------------------------ resources
-
-    def _note_resources(self, objs: list[Any], tids: list[int], new: Any) -> None:
-        """Remember the resource objects of a settled batch with their new label.
-
-        Each goes into ``_labels`` as well: from now on it has one more reference
-        (ours), so later visits must take the shared path, which moves its
-        bytes from the label recorded here.
-        """
-        resource_type_ids = self._resource_type_ids
-        labels = self._labels
-        for i in compress(range(len(tids)), map(resource_type_ids.__contains__, tids)):
-            obj = objs[i]
-            label = new if type(new) is int else new[i]
-            labels[id(obj)] = label
-            self._resource_objects[id(obj)] = (obj, label)
-
-    def _held_by(self, label: int) -> list[tuple[str, str]]:
-        if label == _WALL or not self._groups:
-            return []
-        return [(self._roots[i].label, self._roots[i].kind) for i in self._root_indices(label)]
-
-    def _resource_path(self, obj: Any) -> str | None:
-        """Pasteable Python from the first root holding ``obj`` to it (bounded search)."""
-        entry = self._resource_objects.get(id(obj))
-        if entry is None or entry[1] == _WALL:
-            return None
-        first = self._roots[self._root_indices(entry[1])[0]]
-        if id(first.obj) == id(obj):
-            return first.path
-        search = self._start_path(entry[1], id(obj))
-        for _ in range(_RESOURCE_PATH_STEPS):
-            if search is None or search.step():
-                break
-        return search.path if search is not None else None
-
-    def _resource_entries(self) -> list[dict[str, Any]]:
-        hook = self._resource_types
-        if hook is None:
-            return []
-        noted = [(obj, self._held_by(label)) for obj, label in self._resource_objects.values()]
-        try:
-            return hook.collect(noted, self._resource_path)
-        except Exception:  # resources are an extra: the holders still go out
-            _log.debug("collecting resources failed", exc_info=True)
-            return []
-
-    # ------------------------------------------------------------------ largest objects
-
-    def _largest_add(self, label: int, entry: tuple[int, int, int, int]) -> None:
-        top = self._largest.setdefault(label, [])
-        top.append(entry)
-        top.sort(reverse=True)
-        largest_label = self._largest_label
-        for evicted in top[_LARGEST_KEPT:]:
-            if largest_label.get(evicted[3]) == label:
-                del largest_label[evicted[3]]
-        del top[_LARGEST_KEPT:]
-        largest_label[entry[3]] = label
-
-    def _track_largest_scalar(
-        self, label: int, objs: list[Any], tids: list[int], sizes: list[int]
-    ) -> None:
-        biggest = max(sizes)
-        top = self._largest.get(label)
-        if top is not None and len(top) >= _LARGEST_KEPT and biggest <= top[-1][0]:
-            return
-        i = sizes.index(biggest)
-        oid = id(objs[i])
-        self._largest_add(label, (biggest, oid, tids[i], oid))
-
-    def _track_largest_many(
-        self, new: list[int], objs: list[Any], tids: list[int], sizes: list[int]
-    ) -> None:
-        for label in set(new):
-            mask = list(map(eq, new, repeat(label)))
-            picked = list(compress(range(len(sizes)), mask))
-            biggest = max(sizes[i] for i in picked)
-            top = self._largest.get(label)
-            if top is not None and len(top) >= _LARGEST_KEPT and biggest <= top[-1][0]:
-                continue
-            i = next(i for i in picked if sizes[i] == biggest)
-            oid = id(objs[i])
-            self._largest_add(label, (biggest, oid, tids[i], oid))
-
-    def _move_largest(self, objs: list[Any], ids: list[int] | None, new: Any, scalar: bool) -> None:
-        idl = ids if ids is not None else list(map(id, objs))
-        largest_label = self._largest_label
-        for j in compress(range(len(idl)), map(largest_label.__contains__, idl)):
-            largest_label[idl[j]] = new if scalar else new[j]
-
-    # ------------------------------------------------------------------ attribution
-
-    def _attribute(self) -> None:
-        by_label: dict[int, list[tuple[int, int, int]]] = {}
-        for (label, tid), (nbytes, count) in self._totals.items():
-            if label == _WALL or (nbytes <= 0 and count <= 0):
-                continue
-            by_label.setdefault(label, []).append((max(nbytes, 0), max(count, 0), tid))
-        holders: list[_Holder] = []
-        attributed = 0
-        for label, rows in by_label.items():
-            h = _Holder(label)
-            h.bytes = sum(r[0] for r in rows)
-            h.objects = sum(r[1] for r in rows)
-            if h.bytes <= 0 and h.objects <= 0:
-                continue
-            device_bytes: dict[str, int] = {}
-            for (lbl, device), nbytes in self._device_bytes.items():
-                if lbl == label and nbytes > 0:
-                    device_bytes[device] = nbytes
-            h.host_bytes = max(h.bytes - sum(device_bytes.values()), 0)
-            if device_bytes:
-                h.device = max(device_bytes.items(), key=lambda kv: kv[1])[0]
-            h.file_backed = self._file_backed_bytes.get(label, 0) > 0
-            rows.sort(reverse=True)
-            h.composition = [
-                {"type": self._type_names.get(tid, "?"), "bytes": nbytes, "count": count}
-                for nbytes, count, tid in rows[:_COMPOSITION_TOP]
-            ]
-            h.type = h.composition[0]["type"] if h.composition else "?"
-            for size, target, tid, check in self._largest.get(label, []):
-                del size
-                if self._largest_label.get(check) == label:
-                    h.type = self._type_names.get(tid, h.type)
-                    h.target = target
-                    break
-            attributed += h.host_bytes
-            holders.append(h)
-        holders.sort(key=lambda h: (-h.bytes, self._first_root(h.label)))
-        self._attributed = attributed
-        self._holders = holders[: self._max_holders]
-
-    def _first_root(self, label: int) -> int:
-        return (
-            min(min(self._groups[g].roots) for g in self._label_sets[label]) if self._groups else 0
-        )
-
-    def _root_indices(self, label: int) -> list[int]:
-        out: list[int] = []
-        for g in self._label_sets[label]:
-            out.extend(self._groups[g].roots)
-        return sorted(out)
-
-    def _holder_dict(self, rank: int, h: _Holder) -> dict[str, Any]:
-        roots = [self._roots[i] for i in self._root_indices(h.label)] if self._roots else []
-        first = roots[0] if roots else None
-        return {
-            "id": f"h{rank}",
-            "labels": [r.label for r in roots],
-            "kind": first.kind if first is not None else HOLDER_KINDS[0],
-            "roots": [{"label": r.label, "kind": r.kind} for r in roots],
-            # The type a user recognises is the root's own (a DataFrame, not
-            # its largest ndarray block); `composition` gives the breakdown.
-            "type": type_name(type(first.obj)) if first is not None else h.type,
-            "retained_bytes": h.bytes,
-            "objects": h.objects,
-            "path": h.path if h.path is not None else (first.path if first is not None else ""),
-            "cell_id": None,
-            "execution_count": None,
-            "composition": h.composition,
-            "shared": len(roots) > 1,
-            "device": h.device,
-            "file_backed": h.file_backed,
-        }
-
-    # ------------------------------------------------------------------ why-alive paths
-
-    def _path_work(self) -> bool:
-        """One unit of path search; True when every kept holder has its path."""
-        holders = self._holders or []
-        search = self._path_search
-        if search is None:
-            while self._path_holder_index < len(holders):
-                h = holders[self._path_holder_index]
-                search = self._start_path(h.label, h.target)
-                if search is not None:
-                    break
-                self._path_holder_index += 1
-            else:
-                return True
-            self._path_search = search
-        if search.step():
-            holders[self._path_holder_index].path = search.path
-            self._path_search = None
-            self._path_holder_index += 1
-        return self._path_holder_index >= len(holders) and self._path_search is None
-
-    def _start_path(self, label: int, target: int | None) -> PathSearch | None:
-        """A search from the first root of ``label`` to the object ``target``;
-        None when the root's own path says it all."""
-        first = self._root_indices(label)[0]
-        root = self._roots[first]
-        if target is None or root.kind == "cache" or id(root.obj) == target:
-            return None  # the root path is the whole story
-        g = next(g for g in self._label_sets[label] if first in self._groups[g].roots)
-        return PathSearch(
-            root,
-            g,
-            target,
-            labels=self._labels,
-            label_sets=self._label_sets,
-            type_info=self._type_info,
-            context=self._context,
-        )
-
-
-def _sys_walls() -> list[Any]:
-    """The process's streams and hooks (ipykernel's OutStream with its sockets and
-    threads): a thread object keeps ``sys.stderr`` as ``_stderr``, which must not
-    make the kernel's machinery look like the user's."""
-    ns = module_dict(sys) or {}
-    names = ("stdin", "stdout", "stderr", "__stdin__", "__stdout__", "__stderr__")
-    out = [ns[n] for n in (*names, "displayhook", "excepthook") if ns.get(n) is not None]
-    # The kernel's event loop (a task's _loop): its selector and self-pipe sockets.
-    events = module_dict(sys.modules.get("asyncio.events")) or {}
-    running = events.get("_get_running_loop")
-    if type(running) is types.BuiltinFunctionType:
-        loop = running()
-        if loop is not None:
-            out.append(loop)
-    return out
-
-
-def _zero_size(obj: Any) -> int:
-    return 0
+                row[0] += b
+                row[1] += c
+        for g in others:
+            self.others[g] = self.others.get(g, 0) + nbytes
+        if nbytes > self.largest:
+            self.largest = nbytes
+            self.largest_lid = lid
 
 
 def scan_now(roots: list[Root], **kw: Any) -> dict[str, Any]:
@@ -1227,4 +943,10 @@ def scan_now(roots: list[Root], **kw: Any) -> dict[str, Any]:
     return scan.result()
 
 
-__all__ = ["Scan", "scan_now"]
+__all__ = [
+    "PATHS_BUDGET_S",
+    "WALK_SHARE",
+    "ResourceHook",
+    "Scan",
+    "scan_now",
+]

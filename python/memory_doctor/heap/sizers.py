@@ -1,392 +1,259 @@
-"""Known-type sizers for the retained-size scan: how big an object is, how to walk it.
+"""How the walk sizes and expands each type: one ``TypeInfo`` per type.
 
-Everything here sizes objects without running user code (the readers are in
-``heap/introspect.py``):
+The engines call :meth:`Classifier.classify` once per type met, and, for the
+few types whose references or memory are hidden from ``tp_traverse``, an
+*expander* once per object of that type:
 
-- an object's size is ``sys.getsizeof`` only when the ``__sizeof__`` that call
-  would resolve to is implemented in C; otherwise the first C ``__sizeof__`` in
-  the MRO is called unbound (``object.__sizeof__(obj)``) and the GC/managed-dict
-  pre-header is added by hand;
-- library types (numpy, mmap, pyarrow, torch) are only looked at when their
-  module is already in ``sys.modules``; nothing is imported for the scan.
+- ``numpy.ndarray``: ``.base`` (arrays are not GC-tracked: their reference to
+  the base is invisible), the items of object arrays (in chunks when there
+  are millions), and a pseudo node for a data buffer owned by a foreign
+  object (a capsule);
+- ``mmap.mmap``: resident pages as a pseudo node (file-backed or anonymous);
+- pyarrow arrays/tables/buffers and torch tensors: buffers and storages as
+  pseudo nodes keyed by address, so views and slices count once;
+- code objects (not GC-tracked in 3.11): constants and names;
+- Cython extension types: the typed memoryviews in their C struct.
 
-:meth:`Classifier.classify` maps a type to a :class:`TypeInfo`: how the walk
-expands an object of that type (``EXP_*``) and how it sizes it. Types with
-hidden references or external buffers get a :class:`Special` handler.
+Objects of the resource types a scan asks about (files, sockets, threads...)
+are always table nodes and noted as they are met, so that the scan can say
+which roots hold each (``Classifier.noted``).
+
+Nothing here runs user code: types are read through C getters, sizes through
+C ``__sizeof__`` descriptors, and library types are only looked at when their
+module is already imported. :class:`Sizer` gives code outside a walk (growth
+estimates, what a release frees) the same sizes and references.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import mmap as _mmap_mod
 import sys
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any, Final
 
-from ..log import quiet_logger
 from .introspect import (
-    C_DESCRIPTOR_TYPES,
-    builtin_self,
-    frame_back,
-    frame_locals,
-    func_globals,
+    TPFLAGS_HAVE_GC,
+    TPFLAGS_HEAPTYPE,
+    TPFLAGS_TYPE_SUBCLASS,
     func_module,
-    func_parts,
     lookup_in_mro,
     module_dict,
     mro_has,
     type_flags,
     type_mro,
     type_name,
-    type_ns,
+)
+from .layout import (
+    cython_memviews,
+    inline_values,
+    is_cython_extension,
+    mmap_pages,
+    object_size,
+    pre_header,
+    sizeof_of,
+)
+from .model import (
+    M_DICT,
+    M_EXPAND,
+    M_IGNORE,
+    M_LEAF,
+    M_SEQ,
+    M_SET,
+    M_STOP,
+    M_TRAVERSE,
+    S_BASIC,
+    Expansion,
+    More,
+    TypeInfo,
+    materialise,
 )
 
-_log = quiet_logger(__name__)
+#: An object array with more items than this is read in chunks of this many.
+OBJECT_CHUNK: Final = 65_536
 
-_TPFLAGS_HAVE_GC: Final = 1 << 14
-# 3.11 moved the instance dict (and 3.12 the weakref list) in front of the
-# object; sys.getsizeof counts that pre-header, object.__sizeof__ does not.
-_TPFLAGS_MANAGED: Final = (1 << 4) | (1 << 3) if sys.version_info >= (3, 12) else 1 << 4
+_EMPTY: Final[Expansion] = (None, None, None)
+Pseudo = tuple[Hashable, int, str]
 
-# --------------------------------------------------------------------------- sizes
-
-_GC_HEAD: Final = sys.getsizeof([]) - [].__sizeof__()
-
-
-class _Probe:
-    pass
-
-
-# The pre-header of an ordinary user class instance (GC head + managed dict/weakref).
-_FULL_PRE: Final = sys.getsizeof(_Probe()) - object.__sizeof__(_Probe())
-
-
-def pre_header(tp: type) -> int:
-    """Bytes in front of an object of type ``tp`` that ``__sizeof__`` leaves out."""
-    flags = type_flags(tp)
-    if not flags & _TPFLAGS_HAVE_GC:
-        return 0
-    if flags & _TPFLAGS_MANAGED:
-        return max(_FULL_PRE, _GC_HEAD)
-    return _GC_HEAD
+_CODE_MEMBERS: Final = tuple(
+    vars(types.CodeType)[name].__get__
+    for name in (
+        "co_consts",
+        "co_names",
+        "co_filename",
+        "co_name",
+        "co_qualname",
+        "co_linetable",
+        "co_exceptiontable",
+    )
+    if name in vars(types.CodeType)
+)
 
 
-def _c_sizeof(tp: type) -> tuple[bool, Callable[[Any], int] | None]:
-    """``(sys.getsizeof is safe, first C __sizeof__ in the MRO)``."""
-    first = True
-    for cls in type_mro(tp):
+def referents(obj: Any) -> tuple[list[Any], list[Any] | None]:
+    """``(follow, count_only)``: ``gc.get_referents(obj)``, with an instance's
+    reference to its own class (a heap type visits it) apart, counted only, as
+    the engines treat it: a class is shared structure, not its instances' data."""
+    refs = gc.get_referents(obj)
+    tp = type(obj)
+    if type_flags(tp) & TPFLAGS_HEAPTYPE:
+        for i in range(len(refs) - 1, -1, -1):
+            if refs[i] is tp:
+                del refs[i]
+                return refs, [tp]
+    return refs, None
+
+
+def expand_code(code: Any) -> Expansion:
+    """A code object's stored constants and names (3.11 code is not GC-tracked)."""
+    out = []
+    for get in _CODE_MEMBERS:
         try:
-            impl = type_ns(cls).get("__sizeof__")
-        except Exception:  # noqa: S112 - as in lookup_in_mro
+            value = get(code)
+        except Exception:  # noqa: S112 - a member this build lacks
             continue
-        if impl is None:
-            continue
-        if type(impl) in C_DESCRIPTOR_TYPES:
-            return first, impl
-        first = False  # a Python-level __sizeof__: user (or library) code we must not run
-    return False, object.__sizeof__
+        if value is not None:
+            out.append(value)
+    return out, None, None
 
 
-# --------------------------------------------------------------------------- classification
-
-#: How the walk treats an object of a type.
-EXP_WALL: Final = 0  # never counted, never entered (types, modules, library functions, code)
-EXP_LEAF: Final = 1  # counted, has no references (str, int, float, bytes, ...)
-EXP_PLAIN: Final = 2  # counted, references from gc.get_referents
-EXP_DICT: Final = 3  # as PLAIN, plus the keys gc.get_referents skips for str-keyed dicts
-EXP_SPECIAL: Final = 4  # a Special handler sizes and expands it
-
-#: A pseudo node: memory outside Python objects (a buffer, a storage, mapped pages),
-#: counted once per ``key`` however many objects refer to it.
-#: ``(key, nbytes, type_name, device or None, file_backed)``.
-Pseudo = tuple[tuple[Any, ...], int, str, "str | None", bool]
+def expand_cython(obj: Any) -> Expansion:
+    """``tp_traverse`` plus the memoryviews held by typed-memoryview slices."""
+    refs, cls = referents(obj)
+    with contextlib.suppress(Exception):  # an odd struct: tp_traverse's answer still stands
+        refs.extend(cython_memviews(obj))
+    return refs, cls, None
 
 
-def _wall_size(obj: Any) -> int:
-    return -1
+class _Ndarray:
+    """numpy arrays. ``ndarray.__sizeof__`` counts the buffer of an array that
+    owns its data; a view holds its base, invisibly to the GC, so the walk gets
+    the base from here and the owner's buffer counts once however many views
+    exist. A buffer owned by an object that cannot count it (a capsule, an
+    object whose ``__sizeof__`` is ``object``'s) becomes a pseudo node keyed by
+    that object."""
 
-
-class TypeInfo:
-    """What the scan knows about one type; built once per type per scan."""
-
-    __slots__ = ("exp", "fast", "name", "sizer", "special", "tp")
-
-    def __init__(
-        self,
-        tp: type,
-        exp: int,
-        sizer: Callable[[Any], int],
-        special: Special | None = None,
-    ) -> None:
-        #: The type itself, held so that its id cannot be reused during the scan.
-        self.tp = tp
-        self.exp = exp
-        #: ``sizer(obj)``: bytes, or -1 when this particular object is a wall.
-        self.sizer = sizer
-        #: ``sizer is sys.getsizeof``: lets a batch of such objects be sized in C.
-        self.fast = sizer is sys.getsizeof
-        self.special = special
-        self.name = type_name(tp)
-
-
-class Special:
-    """Sizes and expands the objects of one family of types."""
-
-    #: Shown in composition for pseudo nodes; set by subclasses that make them.
-    kind = "special"
-
-    def size(self, obj: Any) -> int:
-        """Bytes of ``obj`` itself, or -1 if this object is a wall."""
-        return sys.getsizeof(obj)
-
-    def expand(self, obj: Any, ctx: Context) -> tuple[list[Any], list[Pseudo]]:
-        """``obj``'s references and the pseudo nodes (buffers) it holds."""
-        return gc.get_referents(obj), []
-
-
-class Context:
-    """Per-scan facts the handlers need: user modules and objects that stop the walk."""
-
-    def __init__(self, user_modules: frozenset[str], stop_ids: set[int]) -> None:
-        self.user_modules = user_modules
-        #: Functions and caches whose closures, defaults and stores are roots of their
-        #: own: reached from elsewhere they contribute only themselves and their __dict__.
-        self.stop_ids = stop_ids
-        #: Frames executing on some thread now (refreshed at each scan step).
-        self.live_frames: set[int] = set()
-
-    def is_user_module(self, module: str | None) -> bool:
-        """Whether code from ``module`` is the user's (``__main__`` or a user module)."""
-        return module is not None and (module == "__main__" or module in self.user_modules)
-
-
-class _FunctionSpecial(Special):
-    """Plain functions: user functions are entered, library functions are walls."""
-
-    def __init__(self, ctx: Context) -> None:
-        self._ctx = ctx
-
-    def size(self, obj: Any) -> int:
-        if not self._ctx.is_user_module(func_module(obj)):
-            return -1
-        return sys.getsizeof(obj)
-
-    def expand(self, obj: Any, ctx: Context) -> tuple[list[Any], list[Pseudo]]:
-        refs = gc.get_referents(obj)
-        if id(obj) in ctx.stop_ids:
-            closure, defaults, kwdefaults = func_parts(obj)
-            refs = [
-                r for r in refs if r is not closure and r is not defaults and r is not kwdefaults
-            ]
-        glob = func_globals(obj)
-        # Name, qualname, module and doc strings are shared with the code object (a
-        # wall) and with every function of the module: counting them would only
-        # make tiny "shared" holders out of every function in the notebook.
-        return [r for r in refs if r is not glob and type(r) is not str], []
-
-
-class _BuiltinSpecial(Special):
-    """Builtin functions: module functions are walls, bound C methods hold their self."""
-
-    def size(self, obj: Any) -> int:
-        owner = builtin_self(obj)
-        if owner is None or mro_has(type(owner), types.ModuleType):
-            return -1
-        return sys.getsizeof(obj)
-
-
-class _LruSpecial(Special):
-    """``functools.lru_cache``/``cache`` wrappers (C type).
-
-    The cache's entries hang off non-GC link objects that only the wrapper's
-    ``tp_traverse`` visits, so the store is reached through the wrapper.
-    """
-
-    def __init__(self, ctx: Context) -> None:
-        self._ctx = ctx
-        wrapper_type = lru_cache_type()
-        desc = type_ns(wrapper_type).get("__dict__") if wrapper_type is not None else None
-        self._dict_get = desc.__get__ if type(desc) is types.GetSetDescriptorType else None
-
-    def wrapped(self, obj: Any) -> Any:
-        """The decorated function (the one ``types.FunctionType`` among the referents)."""
-        for ref in gc.get_referents(obj):
-            if type(ref) is types.FunctionType:
-                return ref
-        return None
-
-    def own_dict(self, obj: Any) -> Any:
-        """The wrapper's ``__dict__`` (``__wrapped__``, ``__doc__``, ...)."""
-        if self._dict_get is None:
-            return None
-        try:
-            return self._dict_get(obj)
-        except Exception:
-            return None
-
-    def size(self, obj: Any) -> int:
-        func = self.wrapped(obj)
-        if func is None or not self._ctx.is_user_module(func_module(func)):
-            return -1  # a library's cache belongs to the library
-        return sys.getsizeof(obj)
-
-    def expand(self, obj: Any, ctx: Context) -> tuple[list[Any], list[Pseudo]]:
-        if id(obj) in ctx.stop_ids:
-            own = self.own_dict(obj)
-            return ([own] if own is not None else []), []
-        return self.store(obj), []
-
-    def store(self, obj: Any) -> list[Any]:
-        """What the cache holds: keys, results and the cache dict, not the function."""
-        own = self.own_dict(obj)
-        return [
-            r
-            for r in gc.get_referents(obj)
-            if r is not own and type(r) is not types.FunctionType and type(r) is not object
-        ]
-
-
-def lru_cache_type() -> type | None:
-    """The C ``functools._lru_cache_wrapper`` type, if this Python has one."""
-    functools_mod = sys.modules.get("functools")
-    ns = module_dict(functools_mod) if functools_mod is not None else None
-    found = ns.get("_lru_cache_wrapper") if ns is not None else None
-    return found if type(found) is type else None
-
-
-class _FrameSpecial(Special):
-    """Frames. A frame still executing (a running thread's stack) shows the GC
-    nothing but ``f_back``/``f_trace`` in 3.11+, so its locals are read through
-    ``f_locals`` and its caller through ``f_back`` (C getters, as debuggers do)."""
-
-    def expand(self, obj: Any, ctx: Context) -> tuple[list[Any], list[Pseudo]]:
-        refs = gc.get_referents(obj)
-        if id(obj) not in ctx.live_frames:
-            # Finished (a traceback's frame): the GC sees everything. Suspended in a
-            # generator: the generator shows its locals, and reading f_locals here
-            # would add references to objects already counted as singly held.
-            return refs, []
-        back = frame_back(obj)
-        if back is not None:
-            refs.append(back)
-        local_vars = frame_locals(obj)
-        if type(local_vars) is dict:
-            refs.extend(dict.values(local_vars))
-        else:  # 3.13+: a FrameLocalsProxy (C)
-            refs.extend(type(local_vars).values(local_vars))
-        return refs, []
-
-
-class NdarraySpecial(Special):
-    """numpy arrays: the data buffer belongs to the array that owns it.
-
-    ``ndarray.__sizeof__`` (C) counts the buffer only when the array owns it; a
-    view is its header plus a reference to ``.base`` (hidden from the GC, which
-    does not track arrays), so the owner's buffer is counted once however many
-    views exist. Object arrays hold their elements, also hidden from the GC.
-    """
-
-    def __init__(self, np: Any) -> None:
+    def __init__(self, np: Any, known_owners: tuple[type, ...]) -> None:
         nd = np.ndarray
-        self._nd = nd
+        self.nd = nd
         self._base = vars(nd)["base"].__get__
         self._dtype = vars(nd)["dtype"].__get__
+        self._nbytes = vars(nd)["nbytes"].__get__
         self._view = nd.view
         self._ravel = nd.ravel
         self._tolist = nd.tolist
-        self._sizeof = vars(nd)["__sizeof__"]
+        self._flat = vars(nd)["flat"].__get__
+        self._size = vars(nd)["size"].__get__
         self._kind = vars(np.dtype)["kind"].__get__
+        self._known = known_owners
 
-    def elements(self, obj: Any) -> list[Any] | None:
-        """The items of an object array (None for other dtypes).
-
-        A subclass is first viewed as a plain ``ndarray``: ``ravel`` on the
-        subclass itself would call its ``__array_finalize__`` (user code).
-        """
+    def _elements(self, obj: Any) -> list[Any] | More | None:
+        """The items of an object array: a list, or a chunked source for a big one."""
         if self._kind(self._dtype(obj)) != "O":
             return None
-        plain = obj if type(obj) is self._nd else self._view(obj, self._nd)
+        # A subclass is viewed as a plain ndarray first: ravel on it would call
+        # its __array_finalize__ (user code).
+        plain = obj if type(obj) is self.nd else self._view(obj, self.nd)
+        if self._size(plain) > OBJECT_CHUNK:
+            return self._chunks(plain)
         items = self._tolist(self._ravel(plain))
         return items if type(items) is list else [items]
 
-    def size(self, obj: Any) -> int:
-        return int(self._sizeof(obj)) + pre_header(type(obj))
+    def _chunks(self, plain: Any) -> More:
+        """``more(pos)``: the items ``pos`` to ``pos + OBJECT_CHUNK`` in C order.
+        ``flat[a:b]`` copies only that range, whatever the array's layout (a
+        ravel of a non-contiguous object array copies all of it at once)."""
+        flat = self._flat(plain)
+        size = self._size(plain)
+        tolist = self._tolist
 
-    def expand(self, obj: Any, ctx: Context) -> tuple[list[Any], list[Pseudo]]:
+        def more(pos: int) -> tuple[list[Any], int]:
+            end = min(pos + OBJECT_CHUNK, size)
+            items = tolist(flat[pos:end])
+            return items, (end if end < size else -1)
+
+        return more
+
+    def _foreign(self, base: Any) -> Any:
+        """The object at the end of the base chain when it cannot count the buffer."""
+        while base is not None and mro_has(type(base), self.nd):
+            base = self._base(base)
+        if base is None:
+            return None
+        tp = type(base)
+        if any(mro_has(tp, k) for k in self._known):
+            return None
+        kind, _desc = sizeof_of(tp)
+        return base if kind == S_BASIC else None
+
+    def expand(self, obj: Any) -> Expansion:
         out: list[Any] = []
-        if type_flags(type(obj)) & _TPFLAGS_HAVE_GC:  # a Python subclass: its __dict__
-            out.extend(gc.get_referents(obj))
+        cls = None
+        if type_flags(type(obj)) & TPFLAGS_HAVE_GC:  # a Python subclass: its __dict__, slots
+            refs, cls = referents(obj)
+            out.extend(refs)
         base = self._base(obj)
+        pseudo: list[Pseudo] | None = None
+        follow: Any = out
         if base is not None:
             out.append(base)
+            foreign = self._foreign(base)
+            if foreign is not None:
+                pseudo = [(("numpy-buffer", id(foreign)), int(self._nbytes(obj)), "numpy buffer")]
         else:
-            out.extend(self.elements(obj) or ())
-        return out, []
+            items = self._elements(obj)
+            if callable(items):
+                follow = items if not out else _prefixed(out, items)
+            elif items:
+                out.extend(items)
+        return follow, cls, pseudo
 
 
-class _MmapSpecial(Special):
-    """``mmap.mmap``: the mapping is a pseudo node, file-backed unless anonymous."""
+class _Mmap:
+    """``mmap.mmap``: the mapping's resident pages, one pseudo node per address."""
 
-    kind = "mmap"
-
-    def __init__(self, mmap_type: Any) -> None:
-        self._len = mmap_type.__len__
-        self._size = mmap_type.size
-
-    def expand(self, obj: Any, ctx: Context) -> tuple[list[Any], list[Pseudo]]:
-        try:
-            length = int(self._len(obj))
-        except (ValueError, OSError):  # closed
-            return [], []
-        try:
-            self._size(obj)  # anonymous maps have no file to ask
-            file_backed = True
-        except (ValueError, OSError):
-            file_backed = False
-        return [], [(("mmap", id(obj)), length, "mmap.mmap[pages]", None, file_backed)]
+    @staticmethod
+    def expand(obj: Any) -> Expansion:
+        found = mmap_pages(obj)
+        if found is None:
+            return _EMPTY
+        address, resident, file_backed = found
+        kind = "mmap pages (file)" if file_backed else "mmap pages (anonymous)"
+        return None, None, [(("mmap", address), resident, kind)]
 
 
-class _ArrowSpecial(Special):
-    """pyarrow arrays, chunked arrays, tables, record batches and buffers.
-
-    Their memory is in Arrow buffers outside Python objects; each buffer is a
-    pseudo node keyed by its address, so slices and the columns a table
-    shares with an array count once.
-    """
-
-    kind = "arrow"
+class _Arrow:
+    """pyarrow buffers, arrays, chunked arrays, tables, record batches: Arrow
+    buffers are pseudo nodes keyed by address (slices and shared columns count once)."""
 
     def __init__(self, lib: Any) -> None:
         ns = module_dict(lib) or {}
-        self._buffer = ns.get("Buffer")
-        self._array = ns.get("Array")
-        self._chunked = ns.get("ChunkedArray")
-        self._tabular = tuple(t for t in (ns.get("Table"), ns.get("RecordBatch")) if t)
+        self.buffer = ns.get("Buffer")
+        self.array = ns.get("Array")
+        self.chunked = ns.get("ChunkedArray")
+        self.tabular = tuple(t for t in (ns.get("Table"), ns.get("RecordBatch")) if t)
 
     def types(self) -> list[type]:
-        """The pyarrow types this handler covers."""
-        return [t for t in (self._buffer, self._array, self._chunked, *self._tabular) if t]
+        return [t for t in (self.buffer, self.array, self.chunked, *self.tabular) if t]
 
-    def size(self, obj: Any) -> int:
-        return int(object.__sizeof__(obj)) + pre_header(type(obj))
-
-    def _buffer_pseudo(self, buf: Any) -> Pseudo | None:
-        if buf is None or self._buffer is None:
+    def _pseudo(self, buf: Any) -> Pseudo | None:
+        if buf is None or self.buffer is None:
             return None
-        bt = self._buffer
-        address = int(vars(bt)["address"].__get__(buf))
-        size = int(vars(bt)["size"].__get__(buf))
-        return (("arrow", address), size, "pyarrow.Buffer", None, False)
+        ns = vars(self.buffer)
+        address = int(ns["address"].__get__(buf))
+        return (("arrow", address), int(ns["size"].__get__(buf)), "pyarrow.Buffer")
 
     def _arrays(self, obj: Any) -> list[Any]:
         tp = type(obj)
-        if self._array is not None and mro_has(tp, self._array):
+        if self.array is not None and mro_has(tp, self.array):
             return [obj]
-        if self._chunked is not None and mro_has(tp, self._chunked):
-            return list(vars(self._chunked)["chunks"].__get__(obj))
-        for tab in self._tabular:
+        if self.chunked is not None and mro_has(tp, self.chunked):
+            return list(vars(self.chunked)["chunks"].__get__(obj))
+        for tab in self.tabular:
             if mro_has(tp, tab):
-                found, columns = lookup_in_mro(tab, "columns")  # defined on _Tabular
+                found, columns = lookup_in_mro(tab, "columns")
                 out: list[Any] = []
                 if found and type(columns) is types.GetSetDescriptorType:
                     for column in columns.__get__(obj, tab):
@@ -394,54 +261,218 @@ class _ArrowSpecial(Special):
                 return out
         return []
 
-    def expand(self, obj: Any, ctx: Context) -> tuple[list[Any], list[Pseudo]]:
-        refs = gc.get_referents(obj)
+    def expand(self, obj: Any) -> Expansion:
+        refs, cls = referents(obj)
         pseudo: list[Pseudo] = []
-        if self._buffer is not None and mro_has(type(obj), self._buffer):
-            found = self._buffer_pseudo(obj)
-            return refs, [found] if found else []
-        if self._array is None:
-            return refs, pseudo
-        for arr in self._arrays(obj):
-            for buf in self._array.buffers(arr):
-                found = self._buffer_pseudo(buf)
-                if found is not None:
-                    pseudo.append(found)
-        return refs, pseudo
+        if self.buffer is not None and mro_has(type(obj), self.buffer):
+            found = self._pseudo(obj)
+            return refs, cls, [found] if found else None
+        if self.array is not None:
+            for arr in self._arrays(obj):
+                for buf in self.array.buffers(arr):
+                    found = self._pseudo(buf)
+                    if found is not None:
+                        pseudo.append(found)
+        return refs, cls, pseudo or None
 
 
-class _TorchSpecial(Special):
+class _Torch:
     """torch tensors: the storage is a pseudo node keyed by device and address."""
-
-    kind = "torch"
 
     def __init__(self, tensor_type: type) -> None:
         self._storage = tensor_type.untyped_storage  # type: ignore[attr-defined]
 
-    def size(self, obj: Any) -> int:
-        return int(object.__sizeof__(obj)) + pre_header(type(obj))
-
-    def expand(self, obj: Any, ctx: Context) -> tuple[list[Any], list[Pseudo]]:
-        refs = gc.get_referents(obj)
+    def expand(self, obj: Any) -> Expansion:
+        refs, cls = referents(obj)
         storage = self._storage(obj)
         st = type(storage)
         device = str(st.device.__get__(storage))
         if device == "meta":
-            return refs, []
-        ptr = int(st.data_ptr(storage))
-        nbytes = int(st.nbytes(storage))
-        return refs, [
-            (
-                ("torch", device, ptr),
-                nbytes,
-                "torch.UntypedStorage",
-                None if device == "cpu" else device,
-                False,
-            )
+            return refs, cls, None
+        key = ("torch", device, int(st.data_ptr(storage)))
+        kind = "torch storage" if device == "cpu" else f"torch storage ({device})"
+        return refs, cls, [(key, int(st.nbytes(storage)), kind)]
+
+
+def _prefixed(first: list[Any], more: More) -> More:
+    """A source that gives ``first`` (then drops it) with its first chunk."""
+    pending = [first]
+
+    def source(pos: int) -> tuple[list[Any], int]:
+        chunk, nxt = more(pos)
+        if pending:
+            head = pending.pop()
+            head.extend(chunk)
+            chunk = head
+        return chunk, nxt
+
+    return source
+
+
+def lru_cache_type() -> type | None:
+    """The C ``functools._lru_cache_wrapper`` type, if this Python has one."""
+    ns = module_dict(sys.modules.get("functools"))
+    found = ns.get("_lru_cache_wrapper") if ns is not None else None
+    return found if type(found) is type else None
+
+
+class Classifier:
+    """Builds the :class:`TypeInfo` of each type met during one walk.
+
+    ``ignore``: types whose instances are the scan's own state (the engines,
+    the scan object): never nodes. ``noted(tp)``: whether objects of type
+    ``tp`` are collected in :attr:`noted` as the walk meets them (the
+    resources of a scan); they are always table nodes, so that the walker
+    knows their label afterwards.
+    """
+
+    def __init__(
+        self,
+        ignore: tuple[type, ...] = (),
+        code: bool = True,
+        noted: Callable[[type], bool] | None = None,
+    ) -> None:
+        self._ignore = ignore
+        self._code = code
+        self._is_noted = noted
+        #: Objects of the noted types, in the order the walk met them.
+        self.noted: list[Any] = []
+        self._noting = True
+        #: Every TypeInfo returned: a late wall (the references they hold are ours).
+        self.infos: list[TypeInfo] = []
+        self._specials: list[tuple[type, Any]] = []
+        self._handlers: list[Any] = []
+        self._mmap = _Mmap()
+        self._specials.append((_mmap_mod.mmap, self._mmap.expand))
+        known: list[type] = [bytes, bytearray, memoryview, _mmap_mod.mmap]
+        array_mod = sys.modules.get("array")
+        if array_mod is not None:
+            known.append(array_mod.array)
+        pa_lib = sys.modules.get("pyarrow.lib")
+        if pa_lib is not None:
+            try:
+                arrow = _Arrow(pa_lib)
+                self._handlers.append(arrow)
+                self._specials.extend((t, arrow.expand) for t in arrow.types())
+                known.extend(arrow.types())
+            except Exception:  # noqa: S110 - pyarrow without the expected names: no sizer
+                pass
+        torch = sys.modules.get("torch")
+        if torch is not None:
+            try:
+                tensor = torch.Tensor
+                handler = _Torch(tensor)
+                self._handlers.append(handler)
+                self._specials.append((tensor, handler.expand))
+            except Exception:  # noqa: S110 - as above
+                pass
+        np = sys.modules.get("numpy")
+        if np is not None:
+            try:
+                nd = _Ndarray(np, tuple(known))
+                self._handlers.append(nd)
+                self._specials.append((np.ndarray, nd.expand))
+            except Exception:  # noqa: S110 - as above
+                pass
+
+    def own_containers(self) -> list[Any]:
+        """The classifier's references to heap objects, for the walls (called
+        once the walk is over: nothing is noted after that)."""
+        self._noting = False
+        return [
+            self,
+            self._ignore,
+            *self._handlers,
+            self._handlers,
+            self._specials,
+            *self._specials,
+            self.infos,
+            *self.infos,
+            self.noted,
         ]
 
+    def classify(self, tp: type) -> TypeInfo:
+        """The :class:`TypeInfo` for objects of exactly type ``tp``."""
+        info = self._classify(tp)
+        if self._is_noted is not None and info.mode not in (M_IGNORE, M_STOP):
+            try:
+                wanted = self._is_noted(tp)
+            except Exception:
+                wanted = False
+            if wanted:
+                info = self._noting_info(info)
+        self.infos.append(info)
+        return info
 
-_WALL_TYPES: Final = (
+    def _noting_info(self, info: TypeInfo) -> TypeInfo:
+        """``info`` for a noted type: the same references through an expander
+        that notes the object first, and always a table node."""
+        base = info.expander
+        mode = info.mode
+        if mode in (M_DICT, M_SEQ, M_SET):  # containers are no resource: walked as usual
+            return info._replace(inline_ok=False)
+        noted = self.noted
+
+        def note(obj: Any) -> Expansion:
+            if self._noting:
+                noted.append(obj)
+            if mode == M_EXPAND and base is not None:
+                return base(obj)  # type: ignore[no-any-return]
+            if mode == M_TRAVERSE:
+                follow, cls = referents(obj)
+                return follow, cls, None
+            return _EMPTY
+
+        return info._replace(mode=M_EXPAND, expander=note, inline_ok=False)
+
+    def _info(self, tp: type, mode: int, expander: Any = None, inline_ok: bool = True) -> TypeInfo:
+        kind, desc = sizeof_of(tp)
+        xoff, xmask, xbytes = inline_values(tp)
+        return TypeInfo(
+            mode,
+            kind,
+            desc,
+            pre_header(tp),
+            xoff,
+            xmask,
+            xbytes,
+            expander,
+            inline_ok,
+            type_name(tp),
+        )
+
+    def _classify(self, tp: type) -> TypeInfo:  # noqa: PLR0911 - one answer per family
+        if any(tp is t for t in self._ignore):
+            return TypeInfo(M_IGNORE, S_BASIC, None, 0, 0, 0, 0, None, False, type_name(tp))
+        flags = type_flags(tp)
+        if flags & TPFLAGS_TYPE_SUBCLASS:  # a metaclass: its instances are classes
+            return self._info(tp, M_TRAVERSE, inline_ok=False)
+        mro = type_mro(tp)
+        if any(c is types.ModuleType for c in mro):
+            return self._info(tp, M_STOP)
+        if tp is types.CodeType:
+            return self._info(
+                tp, M_EXPAND if self._code else M_LEAF, expand_code if self._code else None
+            )
+        for base, expander in self._specials:
+            if any(c is base for c in mro):
+                return self._info(tp, M_EXPAND, expander)
+        if tp is list or tp is tuple:
+            return self._info(tp, M_SEQ)
+        if tp is set or tp is frozenset:
+            return self._info(tp, M_SET)
+        if any(c is dict for c in mro):
+            return self._info(tp, M_DICT)
+        if is_cython_extension(tp):
+            return self._info(tp, M_EXPAND, expand_cython)
+        if not flags & TPFLAGS_HAVE_GC:
+            return self._info(tp, M_LEAF)
+        return self._info(tp, M_TRAVERSE)
+
+
+#: Types whose objects are structure shared by everyone, not anybody's data:
+#: code outside a walk (growth estimates) stops there.
+_BOUNDARY_TYPES: Final = (
     types.ModuleType,
     types.CodeType,
     types.MethodDescriptorType,
@@ -449,92 +480,79 @@ _WALL_TYPES: Final = (
     types.MemberDescriptorType,
     types.GetSetDescriptorType,
     types.ClassMethodDescriptorType,
+    types.BuiltinFunctionType,
 )
 
 
-class Classifier:
-    """Builds the :class:`TypeInfo` of each type met during one scan."""
+class Sizer:
+    """The walk's sizes and references of single objects, for code outside a walk
+    (growth estimates, what a release would free, cyclic garbage).
 
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
-        self._function = _FunctionSpecial(ctx)
-        self._builtin = _BuiltinSpecial()
-        self._frame = _FrameSpecial()
-        self.lru = _LruSpecial(ctx)
-        self._lru_type = lru_cache_type()
-        self._specials: list[tuple[type, Special]] = []
-        self.ndarray_type: type | None = None
-        np = sys.modules.get("numpy")
-        if np is not None:
-            try:
-                self.ndarray_type = np.ndarray
-                self._specials.append((np.ndarray, NdarraySpecial(np)))
-            except Exception:
-                _log.debug("numpy sizer unavailable", exc_info=True)
-        mmap_mod = sys.modules.get("mmap")
-        if mmap_mod is not None:
-            try:
-                self._specials.append((mmap_mod.mmap, _MmapSpecial(mmap_mod.mmap)))
-            except Exception:
-                _log.debug("mmap sizer unavailable", exc_info=True)
-        pa_lib = sys.modules.get("pyarrow.lib")
-        if pa_lib is not None:
-            try:
-                arrow = _ArrowSpecial(pa_lib)
-                self._specials.extend((t, arrow) for t in arrow.types())
-            except Exception:
-                _log.debug("pyarrow sizer unavailable", exc_info=True)
-        torch = sys.modules.get("torch")
-        if torch is not None:
-            try:
-                tensor = torch.Tensor
-                self._specials.append((tensor, _TorchSpecial(tensor)))
-            except Exception:
-                _log.debug("torch sizer unavailable", exc_info=True)
+    ``user_modules``: modules whose functions are data (their closures and
+    defaults are followed); other functions, classes, modules, code and C
+    descriptors are boundaries.
+    """
 
-    def _exact(self, tp: type) -> TypeInfo | None:
-        """Types handled by identity: functions, frames, builtins, caches."""
+    def __init__(self, user_modules: frozenset[str] = frozenset()) -> None:
+        self._classifier = Classifier(code=False)
+        self._infos: dict[int, TypeInfo] = {}
+        self._types: list[type] = []  # held: their ids key _infos
+        self._user_modules = user_modules
+
+    def info(self, tp: type) -> TypeInfo:
+        """The walk's :class:`TypeInfo` for type ``tp``."""
+        found = self._infos.get(id(tp))
+        if found is None:
+            found = self._infos[id(tp)] = self._classifier.classify(tp)
+            self._types.append(tp)
+        return found
+
+    def size(self, obj: Any) -> int:
+        """Bytes of ``obj`` itself, as the walk counts them."""
+        return object_size(obj, self.info(type(obj)))
+
+    def boundary(self, obj: Any) -> bool:
+        """Whether ``obj`` is shared structure (a class, a module, code, a C
+        descriptor, a library's function) rather than data."""
+        tp = type(obj)
+        if type_flags(tp) & TPFLAGS_TYPE_SUBCLASS or any(mro_has(tp, t) for t in _BOUNDARY_TYPES):
+            return True
         if tp is types.FunctionType:
-            return TypeInfo(tp, EXP_SPECIAL, self._function.size, self._function)
-        if tp is types.FrameType:
-            return TypeInfo(tp, EXP_SPECIAL, sys.getsizeof, self._frame)
-        if tp is types.BuiltinFunctionType:
-            return TypeInfo(tp, EXP_PLAIN, self._builtin.size)
-        if tp is self._lru_type:
-            return TypeInfo(tp, EXP_SPECIAL, self.lru.size, self.lru)
-        return None
+            module = func_module(obj)
+            return not (module == "__main__" or module in self._user_modules)
+        return False
 
-    def classify(self, tp: type) -> TypeInfo:
-        """The :class:`TypeInfo` for objects of exactly type ``tp``."""
-        mro = type_mro(tp)
-        # A metaclass (its instances are classes), modules, code, C descriptors: walls.
-        if any(any(cls is wall for cls in mro) for wall in (type, *_WALL_TYPES)):
-            return TypeInfo(tp, EXP_WALL, _wall_size)
-        exact = self._exact(tp)
-        if exact is not None:
-            return exact
-        for base, special in self._specials:
-            if any(cls is base for cls in mro):
-                return TypeInfo(tp, EXP_SPECIAL, special.size, special)
-        getsizeof_ok, c_sizeof = _c_sizeof(tp)
-        if getsizeof_ok:
-            sizer: Callable[[Any], int] = sys.getsizeof
-        else:
-            sizer = _header_sizer(c_sizeof or object.__sizeof__, pre_header(tp))
-        if not type_flags(tp) & _TPFLAGS_HAVE_GC:
-            exp = EXP_LEAF
-        elif any(cls is dict for cls in mro):
-            exp = EXP_DICT
-        else:
-            exp = EXP_PLAIN
-        return TypeInfo(tp, exp, sizer)
+    def references(self, obj: Any) -> tuple[list[Any], list[Pseudo]]:
+        """``(objects obj refers to, pseudo nodes (key, nbytes, kind))``, as the
+        walk would follow them."""
+        info = self.info(type(obj))
+        mode = info.mode
+        if mode in (M_LEAF, M_IGNORE, M_STOP):
+            return [], []
+        if mode == M_DICT:
+            if type(obj) is dict:
+                return [*dict.keys(obj), *dict.values(obj)], []
+            refs = referents(obj)[0]
+            keys = list(dict.keys(obj))
+            if all(type(k) is str for k in keys):
+                refs.extend(keys)
+            return refs, []
+        if mode == M_EXPAND and info.expander is not None:
+            try:
+                follow, _count, pseudo = info.expander(obj)
+            except Exception:  # a closed file, a released buffer: nothing more
+                return [], []
+            return materialise(follow), list(pseudo or ())
+        return referents(obj)[0], []
 
 
-def _header_sizer(c_sizeof: Callable[[Any], int], header: int) -> Callable[[Any], int]:
-    def size(obj: Any) -> int:
-        try:
-            return int(c_sizeof(obj)) + header
-        except Exception:
-            return header
-
-    return size
+__all__ = [
+    "OBJECT_CHUNK",
+    "Classifier",
+    "Pseudo",
+    "Sizer",
+    "expand_code",
+    "expand_cython",
+    "lru_cache_type",
+    "referents",
+]

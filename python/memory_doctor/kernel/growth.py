@@ -105,22 +105,14 @@ class _Sizer:
     """Bounded size estimates of the objects reachable from one variable."""
 
     def __init__(self, deadline: float) -> None:
-        from ..heap.sizers import EXP_LEAF, EXP_SPECIAL, EXP_WALL, Classifier, Context  # noqa: PLC0415 - heavy, and only watched runs need it
+        from ..heap.sizers import Sizer  # noqa: PLC0415 - heavy, and only watched runs need it
 
-        self._classifier = Classifier(Context(frozenset(), set()))
-        self._infos: dict[int, Any] = {}
-        self._leaf, self._special, self._wall = EXP_LEAF, EXP_SPECIAL, EXP_WALL
+        self._sizer = Sizer()
         self._deadline = deadline
         self.out_of_time = False
         self._seen: set[int] = set()
         self._pseudo: set[Any] = set()
         self._nodes = 0
-
-    def _info(self, tp: type) -> Any:
-        info = self._infos.get(id(tp))
-        if info is None:
-            info = self._infos[id(tp)] = self._classifier.classify(tp)
-        return info
 
     def size_of(self, obj: Any) -> int:
         """Estimated bytes reachable from ``obj`` (each object once)."""
@@ -129,30 +121,21 @@ class _Sizer:
         self._nodes = 0
         return int(self._size(obj, 0))
 
-    def _own(self, obj: Any) -> tuple[float, Any] | None:
-        """``(bytes of obj itself, its TypeInfo)``, or None for a wall or a repeat."""
+    def _own(self, obj: Any) -> float | None:
+        """Bytes of ``obj`` itself, or None for shared structure or a repeat."""
         oid = id(obj)
         if oid in self._seen:
             return None
         self._seen.add(oid)
-        tp = type(obj)
-        if tp in _CENSUS_WALLS:
+        if type(obj) in _CENSUS_WALLS or self._sizer.boundary(obj):
             return None
-        info = self._info(tp)
-        if info.exp == self._wall:
-            return None
-        try:
-            return max(info.sizer(obj), 0), info
-        except Exception:  # a sizer on a half-built object; count nothing
-            return None
+        return self._sizer.size(obj)
 
-    def _refs(self, obj: Any, info: Any) -> tuple[list[Any], int]:
+    def _refs(self, obj: Any) -> tuple[list[Any], int]:
         """What ``obj`` refers to, and the bytes of buffers it holds not counted yet."""
         extra = 0
         try:
-            if info.exp != self._special:
-                return gc.get_referents(obj), 0
-            refs, pseudo = info.special.expand(obj, None)
+            refs, pseudo = self._sizer.references(obj)
         except Exception:  # a closed file, a released buffer: its header is all we know
             return [], 0
         for key, nbytes, *_rest in pseudo:
@@ -162,18 +145,17 @@ class _Sizer:
         return refs, extra
 
     def _size(self, obj: Any, depth: int) -> float:
-        own = self._own(obj)
-        if own is None:
+        size = self._own(obj)
+        if size is None:
             return 0
-        size, info = own
         self._nodes += 1
-        if info.exp == self._leaf or depth >= MAX_DEPTH:
+        if depth >= MAX_DEPTH:
             return size
         if self._nodes & 1023 == 0 and time.perf_counter() > self._deadline:
             self.out_of_time = True
         if self.out_of_time or self._nodes > NODES_PER_VARIABLE:
             return size
-        refs, extra = self._refs(obj, info)
+        refs, extra = self._refs(obj)
         size += extra
         if len(refs) > SAMPLE_ITEMS:
             step = len(refs) / SAMPLE_ITEMS

@@ -30,27 +30,41 @@ Rules the runner keeps:
 - A slice holds ``_lock``; hooks on other threads wait at most one slice.
 - After the reply the runner holds nothing of the scan: the ``Scan`` object
   drops its user references in ``result()`` and the runner drops the ``Scan``.
+- An interrupt (SIGINT) during a scan ends it: the reply says ``stopped:
+  interrupted``. While a slice runs, SIGINT raises ``KeyboardInterrupt``, as
+  during ipykernel's own request handlers (between handlers ipykernel ignores
+  SIGINT; :class:`SigintDuringSlices` puts that back after each slice). One
+  that arrives between two slices stops the scan at the next one.
 
-After the walk come the post-scan steps (:class:`ScanAdvice`): the cell behind
-each holder (provenance), the resources, the process findings and the
-suggestions, whose fix table goes to ``kernel/fixing.py``.
+After the walk come the post-scan steps (:class:`ScanAdvice`), in slices too:
+the cell behind each holder (provenance), the resources, the process findings
+(the cyclic-garbage count is the one that takes time) and the suggestions,
+whose fix table goes to ``kernel/fixing.py``. Their time counts in the
+scan's ``duration_s`` and budget: the count is skipped (``null``) when the
+budget is spent, and a scan stopped early (cancelled, interrupted, a cell
+starting) answers without them. The reply also says what the scan itself
+cost: ``peak_extra_bytes`` (its high-water mark above the RSS at its start,
+by the VmHWM reset the cell badges use) and ``left_behind_bytes``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
+import signal
 import threading
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Callable, Final, Protocol
 
-from ..log import quiet_logger
-from ..procmem import current_rss
+from ..log import guarded, quiet_logger
+from ..procmem import HighWaterMark, current_rss
 from ..protocol import (
     DEFAULT_MAX_HOLDERS,
     DEFAULT_SCAN_BUDGET_S,
+    ENGINE_NATIVE,
+    ENGINE_PYTHON,
     ERR_INTERNAL,
+    HELD_ELSEWHERE_TOP,
     MAX_ID_CHARS,
     MAX_MAX_HOLDERS,
     MAX_SCAN_BUDGET_S,
@@ -62,6 +76,7 @@ from ..protocol import (
     STOP_BUDGET,
     STOP_CANCELLED,
     STOP_CELL_RAN,
+    STOP_INTERRUPTED,
     ScanResult,
     ScanStopped,
     ScanSummary,
@@ -83,6 +98,8 @@ _log = quiet_logger(__name__)
 YIELD_S: Final = 0.002
 #: How often a scan (or a fix) waiting for a running cell looks again.
 WAIT_POLL_S: Final = 0.1
+#: Stop reasons after which the reply goes out at once, without the advice.
+_AT_ONCE: Final = (STOP_CANCELLED, STOP_CELL_RAN, STOP_INTERRUPTED)
 
 _SCAN_FAILED: Final = (
     "The Memory Doctor scan failed; your kernel and its variables are unaffected. "
@@ -116,8 +133,24 @@ ScanFactory = Callable[
     [Mapping[str, Any], "Mapping[str, Any] | None", float, int, Callable[[str, int, float], None]],
     ScanLike,
 ]
-#: ``advice(engine_result, holders, stopped) -> {"resources", "findings", "suggestions"}``.
-Advice = Callable[[Mapping[str, Any], list[Any], "str | None"], dict[str, Any]]
+
+
+class AdviceSteps(Protocol):
+    """The post-scan advice of one result, worked through in slices."""
+
+    def step(self, deadline: float, optional: bool) -> bool:
+        """Work until ``deadline`` (``time.perf_counter()``); True when done.
+        ``optional=False``: the budget is spent, skip what can be skipped."""
+        ...
+
+    def result(self) -> dict[str, Any]:
+        """``{"resources", "findings", "suggestions"}`` as far as done."""
+        ...
+
+
+#: ``advice(engine_result, holders, stopped)``: the advice steps, or their result
+#: at once (``{"resources", "findings", "suggestions"}``; what tests give).
+Advice = Callable[[Mapping[str, Any], list[Any], "str | None"], "AdviceSteps | dict[str, Any]"]
 
 
 class ScanParamsError(BadRequest):
@@ -132,14 +165,13 @@ def parse_params(data: Mapping[str, Any]) -> tuple[float, int]:
     """``(budget_s, max_holders)`` from a ``scan`` request; ``ScanParamsError`` if invalid.
 
     Unknown fields are ignored, as for ``get_rss``: a later MINOR may add some.
+    Numbers are compared as they came (a JSON integer may be far beyond a
+    float's range), never converted first: NaN, infinities and huge values are
+    out of range like any other.
     """
     budget = data.get("budget_s", DEFAULT_SCAN_BUDGET_S)
-    if (
-        isinstance(budget, bool)
-        or not isinstance(budget, (int, float))
-        or not math.isfinite(budget)
-        or not 0 < budget <= MAX_SCAN_BUDGET_S
-    ):
+    in_range = isinstance(budget, (int, float)) and 0 < budget <= MAX_SCAN_BUDGET_S
+    if isinstance(budget, bool) or not in_range:
         raise ScanParamsError(
             f"'budget_s' must be a number of seconds above 0 and at most {MAX_SCAN_BUDGET_S:g}; "
             f"got {_show(budget)}."
@@ -172,7 +204,7 @@ def engine_scan(
     max_holders: int,
     progress: Callable[[str, int, float], None],
 ) -> ScanLike:
-    """The real engine: roots of the namespace, then a ``Scan`` over them."""
+    """The real engine: roots of the namespace, then a whole-heap ``Scan`` over them."""
     from ..advice.resources import ResourceTypes  # noqa: PLC0415 - as below
     from ..heap.roots import enumerate_roots  # noqa: PLC0415 - heavy; only when a scan is asked for
     from ..heap.scan import Scan  # noqa: PLC0415 - as above
@@ -180,6 +212,7 @@ def engine_scan(
     roots = enumerate_roots(user_ns, user_ns_hidden)
     return Scan(
         roots,
+        user_ns=user_ns if type(user_ns) is dict else None,
         budget_s=budget_s,
         max_holders=max_holders,
         progress=progress,
@@ -216,33 +249,182 @@ class ScanAdvice:
 
     def __call__(
         self, raw: Mapping[str, Any], holders: list[Any], stopped: str | None
-    ) -> dict[str, Any]:
-        """``resources``, ``findings`` and ``suggestions`` of the result ``raw``."""
-        from ..advice.findings import Findings  # noqa: PLC0415 - heavy; only after a scan
-        from ..advice.resources import finish_resources, wire_resource  # noqa: PLC0415 - as above
-        from ..advice.suggestions import build_suggestions  # noqa: PLC0415 - as above
+    ) -> AdviceSteps:
+        """The advice of the result ``raw``, to work through in slices."""
+        return _AdviceSteps(self, raw, holders, stopped)
 
-        shell = self._shell_ref()
-        namespace = getattr(shell, "user_ns", None)
+
+class _AdviceSteps:
+    """Resources (at once), findings (the cyclic-garbage count in slices, and
+    only while the budget lasts), then the suggestions."""
+
+    def __init__(
+        self, owner: ScanAdvice, raw: Mapping[str, Any], holders: list[Any], stopped: str | None
+    ) -> None:
+        self._owner = owner
+        self._holders = holders
+        self._resources = [dict(r) for r in raw.get("resources") or []]
+        self._engine = (raw.get("scan") or {}).get("engine")
+        self._stopped = stopped
+        self._stage = 0
+        self._garbage: Any = None
+        self._findings: Any = None
+        self._counted: dict[str, int] | None = None
+        self._out: dict[str, Any] | None = None
+
+    def step(self, deadline: float, optional: bool) -> bool:
         try:
-            resources = [dict(r) for r in raw.get("resources") or []]
-            finish_resources(
-                resources, holders, namespace, self._provenance, user_namespaces(namespace)
-            )
-            # Stopped by a cell's pre_run_cell: the cell is waiting, so skip the
-            # heap-wide findings (cyclic garbage is a pass over the whole heap).
-            findings = Findings() if stopped == STOP_CELL_RAN else Findings.measure()
-            built = build_suggestions(holders, resources, findings, shell, self._provenance)
+            return self._step(deadline, optional)
         except Exception:
             _log.debug("building suggestions failed", exc_info=True)
-            self._keep_fix_table(None)
-            return {"resources": [], "findings": unknown_findings(), "suggestions": []}
-        self._keep_fix_table(built.fix_table)
+            self._fail()
+            return True
+
+    def _step(self, deadline: float, optional: bool) -> bool:
+        from ..advice.resources import finish_resources  # noqa: PLC0415 - heavy; only after a scan
+        from ..heap.garbage import GarbageCount  # noqa: PLC0415 - as above
+
+        owner = self._owner
+        if self._stage == 0:
+            namespace = getattr(owner._shell_ref(), "user_ns", None)
+            finish_resources(
+                self._resources,
+                self._holders,
+                namespace,
+                owner._provenance,
+                user_namespaces(namespace),
+            )
+            self._stage = 1 if self._stopped not in _AT_ONCE else 4
+            if self._stage == 4:  # stopped early: no findings, no suggestions
+                owner._keep_fix_table(None)
+                return True
+            if time.perf_counter() >= deadline:
+                return False
+        if self._stage == 1:
+            self._findings = _cheap_findings()
+            self._garbage = GarbageCount(self._engine) if optional else None
+            self._stage = 2
+        if self._stage == 2:
+            count = self._garbage
+            if count is not None:
+                if not optional:  # out of budget: the count stays unknown
+                    count.close()
+                elif not count.step(deadline):
+                    return False
+                else:
+                    self._counted = count.result()
+                    count.close()
+            self._garbage = None
+            self._stage = 3
+            if time.perf_counter() >= deadline:
+                return False
+        if self._stage == 3:
+            self._suggest()
+            self._stage = 4
+        return True
+
+    def _suggest(self) -> None:
+        import dataclasses  # noqa: PLC0415 - only here
+
+        from ..advice.suggestions import build_suggestions  # noqa: PLC0415 - heavy
+
+        owner = self._owner
+        findings = dataclasses.replace(self._findings, cyclic_garbage=self._counted)
+        self._findings = findings
+        built = build_suggestions(
+            self._holders, self._resources, findings, owner._shell_ref(), owner._provenance
+        )
+        owner._keep_fix_table(built.fix_table)
+        self._out = {"suggestions": built.suggestions}
+
+    def _fail(self) -> None:
+        if self._garbage is not None:
+            self._garbage.close()
+            self._garbage = None
+        self._owner._keep_fix_table(None)
+        self._resources = []
+        self._findings = None
+        self._out = None
+        self._stage = 4
+
+    def result(self) -> dict[str, Any]:
+        from ..advice.resources import wire_resource  # noqa: PLC0415 - heavy; only after a scan
+
+        if self._garbage is not None:  # stopped before the count ended
+            self._garbage.close()
+            self._garbage = None
+        findings = self._findings
         return {
-            "resources": [wire_resource(r) for r in resources],
-            "findings": findings.as_wire(),
-            "suggestions": built.suggestions,
+            "resources": [wire_resource(r) for r in self._resources],
+            "findings": findings.as_wire() if findings is not None else unknown_findings(),
+            "suggestions": (self._out or {}).get("suggestions", []),
         }
+
+
+def _cheap_findings() -> Any:
+    """The findings that read ``/proc`` and the allocators (milliseconds): all
+    but the cyclic-garbage count."""
+    from ..advice.allocator import AllocatorGap  # noqa: PLC0415 - heavy; only after a scan
+    from ..advice.findings import (  # noqa: PLC0415 - as above
+        Findings,
+        child_count,
+        open_fds,
+        thread_count,
+    )
+
+    return Findings(
+        open_fds=guarded(open_fds, _log),
+        threads=guarded(thread_count, _log),
+        children=guarded(child_count, _log),
+        cyclic_garbage=None,
+        allocator_gap=guarded(AllocatorGap.measure, _log),
+    )
+
+
+class SigintDuringSlices:
+    """SIGINT raises ``KeyboardInterrupt`` while a slice runs on the main thread.
+
+    ipykernel ignores SIGINT between its request handlers and sets the
+    default handler during each one. A slice scheduled on the loop runs
+    between handlers, so the same is done around it: when SIGINT is ignored,
+    a handler of ours is put in place for the slice and the ignoring one is
+    put back after it. Ours raises only while a slice runs; one that arrives
+    just after is remembered (``pending``) and stops the scan at the next
+    slice. Any other handler (the user's, or the default one inside a request
+    handler) is left alone.
+    """
+
+    def __init__(self) -> None:
+        self.in_slice = False
+        self.pending = False
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        del signum, frame
+        if self.in_slice:
+            raise KeyboardInterrupt
+        self.pending = True
+
+    def __enter__(self) -> SigintDuringSlices:
+        self.in_slice = True
+        self._previous: Any = None
+        if threading.current_thread() is threading.main_thread():
+            try:
+                if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+                    self._previous = signal.signal(signal.SIGINT, self._handler)
+            except (ValueError, OSError):  # not the main interpreter, or no signals here
+                self._previous = None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        while True:
+            try:
+                self.in_slice = False
+                previous, self._previous = self._previous, None
+                if previous is not None and signal.getsignal(signal.SIGINT) == self._handler:
+                    signal.signal(signal.SIGINT, previous)
+                return
+            except KeyboardInterrupt:  # raised on the way out: remembered, not lost
+                self.pending = True
 
 
 class _Job:
@@ -250,13 +432,18 @@ class _Job:
 
     __slots__ = (
         "budget_s",
+        "hwm",
         "last_progress",
         "max_holders",
+        "post",
         "queued_at",
+        "raw",
         "reply",
         "rss",
         "scan",
         "started_at",
+        "stopped",
+        "work_s",
     )
 
     def __init__(self, reply: Reply, budget_s: float, max_holders: int) -> None:
@@ -264,10 +451,18 @@ class _Job:
         self.budget_s = budget_s
         self.max_holders = max_holders
         self.scan: ScanLike | None = None
+        #: After the walk: the engine's result (plain data) and its advice steps.
+        self.raw: dict[str, Any] | None = None
+        self.post: AdviceSteps | None = None
+        self.stopped: ScanStopped | None = None
         self.queued_at = time.monotonic()
         self.started_at = 0.0
         self.last_progress = 0.0
+        #: Time spent in slices (the scan's and the advice's), perf_counter seconds.
+        self.work_s = 0.0
         self.rss = 0
+        #: The VmHWM probe, reset when the scan starts (None where unavailable).
+        self.hwm: HighWaterMark | None = None
 
 
 def on_loop(loop: Any) -> bool:
@@ -306,6 +501,7 @@ class ScanRunner:
         self._slice_s = slice_s
         self._lock = threading.RLock()
         self._job: _Job | None = None
+        self._sigint = SigintDuringSlices()
 
     # -- queries ---------------------------------------------------------------
 
@@ -417,20 +613,27 @@ class ScanRunner:
             if loop is None:  # the kernel is going away: nothing can run the next slice
                 self._finish(job, STOP_CANCELLED)
                 return
+            if self._sigint.pending:
+                self._sigint.pending = False
+                self._finish(job, STOP_INTERRUPTED)
+                return
             try:
-                again = self._advance(job)
+                with self._sigint:
+                    again = self._advance(job)
             except KeyboardInterrupt:
-                # An interrupt while the first slice ran inside the request handler.
-                self._finish(job, STOP_CANCELLED)
+                # SIGINT during the slice (or the first one, inside the request handler).
+                self._finish(job, STOP_INTERRUPTED)
+                again = None
             except Exception:  # a guest answers; it never raises into the loop
                 _log.debug("scan slice failed", exc_info=True)
                 self._fail(job)
+                again = None
         if again is not None:
             loop.call_later(max(again, YIELD_S), self._tick, job)
 
     def _advance(self, job: _Job) -> float | None:
         """Start or continue ``job``; the delay before the next tick, None when it ended."""
-        if job.scan is not None:
+        if job.scan is not None or job.post is not None:
             return self._slice(job)
         if not self.is_cell_running():
             self._create(job)
@@ -441,12 +644,23 @@ class ScanRunner:
         return None
 
     def _slice(self, job: _Job) -> float | None:
-        """Run one slice; 0 to run again soon, None when the job ended."""
-        scan = job.scan
-        if scan is None:
+        """Run one slice of the scan or of its advice; 0 to run again soon, None when
+        the job ended."""
+        t0 = time.perf_counter()
+        advised = False
+        try:
+            if job.scan is not None:
+                if job.scan.step(self._slice_s):
+                    self._to_advice(job, None)
+            elif job.post is not None:
+                optional = job.work_s + (time.perf_counter() - t0) < job.budget_s
+                advised = job.post.step(t0 + self._slice_s, optional)
+        finally:
+            job.work_s += time.perf_counter() - t0
+        if advised:
+            self._reply(job)
             return None
-        if scan.step(self._slice_s):
-            self._finish(job, None)
+        if self._job is not job:
             return None
         if time.monotonic() - job.started_at > job.budget_s + SCAN_OVERRUN_S:
             self._finish(job, STOP_BUDGET)
@@ -457,14 +671,11 @@ class ScanRunner:
         """The fallback without an event loop: the whole scan inside the request."""
         try:
             self._create(job)
-            scan = job.scan
-            while scan is not None and not scan.step(self._slice_s):
-                if time.monotonic() - job.started_at > job.budget_s + SCAN_OVERRUN_S:
-                    self._finish(job, STOP_BUDGET)
+            while self._job is job:
+                if self._slice(job) is None:
                     return
-            self._finish(job, None)
         except KeyboardInterrupt:
-            self._finish(job, STOP_CANCELLED)
+            self._finish(job, STOP_INTERRUPTED)
         except Exception:
             _log.debug("scan failed", exc_info=True)
             self._fail(job)
@@ -476,7 +687,9 @@ class ScanRunner:
         if shell is None:
             raise RuntimeError("the shell is gone")
         # RSS before the scan allocates anything, so the scan's own working memory
-        # is not reported as the user's unattributed memory.
+        # is not reported as the user's unattributed memory; and the high-water
+        # mark reset, so that the scan's own peak can be read at the end.
+        job.hwm = _open_hwm()
         job.rss = current_rss()
         job.started_at = time.monotonic()
         # The first progress message goes out at once.
@@ -509,32 +722,84 @@ class ScanRunner:
 
         return progress
 
-    def _finish(self, job: _Job, reason: ScanStopped | None) -> None:
-        """End ``job`` (stopping it for ``reason`` if given) and give its reply."""
+    def _to_advice(self, job: _Job, reason: ScanStopped | None) -> None:
+        """The walk is over: keep its plain result, drop the ``Scan``, start the advice."""
         scan, job.scan = job.scan, None
-        self._job = None
+        if scan is None:
+            return
+        raw = _stop_and_collect(scan, reason, self._slice_s)
+        del scan  # the engine has dropped its user references; so do we
+        info = raw.get("scan") or {}
+        stopped = info.get("stopped")
+        job.stopped = reason if reason is not None else stopped
+        job.raw = raw
+        holders = list(raw.get("holders") or [])
+        raw["holders"] = holders
+        namespace = getattr(self._shell_ref(), "user_ns", None)
+        self._provenance.fill(holders, namespace if isinstance(namespace, Mapping) else None)
+        advice = self.advice(raw, holders, job.stopped)
+        job.post = _Done(advice) if isinstance(advice, dict) else advice
+
+    def _finish(self, job: _Job, reason: ScanStopped | None) -> None:
+        """End ``job`` now (stopping it for ``reason``) and give its reply.
+
+        A scan still walking is stopped (a cell waits at most one more slice
+        for it), then only the resources are described (a budget stop also
+        gets the findings, without the cyclic-garbage count, and the
+        suggestions). Stopped during the advice, the reply has what is done.
+        """
+        t0 = time.perf_counter()
         try:
-            if scan is None:
+            fresh = job.scan is not None
+            if fresh:
+                self._to_advice(job, reason)
+            elif reason is not None and job.stopped is None:
+                job.stopped = reason
+            post = job.post
+            if post is not None and fresh:
+                while not post.step(time.perf_counter(), False) and job.stopped not in _AT_ONCE:
+                    pass
+        except Exception:
+            _log.debug("finishing the scan failed", exc_info=True)
+            self._fail(job)
+            return
+        finally:
+            job.work_s += time.perf_counter() - t0
+        self._reply(job, reason)
+
+    def _reply(self, job: _Job, never_reason: ScanStopped | None = None) -> None:
+        """Send ``job``'s reply; the runner then holds nothing of it."""
+        self._drop(job)
+        try:
+            if job.raw is None:
                 # It never started (queued behind a cell): nothing to advise on, and
                 # the cell it waited for may still be running.
-                result = never_started(job.rss or current_rss(), reason)
+                result = never_started(job.rss or current_rss(), never_reason)
             else:
-                raw = _stop_and_collect(scan, reason, self._slice_s)
-                del scan  # the engine has dropped its user references; so do we
-                result = self._decorate(raw, job, reason)
+                result = self._decorate(job)
             message = reply_ok(job.reply.request_id, result)
         except Exception:
             _log.debug("finishing the scan failed", exc_info=True)
             job.reply.error(ERR_INTERNAL, _SCAN_FAILED)
             return
+        finally:
+            job.raw = None
+            job.post = None
+            _close_hwm(job)
         job.reply.send(message)
 
     def _fail(self, job: _Job) -> None:
         self._drop(job)
+        job.raw = None
+        job.post = None
+        _close_hwm(job)
         job.reply.error(ERR_INTERNAL, _SCAN_FAILED)
 
     def _abort(self, job: _Job) -> None:
         scan = self._drop(job)
+        job.raw = None
+        job.post = None
+        _close_hwm(job)
         if scan is not None:
             try:
                 # Finishing makes the engine release what it holds.
@@ -548,32 +813,38 @@ class ScanRunner:
             self._job = None
         return scan
 
-    def _decorate(
-        self, raw: Mapping[str, Any], job: _Job, reason: ScanStopped | None
-    ) -> ScanResult:
-        """The protocol's result: the engine's, plus RSS, unattributed bytes, provenance
-        and the post-scan advice."""
+    def _decorate(self, job: _Job) -> ScanResult:
+        """The protocol's result: the engine's, plus RSS, unattributed bytes, provenance,
+        the post-scan advice and what the scan itself cost."""
+        raw = job.raw or {}
         engine_info = raw.get("scan") or {}
-        stopped = engine_info.get("stopped")
-        if reason is not None and stopped is None:
-            stopped = reason
-        summary: ScanSummary = {
-            "duration_s": engine_info.get("duration_s", 0.0),
-            "objects_visited": engine_info.get("objects_visited", 0),
-            "complete": bool(engine_info.get("complete")) and reason is None,
-            "stopped": stopped,
-        }
-        attributed = int(raw.get("attributed_bytes") or 0)
-        holders = list(raw.get("holders") or [])
-        namespace = getattr(self._shell_ref(), "user_ns", None)
-        self._provenance.fill(holders, namespace if isinstance(namespace, Mapping) else None)
+        stopped = job.stopped
+        advice = job.post.result() if job.post is not None else _no_advice(raw)
+        job.post = None
         rss = job.rss or current_rss()
-        advice = self.advice(raw, holders, reason)
+        peak, left = _scan_cost(job, rss)
+        summary: ScanSummary = {
+            "duration_s": round(job.work_s, 6),
+            "objects_visited": engine_info.get("objects_visited", 0),
+            "complete": stopped is None and bool(engine_info.get("complete")),
+            "stopped": stopped if stopped is not None else engine_info.get("stopped"),
+            "engine": engine_info.get("engine", ENGINE_NATIVE),
+            "peak_extra_bytes": peak,
+            "left_behind_bytes": left,
+        }
+        if summary["stopped"] is None and not summary["complete"]:
+            summary["stopped"] = STOP_BUDGET
+        holders = [_wire_holder(h) for h in raw.get("holders") or []]
+        attributed = int(raw.get("attributed_bytes") or 0)
+        elsewhere = list(raw.get("held_elsewhere") or [])[:HELD_ELSEWHERE_TOP]
         return {
             "scan": summary,
             "rss": rss,
             "attributed_bytes": attributed,
             "unattributed_bytes": max(rss - attributed, 0),
+            "freeable_bytes": int(raw.get("freeable_bytes") or 0),
+            "held_elsewhere": elsewhere,
+            "held_elsewhere_bytes": int((raw.get("held_elsewhere_total") or {}).get("bytes") or 0),
             "holders": holders,
             "resources": advice["resources"],
             "findings": advice["findings"],
@@ -581,17 +852,85 @@ class ScanRunner:
         }
 
 
+class _Done:
+    """Advice that was given at once (a plain result)."""
+
+    def __init__(self, result: dict[str, Any]) -> None:
+        self._result = result
+
+    def step(self, deadline: float, optional: bool) -> bool:
+        return True
+
+    def result(self) -> dict[str, Any]:
+        return self._result
+
+
+def _no_advice(raw: Mapping[str, Any]) -> dict[str, Any]:
+    return {"resources": [], "findings": unknown_findings(), "suggestions": []}
+
+
+_HOLDER_DEFAULTS: Final[dict[str, Any]] = {"also_held_by": [], "freeable": True}
+
+
+def _wire_holder(holder: Mapping[str, Any]) -> Any:
+    """A holder as the protocol sends it: the 1.3 fields an engine without them
+    leaves out are filled (nothing else holds it: freeable)."""
+    out = dict(holder)
+    for key, value in _HOLDER_DEFAULTS.items():
+        out.setdefault(key, list(value) if isinstance(value, list) else value)
+    out["freeable"] = not out["also_held_by"]
+    return out
+
+
+def _open_hwm() -> HighWaterMark | None:
+    """A VmHWM probe, reset now; None where procfs or ``clear_refs`` is missing."""
+    try:
+        hwm = HighWaterMark()
+    except OSError:
+        return None
+    try:
+        hwm.reset()
+    except OSError:
+        hwm.close()
+        return None
+    return hwm
+
+
+def _close_hwm(job: _Job) -> None:
+    hwm, job.hwm = job.hwm, None
+    if hwm is not None:
+        hwm.close()
+
+
+def _scan_cost(job: _Job, rss_before: int) -> tuple[int | None, int | None]:
+    """``(peak_extra_bytes, left_behind_bytes)``: the scan's high-water mark above
+    the RSS at its start, and RSS now minus then (None where unknown)."""
+    left = current_rss() - rss_before if rss_before else None
+    hwm = job.hwm
+    if hwm is None or not rss_before:
+        return None, left
+    try:
+        _rss, peak = hwm.read()
+    except OSError:
+        return None, left
+    return max(peak - rss_before, 0), left
+
+
 def _stop_and_collect(scan: ScanLike, reason: str | None, slice_s: float) -> dict[str, Any]:
     """Stop ``scan`` for ``reason`` (if any) and return its result.
 
-    The engine's ``stop()`` only asks; the next ``step()`` returns at once with
-    the partial result assembled, after which ``result()`` drops its user
-    references.
+    The engine's ``stop()`` only asks; the next ``step()`` returns with the
+    partial result assembled (within one slice), after which ``result()``
+    drops its user references.
     """
     if reason is not None and not scan.finished:
         scan.stop(reason)
-    if not scan.finished:
-        scan.step(slice_s)
+    while not scan.finished:
+        try:
+            scan.step(slice_s)
+        except KeyboardInterrupt:  # the engine has finished with `interrupted`
+            if not scan.finished:
+                raise
     return scan.result()
 
 
@@ -604,15 +943,30 @@ def never_started(rss: int, reason: ScanStopped | None) -> ScanResult:
             "objects_visited": 0,
             "complete": False,
             "stopped": reason or STOP_CANCELLED,
+            "engine": _engine_name(),
+            "peak_extra_bytes": None,
+            "left_behind_bytes": None,
         },
         "rss": rss,
         "attributed_bytes": 0,
         "unattributed_bytes": rss,
+        "freeable_bytes": 0,
+        "held_elsewhere": [],
+        "held_elsewhere_bytes": 0,
         "holders": [],
         "resources": [],
         "findings": unknown_findings(),
         "suggestions": [],
     }
+
+
+def _engine_name() -> Any:
+    from ..heap.engine import engine_name  # noqa: PLC0415 - light, but only here
+
+    try:
+        return engine_name()
+    except RuntimeError:  # MEMORY_DOCTOR_ENGINE=native without the extension
+        return ENGINE_PYTHON
 
 
 def unknown_findings() -> WireFindings:

@@ -1,6 +1,6 @@
 """The Memory Doctor wire protocol 1.3: constants and the shapes of what the kernel sends.
 
-GENERATED from protocol.json (sha256 6897dba78709c457...) by
+GENERATED from protocol.json (sha256 13b5a36c3b9f3929...) by
 scripts/generate-protocol.js; do not edit. Regenerate with `jlpm build:protocol`.
 The TypedDicts are the producer's view: every field is required, as a
 1.3 helper sends it.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Final, Literal, TypedDict, Union
 
 #: sha256 of the protocol.json this module was generated from (tests compare it).
-SCHEMA_SHA256: Final = "6897dba78709c457980a27c9418e142b17325ca726518f28677c9c3dd1d51d96"
+SCHEMA_SHA256: Final = "13b5a36c3b9f39296dc95b658f5a84b8d13be0b7a3fd76dda835b9632054bfe5"
 
 # ---------------------------------------------------------------- constants
 
@@ -60,6 +60,10 @@ SCAN_OVERRUN_S: Final = 5
 SCAN_REPLY_GRACE_S: Final = 60
 #: At most this many composition entries per holder.
 COMPOSITION_TOP: Final = 5
+#: At most this many also_held_by entries per holder (1.3).
+ALSO_HELD_BY_TOP: Final = 8
+#: At most this many held_elsewhere entries per scan (1.3).
+HELD_ELSEWHERE_TOP: Final = 20
 #: At most this many root labels in a resource's held_by.
 MAX_HELD_BY: Final = 8
 #: A resource's detail is clipped to this length. Unit: characters.
@@ -189,13 +193,14 @@ HOLDER_KINDS: Final[tuple[HolderKind, ...]] = (
 ScanPhase = Literal["roots", "walk", "attribute", "paths"]
 SCAN_PHASES: Final[tuple[ScanPhase, ...]] = ("roots", "walk", "attribute", "paths")
 
-# Why a scan stopped early: its budget ran out, a cancel request, or a cell ran between two slices
-# (the heap changed).
-ScanStopped = Literal["budget", "cancelled", "cell_ran"]
-SCAN_STOPPED: Final[tuple[ScanStopped, ...]] = ("budget", "cancelled", "cell_ran")
+# Why a scan stopped early: its budget ran out, a cancel request, a cell ran between two slices (the
+# heap changed), or an interrupt (SIGINT) arrived during a slice (interrupted, 1.3).
+ScanStopped = Literal["budget", "cancelled", "cell_ran", "interrupted"]
+SCAN_STOPPED: Final[tuple[ScanStopped, ...]] = ("budget", "cancelled", "cell_ran", "interrupted")
 STOP_BUDGET: Final = "budget"
 STOP_CANCELLED: Final = "cancelled"
 STOP_CELL_RAN: Final = "cell_ran"
+STOP_INTERRUPTED: Final = "interrupted"
 
 # Kinds of resources a scan reports.
 ResourceKind = Literal[
@@ -363,6 +368,20 @@ REQ_PROFILE_NEXT: Final = "profile_next"
 REQ_PROFILE_CANCEL: Final = "profile_cancel"
 REQ_SCAN_CLUSTER: Final = "scan_cluster"
 REQ_RELEASE_CLUSTER: Final = "release_cluster"
+
+# Who else holds memory (1.3): a library, the kernel's machinery, or references from outside Python.
+HeldByKind = Literal["library", "kernel", "external"]
+HELD_BY_KINDS: Final[tuple[HeldByKind, ...]] = ("library", "kernel", "external")
+HELD_BY_LIBRARY: Final = "library"
+HELD_BY_KERNEL: Final = "kernel"
+HELD_BY_EXTERNAL: Final = "external"
+
+# The heap engine that ran a scan (1.3): native (the compiled walker) or python (its pure-Python
+# reference, where no compiled walker is available or MEMORY_DOCTOR_ENGINE=python).
+ScanEngine = Literal["native", "python"]
+SCAN_ENGINES: Final[tuple[ScanEngine, ...]] = ("native", "python")
+ENGINE_NATIVE: Final = "native"
+ENGINE_PYTHON: Final = "python"
 
 # How a Dask scheduler answered (1.3): ok; timeout (no answer within CLUSTER_QUERY_TIMEOUT_S);
 # overdue (the client's event loop itself has not run the query: blocked or stuck); busy (too many
@@ -758,9 +777,32 @@ class CompositionPart(TypedDict):
     count: int
 
 
+class HeldBy(TypedDict):
+    """Who else holds a holder's memory (1.3): a library (its top-level package, or interpreter
+    for sys and builtins), the kernel's machinery, or references from outside Python (C state
+    such as atexit or a signal handler)."""
+
+    kind: HeldByKind
+    #: The package (logging, numpy, interpreter), kernel, or outside Python.
+    name: str
+    #: Python a user can paste to reach the memory from that side
+    #: (logging.getLogger('x').handlers[0].buffer), or null when none was found.
+    path: str | None
+
+
+class HeldElsewhere(TypedDict):
+    """Memory no user root reaches, by who holds it (1.3)."""
+
+    #: The names, as in HeldBy.name.
+    held_by: list[str]
+    bytes: int
+    objects: int
+
+
 class Holder(TypedDict):
     """One set of roots with the bytes reachable from them and from no other root: deleting every
-    root in labels frees retained_bytes."""
+    root in labels frees retained_bytes, unless also_held_by names someone else (then freeable
+    is false)."""
 
     #: Unique within the scan, e.g. h1.
     id: str
@@ -787,6 +829,10 @@ class Holder(TypedDict):
     device: str | None
     #: Whether mmap-backed memory is among the bytes.
     file_backed: bool
+    #: Who else reaches these bytes (empty: nobody but the roots in labels).
+    also_held_by: list[HeldBy]
+    #: Whether deleting every root in labels frees retained_bytes: also_held_by is empty.
+    freeable: bool
 
 
 class ScanSummary(TypedDict):
@@ -798,6 +844,12 @@ class ScanSummary(TypedDict):
     complete: bool
     #: null for a complete scan, else why it stopped.
     stopped: ScanStopped | None
+    engine: ScanEngine
+    #: The scan's own high-water mark above the RSS at its start (VmHWM reset, as for cells), or
+    #: null where unknown.
+    peak_extra_bytes: int | None
+    #: RSS after the scan minus RSS before it (negative when it shrank), or null where unknown.
+    left_behind_bytes: int | None
 
 
 class Resource(TypedDict):
@@ -892,6 +944,13 @@ class ScanResult(TypedDict):
     attributed_bytes: int
     #: max(rss - attributed_bytes, 0).
     unattributed_bytes: int
+    #: Host bytes of the holders that are freeable: what deleting their roots gives back.
+    freeable_bytes: int
+    #: The largest labels no user root reaches (libraries, the kernel, outside Python), largest
+    #: first.
+    held_elsewhere: list[HeldElsewhere]
+    #: Bytes no user root reaches, in all.
+    held_elsewhere_bytes: int
     #: Largest first, at most max_holders.
     holders: list[Holder]
     resources: list[Resource]
