@@ -279,6 +279,17 @@ def test_the_walk_runs_no_user_code(session: dict[str, Any]) -> None:
     cell(k, "del tricky, Tricky, CALLS")
 
 
+def test_two_clients_of_one_scheduler_measure_a_cell_once(session: dict[str, Any]) -> None:
+    k: KernelSession = session["kernel"]
+    host: ClusterHost = session["host"]
+    cell(k, f"second = Client({host.address!r})")
+    cluster = measured(k, cell(k, "x2 = second.submit(np.ones, 125_000, pure=False)"))
+    (entry,) = cluster["clusters"]  # one entry per scheduler (the schema's x-unique-by)
+    assert entry["status"] == "ok", entry
+    assert entry["keys"]["added"] == 1 and close_to(cluster["delta_bytes"], 1 * MB), entry
+    cell(k, "del x2; second.close(); del second")
+
+
 def test_a_frozen_scheduler_is_reported_and_cells_keep_running(
     session: dict[str, Any],
 ) -> None:

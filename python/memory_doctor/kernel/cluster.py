@@ -43,7 +43,7 @@ from __future__ import annotations
 import threading
 import time
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Final
 
 from ..advice import cluster as advice
@@ -88,6 +88,8 @@ class _Cell:
     after: Query | None = None
     count: int | None = None
     cell_id: str | None = None
+    #: Other clients of the same scheduler: their keys count with this one's.
+    others: list[weakref.ReferenceType[Any]] = field(default_factory=list)
 
 
 class ClusterWatch:
@@ -143,9 +145,16 @@ class ClusterWatch:
             if not clients:
                 return
             with self._lock:
+                by_address: dict[str, list[Any]] = {}
                 for client in clients:
+                    by_address.setdefault(client_address(client), []).append(client)
+                for group in by_address.values():
+                    # Several clients of one scheduler: one entry, all their keys.
+                    client = group[0]
                     state = self.state_of(client)
-                    cell = _Cell(info_id, state, held_keys(client), state.latest)
+                    keys = set().union(*(held_keys(c) for c in group))
+                    cell = _Cell(info_id, state, keys, state.latest)
+                    cell.others = [weakref.ref(c) for c in group[1:]]
                     if state.latest is None:
                         cell.before_query = self._track(state, reading_query(client, dt, state))
                     self._pending.append(cell)
@@ -168,11 +177,15 @@ class ClusterWatch:
                     if client is None or dt is None:
                         cell.after = Query(0.0, None, "The Dask client is gone.")
                         continue
-                    added = held_keys(client) - cell.keys_before
+                    group = [client, *(c for c in (r() for r in cell.others) if c is not None)]
+                    added = set().union(*(held_keys(c) for c in group)) - cell.keys_before
+                    del group
                     keys_before, cell.keys_before = cell.keys_before, set()
                     cell.after = self._refusal(cell.state) or self._track(
                         cell.state,
-                        after_query(client, dt, cell.state, keys_before, ended, added),
+                        after_query(
+                            client, dt, cell.state, keys_before, ended, added, others=cell.others
+                        ),
                     )
                     del client
             self._schedule()

@@ -25,7 +25,7 @@ import asyncio
 import concurrent.futures
 import time
 import weakref
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Callable, Final
 
@@ -208,6 +208,8 @@ def after_query(  # noqa: PLR0917 - the cell's figures, each named at the call
     keys_before: set[Any],
     ended: float,
     added: set[Any],
+    *,
+    others: Sequence[weakref.ReferenceType[Any]] = (),
 ) -> Query:
     """The cell's "after": the key diff on the loop, then one settled round trip."""
     ref = weakref.ref(client)
@@ -217,7 +219,7 @@ def after_query(  # noqa: PLR0917 - the cell's figures, each named at the call
         if target is None:
             raise RuntimeError("The Dask client is gone.")
         # Queued after the cell's own releases (Future.__del__ -> loop callback).
-        now_held = held_keys(target)
+        now_held = _held(target, others)
         previous = state.loop_keys if state.loop_keys is not None else keys_before
         state.loop_keys = now_held
         removed = (previous | added) - now_held
@@ -231,7 +233,7 @@ def after_query(  # noqa: PLR0917 - the cell's figures, each named at the call
         # scheduler, whose nbytes handler then logs a KeyError for it.
         target = ref()
         if target is not None:
-            held_now = held_keys(target)
+            held_now = _held(target, others)
             added_keys = [k for k in added_keys if k in held_now]
         del target
         t0 = time.perf_counter()
@@ -280,6 +282,16 @@ def after_query(  # noqa: PLR0917 - the cell's figures, each named at the call
 
     budget = CLUSTER_MAX_SETTLE_S + 2 * CLUSTER_QUERY_TIMEOUT_S + CLUSTER_SETTLE_POLL_S
     return submit(client, dt, ask, budget)
+
+
+def _held(client: Any, others: Sequence[weakref.ReferenceType[Any]]) -> set[Any]:
+    """The keys ``client`` and the other clients of its scheduler hold."""
+    held = held_keys(client)
+    for ref in others:
+        other = ref()
+        if other is not None:
+            held |= held_keys(other)
+    return held
 
 
 def holders_query(
