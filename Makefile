@@ -46,6 +46,14 @@ test: setup lint test-py test-js test-ui test-wheel test-ui-jl42 test-ui-nb7
 
 test-py: setup
 	$(BIN)/python -m pytest -q
+	# Again with the heap engine's pure-Python reference (what an install without a
+	# compiler runs). Not the whole suite, which would double its time: the engine's own
+	# tests (tests/test_heap_*.py: both engines, the whole-heap truth in a kernel) and the
+	# scan's (tests/test_scan_*.py: every holder kind, hostile objects, the runner, scans
+	# in a kernel; tests/test_no_refs_e2e.py: nothing kept after a reply). The rest
+	# consumes the scan's result and does not depend on which engine made it.
+	MEMORY_DOCTOR_ENGINE=python $(BIN)/python -m pytest -q tests/test_heap_*.py \
+		tests/test_scan_*.py tests/test_no_refs_e2e.py
 
 test-js: setup
 	$(BIN)/jlpm test

@@ -513,7 +513,16 @@ def test_holder_entry_keeps_the_report_fields_and_maps_the_cell():
         "objects": 1,
         "path": "Out[3]",
         "cell_index": 2,
+        "freeable": True,
+        "also_held_by": [],
     }
+    held = _scan_reply_holder(
+        also_held_by=[{"kind": "library", "name": "logging", "path": "logging.root"}],
+        freeable=False,
+    )
+    entry = report_module.holder_entry(held, {})
+    assert entry["freeable"] is False
+    assert entry["also_held_by"] == [{"name": "logging", "path": "logging.root"}]
     assert (
         report_module.holder_entry(_scan_reply_holder(cell_id="gone"), {"b": 2})["cell_index"]
         is None
@@ -528,6 +537,16 @@ def test_scan_section_and_failed_scan():
     assert section["duration_s"] == 1.25 and section["objects_visited"] == 5000
     assert section["complete"] is True and section["stopped"] is None
     assert section["unattributed_bytes"] == 600 * MB - 419_430_400
+    assert section["peak_extra_bytes"] is None  # a 1.2 helper's result: unknown
+    costly = report_module.scan_section(
+        {
+            **SCAN_RESULT,
+            "scan": {**SCAN_RESULT["scan"], "peak_extra_bytes": 5 * MB, "left_behind_bytes": -1},
+            "freeable_bytes": MB,
+        }
+    )
+    assert (costly["peak_extra_bytes"], costly["left_behind_bytes"]) == (5 * MB, -1)
+    assert costly["freeable_bytes"] == MB
     failed = report_module.scan_section(None, "the kernel died during the scan")
     assert failed["complete"] is False and failed["error"] == "the kernel died during the scan"
     assert failed["objects_visited"] is None
@@ -585,9 +604,13 @@ def test_good_notebook_report_has_holders(good_run):
         "objects",
         "path",
         "cell_index",
+        "freeable",
+        "also_held_by",
     }
     # keep = b'x' * 200_000_000 in cell 1 is the biggest thing the notebook holds.
     assert top["labels"] == ["keep"]
+    assert top["freeable"] is True and top["also_held_by"] == []
+    assert scan["engine"] in ("native", "python") and scan["peak_extra_bytes"] >= 0
     assert top["kind"] == "variable" and top["type"] == "builtins.bytes" and top["path"] == "keep"
     assert top["retained_bytes"] == pytest.approx(200_000_000, rel=0.10)
     assert top["cell_index"] == 1

@@ -305,6 +305,8 @@ def holder_entry(holder: Mapping[str, Any], cell_index_by_id: Mapping[str, int])
     """
     labels = holder.get("labels")
     cell_id = holder.get("cell_id")
+    others = holder.get("also_held_by")
+    others = others if isinstance(others, list) else []
     return {
         "labels": [str(label) for label in labels] if isinstance(labels, list) else [],
         "kind": holder.get("kind"),
@@ -313,6 +315,13 @@ def holder_entry(holder: Mapping[str, Any], cell_index_by_id: Mapping[str, int])
         "objects": _int_or_none(holder.get("objects")),
         "path": holder.get("path"),
         "cell_index": cell_index_by_id.get(cell_id) if isinstance(cell_id, str) else None,
+        # Protocol 1.3: who else holds the bytes (a 1.2 helper says nothing: freeable).
+        "freeable": not others,
+        "also_held_by": [
+            {"name": str(o.get("name")), "path": o.get("path")}
+            for o in others
+            if isinstance(o, Mapping)
+        ],
     }
 
 
@@ -336,6 +345,11 @@ def scan_section(result: Mapping[str, Any] | None, error: str | None = None) -> 
         "rss": _int_or_none(result.get("rss")),
         "attributed_bytes": _int_or_none(result.get("attributed_bytes")),
         "unattributed_bytes": _int_or_none(result.get("unattributed_bytes")),
+        # Protocol 1.3: what deleting the holders would free, and what the scan cost.
+        "freeable_bytes": _int_or_none(result.get("freeable_bytes")),
+        "engine": info.get("engine"),
+        "peak_extra_bytes": _int_or_none(info.get("peak_extra_bytes")),
+        "left_behind_bytes": _int_or_none(info.get("left_behind_bytes")),
     }
     if error is not None:
         section["error"] = error

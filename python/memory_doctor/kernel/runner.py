@@ -246,6 +246,10 @@ class ScanAdvice:
         self._shell_ref = shell_ref
         self._provenance = provenance
         self._keep_fix_table = keep_fix_table
+        #: Free bytes at the top of glibc's heap that our own scans left there (the
+        #: cyclic-garbage count's object list, freed below glibc's trim threshold): not
+        #: the user's allocator gap, and reused by the next scan.
+        self.own_top_free = 0
 
     def __call__(
         self, raw: Mapping[str, Any], holders: list[Any], stopped: str | None
@@ -271,6 +275,7 @@ class _AdviceSteps:
         self._findings: Any = None
         self._counted: dict[str, int] | None = None
         self._out: dict[str, Any] | None = None
+        self._user_top: int | None = None
 
     def step(self, deadline: float, optional: bool) -> bool:
         try:
@@ -301,7 +306,10 @@ class _AdviceSteps:
             if time.perf_counter() >= deadline:
                 return False
         if self._stage == 1:
-            self._findings = _cheap_findings()
+            top = _top_free()
+            ours = min(owner.own_top_free, top) if top is not None else 0
+            self._user_top = (top - ours) if top is not None else None
+            self._findings = _cheap_findings(ours)
             self._garbage = GarbageCount(self._engine) if optional else None
             self._stage = 2
         if self._stage == 2:
@@ -314,6 +322,9 @@ class _AdviceSteps:
                 else:
                     self._counted = count.result()
                     count.close()
+                    top = _top_free()
+                    if top is not None and self._user_top is not None:
+                        owner.own_top_free = max(top - self._user_top, 0)
             self._garbage = None
             self._stage = 3
             if time.perf_counter() >= deadline:
@@ -361,9 +372,13 @@ class _AdviceSteps:
         }
 
 
-def _cheap_findings() -> Any:
+def _cheap_findings(own_top_free: int) -> Any:
     """The findings that read ``/proc`` and the allocators (milliseconds): all
-    but the cyclic-garbage count."""
+    but the cyclic-garbage count. ``own_top_free``: free bytes at the top of
+    glibc's heap that our own scans left: taken out of the heap's gap, so that
+    a scan never suggests ``malloc_trim`` for its own leftovers."""
+    import dataclasses  # noqa: PLC0415 - only here
+
     from ..advice.allocator import AllocatorGap  # noqa: PLC0415 - heavy; only after a scan
     from ..advice.findings import (  # noqa: PLC0415 - as above
         Findings,
@@ -372,13 +387,24 @@ def _cheap_findings() -> Any:
         thread_count,
     )
 
+    gap = guarded(AllocatorGap.measure, _log)
+    if gap is not None and gap.glibc_heap is not None and own_top_free:
+        gap = dataclasses.replace(gap, glibc_heap=max(gap.glibc_heap - own_top_free, 0))
     return Findings(
         open_fds=guarded(open_fds, _log),
         threads=guarded(thread_count, _log),
         children=guarded(child_count, _log),
         cyclic_garbage=None,
-        allocator_gap=guarded(AllocatorGap.measure, _log),
+        allocator_gap=gap,
     )
+
+
+def _top_free() -> int | None:
+    """Free bytes at the top of glibc's main heap (``mallinfo2().keepcost``), or None."""
+    from ..advice.allocator import mallinfo2  # noqa: PLC0415 - heavy; only after a scan
+
+    info = guarded(mallinfo2, _log)
+    return int(info.keepcost) if info is not None else None
 
 
 class SigintDuringSlices:
