@@ -104,6 +104,33 @@ def test_the_walk_runs_no_user_code_and_stops_at_clients_and_walls() -> None:
     assert keys == {"hostile": {"h"}, "c": set(), "ns": set()}
 
 
+def test_the_walk_stops_at_the_kernels_machinery() -> None:
+    """An in-kernel LocalCluster reaches the shell and its display hook through
+    tornado's loop: their futures are the display hook's own roots (``_``), not the
+    cluster variable's."""
+    client = FakeClient()
+    Hook = type("DisplayHook", (), {"__module__": "IPython.core.displayhook"})
+    hook = Hook()
+    hook._ = [FakeFuture("shown", client)]
+    loop = {"callbacks": [hook]}
+    walk = walk_roots([*roots(cluster=loop), Root("_", "output_cache", hook._, "_")], DT)
+    assert {r.label: set(r.keys) for r in walk.roots} == {"cluster": set(), "_": {"shown"}}
+
+
+def test_a_label_the_roots_list_twice_is_one_label() -> None:
+    fut = FakeFuture("k", FakeClient())
+    walk = walk_roots(
+        [
+            Root("_", "output_cache", fut, "_"),
+            Root("_", "output_cache", fut, "get_ipython().displayhook._"),
+            Root("Out[3]", "output_cache", fut, "Out[3]"),
+        ],
+        DT,
+    )
+    (group,) = group_keys(walk)
+    assert group.labels == ["_", "Out[3]"] and group.kinds == ["output_cache"] * 2
+
+
 def test_the_walk_is_sliced_and_bounded() -> None:
     client = FakeClient()
     deep = [[FakeFuture(i, client)] for i in range(2000)]

@@ -42,6 +42,7 @@ from ..heap.introspect import (
     type_mro,
     type_ns,
 )
+from ..heap.ownership import is_kernel_package, package_of_type
 
 #: Bound on the objects one walk visits (all roots together).
 MAX_WALK_OBJECTS: Final = 1_000_000
@@ -321,6 +322,9 @@ class FutureWalker:
             any(cls is type for cls in mro)
             or any(tp is stop for stop in _STOP_TYPES)
             or any(cls is self._dt.client for cls in mro)
+            # The kernel's machinery (the shell, its display hook, tornado's loops):
+            # what it holds is reported under its own roots (``_``, ``Out[n]``).
+            or is_kernel_package(package_of_type(tp))
         ):
             kind = _STOP
         else:
@@ -424,13 +428,12 @@ def group_keys(walk: FutureWalk) -> list[KeyGroup]:
             sig = (cidx, tuple(idxs))
             group = groups.get(sig)
             if group is None:
-                group = groups[sig] = KeyGroup(
-                    [walk.roots[i].label for i in idxs],
-                    [walk.roots[i].kind for i in idxs],
-                    cidx,
-                    [],
-                    {},
-                )
+                # A name the roots list twice (``_`` in the namespace and on the
+                # display hook) is one label.
+                labels: dict[str, str] = {}
+                for i in idxs:
+                    labels.setdefault(walk.roots[i].label, walk.roots[i].kind)
+                group = groups[sig] = KeyGroup(list(labels), list(labels.values()), cidx, [], {})
             group.keys.append(key)
             status = walk.roots[idxs[0]].keys[key][1]
             group.status[status] = group.status.get(status, 0) + 1
