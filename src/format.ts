@@ -57,6 +57,20 @@ export function formatBytes(
   return `${sign}${text} ${names[index]}`;
 }
 
+/**
+ * The figure `formatBytes` shows for `bytes`, back in bytes: `499.6 MB` shows
+ * as `500 MB`, so 500,000,000. Colours decided from the exact value can then
+ * be kept consistent with the text.
+ */
+export function shownBytes(bytes: number, units: Units = 'SI'): number {
+  const text = formatBytes(bytes, units);
+  const [figure, unit] = text.replace(MINUS, '-').split(' ');
+  const names = units === 'IEC' ? Private.IEC_UNITS : Private.SI_UNITS;
+  const index = names.indexOf(unit);
+  const base = units === 'IEC' ? 1024 : 1000;
+  return index < 0 ? NaN : Number(figure) * base ** index;
+}
+
 /** The namespace for `formatBytes` options. */
 export namespace formatBytes {
   /** Options for `formatBytes`. */

@@ -3,6 +3,7 @@
  */
 
 import {
+  ILabShell,
   ILayoutRestorer,
   JupyterFrontEnd,
   JupyterFrontEndPlugin
@@ -87,11 +88,13 @@ const plugin: JupyterFrontEndPlugin<IMemoryDoctorTracker> = {
 };
 
 /**
- * The kernel RSS of the current notebook in the status bar.
+ * The kernel RSS of the current notebook in the status bar, or in the top
+ * bar where there is no status bar (Notebook 7).
  */
 const statusPlugin: JupyterFrontEndPlugin<void> = {
   id: STATUS_PLUGIN_ID,
-  description: "The current notebook kernel's memory in the status bar.",
+  description:
+    "The current notebook kernel's memory in the status bar (Notebook 7: the top bar).",
   autoStart: true,
   requires: [IMemoryDoctorTracker],
   optional: [IStatusBar, ITranslator],
@@ -101,11 +104,18 @@ const statusPlugin: JupyterFrontEndPlugin<void> = {
     statusBar: IStatusBar | null,
     translator: ITranslator | null
   ): void => {
-    if (!statusBar) {
-      return;
-    }
     const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
     const item = new MemoryStatusItem({ doctor, trans });
+    if (!statusBar) {
+      // Notebook 7 has no status bar: the same item goes into its top bar.
+      item.id = 'jp-MemoryDoctor-topbar';
+      item.addClass('jp-mod-topbar');
+      const show = () => item.setHidden(!item.isActive());
+      item.activeStateChanged.connect(show);
+      show();
+      app.shell.add(item, 'top', { rank: 1000 });
+      return;
+    }
     statusBar.registerStatusItem(STATUS_PLUGIN_ID, {
       item,
       align: 'left',
@@ -127,13 +137,14 @@ const holdersPlugin: JupyterFrontEndPlugin<void> = {
   description: "A side panel showing what holds the kernel's memory.",
   autoStart: true,
   requires: [IMemoryDoctorTracker],
-  optional: [ITranslator, ICommandPalette, ILayoutRestorer],
+  optional: [ITranslator, ICommandPalette, ILayoutRestorer, ILabShell],
   activate: (
     app: JupyterFrontEnd,
     doctor: IMemoryDoctorTracker,
     translator: ITranslator | null,
     palette: ICommandPalette | null,
-    restorer: ILayoutRestorer | null
+    restorer: ILayoutRestorer | null,
+    labShell: ILabShell | null
   ): void => {
     const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
     const panel = new MemoryDoctorPanel({
@@ -150,7 +161,10 @@ const holdersPlugin: JupyterFrontEndPlugin<void> = {
       shell: app.shell,
       panel,
       trans,
-      palette
+      palette,
+      // Notebook 7 (no ILabShell) lists "Show <caption>" for every side
+      // panel itself: a second "Show What's Holding Memory" would repeat it.
+      listOpen: labShell !== null
     });
   }
 };

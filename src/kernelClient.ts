@@ -209,6 +209,7 @@ export class KernelClient implements IDisposable {
     }
     this._isDisposed = true;
     this._generation++;
+    this._dismissMissing();
     this._dropComm('The notebook was closed.', true);
     Signal.clearData(this);
   }
@@ -263,7 +264,12 @@ export class KernelClient implements IDisposable {
         this._setStatus({ kind: 'no-helper', hint: PIP_INSTALL_HINT });
         if (!this._notifiedMissing) {
           this._notifiedMissing = true;
-          this._ui.helperMissing(PIP_INSTALL_HINT);
+          const context = this._sessionContext;
+          this._missingNotice =
+            this._ui.helperMissing(
+              PIP_INSTALL_HINT,
+              context.name || context.path
+            ) ?? null;
         }
       } else {
         this._setStatus({
@@ -494,6 +500,10 @@ export class KernelClient implements IDisposable {
     _: ISessionContext,
     args: { newValue: Kernel.IKernelConnection | null }
   ): void {
+    // The notice was about the old kernel; another one (environment) may
+    // lack the helper too: then it says so again.
+    this._dismissMissing();
+    this._notifiedMissing = false;
     void this._connect(args.newValue);
   }
 
@@ -545,7 +555,17 @@ export class KernelClient implements IDisposable {
     }
   }
 
+  /** Take the notice about the missing helper away, if it is up. */
+  private _dismissMissing(): void {
+    this._missingNotice?.dispose();
+    this._missingNotice = null;
+  }
+
   private _setStatus(status: MemoryStatus): void {
+    if (status.kind === 'ready') {
+      // The helper loaded: the notice about it missing no longer applies.
+      this._dismissMissing();
+    }
     if (!sameStatus(this._status, status)) {
       this._status = status;
       this._statusChanged.emit(status);
@@ -581,6 +601,7 @@ export class KernelClient implements IDisposable {
   private _generation = 0;
   private _needsBootstrap = false;
   private _notifiedMissing = false;
+  private _missingNotice: IDisposable | null = null;
   private _lastRequestId = 0;
   private _pending = new Map<string, Private.IPending>();
   private _warned = new Set<string>();

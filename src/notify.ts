@@ -10,6 +10,7 @@ import {
 } from '@jupyterlab/apputils';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import type { CommandRegistry } from '@lumino/commands';
+import { DisposableDelegate, IDisposable } from '@lumino/disposable';
 
 import type { IHeadroomNotifier, IHeadroomWarning } from './headroom';
 import type { IUserInterface } from './tokens';
@@ -19,12 +20,9 @@ import type { IUserInterface } from './tokens';
  */
 export function createUserInterface(trans: TranslationBundle): IUserInterface {
   return {
-    helperMissing(hint: string): void {
-      Notification.warning(
-        trans.__(
-          "Memory Doctor: the kernel helper is not installed in this kernel's environment. Run %1 in a cell, then restart the kernel.",
-          hint
-        ),
+    helperMissing(hint: string, notebook: string): IDisposable {
+      const id = Notification.warning(
+        helperMissingText(hint, notebook, trans),
         {
           autoClose: false,
           actions: [
@@ -40,6 +38,8 @@ export function createUserInterface(trans: TranslationBundle): IUserInterface {
           ]
         }
       );
+      // Gone once the helper loads or the notebook's kernel changes.
+      return new DisposableDelegate(() => Notification.dismiss(id));
     },
     versionMismatch(message: string): void {
       void showErrorMessage(
@@ -48,6 +48,33 @@ export function createUserInterface(trans: TranslationBundle): IUserInterface {
       );
     }
   };
+}
+
+/** JupyterLab cuts a toast's message after this many characters. */
+export const TOAST_LENGTH = 140;
+
+/**
+ * The notice that the helper is missing: which notebook, the command, and
+ * the restart, within `TOAST_LENGTH` so that a toast shows all of it (a long
+ * notebook name is shortened, never the instructions).
+ */
+export function helperMissingText(
+  hint: string,
+  notebook: string,
+  trans: TranslationBundle
+): string {
+  const text = (name: string) =>
+    trans.__(
+      "Memory Doctor's helper is missing: run %1 in a cell of %2, then restart its kernel.",
+      hint,
+      name
+    );
+  const room = TOAST_LENGTH - text('').length;
+  const name =
+    notebook.length <= room
+      ? notebook
+      : `${notebook.slice(0, Math.max(1, room - 1))}\u2026`;
+  return text(name);
 }
 
 /** The command that opens the side panel (see panels/commands.ts). */

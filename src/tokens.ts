@@ -6,6 +6,7 @@
 
 import type { NotebookPanel } from '@jupyterlab/notebook';
 import { Token } from '@lumino/coreutils';
+import type { IDisposable } from '@lumino/disposable';
 import type { ISignal } from '@lumino/signaling';
 
 import type {
@@ -60,8 +61,12 @@ export const METADATA_KEY = 'memory_doctor';
  * tests can record them instead of opening dialogs.
  */
 export interface IUserInterface {
-  /** Tell the user, unobtrusively, how to install the missing helper. */
-  helperMissing(hint: string): void;
+  /**
+   * Tell the user, unobtrusively, that the helper is missing in the kernel
+   * of `notebook` and how to install it. The client disposes what it returns
+   * (the notification goes) once the helper loads or the kernel changes.
+   */
+  helperMissing(hint: string, notebook: string): IDisposable | void;
   /** Tell the user, in a dialog, that the versions cannot talk. */
   versionMismatch(message: string): void;
 }

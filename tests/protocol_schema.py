@@ -179,6 +179,10 @@ def _scan_result(value: Mapping[str, Any]) -> list[str]:
     out = []
     if value["unattributed_bytes"] != max(value["rss"] - value["attributed_bytes"], 0):
         out.append("unattributed_bytes != max(rss - attributed_bytes, 0)")
+    if len(value["holders"]) + len(value.get("holder_index", [])) > value.get(
+        "holders_total", len(value["holders"])
+    ):
+        out.append("len(holders) + len(holder_index) > holders_total")
     holders = {h["id"] for h in value["holders"]}
     resources = {r["id"] for r in value["resources"]}
     resource_actions = {

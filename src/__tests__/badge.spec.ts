@@ -42,9 +42,11 @@ describe('MemoryBadge', () => {
     expect(badge.node.textContent).toBe('+412 MB \u00b7 peak +1.2 GB');
     expect(badge.hasClass(BADGE_CLASS)).toBe(true);
     expect(badge.node.getAttribute('role')).toBe('status');
+    // Amber (412 MB left is above the 100 MB warning): said in words too.
     expect(badge.node.getAttribute('aria-label')).toBe(
-      'Memory: left +412 MB, peak +1.2 GB'
+      'Memory: left +412 MB, peak +1.2 GB. Above the warning threshold'
     );
+    expect(badge.node.title.split('\n')[1]).toBe('Above the warning threshold');
     expect(badge.node.getAttribute('data-cell-id')).toBe('cell-1');
   });
 
@@ -76,6 +78,38 @@ describe('MemoryBadge', () => {
     const record = makeRecord({ rss_delta: 102 * MB, peak_increase: 0 });
     expect(severity(record, DEFAULT_SETTINGS)).toBe('warn');
     expect(severity(record, { ...DEFAULT_SETTINGS, units: 'IEC' })).toBe('ok');
+  });
+
+  it('colours a figure shown rounded to the threshold like the threshold', () => {
+    // 499.6 MB reads "+500 MB": the 500 MB peak warning, not grey.
+    const near = makeRecord({ rss_delta: 0, peak_increase: 499_600_000 });
+    expect(render([near]).node.textContent).toContain('peak +500 MB');
+    expect(severity(near, DEFAULT_SETTINGS)).toBe('warn');
+    // 499.4 MB reads "+499 MB": below it, and the colour agrees.
+    const below = makeRecord({ rss_delta: 0, peak_increase: 499_400_000 });
+    expect(severity(below, DEFAULT_SETTINGS)).toBe('ok');
+    // A threshold that is not a round figure: the exact value decides.
+    const settings = { ...DEFAULT_SETTINGS, peakWarnMB: 1234 };
+    const over = makeRecord({ rss_delta: 0, peak_increase: 1_240_000_000 });
+    expect(severity(over, settings)).toBe('warn');
+    expect(
+      severity(
+        makeRecord({ rss_delta: 0, peak_increase: 1_230_000_000 }),
+        settings
+      )
+    ).toBe('ok');
+  });
+
+  it('says amber and red in words, not only in colour', () => {
+    const alert = render([
+      makeRecord({ rss_delta: 0, peak_increase: 2_500_000_000 })
+    ]);
+    expect(alert.hasClass('jp-mod-alert')).toBe(true);
+    expect(alert.node.getAttribute('aria-label')).toContain(
+      'Above the alert threshold'
+    );
+    const plain = render([makeRecord({ rss_delta: 0, peak_increase: 0 })]);
+    expect(plain.node.getAttribute('aria-label')).not.toContain('threshold');
   });
 
   it('marks a cell that raised', () => {

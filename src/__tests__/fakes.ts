@@ -7,6 +7,7 @@ import type { ISessionContext } from '@jupyterlab/apputils';
 import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import type { Kernel, KernelMessage } from '@jupyterlab/services';
 import { PromiseDelegate } from '@lumino/coreutils';
+import { DisposableDelegate, IDisposable } from '@lumino/disposable';
 import { Signal } from '@lumino/signaling';
 
 import type { KernelClient } from '../kernelClient';
@@ -224,6 +225,8 @@ export class FakeSessionContext {
   }
 
   session: { kernel: FakeKernel | null };
+  /** The notebook's name, as a session context has it. */
+  name = 'analysis.ipynb';
   readonly kernelChanged = new Signal<
     this,
     { name: 'kernel'; oldValue: FakeKernel | null; newValue: FakeKernel | null }
@@ -289,10 +292,16 @@ export class FakeNotebookTracker {
 /** Records the user-facing side effects instead of showing them. */
 export class RecordingUserInterface implements IUserInterface {
   missing: string[] = [];
+  /** The notebook each missing-helper notice named. */
+  notebooks: string[] = [];
+  /** How many missing-helper notices were taken away. */
+  dismissed = 0;
   mismatches: string[] = [];
 
-  helperMissing(hint: string): void {
+  helperMissing(hint: string, notebook: string): IDisposable {
     this.missing.push(hint);
+    this.notebooks.push(notebook);
+    return new DisposableDelegate(() => this.dismissed++);
   }
 
   versionMismatch(message: string): void {

@@ -32,10 +32,18 @@ import {
 
 usePanelHooks();
 
+/**
+ * The one button on screen named `name`: a holder's fix is its row's button
+ * (the same fix in the folded Suggestions list is not on screen).
+ */
 const button = (harness: IPanelHarness, name: RegExp) => {
   const found = Array.from(
     harness.panel.node.querySelectorAll<HTMLButtonElement>('button')
-  ).filter(b => name.test(b.getAttribute('aria-label') ?? b.textContent!));
+  ).filter(
+    b =>
+      !b.closest('[hidden]') &&
+      name.test(b.getAttribute('aria-label') ?? b.textContent!)
+  );
   expect(found).toHaveLength(1);
   return found[0];
 };
@@ -260,8 +268,10 @@ describe('a fix clicked while a cell runs', () => {
     button(harness, /^Apply: Delete/).click();
     await flush();
     expect(harness.comm().lastRequest().type).toBe('apply_fix');
-    expect(button(harness, /^Apply: Delete/).textContent).toBe(
-      'Waiting for the running cell\u2026'
+    const waiting = button(harness, /^Apply: Delete/);
+    expect(waiting.textContent).toBe('Waiting\u2026');
+    expect(waiting.title).toBe(
+      'The kernel applies this fix when the running cell ends.'
     );
     // Longer than any front-end deadline shorter than the helper's wait.
     jest.advanceTimersByTime(HELPER_WAIT_MS - 1000);
@@ -337,6 +347,8 @@ describe('Insert as cell', () => {
   it('inserts the code through the notebook and says it was not run', async () => {
     const harness = await panelHarness();
     await showScan(harness, makeFixScan());
+    // "Insert as cell" is in the Suggestions list, folded under its summary.
+    button(harness, /^1 suggestion/).click();
     button(harness, /^Insert as cell: Delete/).click();
     expect(harness.inserted).toEqual(['del big; Out.pop(3, None); del _3']);
     // Inserting runs nothing in the kernel.

@@ -280,7 +280,7 @@ describe('ResourcesSection in the panel', () => {
     expect(section(harness).textContent).toBe('');
   });
 
-  it('folds resources and findings separately', async () => {
+  it('starts each section folded while small, and folds them separately', async () => {
     const harness = await panelHarness();
     await showScan(harness, makeFixScan({ resources: [makeResource()] }));
     const toggles = () =>
@@ -289,14 +289,51 @@ describe('ResourcesSection in the panel', () => {
           '.jp-MemoryDoctor-fixToggle'
         )
       );
-    toggles()[0].click();
+    // One resource with nothing to fix, findings with nothing to do: folded.
     expect(toggles().map(t => t.getAttribute('aria-expanded'))).toEqual([
       'false',
-      'true'
+      'false'
+    ]);
+    toggles()[0].click();
+    expect(toggles().map(t => t.getAttribute('aria-expanded'))).toEqual([
+      'true',
+      'false'
     ]);
     const lists =
       section(harness).querySelectorAll<HTMLElement>('[role="list"]');
-    expect(Array.from(lists).map(l => l.hidden)).toEqual([true, false]);
+    expect(Array.from(lists).map(l => l.hidden)).toEqual([false, true]);
+  });
+
+  it('starts a section open when it has something to fix', async () => {
+    const harness = await panelHarness();
+    await showScan(
+      harness,
+      makeFixScan({
+        resources: [makeResource()],
+        suggestions: [
+          makeSuggestion({
+            id: 's2',
+            action: 'close_resource',
+            targets: ['r1'],
+            resource_id: 'r1',
+            holder_id: null
+          }),
+          makeSuggestion({
+            id: 's3',
+            action: 'gc_collect',
+            targets: [],
+            destructive: false,
+            holder_id: null
+          })
+        ]
+      })
+    );
+    const expanded = Array.from(
+      section(harness).querySelectorAll<HTMLButtonElement>(
+        '.jp-MemoryDoctor-fixToggle'
+      )
+    ).map(t => t.getAttribute('aria-expanded'));
+    expect(expanded).toEqual(['true', 'true']);
   });
 });
 

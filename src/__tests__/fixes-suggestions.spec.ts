@@ -142,7 +142,7 @@ describe('estimates, order and place', () => {
 });
 
 describe('createSuggestion', () => {
-  it('shows title, estimate, reason and code, with Apply… for a destructive fix', () => {
+  it('shows title, estimate, reason and code, with its verb and … for a destructive fix', () => {
     const node = render();
     expect(node.getAttribute('role')).toBe('listitem');
     expect(
@@ -161,16 +161,26 @@ describe('createSuggestion', () => {
     );
     const buttons = Array.from(node.querySelectorAll('button'));
     expect(buttons.map(b => b.textContent)).toEqual([
-      'Apply\u2026',
+      'Delete\u2026',
       'Insert as cell'
     ]);
+    expect(buttons[0].getAttribute('aria-label')).toBe(
+      'Apply: Delete big, Out[3], _3'
+    );
     expect(buttons.map(b => b.dataset.action)).toEqual(['apply', 'insert']);
     expect(buttons.every(b => b.dataset.suggestionId === 's1')).toBe(true);
   });
 
-  it('says Apply without an ellipsis when nothing is deleted or closed', () => {
+  it('says its verb without an ellipsis when nothing is deleted or closed', () => {
     const apply = render({ destructive: false }).querySelector('button')!;
-    expect(apply.textContent).toBe('Apply');
+    expect(apply.textContent).toBe('Delete');
+    // The Findings say "now with Collect": that is this button's word.
+    const collect = render({
+      action: 'gc_collect',
+      targets: [],
+      destructive: false
+    }).querySelector('button')!;
+    expect(collect.textContent).toBe('Collect');
   });
 
   it('disables Apply with the reason while blocked, and shows progress while applying', () => {
@@ -395,26 +405,31 @@ describe('SuggestionsSection in the panel', () => {
       's2',
       's1'
     ]);
+    // One line: how many, what they free in all (one fix per holder: the
+    // reset frees what the delete of the same holder would, and more).
     expect(
       section(harness).querySelector('.jp-MemoryDoctor-fixToggle')?.textContent
-    ).toBe('Suggestions (2)');
+    ).toBe('2 suggestions \u00b7 frees about 5.0 kB');
   });
 
-  it('folds and unfolds', async () => {
+  it('starts folded to its summary line and unfolds', async () => {
     const harness = await panelHarness();
     await showScan(harness, makeFixScan());
     const toggle = section(harness).querySelector<HTMLButtonElement>(
       '.jp-MemoryDoctor-fixToggle'
     )!;
-    expect(toggle.getAttribute('aria-expanded')).toBe('true');
-    toggle.click();
-    const folded = section(harness).querySelector<HTMLButtonElement>(
-      '.jp-MemoryDoctor-fixToggle'
-    )!;
-    expect(folded.getAttribute('aria-expanded')).toBe('false');
+    expect(toggle.getAttribute('aria-expanded')).toBe('false');
     expect(
       section(harness).querySelector<HTMLElement>('[role="list"]')!.hidden
     ).toBe(true);
+    toggle.click();
+    const unfolded = section(harness).querySelector<HTMLButtonElement>(
+      '.jp-MemoryDoctor-fixToggle'
+    )!;
+    expect(unfolded.getAttribute('aria-expanded')).toBe('true');
+    expect(
+      section(harness).querySelector<HTMLElement>('[role="list"]')!.hidden
+    ).toBe(false);
   });
 
   it('keeps keyboard focus on a control that a redraw rebuilt', async () => {

@@ -92,11 +92,13 @@ describe('MemoryDoctorPanel', () => {
     const harness = await setup();
     const { panel } = harness;
     expect(panel.id).toBe(PANEL_ID);
-    expect(panel.title.caption).toBe("What's holding memory");
+    // Title case: Notebook 7 lists it as "Show What's Holding Memory".
+    expect(panel.title.caption).toBe("What's Holding Memory");
     await showHolders(harness, [
       makeHolder({ id: 'h1', labels: ['big'], execution_count: 3 })
     ]);
-    const table = panel.node.querySelector('[role="table"]')!;
+    // A grid: its rows take the arrow keys and Enter.
+    const table = panel.node.querySelector('[role="grid"]')!;
     expect(table).not.toBeNull();
     const headers = Array.from(table.querySelectorAll('[role="columnheader"]'));
     expect(headers.map(h => h.textContent)).toEqual([
@@ -104,14 +106,23 @@ describe('MemoryDoctorPanel', () => {
       'Type',
       'Retained',
       'Objects',
-      'Cell'
+      'Cell',
+      'Fix'
     ]);
     const row = rows(panel)[0];
     expect(row.dataset.holderId).toBe('h1');
-    const cells = Array.from(row.querySelectorAll('[role="cell"]')).map(
+    const cells = Array.from(row.querySelectorAll('[role="gridcell"]')).map(
       c => c.textContent
     );
-    expect(cells).toEqual(['big', 'pandas.DataFrame', '2.1 GB', '12', '[3]']);
+    // The last cell is the row's fix (none suggested here).
+    expect(cells).toEqual([
+      'big',
+      'pandas.DataFrame',
+      '2.1 GB',
+      '12',
+      '[3]',
+      ''
+    ]);
   });
 
   it('shows the empty state until the user refreshes', async () => {
@@ -270,9 +281,11 @@ describe('MemoryDoctorPanel', () => {
     expect(figure('rss')).toBe('2.8 GB');
     expect(figure('attributed')).toBe('2.0 GB');
     expect(figure('unattributed')).toBe('750 MB');
+    // The explanation is the figure's tooltip: the sidebar keeps its height.
     expect(
-      harness.panel.node.querySelector('.jp-MemoryDoctor-holdersExplain')
-        ?.textContent
+      harness.panel.node.querySelector<HTMLElement>(
+        '[data-figure="unattributed"]'
+      )?.title
     ).toContain('native allocations outside Python objects');
   });
 
@@ -335,7 +348,7 @@ describe('MemoryDoctorPanel', () => {
     expect(
       harness.panel.node.querySelector('.jp-MemoryDoctor-holdersCount')
         ?.textContent
-    ).toBe('1 of 2 holders');
+    ).toBe('1 of 2 holders matches');
   });
 
   it('expands a row into the why-alive path and composition, and copies the path', async () => {
@@ -478,7 +491,7 @@ describe('virtualization', () => {
     expect(body.style.height).toBe(`${10_000 * 28}px`);
     expect(
       harness.panel.node
-        .querySelector('[role="table"]')
+        .querySelector('[role="grid"]')
         ?.getAttribute('aria-rowcount')
     ).toBe('10001');
 

@@ -118,6 +118,54 @@ describe('bootstrap', () => {
     expect(ui.missing.length).toBe(1);
   });
 
+  it('names the notebook, and takes the notice away once the helper loads', async () => {
+    const { kernel, context, model, ui } = await setup({
+      executeReply: {
+        status: 'error',
+        ename: 'ModuleNotFoundError',
+        evalue: "No module named 'memory_doctor'"
+      }
+    });
+    expect(ui.notebooks).toEqual(['analysis.ipynb']);
+    // A restart that still lacks the helper leaves the notice up.
+    kernel.setStatus('restarting', context);
+    kernel.setStatus('idle', context);
+    await flush();
+    expect(ui.dismissed).toBe(0);
+    // Installed and restarted: the helper answers, the notice goes.
+    kernel.executeReply = { status: 'ok' };
+    kernel.setStatus('restarting', context);
+    kernel.setStatus('idle', context);
+    await flush();
+    kernel.lastComm().receive(makeHello());
+    await flush();
+    expect(model.status.kind).toBe('ready');
+    expect(ui.dismissed).toBe(1);
+  });
+
+  it("takes the notice away when the notebook's kernel changes", async () => {
+    const { context, ui } = await setup({
+      executeReply: {
+        status: 'error',
+        ename: 'ModuleNotFoundError',
+        evalue: "No module named 'memory_doctor'"
+      }
+    });
+    expect(ui.missing).toHaveLength(1);
+    const other = new FakeKernel({
+      executeReply: {
+        status: 'error',
+        ename: 'ModuleNotFoundError',
+        evalue: "No module named 'memory_doctor'"
+      }
+    });
+    context.changeKernel(other);
+    await flush();
+    expect(ui.dismissed).toBe(1);
+    // The new kernel lacks it too: said again, for it.
+    expect(ui.missing).toHaveLength(2);
+  });
+
   it('turns any other bootstrap error into an error state', async () => {
     const { model, kernel } = await setup({
       executeReply: { status: 'error', ename: 'ImportError', evalue: 'bad so' }

@@ -337,6 +337,8 @@ export interface IPanelHarness extends IConnectedNotebook {
   panel: MemoryDoctorPanel;
   /** Confirmations asked: the suggestion id and the described targets. */
   confirms: { id: string; targets: string[] }[];
+  /** "Apply all" confirmations asked: the suggestion ids of each. */
+  confirmsAll: string[][];
   /** What the next confirmation answers. */
   answer: { accept: boolean };
   /** Code inserted as cells. */
@@ -386,6 +388,7 @@ export function disposePanels(): void {
 export async function panelHarness(cells = 10): Promise<IPanelHarness> {
   const connected = await connectNotebook(cells);
   const confirms: IPanelHarness['confirms'] = [];
+  const confirmsAll: IPanelHarness['confirmsAll'] = [];
   const answer = { accept: true };
   const inserted: string[] = [];
   const revealed: string[] = [];
@@ -403,6 +406,10 @@ export async function panelHarness(cells = 10): Promise<IPanelHarness> {
       confirms.push({ id: suggestion.id, targets });
       return Promise.resolve(answer.accept);
     },
+    confirmFixes: fixes => {
+      confirmsAll.push(fixes.map(f => f.suggestion.id));
+      return Promise.resolve(answer.accept);
+    },
     insertCell: (_, code) => {
       inserted.push(code);
     }
@@ -410,7 +417,15 @@ export async function panelHarness(cells = 10): Promise<IPanelHarness> {
   harnessPanels.push(panel);
   panel.hide();
   Widget.attach(panel, document.body);
-  return { ...connected, panel, confirms, answer, inserted, revealed };
+  return {
+    ...connected,
+    panel,
+    confirms,
+    confirmsAll,
+    answer,
+    inserted,
+    revealed
+  };
 }
 
 /** Press Refresh and answer the scan with `result`. */

@@ -6,7 +6,7 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
-import { badgeLabel, badgeText, tooltipText } from '../format';
+import { badgeLabel, badgeText, shownBytes, tooltipText } from '../format';
 import type { IDeathNote, IRunningCell } from '../model';
 import type { ICellRecord, IMemoryLimit } from '../protocol';
 import type { IMemoryDoctorSettings } from '../settings';
@@ -29,19 +29,45 @@ export type Severity = 'ok' | 'warn' | 'alert';
 /**
  * The larger of the RSS-change severity and the peak-increase severity.
  * Thresholds are in MB, or MiB when the units are IEC, like the badge text.
+ * A figure reaches a threshold when its exact value does, or when the badge
+ * shows it rounded to the threshold or above (499.6 MB reads `500 MB`, so it
+ * is coloured like 500 MB: the colour never contradicts the text).
  */
 export function severity(
   record: ICellRecord,
   settings: Readonly<IMemoryDoctorSettings>
 ): Severity {
-  const mega = settings.units === 'IEC' ? 1024 * 1024 : 1000 * 1000;
-  const level = (bytes: number, warn: number, alert: number): number =>
-    bytes >= alert * mega ? 2 : bytes >= warn * mega ? 1 : 0;
+  const units = settings.units;
+  const mega = units === 'IEC' ? 1024 * 1024 : 1000 * 1000;
+  const level = (bytes: number, warn: number, alert: number): number => {
+    const shown = shownBytes(bytes, units);
+    const reaches = (threshold: number) =>
+      bytes >= threshold * mega || shown >= threshold * mega;
+    return reaches(alert) ? 2 : reaches(warn) ? 1 : 0;
+  };
   const worst = Math.max(
     level(record.rss_delta, settings.deltaWarnMB, settings.deltaAlertMB),
     level(record.peak_increase, settings.peakWarnMB, settings.peakAlertMB)
   );
   return (['ok', 'warn', 'alert'] as const)[worst];
+}
+
+/**
+ * What an amber or red badge means, in words (its tooltip's first line and
+ * its accessible name), or an empty string for a plain one.
+ */
+export function severityWord(
+  level: Severity,
+  trans: TranslationBundle
+): string {
+  switch (level) {
+    case 'warn':
+      return trans.__('Above the warning threshold');
+    case 'alert':
+      return trans.__('Above the alert threshold');
+    case 'ok':
+      return '';
+  }
 }
 
 /**
@@ -85,15 +111,25 @@ export class MemoryBadge extends Widget {
     const leak = growth ? leakExplanation(growth, text) : '';
     // The run's Dask cluster figures (protocol 1.3), after its own.
     const cluster = clusterLines(last, text).join('\n');
-    this.node.title = [leak, tooltip, cluster].filter(Boolean).join('\n\n');
+    const level = severity(last, settings);
+    // The colour says it to the eye; these words say it to everyone (the
+    // tooltip's second line, after the run it describes).
+    const word = severityWord(level, trans);
+    const lines = tooltip.split('\n');
+    if (word) {
+      lines.splice(1, 0, word);
+    }
+    this.node.title = [leak, lines.join('\n'), cluster]
+      .filter(Boolean)
+      .join('\n\n');
+    const label = badgeLabel(last, text);
     this.node.setAttribute(
       'aria-label',
-      leak
-        ? `${badgeLabel(last, text)}. ${trans.__('Possible leak.')}`
-        : badgeLabel(last, text)
+      [label, word, leak ? trans.__('Possible leak.') : '']
+        .filter(Boolean)
+        .join('. ')
     );
     this._setMark(leak ? trans.__('\u26a0 leak') : '', leak);
-    const level = severity(last, settings);
     this._setState(level, last.status === 'error');
     this.toggleClass('jp-mod-leak', leak !== '');
   }

@@ -51,7 +51,9 @@ export function addHoldersCommands(options: addHoldersCommands.IOptions): void {
   if (palette) {
     const category = trans.__('Memory Doctor');
     for (const command of Object.values(HoldersCommandIDs)) {
-      palette.addItem({ command, category });
+      if (command !== HoldersCommandIDs.open || options.listOpen !== false) {
+        palette.addItem({ command, category });
+      }
     }
   }
 }
@@ -70,5 +72,11 @@ export namespace addHoldersCommands {
     trans: TranslationBundle;
     /** The command palette, if present. */
     palette?: ICommandPalette | null;
+    /**
+     * Whether to list the open command in the palette (default true). Notebook
+     * 7 lists every side panel as "Show <caption>" itself, and the panel's
+     * caption is this command's label without "Show".
+     */
+    listOpen?: boolean;
   }
 }

@@ -15,7 +15,13 @@ import { PanelLayout, Widget } from '@lumino/widgets';
 import type { IHolder } from '../protocol';
 import type { IMemoryDoctorEntry, IMemoryDoctorTracker } from '../tokens';
 import { ClusterSection, ConfirmRelease } from './cluster/view';
-import { ConfirmFix, FixController, InsertCell } from './fixes/controller';
+import {
+  ConfirmFix,
+  ConfirmFixes,
+  FixController,
+  InsertCell
+} from './fixes/controller';
+import { ResourcesSection } from './fixes/resources';
 import { FixesView } from './fixes/view';
 import { HoldersModel } from './holders/model';
 import { HoldersView } from './holders/view';
@@ -45,10 +51,21 @@ export class MemoryDoctorPanel extends Widget {
     const trans = this._trans;
     const settings = this._doctor.settings;
     const copy = options.copy ?? Private.copyText;
-    this.title.caption = trans.__("What's holding memory");
+    // Title case, as the command that opens it: Notebook 7 lists every
+    // side panel in its palette as "Show <caption>" (see panels/commands.ts).
+    this.title.caption = trans.__("What's Holding Memory");
     this.title.label = '';
 
     this.model = new HoldersModel();
+    this.fixes = new FixController({
+      model: this.model,
+      trans,
+      notebook: () => this.notebook,
+      confirm: options.confirmFix,
+      confirmAll: options.confirmFixes,
+      insert: options.insertCell
+    });
+    const fixes = this.fixes;
     this.holders = new HoldersView({
       model: this.model,
       settings,
@@ -58,14 +75,13 @@ export class MemoryDoctorPanel extends Widget {
       onCancel: () => void this.cancel(),
       onReveal: holder => void this.reveal(holder),
       onCopy: copy,
-      loadPlotly: options.loadPlotly
-    });
-    this.fixes = new FixController({
-      model: this.model,
-      trans,
-      notebook: () => this.notebook,
-      confirm: options.confirmFix,
-      insert: options.insertCell
+      loadPlotly: options.loadPlotly,
+      // Each row's own fix: its holder's suggestion.
+      fixes: {
+        fixFor: holder => fixes.rowFix(holder, settings.current.units),
+        apply: suggestion => void fixes.apply(suggestion),
+        changed: fixes.changed
+      }
     });
     this.cluster = new ClusterSection({
       settings,
@@ -88,22 +104,29 @@ export class MemoryDoctorPanel extends Widget {
       activate: this._activate
     });
 
+    // The holders table is the main view and keeps the height: above it only
+    // the figures and a one-line summary of the suggestions (each row has
+    // its own fix); below it the sections, folded until opened.
     const holders = this.holders;
     const layout = new PanelLayout();
     this.layout = layout;
     layout.addWidget(holders.header);
+    layout.addWidget(
+      new FixesView({ controller: this.fixes, settings, trans })
+    );
     layout.addWidget(holders.toolbar);
     layout.addWidget(holders.message);
+    layout.addWidget(holders.table);
+    layout.addWidget(holders.treemap);
     layout.addWidget(
-      new FixesView({
+      new ResourcesSection({
         controller: this.fixes,
         settings,
         trans,
-        onReveal: (cellId, name) => void this._revealCell(cellId, name)
+        onReveal: (cellId, name) => void this._revealCell(cellId, name),
+        foldSmall: true
       })
     );
-    layout.addWidget(holders.table);
-    layout.addWidget(holders.treemap);
     // A cell's memory by line, when one was profiled.
     layout.addWidget(this.profile);
     // The kernel's Dask clusters (hidden without a client), then memory over time.
@@ -285,6 +308,8 @@ export namespace MemoryDoctorPanel {
     loadPlotly?: PlotlyLoader;
     /** Asks before a destructive fix; defaults to a dialog. */
     confirmFix?: ConfirmFix;
+    /** Asks once before "Apply all"; defaults to a dialog. */
+    confirmFixes?: ConfirmFixes;
     /** Inserts a suggestion's code as a cell; defaults to `insertCellBelow`. */
     insertCell?: InsertCell;
     /** Asks before a cluster release; defaults to a dialog. */

@@ -1,5 +1,5 @@
 /*
- * GENERATED from protocol.json (sha256 13b5a36c3b9f39296dc95b658f5a84b8d13be0b7a3fd76dda835b9632054bfe5) by scripts/generate-protocol.js; do not edit.
+ * GENERATED from protocol.json (sha256 043e33cb469e0ef740220cfa6eb0fd11d2a62e75005ec2c3e883c3a5bba08e04) by scripts/generate-protocol.js; do not edit.
  * Regenerate with `jlpm build:protocol`.
  */
 
@@ -235,6 +235,7 @@ export interface IProtocolDefinitions {
   ScanEngine: ScanEngine;
   HeldBy: IHeldBy;
   HeldElsewhere: IHeldElsewhere;
+  HolderBrief: IHolderBrief;
   Holder: IHolder;
   ScanSummary: IScanSummary;
   Resource: IResource;
@@ -976,6 +977,23 @@ export interface IHeldElsewhere {
   objects: number;
 }
 /**
+ * A holder past the scan's max_holders cut, in brief (1.3): enough to find it by name and to count its bytes.
+ */
+export interface IHolderBrief {
+  /**
+   * Its root names, as a Holder's labels.
+   *
+   * @minItems 1
+   */
+  labels: string[];
+  /**
+   * The type of its first root.
+   */
+  type: string;
+  retained_bytes: number;
+  objects: number;
+}
+/**
  * One set of roots with the bytes reachable from them and from no other root: deleting every root in labels frees retained_bytes, unless also_held_by names someone else (then freeable is false).
  */
 export interface IHolder {
@@ -1208,6 +1226,16 @@ export interface IScanResult {
    * Bytes no user root reaches, in all.
    */
   held_elsewhere_bytes?: number;
+  /**
+   * How many holders the scan found, before the max_holders cut: holders has the largest of them.
+   */
+  holders_total?: number;
+  /**
+   * The holders past the max_holders cut, largest first, in brief (names, type, size), so that a front end can search every holder by name and count its bytes; at most MAX_HOLDER_INDEX.
+   *
+   * @maxItems 100000
+   */
+  holder_index?: IHolderBrief[];
   /**
    * Largest first, at most max_holders.
    */
@@ -1492,6 +1520,8 @@ export const SCAN_OVERRUN_S = 5;
 export const SCAN_REPLY_GRACE_S = 60;
 /** At most this many composition entries per holder. */
 export const COMPOSITION_TOP = 5;
+/** At most this many holders past the max_holders cut in a scan's holder_index (1.3). */
+export const MAX_HOLDER_INDEX = 100000;
 /** At most this many also_held_by entries per holder (1.3). */
 export const ALSO_HELD_BY_TOP = 8;
 /** At most this many held_elsewhere entries per scan (1.3). */
@@ -2167,6 +2197,18 @@ export function decodeHeldElsewhere(
   return Private.readHeldElsewhere(
     value,
     options.path ?? 'HeldElsewhere',
+    options.onDrop ?? Private.ignore
+  );
+}
+
+/** Decode a `HolderBrief` from untrusted JSON; throws a DecodeError naming the path that failed. */
+export function decodeHolderBrief(
+  value: unknown,
+  options: IDecodeOptions = {}
+): IHolderBrief {
+  return Private.readHolderBrief(
+    value,
+    options.path ?? 'HolderBrief',
     options.onDrop ?? Private.ignore
   );
 }
@@ -3121,6 +3163,13 @@ namespace Private {
       objects: number({ integer: true, minimum: 0 })
     });
 
+  export const readHolderBrief: Reader<IHolderBrief> = object<IHolderBrief>({
+    labels: array(string(), { minItems: 1 }),
+    type: string(),
+    retained_bytes: number({ integer: true, minimum: 0 }),
+    objects: number({ integer: true, minimum: 0 })
+  });
+
   export const readHolder: Reader<IHolder> = object<IHolder>({
     id: string({ minLength: 1 }),
     labels: array(string(), { minItems: 1 }),
@@ -3208,6 +3257,8 @@ namespace Private {
     freeable_bytes: optional(number({ integer: true, minimum: 0 })),
     held_elsewhere: optional(array(readHeldElsewhere, { maxItems: 20 })),
     held_elsewhere_bytes: optional(number({ integer: true, minimum: 0 })),
+    holders_total: optional(number({ integer: true, minimum: 0 })),
+    holder_index: optional(array(readHolderBrief, { maxItems: 100000 })),
     holders: array(readHolder, { dropInvalid: true, uniqueBy: 'id' }),
     resources: optional(
       array(readResource, { dropInvalid: true, uniqueBy: 'id' })

@@ -43,6 +43,7 @@ from ..protocol import (
     COMPOSITION_TOP,
     HELD_ELSEWHERE_TOP,
     HOLDER_KINDS,
+    MAX_HOLDER_INDEX,
     SCAN_STOPPED,
     STOP_BUDGET,
     STOP_CELL_RAN,
@@ -586,6 +587,17 @@ class Scan:
         self._freeable = sum(h[0]["retained_bytes"] for h in built if h[0]["freeable"])
         kept = built[: self._max_holders]
         self._holders = [h[0] for h in kept]
+        # The rest in brief (1.3): a front end then finds any holder by name.
+        self._holders_total = len(built)
+        self._holder_index = [
+            {
+                "labels": h[0]["labels"],
+                "type": h[0]["type"],
+                "retained_bytes": h[0]["retained_bytes"],
+                "objects": h[0]["objects"],
+            }
+            for h in built[self._max_holders : self._max_holders + MAX_HOLDER_INDEX]
+        ]
         for rank, (holder, _first, _host, user, acc, target) in enumerate(kept, 1):
             holder["id"] = f"h{rank}"
             root_obj = self._root_of(self._groups[user[0]].roots[0])[3]
@@ -846,6 +858,8 @@ class Scan:
             "attributed_bytes": getattr(self, "_attributed", 0) if self._holders else 0,
             "freeable_bytes": getattr(self, "_freeable", 0) if self._holders else 0,
             "holders": self._holders,
+            "holders_total": getattr(self, "_holders_total", len(self._holders)),
+            "holder_index": getattr(self, "_holder_index", []),
             "held_elsewhere": getattr(self, "_elsewhere_out", []),
             "held_elsewhere_total": {
                 "bytes": self._elsewhere_total[0],

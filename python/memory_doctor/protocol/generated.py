@@ -1,6 +1,6 @@
 """The Memory Doctor wire protocol 1.3: constants and the shapes of what the kernel sends.
 
-GENERATED from protocol.json (sha256 13b5a36c3b9f3929...) by
+GENERATED from protocol.json (sha256 043e33cb469e0ef7...) by
 scripts/generate-protocol.js; do not edit. Regenerate with `jlpm build:protocol`.
 The TypedDicts are the producer's view: every field is required, as a
 1.3 helper sends it.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Final, Literal, TypedDict, Union
 
 #: sha256 of the protocol.json this module was generated from (tests compare it).
-SCHEMA_SHA256: Final = "13b5a36c3b9f39296dc95b658f5a84b8d13be0b7a3fd76dda835b9632054bfe5"
+SCHEMA_SHA256: Final = "043e33cb469e0ef740220cfa6eb0fd11d2a62e75005ec2c3e883c3a5bba08e04"
 
 # ---------------------------------------------------------------- constants
 
@@ -60,6 +60,8 @@ SCAN_OVERRUN_S: Final = 5
 SCAN_REPLY_GRACE_S: Final = 60
 #: At most this many composition entries per holder.
 COMPOSITION_TOP: Final = 5
+#: At most this many holders past the max_holders cut in a scan's holder_index (1.3).
+MAX_HOLDER_INDEX: Final = 100000
 #: At most this many also_held_by entries per holder (1.3).
 ALSO_HELD_BY_TOP: Final = 8
 #: At most this many held_elsewhere entries per scan (1.3).
@@ -799,6 +801,18 @@ class HeldElsewhere(TypedDict):
     objects: int
 
 
+class HolderBrief(TypedDict):
+    """A holder past the scan's max_holders cut, in brief (1.3): enough to find it by name and to
+    count its bytes."""
+
+    #: Its root names, as a Holder's labels.
+    labels: list[str]
+    #: The type of its first root.
+    type: str
+    retained_bytes: int
+    objects: int
+
+
 class Holder(TypedDict):
     """One set of roots with the bytes reachable from them and from no other root: deleting every
     root in labels frees retained_bytes, unless also_held_by names someone else (then freeable
@@ -951,6 +965,11 @@ class ScanResult(TypedDict):
     held_elsewhere: list[HeldElsewhere]
     #: Bytes no user root reaches, in all.
     held_elsewhere_bytes: int
+    #: How many holders the scan found, before the max_holders cut: holders has the largest of them.
+    holders_total: int
+    #: The holders past the max_holders cut, largest first, in brief (names, type, size), so that a
+    #: front end can search every holder by name and count its bytes; at most MAX_HOLDER_INDEX.
+    holder_index: list[HolderBrief]
     #: Largest first, at most max_holders.
     holders: list[Holder]
     resources: list[Resource]

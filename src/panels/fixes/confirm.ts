@@ -175,3 +175,62 @@ export function confirmBody(
   }
   return body;
 }
+
+/**
+ * Ask once, in a dialog, whether to apply several fixes ("Apply all"): each
+ * fix's title and what it acts on (as text), and its code.
+ */
+export async function confirmFixes(
+  fixes: { suggestion: ISuggestion; targets: string[] }[],
+  trans: TranslationBundle
+): Promise<boolean> {
+  const result = await showDialog({
+    title: trans._n('Apply this fix?', 'Apply these %1 fixes?', fixes.length),
+    body: new Widget({ node: confirmAllBody(fixes, trans) }),
+    buttons: [
+      Dialog.cancelButton({ label: trans.__('Cancel') }),
+      Dialog.warnButton({
+        label: trans._n('Apply %1 fix', 'Apply %1 fixes', fixes.length)
+      })
+    ],
+    defaultButton: 0
+  });
+  return result.button.accept;
+}
+
+/** The body of the "Apply all" confirmation; text only. */
+export function confirmAllBody(
+  fixes: { suggestion: ISuggestion; targets: string[] }[],
+  trans: TranslationBundle
+): HTMLElement {
+  const body = document.createElement('div');
+  body.className = 'jp-MemoryDoctor-fixConfirm';
+  const lead = document.createElement('p');
+  lead.textContent = trans.__(
+    'Each fix runs in the kernel in turn; what it deletes or closes is lost:'
+  );
+  body.appendChild(lead);
+  const list = document.createElement('ol');
+  list.className = 'jp-MemoryDoctor-fixTargets';
+  for (const { suggestion, targets } of fixes) {
+    const item = document.createElement('li');
+    const what = document.createElement('div');
+    what.textContent = confirmLead(suggestion.action, trans);
+    item.appendChild(what);
+    for (const target of targets) {
+      const code = document.createElement('code');
+      code.textContent = target;
+      item.appendChild(code);
+      item.appendChild(document.createTextNode(' '));
+    }
+    if (suggestion.code) {
+      const pre = document.createElement('pre');
+      pre.className = 'jp-MemoryDoctor-fixCode';
+      pre.textContent = suggestion.code;
+      item.appendChild(pre);
+    }
+    list.appendChild(item);
+  }
+  body.appendChild(list);
+  return body;
+}

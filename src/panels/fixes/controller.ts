@@ -11,11 +11,14 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import type { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import type { ISuggestion } from '../../protocol';
+import type { Units } from '../../format';
+import type { IHolder, IScanResult, ISuggestion } from '../../protocol';
 import type { IFixModel } from '../../tokens';
 import type { HoldersModel } from '../holders/model';
-import { confirmFix, describeTargets } from './confirm';
+import type { IRowFix } from '../holders/row';
+import { confirmFix, confirmFixes, describeTargets } from './confirm';
 import { fixBlocker, FixOutcome } from './model';
+import { holderFixes, rowFix } from './rows';
 
 /**
  * Asks the user whether to apply a destructive fix; resolves true to go on.
@@ -23,6 +26,14 @@ import { fixBlocker, FixOutcome } from './model';
 export type ConfirmFix = (
   suggestion: ISuggestion,
   targets: string[]
+) => Promise<boolean>;
+
+/**
+ * Asks the user whether to apply several fixes at once (each with what it
+ * acts on); resolves true to go on.
+ */
+export type ConfirmFixes = (
+  fixes: { suggestion: ISuggestion; targets: string[] }[]
 ) => Promise<boolean>;
 
 /** Inserts code as a new cell below the active cell of a notebook. */
@@ -42,6 +53,8 @@ export class FixController implements IDisposable {
     this._confirm =
       options.confirm ??
       ((suggestion, targets) => confirmFix(suggestion, targets, this._trans));
+    this._confirmAll =
+      options.confirmAll ?? (fixes => confirmFixes(fixes, this._trans));
     this._notebook = options.notebook;
     this._insert = options.insert ?? insertCellBelow;
     this._model.changed.connect(this._onModelChanged, this);
@@ -143,6 +156,87 @@ export class FixController implements IDisposable {
   }
 
   /**
+   * Apply several suggestions of the current scan ("Apply all"): one
+   * confirmation names every target, then they run one after the other (a
+   * rescan between them would retire the rest), and one rescan follows.
+   * Resolves with the outcomes, or null when nothing was sent.
+   */
+  async applyAll(
+    suggestions: readonly ISuggestion[]
+  ): Promise<FixOutcome[] | null> {
+    const entry = this._model.entry;
+    if (!entry || suggestions.length === 0 || this.blocked !== null) {
+      return null;
+    }
+    const targets = suggestions.map(s => ({
+      suggestion: s,
+      targets: this.describeTargets(s)
+    }));
+    if (
+      suggestions.some(s => s.destructive) &&
+      !(await this._confirmAll(targets))
+    ) {
+      return null;
+    }
+    const outcomes: FixOutcome[] = [];
+    for (const suggestion of suggestions) {
+      if (this._model.entry !== entry) {
+        break; // the panel follows another notebook now
+      }
+      // Confirmed above, for all of them.
+      const outcome = await entry.service.applyFix(suggestion, () =>
+        Promise.resolve(true)
+      );
+      if (outcome) {
+        outcomes.push(outcome);
+      }
+      if (outcome?.kind === 'failed') {
+        break; // the kernel did not answer or the connection went away
+      }
+    }
+    if (outcomes.length === 0) {
+      return null;
+    }
+    entry.fixes.setOutcome({ kind: 'batch', outcomes });
+    if (
+      outcomes.some(o => o.kind === 'applied') &&
+      this._model.entry === entry
+    ) {
+      await entry.service.scan();
+    }
+    return outcomes;
+  }
+
+  /**
+   * The fix a holder's row offers (of its holder's suggestions, the one that
+   * frees most), with its button's state now; null for none.
+   */
+  rowFix(holder: IHolder, units: Units): IRowFix | null {
+    const result = this._model.result;
+    if (!result) {
+      return null;
+    }
+    if (this._fixesOf !== result) {
+      this._fixesOf = result;
+      this._byHolder = holderFixes(
+        result.suggestions ?? [],
+        result.resources ?? []
+      );
+    }
+    const suggestion = this._byHolder.get(holder.id);
+    if (!suggestion) {
+      return null;
+    }
+    return rowFix(
+      suggestion,
+      result.resources ?? [],
+      { applying: this.applying, waiting: this.waiting, blocked: this.blocked },
+      units,
+      this._trans
+    );
+  }
+
+  /**
    * Insert a suggestion's code as a new code cell below the active cell of
    * the followed notebook, without running it.
    */
@@ -205,6 +299,9 @@ export class FixController implements IDisposable {
   private _model: HoldersModel;
   private _trans: TranslationBundle;
   private _confirm: ConfirmFix;
+  private _confirmAll: ConfirmFixes;
+  private _fixesOf: IScanResult | null = null;
+  private _byHolder = new Map<string, ISuggestion>();
   private _notebook: () => NotebookPanel | null;
   private _insert: InsertCell;
   private _fixes: IFixModel | null = null;
@@ -224,6 +321,8 @@ export namespace FixController {
     notebook: () => NotebookPanel | null;
     /** Asks before a destructive fix; defaults to `confirmFix`. */
     confirm?: ConfirmFix;
+    /** Asks once before "Apply all"; defaults to `confirmFixes`. */
+    confirmAll?: ConfirmFixes;
     /** Inserts a cell; defaults to `insertCellBelow`. */
     insert?: InsertCell;
   }

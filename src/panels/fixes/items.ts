@@ -12,6 +12,7 @@ import type { IResource, ISuggestion } from '../../protocol';
 import { el } from '../shared/dom';
 import type { FixController } from './controller';
 import type { FixOutcome } from './model';
+import { fixButtonLabel } from './rows';
 import { estimateText, outcomeLines, suggestionTitle } from './text';
 
 /** CSS classes of the fix UI. */
@@ -118,9 +119,8 @@ export function createSuggestion(options: ISuggestionOptions): HTMLElement {
   }
 
   const actions = el('div', FixClasses.actions);
-  let label = suggestion.destructive
-    ? trans.__('Apply\u2026')
-    : trans.__('Apply');
+  // The verb says what the button does (`Delete…`, `Collect`); `…` asks first.
+  let label = fixButtonLabel(suggestion, trans);
   let tip = suggestion.destructive
     ? trans.__('Apply this fix in the kernel (asks first)')
     : trans.__('Apply this fix in the kernel');

@@ -28,7 +28,9 @@ export type FixOutcome =
   /** Its code was inserted as a new cell (not run). */
   | { kind: 'inserted'; suggestion: ISuggestion }
   /** Its code could not be inserted: no notebook to insert into. */
-  | { kind: 'no-notebook'; suggestion: ISuggestion };
+  | { kind: 'no-notebook'; suggestion: ISuggestion }
+  /** "Apply all": what became of each fix, in the order they ran. */
+  | { kind: 'batch'; outcomes: FixOutcome[] };
 
 /**
  * Why no fix can be applied now: another one is, a scan is running (its

@@ -45,6 +45,9 @@ export namespace ResourceClasses {
   export const counts = 'jp-MemoryDoctor-findingCounts';
 }
 
+/** Resources shown folded when none has a fix (the side panel's default). */
+export const SMALL_RESOURCES = 3;
+
 /** The name of a resource kind, e.g. `open file`. */
 export function resourceKindLabel(
   kind: ResourceKind,
@@ -111,7 +114,8 @@ export function countsText(
 export function garbageText(
   findings: IFindings,
   units: Units,
-  trans: TranslationBundle
+  trans: TranslationBundle,
+  collect = false
 ): string {
   const garbage = findings.cyclic_garbage;
   if (garbage === null) {
@@ -122,12 +126,20 @@ export function garbageText(
       'Cyclic garbage: none. No unreachable reference cycles are waiting for the garbage collector.'
     );
   }
-  return trans._n(
-    'Cyclic garbage: %1 unreachable object (%2) waits for the garbage collector. Reference cycles are freed only when the collector runs; it will run on its own, or now with Collect.',
-    'Cyclic garbage: %1 unreachable objects (%2) wait for the garbage collector. Reference cycles are freed only when the collector runs; it will run on its own, or now with Collect.',
-    garbage.objects,
-    formatBytes(garbage.bytes, units)
-  );
+  // "Collect" is the button of the gc_collect suggestion, when there is one.
+  return collect
+    ? trans._n(
+        'Cyclic garbage: %1 unreachable object (%2) waits for the garbage collector. Reference cycles are freed only when the collector runs; it will run on its own, or now with Collect.',
+        'Cyclic garbage: %1 unreachable objects (%2) wait for the garbage collector. Reference cycles are freed only when the collector runs; it will run on its own, or now with Collect.',
+        garbage.objects,
+        formatBytes(garbage.bytes, units)
+      )
+    : trans._n(
+        'Cyclic garbage: %1 unreachable object (%2) waits for the garbage collector. Reference cycles are freed only when the collector runs; it will run on its own.',
+        'Cyclic garbage: %1 unreachable objects (%2) wait for the garbage collector. Reference cycles are freed only when the collector runs; it will run on its own.',
+        garbage.objects,
+        formatBytes(garbage.bytes, units)
+      );
 }
 
 /** The allocator gap finding, as a sentence. */
@@ -193,6 +205,7 @@ export class ResourcesSection extends Widget {
     this._settings = options.settings;
     this._trans = options.trans;
     this._onReveal = options.onReveal;
+    this._foldSmall = options.foldSmall === true;
     this.addClass(FixClasses.section);
     this.addClass('jp-MemoryDoctor-resources');
     const id = nextId();
@@ -217,9 +230,11 @@ export class ResourcesSection extends Widget {
     switch (target?.dataset.action) {
       case 'toggle': {
         const controls = target.getAttribute('aria-controls');
-        const folded = this._folded;
-        if (controls && !folded.delete(controls)) {
-          folded.add(controls);
+        if (controls) {
+          this._chosen.set(
+            controls,
+            target.getAttribute('aria-expanded') !== 'true'
+          );
         }
         this.render();
         return;
@@ -269,19 +284,27 @@ export class ResourcesSection extends Widget {
       return;
     }
     const list = this._resourcesList;
+    const fixed = (resource: IResource) =>
+      suggestions.some(
+        s =>
+          s.resource_id === resource.id &&
+          suggestionPlace(s, resources) === 'resource'
+      );
+    // Folded while empty or small: a few entries with nothing to fix.
+    const expanded = this._expanded(
+      list.id,
+      !this._foldSmall ||
+        resources.length > SMALL_RESOURCES ||
+        resources.some(fixed)
+    );
     node.appendChild(
-      createHeading(
-        trans.__('Resources'),
-        resources.length,
-        !this._folded.has(list.id),
-        list.id
-      )
+      createHeading(trans.__('Resources'), resources.length, expanded, list.id)
     );
     list.className = FixClasses.list;
     list.setAttribute('role', 'list');
     list.setAttribute('aria-label', trans.__('Resources'));
     list.textContent = '';
-    list.hidden = this._folded.has(list.id);
+    list.hidden = !expanded;
     if (resources.length === 0) {
       list.appendChild(
         el(
@@ -382,19 +405,22 @@ export class ResourcesSection extends Widget {
       return;
     }
     const list = this._findingsList;
+    const placed = suggestions.filter(
+      s => suggestionPlace(s, resources) === 'finding'
+    );
+    // Folded unless a finding calls for a fix (collect, return memory).
+    const expanded = this._expanded(
+      list.id,
+      !this._foldSmall || placed.length > 0
+    );
     node.appendChild(
-      createHeading(
-        trans.__('Findings'),
-        null,
-        !this._folded.has(list.id),
-        list.id
-      )
+      createHeading(trans.__('Findings'), null, expanded, list.id)
     );
     list.className = FixClasses.list;
     list.setAttribute('role', 'list');
     list.setAttribute('aria-label', trans.__('Findings'));
     list.textContent = '';
-    list.hidden = this._folded.has(list.id);
+    list.hidden = !expanded;
     const finding = (name: string, text: string) => {
       const item = el('div', ResourceClasses.finding);
       item.appendChild(el('div', 'jp-MemoryDoctor-findingText', text));
@@ -408,17 +434,24 @@ export class ResourcesSection extends Widget {
     );
     const garbage = finding(
       'cyclic_garbage',
-      garbageText(findings, units, trans)
+      garbageText(
+        findings,
+        units,
+        trans,
+        placed.some(s => s.action === 'gc_collect')
+      )
     );
     const gap = finding('allocator_gap', gapText(findings, units, trans));
-    const placed = suggestions.filter(
-      s => suggestionPlace(s, resources) === 'finding'
-    );
     for (const suggestion of sortSuggestions(placed)) {
       const host = suggestion.action === 'gc_collect' ? garbage : gap;
       host.appendChild(this._createSuggestion(suggestion, resources));
     }
     node.appendChild(list);
+  }
+
+  /** Whether a section shows its list: the user's choice, else `byDefault`. */
+  private _expanded(id: string, byDefault: boolean): boolean {
+    return this._chosen.get(id) ?? byDefault;
   }
 
   private _createSuggestion(
@@ -445,7 +478,8 @@ export class ResourcesSection extends Widget {
   private _findings = document.createElement('div');
   private _resourcesList = document.createElement('div');
   private _findingsList = document.createElement('div');
-  private _folded = new Set<string>();
+  private _chosen = new Map<string, boolean>();
+  private _foldSmall: boolean;
 }
 
 /** The namespace for `ResourcesSection` options. */
@@ -460,5 +494,10 @@ export namespace ResourcesSection {
     trans: TranslationBundle;
     /** Reveals the cell (by id) that created the resource named `name`. */
     onReveal: (cellId: string, name: string) => void;
+    /**
+     * Start each section folded while it is empty or small (the side panel,
+     * where they sit below the holders table); else open.
+     */
+    foldSmall?: boolean;
   }
 }

@@ -7,6 +7,7 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
+import type { ISuggestion } from '../../protocol';
 import type { ISettingsSource } from '../../settings';
 import { el, nextId } from '../shared/dom';
 import type { FixController } from './controller';
@@ -20,6 +21,7 @@ import {
   sortSuggestions,
   suggestionPlace
 } from './items';
+import { applyAllSet, freedInAll, summaryText } from './rows';
 
 /**
  * The outcome of the last fix and the Suggestions list: fixes for holders
@@ -32,8 +34,11 @@ export class SuggestionsSection extends Widget {
     this._controller = options.controller;
     this._settings = options.settings;
     this._trans = options.trans;
+    this._summary = options.summary === true;
+    this._expanded = !this._summary;
     this.addClass(FixClasses.section);
     this.addClass('jp-MemoryDoctor-suggestions');
+    this.toggleClass('jp-mod-summary', this._summary);
     this.node.appendChild(this._outcome);
     this.node.appendChild(this._body);
     this._list.id = `jp-MemoryDoctor-suggestions-list-${nextId()}`;
@@ -54,6 +59,13 @@ export class SuggestionsSection extends Widget {
     if (toggle) {
       this._expanded = !this._expanded;
       this.render();
+      return;
+    }
+    const all = (event.target as Element | null)?.closest<HTMLElement>(
+      '[data-action="apply-all"]'
+    );
+    if (all) {
+      void this._controller.applyAll(this._applyAll);
       return;
     }
     handleFixClick(event, this._controller);
@@ -89,14 +101,26 @@ export class SuggestionsSection extends Widget {
     const general = sortSuggestions(
       suggestions.filter(s => suggestionPlace(s, resources) === 'general')
     );
-    this._body.appendChild(
-      createHeading(
-        trans.__('Suggestions'),
-        general.length,
-        this._expanded,
-        this._list.id
-      )
-    );
+    const applying = controller.applying;
+    const blocked = controller.blocked;
+    if (this._summary) {
+      this._applyAll = applyAllSet(general, result?.holders ?? [], resources);
+      this._body.appendChild(
+        this._createSummary(
+          general.length,
+          blocked !== null || applying !== null
+        )
+      );
+    } else {
+      this._body.appendChild(
+        createHeading(
+          trans.__('Suggestions'),
+          general.length,
+          this._expanded,
+          this._list.id
+        )
+      );
+    }
     const list = this._list;
     list.className = FixClasses.list;
     list.setAttribute('role', 'list');
@@ -114,8 +138,6 @@ export class SuggestionsSection extends Widget {
         )
       );
     }
-    const applying = controller.applying;
-    const blocked = controller.blocked;
     for (const suggestion of general) {
       list.appendChild(
         createSuggestion({
@@ -130,6 +152,51 @@ export class SuggestionsSection extends Widget {
       );
     }
     this._body.appendChild(list);
+  }
+
+  /**
+   * The one-line summary: a toggle that says how many suggestions there are
+   * and what they free in all, and "Apply all…".
+   */
+  private _createSummary(count: number, busy: boolean): HTMLElement {
+    const trans = this._trans;
+    const units = this._settings.current.units;
+    const set = this._applyAll;
+    const row = el('div', 'jp-MemoryDoctor-suggestionsSummary');
+    const heading = el('h3', FixClasses.heading);
+    const toggle = el(
+      'button',
+      FixClasses.toggle,
+      summaryText(count, freedInAll(set), units, trans)
+    );
+    toggle.type = 'button';
+    toggle.dataset.action = 'toggle';
+    toggle.setAttribute('aria-expanded', String(this._expanded));
+    toggle.setAttribute('aria-controls', this._list.id);
+    toggle.disabled = count === 0;
+    heading.appendChild(toggle);
+    row.appendChild(heading);
+    if (set.length > 0) {
+      const all = el(
+        'button',
+        `${FixClasses.button} jp-mod-apply`,
+        set.some(s => s.destructive)
+          ? trans.__('Apply all\u2026')
+          : trans.__('Apply all')
+      );
+      all.type = 'button';
+      all.dataset.action = 'apply-all';
+      all.disabled = busy;
+      all.title =
+        this._controller.blocked ??
+        trans._n(
+          'Apply this fix (asks first)',
+          'Apply these %1 fixes, one for each distinct effect (asks first)',
+          set.length
+        );
+      row.appendChild(all);
+    }
+    return row;
   }
 
   /** Stop listening. */
@@ -149,7 +216,9 @@ export class SuggestionsSection extends Widget {
   private _outcome = document.createElement('div');
   private _body = document.createElement('div');
   private _list = document.createElement('div');
-  private _expanded = true;
+  private _expanded: boolean;
+  private _summary: boolean;
+  private _applyAll: ISuggestion[] = [];
 }
 
 /** The namespace for `SuggestionsSection` options. */
@@ -162,5 +231,10 @@ export namespace SuggestionsSection {
     settings: ISettingsSource;
     /** Translation bundle. */
     trans: TranslationBundle;
+    /**
+     * Show a one-line summary with "Apply all" and fold the list (the side
+     * panel, where the holders table needs the height); else the list.
+     */
+    summary?: boolean;
   }
 }

@@ -146,6 +146,9 @@ export function outcomeLines(
   units: Units,
   trans: TranslationBundle
 ): string[] {
+  if (outcome.kind === 'batch') {
+    return batchLines(outcome.outcomes, resources, units, trans);
+  }
   const title = suggestionTitle(outcome.suggestion, resources, trans);
   switch (outcome.kind) {
     case 'applied': {
@@ -211,4 +214,58 @@ export function outcomeLines(
     case 'no-notebook':
       return [title, trans.__('Open the notebook to insert the code into.')];
   }
+}
+
+/**
+ * The lines of "Apply all": how many fixes ran and what they freed in all,
+ * then one line per fix (its title and what became of it), then the RSS
+ * across them.
+ */
+export function batchLines(
+  outcomes: readonly FixOutcome[],
+  resources: readonly IResource[],
+  units: Units,
+  trans: TranslationBundle
+): string[] {
+  const applied = outcomes.filter(
+    (o): o is Extract<FixOutcome, { kind: 'applied' }> => o.kind === 'applied'
+  );
+  const lines = [
+    trans._n(
+      'Applied %2 of %1 fix',
+      'Applied %2 of %1 fixes',
+      outcomes.length,
+      applied.length
+    )
+  ];
+  if (applied.length > 0) {
+    const sum = (read: (r: IFixResult) => number | null | undefined) =>
+      applied.reduce((total, o) => total + (read(o.result) ?? 0), 0);
+    const freed = sum(r => r.freed_in_process_bytes ?? r.measured_freed_bytes);
+    const returned = sum(r => r.returned_to_os_bytes ?? r.measured_freed_bytes);
+    lines.push(
+      trans.__(
+        'Freed %1 in all \u00b7 returned to the OS %2',
+        formatBytes(freed, units),
+        formatBytes(returned, units)
+      )
+    );
+  }
+  for (const outcome of outcomes) {
+    if (outcome.kind === 'batch') {
+      continue;
+    }
+    const [title, result] = outcomeLines(outcome, resources, units, trans);
+    lines.push(result === undefined ? title : `${title}: ${result}`);
+  }
+  if (applied.length > 0) {
+    lines.push(
+      trans.__(
+        'Kernel RSS %1 \u2192 %2',
+        formatBytes(applied[0].result.rss_before, units),
+        formatBytes(applied[applied.length - 1].result.rss_after, units)
+      )
+    );
+  }
+  return lines;
 }

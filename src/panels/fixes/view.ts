@@ -1,7 +1,8 @@
 /**
- * The fixes part of the side panel: the Suggestions section (with the last
- * fix's outcome) and the Resources and Findings sections. They scroll
- * together above the holders table, which keeps the rest of the height.
+ * The fixes part of the side panel above the holders table: the last fix's
+ * outcome and the Suggestions as one line ("5 suggestions · frees about
+ * 560 MB · Apply all…") that unfolds into the list. Each holder's own fix is
+ * on its row; the Resources and Findings sections sit below the table.
  */
 
 import type { TranslationBundle } from '@jupyterlab/translation';
@@ -9,12 +10,11 @@ import { Panel } from '@lumino/widgets';
 
 import type { ISettingsSource } from '../../settings';
 import type { FixController } from './controller';
-import { ResourcesSection } from './resources';
 import { SuggestionsSection } from './suggestions';
 
 /**
- * The fix sections, hidden while there is neither a scan result nor an
- * outcome to show (resources and findings matter even when no holder does).
+ * The outcome and the suggestions' summary, hidden while there is neither a
+ * scan result nor an outcome to show.
  */
 export class FixesView extends Panel {
   constructor(options: FixesView.IOptions) {
@@ -26,10 +26,7 @@ export class FixesView extends Panel {
       settings: options.settings,
       trans: options.trans
     };
-    this.addWidget(new SuggestionsSection(sections));
-    this.addWidget(
-      new ResourcesSection({ ...sections, onReveal: options.onReveal })
-    );
+    this.addWidget(new SuggestionsSection({ ...sections, summary: true }));
     this._controller.changed.connect(this._update, this);
     this._update();
   }
@@ -61,7 +58,5 @@ export namespace FixesView {
     settings: ISettingsSource;
     /** Translation bundle. */
     trans: TranslationBundle;
-    /** Reveals the cell (by id) that created the resource named `name`. */
-    onReveal: (cellId: string, name: string) => void;
   }
 }

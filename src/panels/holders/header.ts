@@ -9,12 +9,15 @@ import { Widget } from '@lumino/widgets';
 
 import { formatBytes, formatCount, formatDuration } from '../../format';
 import type { ISettingsSource } from '../../settings';
+import type { IMemoryModel } from '../../tokens';
 import { el } from '../shared/dom';
 import type { HoldersModel } from './model';
 import {
   errorText,
+  memoryReadout,
   partialText,
   progressText,
+  scanDelayText,
   staleText,
   unattributedText
 } from './text';
@@ -50,18 +53,23 @@ export class HoldersHeader extends Widget {
     titleRow.appendChild(this._button);
     this.node.appendChild(titleRow);
 
+    // The kernel's memory now, against its limit: Notebook 7 has no status
+    // bar, so this line (and its top bar item) is where it shows there.
+    this._memory.className = 'jp-MemoryDoctor-holdersMemory';
+    this.node.appendChild(this._memory);
+
     this._figures.className = 'jp-MemoryDoctor-holdersFigures';
     this._rss = this._figure('rss', trans.__('Kernel RSS'));
     this._attributed = this._figure('attributed', trans.__('Attributed'));
     this._unattributed = this._figure('unattributed', trans.__('Unattributed'));
+    // What "unattributed" means, on hover (the sentence is long for a sidebar).
+    const explain = unattributedText(trans);
+    this._unattributed.parentElement!.title = explain;
     const bar = el('div', 'jp-MemoryDoctor-holdersBar');
     bar.setAttribute('aria-hidden', 'true');
     this._barFill.className = 'jp-MemoryDoctor-holdersBarFill';
     bar.appendChild(this._barFill);
     this._figures.appendChild(bar);
-    this._figures.appendChild(
-      el('div', 'jp-MemoryDoctor-holdersExplain', unattributedText(trans))
-    );
     this._scanned.className = 'jp-MemoryDoctor-holdersScanned';
     this._figures.appendChild(this._scanned);
     this.node.appendChild(this._figures);
@@ -87,11 +95,22 @@ export class HoldersHeader extends Widget {
     this._toast.textContent = text;
   }
 
+  /** Stop following the kernel's memory. */
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this._follow(null);
+    super.dispose();
+  }
+
   /** Redraw from the model. */
   render(): void {
     const model = this._model;
     const trans = this._trans;
     const running = model.running;
+    this._follow(model.entry?.model ?? null);
+    this._renderMemory();
 
     const button = this._button;
     if (running) {
@@ -101,11 +120,12 @@ export class HoldersHeader extends Widget {
       button.classList.add('jp-mod-cancel');
     } else {
       button.textContent = trans.__('Refresh');
-      button.title = trans.__('Scan the kernel for what holds memory');
+      button.title = `${trans.__('Scan the kernel for what holds memory.')} ${scanDelayText(trans)}`;
       button.disabled = !model.canRefresh;
       button.classList.remove('jp-mod-cancel');
     }
     this._progress.textContent = running ? progressText(running, trans) : '';
+    this._progress.title = running ? scanDelayText(trans) : '';
 
     const result = model.result;
     this._figures.hidden = result === null;
@@ -152,6 +172,42 @@ export class HoldersHeader extends Widget {
     }
   }
 
+  /** Listen to the readings of the followed kernel (or none). */
+  private _follow(memory: IMemoryModel | null): void {
+    if (memory === this._memoryModel) {
+      return;
+    }
+    this._memoryModel?.rssChanged.disconnect(this._renderMemory, this);
+    this._memoryModel?.liveChanged.disconnect(this._renderMemory, this);
+    this._memoryModel = memory;
+    memory?.rssChanged.connect(this._renderMemory, this);
+    memory?.liveChanged.connect(this._renderMemory, this);
+  }
+
+  /** The memory line: the RSS now, the limit, and how close it is. */
+  private _renderMemory(): void {
+    const memory = this._memoryModel;
+    const node = this._memory;
+    const ready = memory?.status.kind === 'ready';
+    node.hidden = !ready;
+    if (!memory || !ready) {
+      node.textContent = '';
+      return;
+    }
+    const settings = this._settings.current;
+    const readout = memoryReadout(
+      memory.rss,
+      memory.memoryLimit,
+      settings.headroomWarnPercent,
+      settings.units,
+      this._trans
+    );
+    node.textContent = readout.text;
+    node.title = readout.title;
+    node.classList.toggle('jp-mod-warn', readout.level === 'warn');
+    node.classList.toggle('jp-mod-alert', readout.level === 'alert');
+  }
+
   private _onButton(): void {
     this._toast.textContent = '';
     if (this._model.running) {
@@ -184,6 +240,8 @@ export class HoldersHeader extends Widget {
   private _settings: ISettingsSource;
   private _trans: TranslationBundle;
   private _button = document.createElement('button');
+  private _memory = document.createElement('div');
+  private _memoryModel: IMemoryModel | null = null;
   private _figures = document.createElement('div');
   private _rss: HTMLElement;
   private _attributed: HTMLElement;

@@ -8,12 +8,18 @@
 import type { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import type { IHolder, IScanResult, ScanStopped } from '../../protocol';
+import type {
+  IHolder,
+  IHolderBrief,
+  IScanResult,
+  ScanStopped
+} from '../../protocol';
 import type { IMemoryDoctorEntry, IScanModel } from '../../tokens';
 import type { IRunningScan, IScanError, ScanChange } from './scan';
 import {
   defaultDirection,
   filterRows,
+  holderSearchText,
   SortDirection,
   SortKey,
   sortRows
@@ -21,6 +27,54 @@ import {
 
 export type { IRunningScan, IScanError } from './scan';
 export type { SortDirection, SortKey } from './sort';
+
+/**
+ * A row of the table: a holder the scan sent, or (`brief`) one of the index
+ * that the filter found, without a path, roots or composition.
+ */
+export type IHolderRow = IHolder & {
+  /** Whether the scan sent only its names, type and size. */
+  readonly brief?: boolean;
+};
+
+/** How many holders the scan found, before the `max_holders` cut. */
+export function holdersTotal(result: IScanResult | null): number {
+  if (!result) {
+    return 0;
+  }
+  const total = result.holders_total;
+  return typeof total === 'number'
+    ? Math.max(total, result.holders.length)
+    : result.holders.length;
+}
+
+/** The holders past the cut, in brief (empty from a helper before 1.3). */
+export function holderIndex(
+  result: IScanResult | null
+): readonly IHolderBrief[] {
+  return result?.holder_index ?? [];
+}
+
+/** A brief holder as a row; `id` is unique among the result's ids. */
+export function briefRow(brief: IHolderBrief, id: string): IHolderRow {
+  return {
+    id,
+    labels: brief.labels,
+    kind: 'variable',
+    roots: [],
+    type: brief.type,
+    retained_bytes: brief.retained_bytes,
+    objects: brief.objects,
+    path: '',
+    cell_id: null,
+    execution_count: null,
+    composition: [],
+    shared: false,
+    device: null,
+    file_backed: false,
+    brief: true
+  };
+}
 
 /**
  * What the panel can show, as a typed union so that the view always has a
@@ -177,16 +231,46 @@ export class HoldersModel implements IDisposable {
     return this._filter;
   }
 
-  /** The holders of `result` that pass the filter, sorted. Cached. */
-  get rows(): readonly IHolder[] {
+  /**
+   * The holders of `result` that pass the filter, sorted; with a filter,
+   * also the holders past the `max_holders` cut whose names match (brief
+   * rows, from the 1.3 `holder_index`). Cached.
+   */
+  get rows(): readonly IHolderRow[] {
     if (this._rows === null) {
-      this._rows = sortRows(
-        filterRows(this.result?.holders ?? [], this._filter),
-        this._sortKey,
-        this._sortDirection
+      const result = this.result;
+      const rows: IHolderRow[] = filterRows(
+        result?.holders ?? [],
+        this._filter
       );
+      if (this._filter.trim()) {
+        const needle = this._filter.trim().toLowerCase();
+        holderIndex(result).forEach((brief, i) => {
+          if (holderSearchText(brief).includes(needle)) {
+            rows.push(briefRow(brief, `index-${i}`));
+          }
+        });
+      }
+      this._rows = sortRows(rows, this._sortKey, this._sortDirection);
     }
     return this._rows;
+  }
+
+  /** How many holders the scan found, before the `max_holders` cut. */
+  get total(): number {
+    return holdersTotal(this.result);
+  }
+
+  /**
+   * Whether the filter searches every holder the scan found: the scan sent
+   * them all, or the names of the rest (a helper before 1.3 sends neither).
+   */
+  get searchesAll(): boolean {
+    const result = this.result;
+    if (!result) {
+      return true;
+    }
+    return result.holders.length + holderIndex(result).length >= this.total;
   }
 
   /** Emitted with what changed. */
@@ -286,7 +370,7 @@ export class HoldersModel implements IDisposable {
   private _sortKey: SortKey = 'retained';
   private _sortDirection: SortDirection = 'descending';
   private _filter = '';
-  private _rows: IHolder[] | null = null;
+  private _rows: IHolderRow[] | null = null;
   private _changed = new Signal<this, HoldersChange>(this);
   private _isDisposed = false;
 }

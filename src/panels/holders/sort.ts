@@ -10,8 +10,16 @@ export type SortKey = 'names' | 'type' | 'retained' | 'objects' | 'cell';
 /** A sort direction, named as `aria-sort` names it. */
 export type SortDirection = 'ascending' | 'descending';
 
+/** What a filter reads of a holder (or of a brief one). */
+export interface ISearchable {
+  /** Its names. */
+  labels: string[];
+  /** Its type. */
+  type: string;
+}
+
 /** The text a filter matches against: the names and the type. */
-export function holderSearchText(holder: IHolder): string {
+export function holderSearchText(holder: ISearchable): string {
   return `${holder.labels.join('\n')}\n${holder.type}`.toLowerCase();
 }
 
@@ -21,7 +29,10 @@ export function defaultDirection(key: SortKey): SortDirection {
 }
 
 /** The holders whose names or type contain `filter` (any case), as a copy. */
-export function filterRows(holders: IHolder[], filter: string): IHolder[] {
+export function filterRows<T extends ISearchable>(
+  holders: readonly T[],
+  filter: string
+): T[] {
   const needle = filter.trim().toLowerCase();
   if (!needle) {
     return holders.slice();
@@ -40,15 +51,15 @@ const collator = new Intl.Collator(undefined, {
  * then the id, so the order is stable across refreshes. A missing cell sorts
  * last in either direction.
  */
-export function sortRows(
-  rows: IHolder[],
+export function sortRows<T extends IHolder>(
+  rows: T[],
   key: SortKey,
   direction: SortDirection
-): IHolder[] {
+): T[] {
   const sign = direction === 'ascending' ? 1 : -1;
-  const tieBreak = (a: IHolder, b: IHolder) =>
+  const tieBreak = (a: T, b: T) =>
     b.retained_bytes - a.retained_bytes || collator.compare(a.id, b.id);
-  let compare: (a: IHolder, b: IHolder) => number;
+  let compare: (a: T, b: T) => number;
   switch (key) {
     case 'names': {
       const names = new Map(rows.map(h => [h, h.labels.join(', ')]));

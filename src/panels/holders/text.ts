@@ -6,15 +6,28 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
 
 import { formatBytes, formatCount, formatDuration, Units } from '../../format';
-import type {
+import {
+  HeadroomLevel,
+  headroomLevel,
+  limitSentence,
+  usedPercent
+} from '../../headroom';
+import {
   HolderKind,
   IHolder,
+  IMemoryLimit,
   IScanProgressMessage,
+  SCAN_SLICE_S,
   ScanPhase,
   ScanStopped
 } from '../../protocol';
 import { nameList } from '../shared/text';
-import type { HoldersState, IRunningScan, IScanError } from './model';
+import type {
+  HoldersState,
+  IHolderRow,
+  IRunningScan,
+  IScanError
+} from './model';
 
 /** The names of a holder as one line, e.g. `big, Out[3], _3`. */
 export function holderNames(holder: IHolder): string {
@@ -98,6 +111,237 @@ export function rootsText(holder: IHolder, trans: TranslationBundle): string {
     roots
       .map(root => `${root.label} (${kindLabel(root.kind, trans)})`)
       .join(', ')
+  );
+}
+
+/** The kernel's memory now, as the panel's header line shows it. */
+export interface IMemoryReadout {
+  /** The line, e.g. `Kernel memory now: 2.1 GB of 8.0 GB (26%)`. */
+  text: string;
+  /** Its tooltip: where the limit comes from. */
+  title: string;
+  /** How close to the limit (also said in words in `text`). */
+  level: HeadroomLevel;
+}
+
+/**
+ * The kernel's memory now against its limit, for the panel's header (the
+ * only place Notebook 7, which has no status bar, shows it besides its top
+ * bar item). Near the limit the words say so, not only the colour.
+ */
+export function memoryReadout(
+  rss: number | null,
+  limit: IMemoryLimit | null,
+  warnPercent: number,
+  units: Units,
+  trans: TranslationBundle
+): IMemoryReadout {
+  if (rss === null) {
+    return {
+      text: trans.__('Kernel memory now: —'),
+      title: trans.__('No reading of the kernel yet.'),
+      level: 'ok'
+    };
+  }
+  const size = formatBytes(rss, units);
+  const percent = usedPercent(rss, limit);
+  if (percent === null || !limit?.bytes) {
+    return {
+      text: trans.__('Kernel memory now: %1', size),
+      title: trans.__('The kernel process resident memory (RSS).'),
+      level: 'ok'
+    };
+  }
+  const level = headroomLevel(percent, warnPercent);
+  const base = trans.__(
+    'Kernel memory now: %1 of %2 (%3%)',
+    size,
+    formatBytes(limit.bytes, units),
+    Math.round(percent)
+  );
+  const text =
+    level === 'alert'
+      ? trans.__('%1 — near the limit', base)
+      : level === 'warn'
+        ? trans.__('%1 — getting close to the limit', base)
+        : base;
+  return { text, title: limitSentence(rss, limit, units, trans), level };
+}
+
+/** What the count beside the filter reads. */
+export interface ICountOptions {
+  /** Rows in the table now (sent holders and brief ones the filter found). */
+  shown: number;
+  /** Holders the scan sent with details. */
+  sent: number;
+  /** Holders the scan found, before the `max_holders` cut. */
+  total: number;
+  /** Whether a filter is typed. */
+  filtering: boolean;
+  /** Whether the filter searched every holder's names (1.3 sends them). */
+  searchesAll: boolean;
+}
+
+/**
+ * The honest count: how many holders there are, how many the table shows
+ * and which, e.g. `500 of 10,000 holders shown (the largest)`, `3 of 10,000
+ * holders match`.
+ */
+export function countText(
+  options: ICountOptions,
+  trans: TranslationBundle
+): string {
+  const { shown, sent, total, filtering, searchesAll } = options;
+  const all = formatCount(total);
+  if (!filtering) {
+    return sent >= total
+      ? trans._n('%1 holder', '%1 holders', total)
+      : trans.__(
+          '%1 of %2 holders shown (the largest)',
+          formatCount(sent),
+          all
+        );
+  }
+  if (searchesAll) {
+    return shown === 0
+      ? trans.__('No holder matches the filter.')
+      : trans._n(
+          '%2 of %3 holders matches',
+          '%2 of %3 holders match',
+          shown,
+          formatCount(shown),
+          all
+        );
+  }
+  // A helper before 1.3 sends no names past the cut: say what was searched.
+  return shown === 0
+    ? trans.__(
+        'No holder among the %1 largest matches the filter (the other %2 were not sent).',
+        formatCount(sent),
+        formatCount(total - sent)
+      )
+    : trans.__(
+        '%1 of the %2 largest holders match (the other %3 were not sent).',
+        formatCount(shown),
+        formatCount(sent),
+        formatCount(total - sent)
+      );
+}
+
+/** What the treemap draws, against the scan's attributed memory. */
+export interface ICoverage {
+  /** Holders drawn (their own tiles and the "other" tile). */
+  holders: number;
+  /** Their bytes. */
+  bytes: number;
+  /** The scan's `attributed_bytes`. */
+  attributed: number;
+  /** Holders the scan found but did not send (not drawn). */
+  missing: number;
+  /** Whether a filter chose them. */
+  filtering: boolean;
+}
+
+/**
+ * What share of "Attributed" the treemap covers, e.g. `The treemap covers
+ * 100% of the 1.0 GB attributed (10,000 holders).`
+ */
+export function coverageText(
+  coverage: ICoverage,
+  units: Units,
+  trans: TranslationBundle
+): string {
+  const { holders, bytes, attributed, missing, filtering } = coverage;
+  const share =
+    attributed > 0 ? Math.min(100, Math.round((bytes / attributed) * 100)) : 0;
+  const size = formatBytes(attributed, units);
+  if (filtering) {
+    return trans._n(
+      'The %1 holder matching the filter: %2, %3% of the %4 attributed.',
+      'The %1 holders matching the filter: %2, %3% of the %4 attributed.',
+      holders,
+      formatBytes(bytes, units),
+      share,
+      size
+    );
+  }
+  return missing > 0
+    ? trans.__(
+        'The treemap covers %1% of the %2 attributed: the %3 largest holders (the other %4 were not sent).',
+        share,
+        size,
+        formatCount(holders),
+        formatCount(missing)
+      )
+    : trans.__(
+        'The treemap covers %1% of the %2 attributed (%3 holders).',
+        share,
+        size,
+        formatCount(holders)
+      );
+}
+
+/** One line of a holder's names in its details, with a tooltip. */
+export interface IRootLine {
+  /** The text, e.g. `big (variable)`. */
+  text: string;
+  /** The tooltip: the full list on the heading and the `N more` line. */
+  title: string;
+}
+
+/**
+ * A holder's names for its details, every one (up to `max`, then `and N
+ * more`, whose tooltip lists them all), each with the kind of root it is:
+ * `Held by: big (variable)`, or a heading and one line per name. A brief row
+ * (a holder sent without details) has its names only.
+ */
+export function rootLines(
+  holder: IHolderRow,
+  max: number,
+  trans: TranslationBundle
+): IRootLine[] {
+  const roots = holder.brief
+    ? holder.labels.map(label => label)
+    : (holder.roots.length > 0
+        ? holder.roots
+        : holder.labels.map(label => ({ label, kind: holder.kind }))
+      ).map(root => `${root.label} (${kindLabel(root.kind, trans)})`);
+  const all = roots.join(', ');
+  if (roots.length <= 1) {
+    const text = trans.__('Held by: %1', all);
+    return [{ text, title: text }];
+  }
+  const lines: IRootLine[] = [
+    {
+      text: trans._n('Held by %1 name:', 'Held by %1 names:', roots.length),
+      title: all
+    }
+  ];
+  for (const root of roots.slice(0, max)) {
+    lines.push({ text: root, title: root });
+  }
+  if (roots.length > max) {
+    lines.push({
+      text: trans._n(
+        'and %1 more (hover for the full list)',
+        'and %1 more (hover for the full list)',
+        roots.length - max
+      ),
+      title: all
+    });
+  }
+  return lines;
+}
+
+/**
+ * What the details of a brief row say: only the largest holders come with a
+ * why-alive path and a composition.
+ */
+export function briefText(detailed: number, trans: TranslationBundle): string {
+  return trans._n(
+    'Sent without details: only the largest holder comes with its path and composition. Raise "Holders to show" in the settings, then Refresh.',
+    'Sent without details: only the %1 largest holders come with their path and composition. Raise "Holders to show" in the settings, then Refresh.',
+    detailed
   );
 }
 
@@ -194,7 +438,24 @@ export function partialText(
       return trans.__(
         'Partial: a cell ran during the scan, so the heap changed. Refresh when the kernel is idle.'
       );
+    default:
+      // `interrupted` (1.3: an interrupt arrived during a slice), and any
+      // later reason a newer helper gives.
+      return trans.__(
+        'Partial: the scan was interrupted. Press Refresh for a full scan.'
+      );
   }
+}
+
+/**
+ * How long a scan may hold up a cell: one slice (the settings' description
+ * and the README say the same).
+ */
+export function scanDelayText(trans: TranslationBundle): string {
+  return trans.__(
+    "The scan works in slices of about %1 ms between the kernel's other work: a cell you run meanwhile stops it and waits at most one slice.",
+    Math.round(SCAN_SLICE_S * 1000)
+  );
 }
 
 /** The stale marker. */

@@ -18,7 +18,8 @@ import {
   plotlyText
 } from '../shared/plotly';
 import type { HoldersChange, HoldersModel } from './model';
-import { holderNames } from './text';
+import { holderIndex } from './model';
+import { coverageText, holderNames } from './text';
 
 /** The class of the treemap widget. */
 export const TREEMAP_CLASS = 'jp-MemoryDoctor-holdersTreemap';
@@ -41,21 +42,32 @@ export interface ITreemapColumns {
   text: string[];
 }
 
+/** Holders drawn only as part of the "other" tile (sent in brief). */
+export interface ITreemapRest {
+  /** How many. */
+  count: number;
+  /** Their bytes. */
+  bytes: number;
+}
+
 /**
  * The treemap's tiles: a root, the `MAX_TILES` largest holders and one tile
- * for the rest. Every label is passed through `plotlyText`.
+ * for the rest (`beyond`: holders past the scan's cut, sent in brief). Every
+ * label is passed through `plotlyText`.
  */
 export function treemapColumns(
   holders: readonly IHolder[],
   units: Units,
-  trans: TranslationBundle
+  trans: TranslationBundle,
+  beyond: ITreemapRest = { count: 0, bytes: 0 }
 ): ITreemapColumns {
   const sorted = [...holders].sort(
     (a, b) => b.retained_bytes - a.retained_bytes
   );
   const shown = sorted.slice(0, MAX_TILES);
   const rest = sorted.slice(MAX_TILES);
-  const total = sorted.reduce((sum, h) => sum + h.retained_bytes, 0);
+  const total =
+    sorted.reduce((sum, h) => sum + h.retained_bytes, 0) + beyond.bytes;
   const columns: ITreemapColumns = {
     ids: [ROOT_ID],
     labels: [plotlyText(trans.__('Retained memory'))],
@@ -74,11 +86,13 @@ export function treemapColumns(
       )
     );
   }
-  if (rest.length > 0) {
-    const bytes = rest.reduce((sum, h) => sum + h.retained_bytes, 0);
+  const others = rest.length + beyond.count;
+  if (others > 0) {
+    const bytes =
+      rest.reduce((sum, h) => sum + h.retained_bytes, 0) + beyond.bytes;
     columns.ids.push(OTHER_ID);
     columns.labels.push(
-      plotlyText(trans._n('%1 other holder', '%1 other holders', rest.length))
+      plotlyText(trans._n('%1 other holder', '%1 other holders', others))
     );
     columns.parents.push(ROOT_ID);
     columns.values.push(bytes);
@@ -103,7 +117,9 @@ export class HoldersTreemap extends Widget {
     this._status.className = 'jp-MemoryDoctor-holdersTreemapStatus';
     this._status.setAttribute('role', 'status');
     this._plot.className = 'jp-MemoryDoctor-holdersTreemapPlot';
+    this._coverage.className = 'jp-MemoryDoctor-holdersTreemapCoverage';
     this.node.appendChild(this._status);
+    this.node.appendChild(this._coverage);
     this.node.appendChild(this._plot);
     this._model.changed.connect(this._onModelChanged, this);
     this._settings.changed.connect(this._onSettingsChanged, this);
@@ -134,18 +150,38 @@ export class HoldersTreemap extends Widget {
         return;
       }
     }
+    // Brief rows (found by the filter past the cut) are drawn like the rest.
     const holders = this._model.rows;
     if (holders.length === 0) {
+      this._coverage.textContent = '';
       this._status.textContent = this._trans.__('No holders to draw.');
       this._plotly.purge(this._plot);
       return;
     }
     this._status.textContent = '';
-    const columns = treemapColumns(
-      holders,
-      this._settings.current.units,
+    const model = this._model;
+    const units = this._settings.current.units;
+    const filtering = model.filter.trim() !== '';
+    // Without a filter the holders past the cut join the "other" tile.
+    const brief = filtering ? [] : holderIndex(model.result);
+    const beyond = {
+      count: brief.length,
+      bytes: brief.reduce((sum, h) => sum + h.retained_bytes, 0)
+    };
+    const drawn = holders.length + beyond.count;
+    this._coverage.textContent = coverageText(
+      {
+        holders: drawn,
+        bytes:
+          holders.reduce((sum, h) => sum + h.retained_bytes, 0) + beyond.bytes,
+        attributed: model.result?.attributed_bytes ?? 0,
+        missing: filtering ? 0 : Math.max(0, model.total - drawn),
+        filtering
+      },
+      units,
       this._trans
     );
+    const columns = treemapColumns(holders, units, this._trans, beyond);
     const color = (name: string, fallback: string) =>
       getComputedStyle(this.node).getPropertyValue(name).trim() || fallback;
     await this._plotly.react(
@@ -230,6 +266,7 @@ export class HoldersTreemap extends Widget {
   private _plotly: IPlotly | null = null;
   private _listening = false;
   private _status = document.createElement('div');
+  private _coverage = document.createElement('div');
   private _plot = document.createElement('div');
 }
 

@@ -16,7 +16,7 @@ import type { PlotlyLoader } from '../shared/plotly';
 import { HoldersHeader } from './header';
 import type { HoldersModel } from './model';
 import { HoldersTable } from './table';
-import { stateMessage } from './text';
+import { countText, stateMessage } from './text';
 import { HoldersTreemap } from './treemap';
 
 /** How the holders are drawn. */
@@ -44,7 +44,8 @@ export class HoldersView implements IDisposable {
       settings,
       trans,
       onReveal,
-      onCopy: options.onCopy
+      onCopy: options.onCopy,
+      fixes: options.fixes
     });
     this.table.id = `${options.idPrefix}-table`;
     this.treemap = new HoldersTreemap({
@@ -130,14 +131,16 @@ export class HoldersView implements IDisposable {
     if (this._filter.value !== model.filter) {
       this._filter.value = model.filter;
     }
-    const total = model.result?.holders.length ?? 0;
-    const shown = model.rows.length;
-    this._count.textContent =
-      shown === total
-        ? trans._n('%1 holder', '%1 holders', total)
-        : shown === 0
-          ? trans.__('No holder matches the filter.')
-          : trans._n('%2 of %1 holder', '%2 of %1 holders', total, shown);
+    this._count.textContent = countText(
+      {
+        shown: model.rows.length,
+        sent: model.result?.holders.length ?? 0,
+        total: model.total,
+        filtering: model.filter.trim() !== '',
+        searchesAll: model.searchesAll
+      },
+      trans
+    );
   }
 
   /** Stop listening. Safe to call twice (the widgets go with the panel). */
@@ -186,6 +189,9 @@ export class HoldersView implements IDisposable {
     toolbar.node.appendChild(tabs);
 
     this._count.className = 'jp-MemoryDoctor-holdersCount';
+    // Read out after typing in the filter.
+    this._count.setAttribute('role', 'status');
+    this._count.setAttribute('aria-live', 'polite');
     toolbar.node.appendChild(this._count);
   }
 
@@ -220,5 +226,7 @@ export namespace HoldersView {
     onCopy: (text: string) => void;
     /** Loads plotly for the treemap. */
     loadPlotly?: PlotlyLoader;
+    /** Each row's own fix (the panel's fix flow). */
+    fixes?: HoldersTable.IFixes;
   }
 }

@@ -5,7 +5,6 @@
 
 import type { TranslationBundle } from '@jupyterlab/translation';
 
-import { clockTime } from '../../badges/text';
 import { formatBytes, formatDuration, Units } from '../../format';
 import { plotlyText } from '../shared/plotly';
 import type { ITimelinePoint } from './model';
@@ -58,7 +57,7 @@ export function markerText(
     ),
     trans.__(
       'Ended at %1, after %2',
-      clockTime(point.end),
+      timelineTime(point.end),
       formatDuration(r.duration_s)
     )
   ];
@@ -66,6 +65,74 @@ export function markerText(
     lines.push(trans.__('The cell raised an error.'));
   }
   return lines.map(plotlyText).join('<br>');
+}
+
+/**
+ * A wall-clock time as the timeline's axis writes it (plotly's `%H:%M:%S`),
+ * so the hover text and the axis read alike: `20:37:31`.
+ */
+export function timelineTime(epochSeconds: number): string {
+  const d = new Date(epochSeconds * 1000);
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
+}
+
+/** The axis format that matches `timelineTime`. */
+export const TIME_AXIS_FORMAT = '%H:%M:%S';
+
+/**
+ * The byte axis' ticks, written by the panel's formatter (`800 MB`, never
+ * plotly's `800MB` or `0.0B`): 0 and round steps (1, 2 or 5 times a power of
+ * the unit base) up to `max`, about `count` of them.
+ */
+export function byteTicks(
+  max: number,
+  units: Units,
+  count = 4
+): { tickvals: number[]; ticktext: string[] } {
+  const top = Math.max(0, max);
+  if (top === 0) {
+    return { tickvals: [0], ticktext: [formatBytes(0, units)] };
+  }
+  const base = units === 'IEC' ? 1024 : 1000;
+  const raw = top / Math.max(1, count);
+  // The unit the step is written in, then a 1-2-5 step in it.
+  let unit = 1;
+  while (raw >= unit * base) {
+    unit *= base;
+  }
+  const scaled = raw / unit;
+  const decade = 10 ** Math.floor(Math.log10(scaled));
+  const step =
+    [1, 2, 5, 10].map(m => m * decade).find(m => m >= scaled) ?? 10 * decade;
+  const tickvals: number[] = [];
+  for (let v = 0; v <= top + 1e-9 * unit; v += step * unit) {
+    tickvals.push(Math.round(v));
+  }
+  return {
+    tickvals,
+    ticktext: tickvals.map(v => formatBytes(v, units))
+  };
+}
+
+/**
+ * The part of the session the chart shows: from the first run's start to
+ * the last run's end, with a margin, so that the runs are not squeezed
+ * against the edge by the time before them; null without runs.
+ */
+export function runsRange(
+  points: readonly ITimelinePoint[]
+): [string, string] | null {
+  if (points.length === 0) {
+    return null;
+  }
+  const start = points.reduce(
+    (a, p) => Math.min(a, p.record.started_at),
+    Infinity
+  );
+  const end = points.reduce((a, p) => Math.max(a, p.end), -Infinity);
+  const margin = Math.max(2, (end - start) * 0.05);
+  return [plotlyDate(start - margin), plotlyDate(end + margin)];
 }
 
 /**

@@ -22,7 +22,14 @@ import {
 } from '../shared/plotly';
 import { revealCell } from '../shared/reveal';
 import { ITopCell, TimelineModel, TopKey } from './model';
-import { cellLabel, markerText, plotlyDate } from './text';
+import {
+  byteTicks,
+  cellLabel,
+  markerText,
+  plotlyDate,
+  runsRange,
+  TIME_AXIS_FORMAT
+} from './text';
 
 /** The class of the section. */
 export const TIMELINE_CLASS = 'jp-MemoryDoctor-timeline';
@@ -119,6 +126,8 @@ export class TimelineSection extends Widget {
     }
     this._say('');
     const line = this.model.rss;
+    const peaks = points.map(p => p.record.peak_rss);
+    const range = runsRange(points);
     const cluster = this.model.cluster;
     const color = (name: string, fallback: string) =>
       getComputedStyle(this.node).getPropertyValue(name).trim() || fallback;
@@ -193,10 +202,23 @@ export class TimelineSection extends Widget {
         showlegend: clusterTraces.length > 0,
         legend: { orientation: 'h', y: -0.25 },
         hovermode: 'closest',
-        xaxis: { type: 'date', gridcolor: color('--jp-border-color2', '#eee') },
+        xaxis: {
+          type: 'date',
+          // The hover text writes times the same way (timelineTime).
+          tickformat: TIME_AXIS_FORMAT,
+          ...(range ? { range } : {}),
+          gridcolor: color('--jp-border-color2', '#eee')
+        },
         yaxis: {
-          tickformat: '.2s',
-          ticksuffix: 'B',
+          // Written by the panel's formatter: `800 MB`, with its units.
+          ...byteTicks(
+            [...line.rss, ...peaks, ...cluster.memory].reduce(
+              (a, b) => Math.max(a, b),
+              0
+            ),
+            units
+          ),
+          tickmode: 'array',
           rangemode: 'tozero',
           gridcolor: color('--jp-border-color2', '#eee')
         },
