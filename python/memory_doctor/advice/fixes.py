@@ -641,6 +641,13 @@ def _terminate(obj: Any) -> None:
 
 def _close_pool(obj: Any) -> None:
     tp = type(obj)
+    has_terminate, _terminate_method = lookup_in_mro(tp, "terminate")
+    found, shutdown = lookup_in_mro(tp, "shutdown")
+    if found and not has_terminate and callable(shutdown):
+        # A concurrent.futures executor: waiting for its running tasks could block the
+        # kernel for as long as they run; its threads end when their task returns.
+        shutdown(obj, wait=False, cancel_futures=True)
+        return
     tp.terminate(obj)
     tp.join(obj)
 

@@ -88,6 +88,8 @@ _BASES: Final = (
     ("threading", "Thread", "thread"),
     ("subprocess", "Popen", "process"),
     ("multiprocessing.pool", "Pool", "pool"),
+    ("concurrent.futures.thread", "ThreadPoolExecutor", "pool"),
+    ("concurrent.futures.process", "ProcessPoolExecutor", "pool"),
     ("matplotlib.figure", "Figure", "figure"),
     ("tempfile", "TemporaryDirectory", "tempdir"),
     ("mmap", "mmap", "mmap"),
@@ -443,7 +445,7 @@ class ResourceTypes:
         if is_kernel_thread(obj):
             return None
         target = thread_target(obj)
-        if package_of(target) == "multiprocessing":
+        if package_of(target) in _POOL_PACKAGES:
             return None  # a pool's worker/handler threads: the pool is listed (and fixed) itself
         library = self._thread_library(obj, target)
         name = _text(_get(attrs, "_name")) or f"thread {ident}"
@@ -507,19 +509,31 @@ class ResourceTypes:
 
     def _pool(self, obj: Any) -> Found | None:
         attrs = _attrs(obj)
-        if _get(attrs, "_state") != "RUN":
-            return None
-        n = _get(attrs, "_processes")
         name = type_name(type(obj)).rsplit(".", 1)[-1]
-        unit = "threads" if name == "ThreadPool" else "worker processes"
+        package = package_of_type(type(obj))
+        if "_shutdown_lock" in attrs:  # a concurrent.futures executor
+            if _get(attrs, "_shutdown") is True or _get(attrs, "_shutdown_thread") is True:
+                return None
+            workers = _get(attrs, "_threads")
+            if workers is None:
+                workers = _get(attrs, "_processes")
+            n = len(workers) if type(workers) in (set, dict) else None
+            unit = "worker processes" if "_processes" in attrs else "threads"
+            exact = package == "concurrent"
+        else:
+            if _get(attrs, "_state") != "RUN":
+                return None
+            n = _get(attrs, "_processes")
+            unit = "threads" if name == "ThreadPool" else "worker processes"
+            exact = package == "multiprocessing"
         count = f"{n} {unit}" if type(n) is int else unit
-        exact = package_of_type(type(obj)) == "multiprocessing"
         return Found(
             obj,
             "pool",
             f"{name} with {count}",
             ("pool", n if type(n) is int else None),
             closable=exact,
+            extra={"executor": "_shutdown_lock" in attrs},
         )
 
     def _tempdir(self, obj: Any) -> Found | None:
@@ -677,6 +691,9 @@ class ResourceTypes:
         out.sort(key=lambda e: (order.get(e["kind"], 99), not e["held_by"]))
         return out
 
+
+#: Packages whose pools start threads: those threads are shown (and fixed) as their pool.
+_POOL_PACKAGES: Final = frozenset({"multiprocessing", "concurrent"})
 
 _DESCRIBERS: Final[dict[str, Callable[[ResourceTypes, Any], Found | None]]] = {
     "file": ResourceTypes._file,

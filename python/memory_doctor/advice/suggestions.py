@@ -181,6 +181,8 @@ def resource_code(action: str, res: Mapping[str, Any]) -> str:  # noqa: PLR0911 
             f"    {ref}.wait()"
         )
     if action == "close_pool":
+        if res["_extra"].get("executor"):
+            return f"{ref}.shutdown(wait=False, cancel_futures=True)"
         return f"{ref}.terminate(); {ref}.join()"
     if action == "cancel_task":
         if res.get("_path"):
@@ -487,14 +489,22 @@ def _traceback(b: _Builder, holders: Sequence[Mapping[str, Any]]) -> None:
 
 def _output_cache(b: _Builder, holders: Sequence[Mapping[str, Any]]) -> None:
     total = 0
-    count = 0
+    cached: list[Any] = []
     for holder in holders:
         kinds = {kind for _label, kind in _roots(holder, b.sh)}
         if kinds == {"output_cache"} and not also_held(holder):
             total += int(holder.get("retained_bytes") or 0)
-            count += 1
+            cached.append(holder.get("id"))
     if total < MIN_BYTES:
         return
+    if len(cached) == 1 and any(
+        s["action"] == "delete_holder"
+        and s["holder_id"] == cached[0]
+        and (s["estimated_freed_bytes"] or 0) >= total
+        for s in b.suggestions
+    ):
+        return  # deleting that one entry frees the same: offer the targeted fix only
+    count = len(cached)
     records = b.records(["Out"], "reset_output_cache")
     if records is None:
         return
@@ -504,7 +514,8 @@ def _output_cache(b: _Builder, holders: Sequence[Mapping[str, Any]]) -> None:
         reset_code(b.sh),
         total,
         f"IPython's output cache (Out, _, __, ___ and _<n>) alone holds {format_bytes(total)} "
-        f"of results of displayed cells ({count} entries); resetting it frees them.",
+        f"of results of displayed cells ({count} {'entry' if count == 1 else 'entries'}); "
+        "resetting it frees them.",
         records=records,
     )
 
@@ -554,17 +565,23 @@ def _library_suggestions(b: _Builder) -> None:
 
 
 def _resource_suggestions(b: _Builder, resources: Sequence[dict[str, Any]]) -> None:
-    figures = []
+    figures = [res for res in resources if res["kind"] == "figure" and res["_closable"]]
     for res in resources:
         action = _CLOSE_ACTION.get(res["kind"])
         if action is None or not res["_closable"]:
             continue
         what = f"{res['label']} ({res['detail']})"
         if action == "close_figures":
-            figures.append(res)
+            if len(figures) > 1:
+                continue  # one suggestion closes them all (below): one effect, one click
             reason = f"pyplot keeps {res['label']} until it is closed, with its data and canvas."
         elif action == "terminate_process":
             reason = f"Child process {what} has not been waited for; terminate and reap it."
+        elif action == "close_pool" and res["_extra"].get("executor"):
+            reason = (
+                f"{what} keeps its workers running; shut it down (queued tasks are "
+                "cancelled, running ones finish)."
+            )
         elif action == "close_pool":
             reason = f"{what} keeps its workers running; terminate and join it."
         elif action == "cancel_task":
@@ -578,7 +595,8 @@ def _resource_suggestions(b: _Builder, resources: Sequence[dict[str, Any]]) -> N
             [f["id"] for f in figures],
             "import matplotlib.pyplot as plt; plt.close('all')",
             None,
-            f"pyplot keeps all {len(figures)} figures open until they are closed.",
+            f"pyplot keeps these {len(figures)} figures open until they are closed, with "
+            "their data and canvases.",
             resources=figures,
         )
 

@@ -201,7 +201,7 @@ def target_names(
     return [labels.get(t, str(t)) for t in suggestion.get("targets") or []]
 
 
-def suggestion_title(  # noqa: PLR0911 - one phrase per action, as in the panel
+def suggestion_title(  # noqa: PLR0911, PLR0912 - one phrase per action, as in the panel
     suggestion: Mapping[str, Any], resources: Sequence[Mapping[str, Any]] = ()
 ) -> str:
     """What a suggestion does in a few words, e.g. ``Delete big, Out[3], _3``."""
@@ -214,7 +214,7 @@ def suggestion_title(  # noqa: PLR0911 - one phrase per action, as in the panel
     if action == "copy_view":
         return f"Replace the view {names} with a copy"
     if action == "cache_clear":
-        return f"Clear the cache of {names}"
+        return f"Clear {names}'s cache"
     if action == "clear_class_attribute":
         return f"Empty {names}"
     if action in ("close_resource", "close_pool"):
@@ -222,7 +222,10 @@ def suggestion_title(  # noqa: PLR0911 - one phrase per action, as in the panel
     if action == "terminate_process":
         return f"Terminate {names}"
     if action == "close_figures":
-        return f"Close {names}" if suggestion.get("targets") else "Close all pyplot figures"
+        targets = suggestion.get("targets") or []
+        if len(targets) > 1:
+            return f"Close {len(targets)} figures"
+        return f"Close {names}" if targets else "Close all pyplot figures"
     if action == "cancel_task":
         return f"Cancel {names}"
     if action == "reset_output_cache":
@@ -231,6 +234,8 @@ def suggestion_title(  # noqa: PLR0911 - one phrase per action, as in the panel
         return "Collect the cyclic garbage now"
     if action == "malloc_trim":
         return "Return freed memory to the OS (malloc_trim)"
+    if action == "clear_log_buffer":
+        return f"Clear the log buffer of {names}"
     return str(action)
 
 
