@@ -54,6 +54,8 @@ RESULT_KEYS = {
     "holders",
     "held_elsewhere",
     "held_elsewhere_total",
+    "holders_total",
+    "holder_index",
     "outside",
 }
 SUMMARY_KEYS = {
@@ -726,3 +728,26 @@ def test_torch_tensor_and_its_view_share_one_storage() -> None:
     assert shared["labels"] == ["t", "tv"]
     assert near(shared["retained_bytes"], t.untyped_storage().nbytes())
     assert shared["device"] is None  # host memory
+
+
+def test_holders_past_the_cut_are_counted_and_listed_in_brief() -> None:
+    """30 variables of known, distinct sizes and max_holders 10: ten holders in
+    full, every other one in the index, largest first, counted in holders_total,
+    with the sizes numpy says. (The test process's modules are holders too.)"""
+    ns = {f"v{i}": np.ones(1000 * (i + 1)) for i in range(30)}
+    result = scan(ns, max_holders=10)
+    check_well_formed(result)
+    holders, index = result["holders"], result["holder_index"]
+    assert len(holders) == 10
+    assert result["holders_total"] == len(holders) + len(index)
+    sizes = [h["retained_bytes"] for h in holders + index]
+    assert sizes == sorted(sizes, reverse=True)
+    mine = [h for h in holders + index if h["labels"][0].startswith("v")]
+    assert [h["labels"] for h in mine] == [[f"v{i}"] for i in range(29, -1, -1)]
+    assert any(b["labels"] == ["v0"] for b in index)
+    for brief in index:
+        assert set(brief) == {"labels", "type", "retained_bytes", "objects"}
+    for h in mine:
+        truth = ns[h["labels"][0]].nbytes
+        assert truth <= h["retained_bytes"] <= truth + 200, h
+        assert h["type"] == "numpy.ndarray"
