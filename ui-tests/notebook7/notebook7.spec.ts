@@ -4,7 +4,8 @@ import { expect, test } from './fixtures';
 /**
  * Notebook 7: the prebuilt extension from the wheel in a real Notebook 7
  * server, a real kernel, Debian's Chromium. Notebook 7 has no status bar,
- * so the kernel's memory shows in the panel's header.
+ * so the kernel's memory shows in the top bar (`#jp-MemoryDoctor-topbar`)
+ * and in the panel's header.
  */
 
 const KEEP_200MB =
@@ -45,6 +46,11 @@ test('a badge, a magic output and the panel with the kernel memory', async ({
   const badge = cells.first().getByRole('status');
   await expect(badge).toHaveText(/^\+2\d\d MB · peak \+2\d\d MB$/);
 
+  // No status bar in Notebook 7: the kernel's memory is in the top bar.
+  const readout = page.locator('#jp-MemoryDoctor-topbar');
+  await expect(readout).toBeVisible();
+  await expect(readout).toHaveText(/^Mem: \d+(\.\d)? (MB|GB)/);
+
   await page.keyboard.press('Shift+Enter');
   const output = cells.nth(1).locator('.jp-MemoryDoctor-output');
   await expect(
@@ -68,4 +74,45 @@ test('a badge, a magic output and the panel with the kernel memory', async ({
   ).toBeVisible();
 
   expect(errors.filter(e => !e.includes(NOTEBOOK_OWN_ERROR))).toEqual([]);
+});
+
+test("the palette lists the panel's open command once", async ({
+  page,
+  tmpPath
+}) => {
+  await page.contents.uploadContent(
+    notebookJson(['1 + 1']),
+    'text',
+    `${tmpPath}/palette.ipynb`
+  );
+  await page.goto(`notebooks/${tmpPath}/palette.ipynb`);
+  await page.waitForSelector('.jp-Notebook .jp-Cell');
+  await page.waitForFunction(
+    () =>
+      (window as any).jupyterapp.shell.currentWidget?.sessionContext?.session
+        ?.kernel?.status === 'idle'
+  );
+  // The modal palette closes when the notebook takes the focus while the
+  // page settles: open it until it stays.
+  const palette = page.locator('.jp-ModalCommandPalette');
+  await expect(async () => {
+    await page.evaluate(() =>
+      (window as any).jupyterapp.commands.execute(
+        'apputils:activate-command-palette'
+      )
+    );
+    await expect(palette).toBeVisible({ timeout: 2000 });
+  }).toPass();
+  await palette.locator('.lm-CommandPalette-input').fill('holding memory');
+  const labels = palette.locator('.lm-CommandPalette-itemLabel');
+  await expect(labels.first()).toBeVisible();
+  const texts = await labels.allTextContents();
+  // Notebook 7.6.5 lists "Show <caption>" for each side panel itself; the
+  // extension adds its own open command only where that listing is absent.
+  expect(
+    texts.filter(t => /^show what.s holding memory$/i.test(t.trim()))
+  ).toHaveLength(1);
+  expect(
+    texts.filter(t => /^refresh what.s holding memory$/i.test(t.trim()))
+  ).toHaveLength(1);
 });
