@@ -4,7 +4,10 @@
 #   html-summary.png       %memory's HTML, as VS Code, Colab, nbconvert and GitHub show it
 #                          (an nbconvert export opened in Chromium: tests/test_magics_nbclient.py)
 #   jupyterlab-output.png  a %memory holders output drawn by the extension (ui-tests/tests/magics.spec.ts)
-#   notebook7.png          Notebook 7 with a badge and a %memory output (ui-tests/notebook7/)
+#   notebook7.png          Notebook 7: a badge, a %memory output and the top bar's memory readout (ui-tests/notebook7/)
+#   badge-{light,dark}.png a cell and its badge             (ui-tests/tests/screenshots.spec.ts)
+#   panel-{light,dark}.png "What's holding memory" with the output-cache trap (same spec)
+#   fix-{light,dark}.png   the panel after its fix, with the measured outcome (same spec)
 # Needs `make setup`, /usr/bin/chromium and the Notebook 7 environment (`make test-ui-nb7` makes it).
 # Takes the front-end lock, since it runs Galata.
 set -euo pipefail
@@ -21,6 +24,7 @@ flock /tmp/md-frontend.lock sh -c '
   jlpm build &&
   cd ui-tests &&
   jlpm playwright test tests/magics.spec.ts -g "panel table" &&
+  jlpm playwright test tests/screenshots.spec.ts &&
   jlpm playwright test -c playwright.notebook7.config.js
 '
 ls -l "$out"
