@@ -137,3 +137,23 @@ def test_reasons_write_figures_the_formatters_way(session: KernelSession) -> Non
             assert "." not in number or float(number) < 10, (figure, sug["reason"])
     copy = only(result, "copy_view", targets=["b"])
     assert format_bytes(int(value(session, "b.base.nbytes"))) in copy["reason"]
+
+
+def test_a_process_pool_executor_is_one_pool_row(session: KernelSession) -> None:
+    run(
+        session,
+        "from concurrent.futures import ProcessPoolExecutor\n"
+        "import multiprocessing\n"
+        "pex = ProcessPoolExecutor(max_workers=2, "
+        "mp_context=multiprocessing.get_context('spawn'))\n"
+        "sums = list(pex.map(abs, range(-4, 4)))",
+    )
+    workers = int(value(session, "len(pex._processes)"))
+    result = scan(session)
+    assert [r for r in result["resources"] if r["kind"] == "thread"] == [], result["resources"]
+    pools = [r for r in result["resources"] if r["kind"] == "pool"]
+    assert [(p["label"], p["detail"]) for p in pools] == [
+        ("pex", f"ProcessPoolExecutor with {workers} worker processes")
+    ]
+    applied(session, only(result, "close_pool", resource_id=pools[0]["id"]))
+    assert value(session, "pex._shutdown_thread") == "True"

@@ -445,8 +445,10 @@ class ResourceTypes:
         if is_kernel_thread(obj):
             return None
         target = thread_target(obj)
-        if package_of(target) in _POOL_PACKAGES:
-            return None  # a pool's worker/handler threads: the pool is listed (and fixed) itself
+        if package_of(target) in _POOL_PACKAGES or package_of_type(type(obj)) in _POOL_PACKAGES:
+            # A pool's worker/handler threads (ProcessPoolExecutor's manager thread is a
+            # Thread subclass of its own): the pool is listed (and fixed) itself.
+            return None
         library = self._thread_library(obj, target)
         name = _text(_get(attrs, "_name")) or f"thread {ident}"
         what = _callable_name(target) if target is not None else type_name(type(obj)) + ".run"
