@@ -29,6 +29,13 @@ test.describe('per-cell memory badges', () => {
     await expect(badge).toHaveText(/^\+2\d\d MB · peak \+2\d\d MB$/);
     await expect(badge).toHaveAttribute('aria-label', /Memory/);
     await expect(badge).toHaveAttribute('title', /Peak/i);
+    // Amber (over the 100 MB change threshold) is said in words, not by colour
+    // alone: in the accessible name and the tooltip.
+    await expect(badge).toHaveAttribute(
+      'aria-label',
+      /Above the warning threshold/
+    );
+    await expect(badge).toHaveAttribute('title', /Above the warning threshold/);
 
     // The status bar shows the kernel's resident memory.
     await expect(page.locator('.jp-MemoryDoctor-status')).toHaveText(
