@@ -399,7 +399,12 @@ def test_mmap_is_file_backed(tmp_path: Path) -> None:
         h = holder(result, "arr")
         assert h["file_backed"] is True  # a numpy memmap's base is an mmap
         assert near(h["retained_bytes"], NBYTES)
-        assert holder(result, "untouched")["retained_bytes"] < NBYTES // 100
+        # Almost nothing resident: a small holder, which in a process with many
+        # modules (the whole suite) can rank past max_holders, into the index.
+        (brief,) = [
+            h for h in result["holders"] + result["holder_index"] if h["labels"] == ["untouched"]
+        ]
+        assert brief["retained_bytes"] < NBYTES // 100
     finally:
         del arr
         mapped.close()

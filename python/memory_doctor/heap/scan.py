@@ -551,7 +551,14 @@ class Scan:
             if name.startswith("torch storage (") and name.endswith(")"):
                 device[name[len("torch storage (") : -1]] = device.get(name, 0) + b
         first = roots[0]
-        others = sorted(acc.others, key=lambda g: (-acc.others[g], g))[:ALSO_HELD_BY_TOP]
+        # Largest share first; among groups that reach the same bytes (every library
+        # that keeps a logger reaches logging's whole manager), the package whose
+        # types those bytes are comes first: `logging` for LogRecords.
+        owners = {names[t].partition(".")[0] for _b, _c, t in rows}
+        others = sorted(
+            acc.others,
+            key=lambda g: (-acc.others[g], self._other(g)["name"] not in owners, g),
+        )[:ALSO_HELD_BY_TOP]
         holder: dict[str, Any] = {
             "id": "",
             "labels": [r[0] for r in roots],

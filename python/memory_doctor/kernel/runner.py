@@ -252,10 +252,12 @@ class ScanAdvice:
         self._shell_ref = shell_ref
         self._provenance = provenance
         self._keep_fix_table = keep_fix_table
-        #: Free bytes at the top of glibc's heap that our own scans left there (the
-        #: cyclic-garbage count's object list, freed below glibc's trim threshold): not
-        #: the user's allocator gap, and reused by the next scan.
-        self.own_top_free = 0
+        #: Free resident bytes our own scans left in glibc's heap (the walk's
+        #: tables, the cyclic-garbage count's object list, freed below glibc's trim
+        #: threshold): not the user's allocator gap, and reused by the next scan.
+        #: Each scan adds what that heap's free resident bytes grew by, from its
+        #: start to the end of its count.
+        self.own_free = 0
 
     def __call__(
         self, raw: Mapping[str, Any], holders: list[Any], stopped: str | None
@@ -275,13 +277,16 @@ class _AdviceSteps:
         self._holders = holders
         self._resources = [dict(r) for r in raw.get("resources") or []]
         self._engine = (raw.get("scan") or {}).get("engine")
+        #: glibc's free resident heap bytes when the scan started (the runner's
+        #: reading; None where unknown).
+        start = raw.get("free_at_start")
+        self._free_at_start = int(start) if start is not None else None
         self._stopped = stopped
         self._stage = 0
         self._garbage: Any = None
         self._findings: Any = None
         self._counted: dict[str, int] | None = None
         self._out: dict[str, Any] | None = None
-        self._user_top: int | None = None
 
     def step(self, deadline: float, optional: bool) -> bool:
         try:
@@ -312,10 +317,7 @@ class _AdviceSteps:
             if time.perf_counter() >= deadline:
                 return False
         if self._stage == 1:
-            top = _top_free()
-            ours = min(owner.own_top_free, top) if top is not None else 0
-            self._user_top = (top - ours) if top is not None else None
-            self._findings = _cheap_findings(ours)
+            self._findings = _cheap_findings(owner.own_free, self._free_at_start)
             self._garbage = GarbageCount(self._engine) if optional else None
             self._stage = 2
         if self._stage == 2:
@@ -328,10 +330,10 @@ class _AdviceSteps:
                 else:
                     self._counted = count.result()
                     count.close()
-                    top = _top_free()
-                    if top is not None and self._user_top is not None:
-                        owner.own_top_free = max(top - self._user_top, 0)
             self._garbage = None
+            now = _heap_gap()
+            if now is not None and self._free_at_start is not None:
+                owner.own_free = max(owner.own_free + now - self._free_at_start, 0)
             self._stage = 3
             if time.perf_counter() >= deadline:
                 return False
@@ -378,11 +380,13 @@ class _AdviceSteps:
         }
 
 
-def _cheap_findings(own_top_free: int) -> Any:
+def _cheap_findings(own_free: int, free_at_start: int | None) -> Any:
     """The findings that read ``/proc`` and the allocators (milliseconds): all
-    but the cyclic-garbage count. ``own_top_free``: free bytes at the top of
-    glibc's heap that our own scans left: taken out of the heap's gap, so that
-    a scan never suggests ``malloc_trim`` for its own leftovers."""
+    but the cyclic-garbage count. ``own_free``: free resident bytes in glibc's
+    heap that earlier scans left; ``free_at_start``: that heap's free resident
+    bytes when this scan started, so that what its walk left is known too. Both
+    are taken out of the heap's gap: a scan never suggests ``malloc_trim`` for
+    its own leftovers."""
     import dataclasses  # noqa: PLC0415 - only here
 
     from ..advice.allocator import AllocatorGap  # noqa: PLC0415 - heavy; only after a scan
@@ -394,8 +398,9 @@ def _cheap_findings(own_top_free: int) -> Any:
     )
 
     gap = guarded(AllocatorGap.measure, _log)
-    if gap is not None and gap.glibc_heap is not None and own_top_free:
-        gap = dataclasses.replace(gap, glibc_heap=max(gap.glibc_heap - own_top_free, 0))
+    if gap is not None and gap.glibc_heap is not None:
+        walk = max(gap.glibc_heap - free_at_start, 0) if free_at_start is not None else 0
+        gap = dataclasses.replace(gap, glibc_heap=max(gap.glibc_heap - own_free - walk, 0))
     return Findings(
         open_fds=guarded(open_fds, _log),
         threads=guarded(thread_count, _log),
@@ -405,12 +410,12 @@ def _cheap_findings(own_top_free: int) -> Any:
     )
 
 
-def _top_free() -> int | None:
-    """Free bytes at the top of glibc's main heap (``mallinfo2().keepcost``), or None."""
-    from ..advice.allocator import mallinfo2  # noqa: PLC0415 - heavy; only after a scan
+def _heap_gap() -> int | None:
+    """Free resident bytes in glibc's main heap (the allocator gap's part), or None."""
+    from ..advice.allocator import AllocatorGap  # noqa: PLC0415 - heavy; only for a scan
 
-    info = guarded(mallinfo2, _log)
-    return int(info.keepcost) if info is not None else None
+    gap = guarded(AllocatorGap.measure, _log)
+    return gap.glibc_heap if gap is not None else None
 
 
 class SigintDuringSlices:
@@ -464,6 +469,7 @@ class _Job:
 
     __slots__ = (
         "budget_s",
+        "free_at_start",
         "hwm",
         "last_progress",
         "max_holders",
@@ -495,6 +501,9 @@ class _Job:
         self.rss = 0
         #: The VmHWM probe, reset when the scan starts (None where unavailable).
         self.hwm: HighWaterMark | None = None
+        #: Free resident bytes in glibc's main heap when the scan started (None where
+        #: unknown).
+        self.free_at_start: int | None = None
 
 
 def on_loop(loop: Any) -> bool:
@@ -723,6 +732,7 @@ class ScanRunner:
         # mark reset, so that the scan's own peak can be read at the end.
         job.hwm = _open_hwm()
         job.rss = current_rss()
+        job.free_at_start = _heap_gap()
         job.started_at = time.monotonic()
         # The first progress message goes out at once.
         job.last_progress = job.started_at - SCAN_PROGRESS_INTERVAL_S
@@ -765,6 +775,9 @@ class ScanRunner:
         info = raw.get("scan") or {}
         stopped = info.get("stopped")
         job.stopped = reason if reason is not None else stopped
+        # For the advice: what grows in glibc's free resident heap from here on is
+        # the scan's own leftover (no user code runs meanwhile), not the user's gap.
+        raw["free_at_start"] = job.free_at_start
         job.raw = raw
         holders = list(raw.get("holders") or [])
         raw["holders"] = holders
