@@ -119,6 +119,10 @@ test.describe('fixes', () => {
     await page.notebook.selectCells(0);
     const panel = await scan(page);
 
+    // The suggestions start folded to their summary line: open the list.
+    await panel
+      .locator('.jp-MemoryDoctor-suggestionsSummary button[aria-expanded]')
+      .click();
     const insert = panel.getByRole('button', {
       name: /^Insert as cell: Delete .*Out\[\d+\]/
     });
@@ -181,7 +185,8 @@ test.describe('fixes', () => {
     await expect(
       panel.locator('code.jp-MemoryDoctor-holderPath').first()
     ).toHaveText(`d['${evil}']`);
-    await expect(holderRow('obj')).toContainText(`__main__.${evil}`);
+    // The largest row named obj (the instance with its 8 MB array).
+    await expect(holderRow('obj').first()).toContainText(`__main__.${evil}`);
     await expect(
       panel.locator('.jp-MemoryDoctor-resourceDetail').first()
     ).toContainText(`${evil}.txt`);

@@ -292,6 +292,15 @@ test.describe('panel layout', () => {
     await expect(row.locator('.jp-MemoryDoctor-holderDetails')).toContainText(
       /largest/
     );
+
+    // The treemap says what share of "Attributed" it draws.
+    await panel.getByRole('searchbox', { name: /Filter holders/ }).fill('');
+    await panel.getByRole('tab', { name: 'Treemap' }).click();
+    await expect(
+      panel.locator('.jp-MemoryDoctor-holdersTreemapCoverage')
+    ).toHaveText(
+      /^The treemap covers \d+% of the \d+(\.\d)? [kMG]?B attributed/
+    );
   });
 });
 

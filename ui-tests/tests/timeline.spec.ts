@@ -69,6 +69,18 @@ test.describe('timeline', () => {
     }).toPass({ timeout: 30_000 });
     await expect(hover).toContainText('RSS change: +');
     await expect(hover).toContainText('Peak:');
+    // One time format for the hover and the axis, and units with a space.
+    await expect(hover).toContainText(/Ended at \d\d:\d\d:\d\d,/);
+    const xTicks = await timeline.locator('.xtick text').allTextContents();
+    expect(xTicks.length).toBeGreaterThan(0);
+    for (const tick of xTicks) {
+      expect(tick).toMatch(/^\d\d:\d\d:\d\d$/);
+    }
+    const yTicks = await timeline.locator('.ytick text').allTextContents();
+    expect(yTicks).toContain('0 B');
+    for (const tick of yTicks) {
+      expect(tick).toMatch(/^\d+(\.\d+)? (B|kB|MB|GB)$/);
+    }
     await page.mouse.down();
     await page.mouse.up();
 
