@@ -215,6 +215,36 @@ test.describe('panel layout', () => {
           .first()
           .locator('.jp-MemoryDoctor-holderRetained')
       ).toHaveText(/^\d+(\.\d)? MB$/);
+
+      // The summary lines are read whole, not cut.
+      await expect
+        .poll(() =>
+          panel.evaluate(node =>
+            [
+              ...node.querySelectorAll<HTMLElement>(
+                '.jp-MemoryDoctor-suggestionsSummary button, .jp-MemoryDoctor-holdersCount'
+              )
+            ]
+              .filter(e => e.scrollWidth > e.clientWidth)
+              .map(e => `${e.textContent} ${e.scrollWidth}>${e.clientWidth}`)
+          )
+        )
+        .toEqual([]);
+      // The names give way: a name cut by the width has its full list in
+      // its tooltip.
+      const label = panel
+        .locator('[role=row][data-holder-id]')
+        .first()
+        .locator('.jp-MemoryDoctor-holderLabel');
+      await expect(label).toHaveAttribute('title', /^big4$/);
+      await expect(label).toHaveCSS('text-overflow', 'ellipsis');
+      // Resources and Findings start folded (nothing or little in them).
+      for (const name of [/^Resources/, /^Findings/]) {
+        const toggle = panel.getByRole('button', { name });
+        if ((await toggle.count()) > 0) {
+          await expect(toggle).toHaveAttribute('aria-expanded', 'false');
+        }
+      }
     });
   }
 
