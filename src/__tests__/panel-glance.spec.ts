@@ -293,34 +293,55 @@ describe('the table from the keyboard', () => {
 
 describe('column fit', () => {
   const widths = { retained: 60, objects: 50, cell: 40, fix: 60 };
+  const all = { type: true, objects: true, cell: true };
 
   it('keeps every column where the names still get their minimum', () => {
     const wide =
       60 + 50 + 40 + 60 + HoldersTable.TYPE_MIN + HoldersTable.NAMES_MIN;
-    expect(fittingColumns(wide, widths)).toEqual({ type: true, objects: true });
+    expect(fittingColumns(wide, widths)).toEqual(all);
   });
 
-  it('drops the object count first, then the type; never a size', () => {
+  it('drops the object count, then the type, then the cell; never a size or a fix', () => {
     const noObjects =
       60 + 40 + 60 + HoldersTable.TYPE_MIN + HoldersTable.NAMES_MIN;
     expect(fittingColumns(noObjects, widths)).toEqual({
-      type: true,
+      ...all,
       objects: false
     });
-    expect(fittingColumns(250, widths)).toEqual({
+    expect(fittingColumns(noObjects - 1, widths)).toEqual({
       type: false,
-      objects: false
+      objects: false,
+      cell: true
     });
+    const cellOnly = 60 + 40 + 60 + HoldersTable.NAMES_MIN;
+    expect(fittingColumns(cellOnly, widths).cell).toBe(true);
+    expect(fittingColumns(cellOnly - 1, widths)).toEqual({
+      type: false,
+      objects: false,
+      cell: false
+    });
+    expect(fittingColumns(250, widths).cell).toBe(false);
   });
 
   it('shows every column before layout', () => {
-    expect(fittingColumns(0, widths)).toEqual({ type: true, objects: true });
+    expect(fittingColumns(0, widths)).toEqual(all);
     expect(
       fittingColumns(300, { ...widths, retained: 'calc(8ch + 12px)' })
-    ).toEqual({
-      type: true,
-      objects: true
-    });
+    ).toEqual(all);
+  });
+
+  it('hides the cell column of a narrow table and keeps the size and fix', async () => {
+    const harness = await panelHarness();
+    await showScan(harness, makeScanResult(manyHolders(3)));
+    const table = harness.panel.holders.table;
+    // jsdom has no layout: every column shows.
+    expect(table.columns).toEqual([
+      'names',
+      'type',
+      'retained',
+      'objects',
+      'cell'
+    ]);
   });
 });
 

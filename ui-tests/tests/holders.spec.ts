@@ -45,7 +45,9 @@ test.describe("what's holding memory", () => {
       panel.locator('code.jp-MemoryDoctor-holderPath').first()
     ).toHaveText('big');
 
-    await row.locator('.jp-MemoryDoctor-holderCell').click();
+    // A click on the row leads to its cell (at the default sidebar width the
+    // Cell column gives way to the names).
+    await row.locator('.jp-MemoryDoctor-holderLabel').click();
     const highlighted = page.locator('.jp-Cell.jp-MemoryDoctor-highlight');
     await expect(highlighted).toHaveCount(1);
     await expect(highlighted).toContainText('big = np.ones');

@@ -238,6 +238,11 @@ test.describe('panel layout', () => {
         .locator('.jp-MemoryDoctor-holderLabel');
       await expect(label).toHaveAttribute('title', /^big4$/);
       await expect(label).toHaveCSS('text-overflow', 'ellipsis');
+      // At 250 px the object count, type and cell columns give way before a
+      // short name is cut.
+      expect(
+        await label.evaluate(node => node.scrollWidth <= node.clientWidth)
+      ).toBe(true);
       // Resources and Findings start folded (nothing or little in them).
       for (const name of [/^Resources/, /^Findings/]) {
         const toggle = panel.getByRole('button', { name });
@@ -358,6 +363,9 @@ test.describe('contrast', () => {
       } else {
         await page.theme.setLightTheme();
       }
+      expect(
+        await page.evaluate(() => document.body.dataset.jpThemeLight)
+      ).toBe(theme === 'light' ? 'true' : 'false');
       await page.notebook.createNew(`contrast-${theme}.ipynb`);
       await page.notebook.setCell(0, 'code', 'x = 1');
       await page.notebook.addCell('code', 'warn = bytearray(5_000_000)');
@@ -394,6 +402,9 @@ test.describe('contrast', () => {
       await panel.locator('[role=row][data-holder-id]').first().focus();
       await page.keyboard.press('Enter');
       await panel.evaluate(node => (node.scrollTop = 0));
+      expect(await page.evaluate(() => document.body.dataset.jpThemeName)).toBe(
+        theme === 'light' ? 'JupyterLab Light' : 'JupyterLab Dark'
+      );
       const open = await contrast(page);
       expect(open.violations).toEqual([]);
       expect(open.incomplete).toEqual([]);

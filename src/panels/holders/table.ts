@@ -28,15 +28,17 @@ export const TABLE_CLASS = 'jp-MemoryDoctor-holdersTable';
 export type ColumnKey = SortKey | 'fix';
 
 /**
- * Which columns fit a table `width` pixels wide, given the fixed width of
- * the figure columns: the names keep at least `NAMES_MIN`; the object count
- * goes first, then the type (both are in the row's tooltip and details).
- * A width of 0 (not laid out yet) shows every column.
+ * Which columns fit a table `width` pixels wide, given the widths of the
+ * figure columns: the size and the fix always show (a size is never cut),
+ * and the names keep at least `NAMES_MIN`. The object count goes first, then
+ * the type (both are in the row's tooltip and details), then the cell (a
+ * click on the row still leads to it). A width of 0 (not laid out yet), or
+ * widths not measured yet, show every column.
  */
 export function fittingColumns(
   width: number,
   widths: HoldersTable.IColumnWidths
-): { type: boolean; objects: boolean } {
+): { type: boolean; objects: boolean; cell: boolean } {
   const { retained, objects, cell, fix } = widths;
   if (
     width <= 0 ||
@@ -45,15 +47,18 @@ export function fittingColumns(
     typeof cell !== 'number' ||
     typeof fix !== 'number'
   ) {
-    return { type: true, objects: true };
+    return { type: true, objects: true, cell: true };
   }
-  const room = width - retained - cell - fix;
+  const room = width - retained - fix;
   const names = HoldersTable.NAMES_MIN;
   const type = HoldersTable.TYPE_MIN;
-  if (room - objects - type >= names) {
-    return { type: true, objects: true };
+  if (room - cell - objects - type >= names) {
+    return { type: true, objects: true, cell: true };
   }
-  return { type: room - type >= names, objects: false };
+  if (room - cell - type >= names) {
+    return { type: true, objects: false, cell: true };
+  }
+  return { type: false, objects: false, cell: room - cell >= names };
 }
 
 /**
@@ -596,6 +601,9 @@ export class HoldersTable extends Widget {
     }
     if (!fits.objects) {
       hidden.add('objects');
+    }
+    if (!fits.cell) {
+      hidden.add('cell');
     }
     if (widths.fix === 0) {
       hidden.add('fix');
