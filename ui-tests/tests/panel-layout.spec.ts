@@ -125,6 +125,23 @@ async function cutSizes(panel: Locator): Promise<string[]> {
   );
 }
 
+/**
+ * Whether `selector`'s computed background is dark (sum of RGB under 3 x 96),
+ * to be sure that the theme axe checks is the one asked for.
+ */
+async function darkBackground(
+  page: IJupyterLabPageFixture,
+  selector: string
+): Promise<boolean> {
+  return page.evaluate(sel => {
+    const node = document.querySelector(sel);
+    const [r, g, b] = (node ? getComputedStyle(node).backgroundColor : '')
+      .match(/\d+/g)!
+      .map(Number);
+    return r + g + b < 3 * 96;
+  }, selector);
+}
+
 /** axe-core's colour-contrast results for our own elements. */
 interface IContrast {
   /** Our elements below 4.5:1 (3:1 for large text). */
@@ -379,6 +396,9 @@ test.describe('contrast', () => {
       await expect(
         page.locator('.jp-MemoryDoctor-badge.jp-mod-alert').first()
       ).toBeVisible();
+      expect(await darkBackground(page, '.jp-NotebookPanel-notebook')).toBe(
+        theme === 'dark'
+      );
       const notebook = await contrast(page);
       expect(notebook.violations).toEqual([]);
       expect(notebook.incomplete).toEqual([]);
@@ -405,6 +425,7 @@ test.describe('contrast', () => {
       expect(await page.evaluate(() => document.body.dataset.jpThemeName)).toBe(
         theme === 'light' ? 'JupyterLab Light' : 'JupyterLab Dark'
       );
+      expect(await darkBackground(page, PANEL)).toBe(theme === 'dark');
       const open = await contrast(page);
       expect(open.violations).toEqual([]);
       expect(open.incomplete).toEqual([]);
