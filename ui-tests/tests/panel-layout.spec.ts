@@ -260,6 +260,18 @@ test.describe('panel layout', () => {
       expect(
         await label.evaluate(node => node.scrollWidth <= node.clientWidth)
       ).toBe(true);
+      // With the Timeline opened too, the table keeps ten rows' height (the
+      // panel scrolls as a whole instead).
+      await panel.locator('.jp-MemoryDoctor-timelineToggle').click();
+      await expect(
+        panel.locator('.jp-MemoryDoctor-timelineToggle')
+      ).toHaveAttribute('aria-expanded', 'true');
+      expect(
+        await panel
+          .locator('.jp-MemoryDoctor-holdersScroller')
+          .evaluate(node => node.clientHeight)
+      ).toBeGreaterThanOrEqual(10 * 28);
+      await panel.locator('.jp-MemoryDoctor-timelineToggle').click();
       // Resources and Findings start folded (nothing or little in them).
       for (const name of [/^Resources/, /^Findings/]) {
         const toggle = panel.getByRole('button', { name });
