@@ -262,16 +262,20 @@ test.describe('panel layout', () => {
       ).toBe(true);
       // With the Timeline opened too, the table keeps ten rows' height (the
       // panel scrolls as a whole instead).
-      await panel.locator('.jp-MemoryDoctor-timelineToggle').click();
+      await panel.getByRole('button', { name: /^Timeline \(1 run\)$/ }).click();
+      // The toggle's arrow is decoration: its name is the words alone.
       await expect(
-        panel.locator('.jp-MemoryDoctor-timelineToggle')
+        panel.getByRole('button', { name: /^Timeline \(1 run\)$/ })
       ).toHaveAttribute('aria-expanded', 'true');
+      await expect(
+        panel.getByRole('button', { name: /^5 suggestions · frees about/ })
+      ).toHaveAttribute('aria-expanded', 'false');
       expect(
         await panel
           .locator('.jp-MemoryDoctor-holdersScroller')
           .evaluate(node => node.clientHeight)
       ).toBeGreaterThanOrEqual(10 * 28);
-      await panel.locator('.jp-MemoryDoctor-timelineToggle').click();
+      await panel.getByRole('button', { name: /^Timeline \(1 run\)$/ }).click();
       // Resources and Findings start folded (nothing or little in them).
       for (const name of [/^Resources/, /^Findings/]) {
         const toggle = panel.getByRole('button', { name });
