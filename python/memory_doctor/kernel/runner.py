@@ -24,7 +24,8 @@ Rules the runner keeps:
   ``bad_request`` (it names the running request, so the front end can cancel
   it first); the running scan is never silently replaced.
 - ``pre_run_cell`` stops a running scan with ``cell_ran`` and replies with the
-  partial result at once, so a cell waits at most one slice. A scan requested
+  partial result at once: a cell waits for the slice in progress and one
+  ``CELL_RAN_SLICE_S`` slice that labels what the walk found. A scan requested
   while a cell runs (an async cell awaiting, or a cell on a subshell thread)
   waits for the cell to finish before it starts.
 - A slice holds ``_lock``; hooks on other threads wait at most one slice.
