@@ -390,6 +390,10 @@ export class MemoryDoctorService implements IMemoryDoctorService, IDisposable {
           keepWaiting: () => executions.busy
         }
       );
+      // The kernel's memory now is the fix's own last reading: the panel's
+      // "Kernel memory now" and the status bar agree with its outcome at once,
+      // not at the next poll.
+      this.model.setRss(result.rss_after);
       return { kind: 'applied', suggestion, result };
     } catch (reason) {
       return failedFix(suggestion, reason);

@@ -1,6 +1,7 @@
 import { signalToPromise } from '@jupyterlab/testutils';
 
 import { KernelClient } from '../kernelClient';
+import { MemoryModel } from '../model';
 import {
   IScanProgressMessage,
   SCAN_OVERRUN_S,
@@ -241,6 +242,27 @@ describe('the service writes the fixes', () => {
     expect(outcome?.kind).toBe('applied');
     expect(entry.fixes.outcome).toBe(outcome);
     expect(entry.fixes.applying).toBeNull();
+  });
+
+  it("takes the kernel's memory after a fix from its reply, not the last poll", async () => {
+    const { entry, comm } = await connect();
+    const scanned = entry.service.scan();
+    answerScan(comm(), makeFixScan());
+    await scanned;
+    (entry.model as MemoryModel).setRss(174_000_000); // the last poll
+    const done = entry.service.applyFix(makeSuggestion(), () =>
+      Promise.resolve(true)
+    );
+    await flush();
+    answerFix(comm(), {
+      result: {
+        ...makeFixResult(),
+        rss_before: 174_000_000,
+        rss_after: 74_000_000
+      }
+    });
+    await done;
+    expect(entry.model.rss).toBe(74_000_000);
   });
 
   it('sends nothing for a suggestion of no scan, or when declined', async () => {

@@ -448,12 +448,12 @@ export function partialText(
 }
 
 /**
- * How long a scan may hold up a cell: one slice (the settings' description
- * and the README say the same).
+ * How long a scan may hold up a cell: the slice in progress and a short
+ * labelling slice (the settings' description and the README say the same).
  */
 export function scanDelayText(trans: TranslationBundle): string {
   return trans.__(
-    "The scan works in slices of about %1 ms between the kernel's other work: a cell you run meanwhile stops it and waits at most one slice.",
+    "The scan works in slices of about %1 ms between the kernel's other work: a cell you run meanwhile stops it and waits for the slice in progress and a 20 ms labelling slice.",
     Math.round(SCAN_SLICE_S * 1000)
   );
 }
