@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import json
+import mmap
 import subprocess
 import sys
 import threading
@@ -599,14 +600,26 @@ def test_hello_and_records_report_a_fallback_probe(shell, manager, monkeypatch):
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="VmHWM is Linux only")
+def resident_spike(size: int) -> None:
+    """Make ``size`` bytes resident, then give them back to the OS. From a fresh
+    mapping, not the allocator: in a process with history (the whole suite) a
+    bytearray can come from free memory that is resident already, and RSS then
+    never rises."""
+    spike = mmap.mmap(-1, size)
+    try:
+        for offset in range(0, size, mmap.PAGESIZE):
+            spike[offset] = 1
+    finally:
+        spike.close()
+
+
 def test_vmhwm_probe_sees_a_freed_spike():
     try:
         probe = measure.VmHWMProbe()
     except OSError:
         pytest.skip("clear_refs is not writable here")
     before = probe.start()
-    spike = bytearray(64 * 2**20)
-    del spike
+    resident_spike(64 * 2**20)
     after, peak = probe.stop()
     probe.close()
     assert peak - before >= 60 * 2**20
@@ -653,8 +666,7 @@ def test_concurrent_cells_on_other_threads_keep_their_peaks(shell, doctor, manag
     worker = threading.Thread(target=long_cell)
     worker.start()
     assert started.wait(30)
-    spike = bytearray(64 * 2**20)  # during "long" only, freed before "short" starts
-    del spike
+    resident_spike(64 * 2**20)  # during "long" only, freed before "short" starts
     other = threading.Thread(target=short_cell)
     other.start()
     other.join(30)
