@@ -401,17 +401,18 @@ class ProfileController:
         namespace = getattr(self._shell_ref(), "user_ns", None)
         if not isinstance(namespace, dict) or not files:
             return {}
-        changed = [
+        public = [
             (name, value)
             for name, value in list(namespace.items())
-            if isinstance(name, str)
-            and not name.startswith("_")
-            and run.ids_before.get(name) != id(value)
+            if isinstance(name, str) and not name.startswith("_")
         ]
         found: dict[tuple[str, int], list[str]] = {}
         if isinstance(run.backend, TracemallocBackend) and tracemalloc.is_tracing():
+            # Every public name, not only those whose id changed: a new object can
+            # reuse the id of the one it replaced (a dict freed by an earlier run),
+            # and its traceback alone says whether this run's lines allocated it.
             wanted = set(files)
-            for name, value in changed:
+            for name, value in public:
                 traceback = tracemalloc.get_object_traceback(value)
                 if traceback is None:
                     continue
@@ -420,8 +421,8 @@ class ProfileController:
                         found.setdefault((frame.filename, frame.lineno), []).append(name)
                         break
             return found
-        names = {name for name, _ in changed}
-        del changed
+        names = {name for name, value in public if run.ids_before.get(name) != id(value)}
+        del public
         for filename in files:
             for line, assigned in _assignments(linecache.getlines(filename)).items():
                 held = sorted(names.intersection(assigned))
